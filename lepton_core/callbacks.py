@@ -1,0 +1,148 @@
+"""Training progress through callbacks.
+
+A callback has no-op hooks; the trainer calls them with a read-only
+:class:`TrainerState` and a :class:`TrainerControl` whose one flag,
+``should_stop``, a callback may set to cancel training. The CLI's progress
+bar and the job runner are just callbacks (the shape of transformers'
+``TrainerCallback``).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "CallbackList",
+    "ProgressBarCallback",
+    "TrainerCallback",
+    "TrainerControl",
+    "TrainerState",
+]
+
+
+@dataclass
+class TrainerState:
+    """What the trainer knows so far; callbacks read it and never write it.
+
+    Attributes
+    ----------
+    phase : str
+        ``"loading"``, ``"training"``, ``"evaluating"``, ``"explaining"``, ``"saving"``
+        or ``"done"``.
+    step, total_steps : int, int or None
+        Boosting rounds or epochs done and planned.
+    log_history : list of dict
+        Every logged step: ``{"step", "train_loss", "valid_loss", ...}``.
+    started_at : float
+        ``time.time()`` at ``on_train_begin``.
+    """
+
+    phase: str = "loading"
+    step: int = 0
+    total_steps: int | None = None
+    log_history: list[dict[str, float]] = field(default_factory=list)
+    started_at: float = field(default_factory=time.time)
+
+    @property
+    def fraction(self) -> float | None:
+        """Share of the training steps done, or None when the total is unknown."""
+        if not self.total_steps:
+            return None
+        return min(1.0, self.step / self.total_steps)
+
+    def eta_seconds(self) -> float | None:
+        """Seconds left at the pace so far, or None before the first step."""
+        frac = self.fraction
+        if not frac:
+            return None
+        elapsed = time.time() - self.started_at
+        return elapsed * (1 - frac) / frac
+
+
+@dataclass
+class TrainerControl:
+    """The one thing a callback may change: ask training to stop."""
+
+    should_stop: bool = False
+
+
+class TrainerCallback:
+    """Base class with no-op hooks; override the ones you need."""
+
+    def on_train_begin(self, state: TrainerState, control: TrainerControl) -> None:
+        """Called once before the first step."""
+
+    def on_phase(self, state: TrainerState, control: TrainerControl) -> None:
+        """Called when ``state.phase`` changes."""
+
+    def on_step_end(self, state: TrainerState, control: TrainerControl) -> None:
+        """Called after every boosting round or epoch."""
+
+    def on_log(self, state: TrainerState, control: TrainerControl, logs: dict[str, float]) -> None:
+        """Called with the metrics of the step just finished."""
+
+    def on_train_end(self, state: TrainerState, control: TrainerControl) -> None:
+        """Called once after training, evaluation and saving."""
+
+
+class CallbackList:
+    """Calls every callback's hook in order; used by the trainer."""
+
+    def __init__(self, callbacks: list[TrainerCallback] | None = None) -> None:
+        self.callbacks = list(callbacks or [])
+        self.state = TrainerState()
+        self.control = TrainerControl()
+
+    def _call(self, hook: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(self.state, self.control, *args)
+
+    def train_begin(self) -> None:
+        self.state.started_at = time.time()
+        self._call("on_train_begin")
+
+    def phase(self, name: str) -> None:
+        self.state.phase = name
+        self._call("on_phase")
+
+    def step(self, step: int, total: int | None, logs: dict[str, float]) -> bool:
+        """Record one step; return True when a callback asked to stop."""
+        self.state.step, self.state.total_steps = step, total
+        entry = {"step": float(step), **{k: float(v) for k, v in logs.items()}}
+        self.state.log_history.append(entry)
+        self._call("on_log", entry)
+        self._call("on_step_end")
+        return self.control.should_stop
+
+    def train_end(self) -> None:
+        self.state.phase = "done"
+        self._call("on_train_end")
+
+
+class ProgressBarCallback(TrainerCallback):
+    """A one-line terminal progress bar with ETA, for the CLI."""
+
+    def __init__(self, stream: Any = None, width: int = 30) -> None:
+        self.stream = stream or sys.stderr
+        self.width = width
+
+    def on_phase(self, state: TrainerState, control: TrainerControl) -> None:
+        # Loading is quick and may fail on bad input: then the error line stands alone.
+        if state.phase not in ("loading", "training"):
+            self.stream.write(f"\r{state.phase}…{' ' * (self.width + 30)}\n")
+            self.stream.flush()
+
+    def on_step_end(self, state: TrainerState, control: TrainerControl) -> None:
+        frac = state.fraction or 0.0
+        filled = int(frac * self.width)
+        eta = state.eta_seconds()
+        eta_text = f"ETA {eta:4.0f}s" if eta is not None else ""
+        loss = state.log_history[-1].get("valid_loss") if state.log_history else None
+        loss_text = f"valid loss {loss:.4f}" if loss is not None else ""
+        total = state.total_steps or "?"
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.stream.write(f"\r[{bar}] {state.step}/{total} {eta_text} {loss_text}")
+        self.stream.flush()

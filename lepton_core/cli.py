@@ -1,0 +1,222 @@
+"""Command line: ``python -m lepton_core {train,audit,profile,explain} ...``.
+
+Every subcommand prints a short human summary, or with ``--json`` the result
+object as JSON. A user error exits with status 2 and one sentence on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lepton_core.exceptions import LeptonError
+
+__all__ = ["main"]
+
+
+def _param(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"'{text}' is not KEY=VALUE")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lepton", description="Lepton: self-service ML.")
+    parser.add_argument("--workspace", help="workspace folder (default: $LEPTON_WORKSPACE)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--json", action="store_true", help="print the result as JSON")
+        p.add_argument("--workspace", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        return p
+
+    p = add("train", "Train, evaluate (with fairness), explain and register a model.")
+    p.add_argument("--data", help="table file, sample:NAME or dataset:ID")
+    p.add_argument("--test", help="a separate test file (default: hold out part of --data)")
+    p.add_argument("--target", help="column to predict (default: suggested)")
+    p.add_argument("--sensitive", nargs="*", help="columns to compare groups by")
+    p.add_argument("--model", default="lightgbm", help="lightgbm | logistic | tree | mlp")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--name", dest="model_name", help="registered model name")
+    p.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--config", help="a TrainConfig JSON file (overrides the options above)")
+    p.add_argument("--job", help=argparse.SUPPRESS)  # set by the job runner
+
+    p = add("audit", "Fairness and accuracy of predictions made elsewhere.")
+    p.add_argument("--data", required=True)
+    p.add_argument("--label", required=True, help="column with the true labels")
+    p.add_argument("--prediction", required=True, help="column with predicted labels or scores")
+    p.add_argument("--positive", help="the positive label (default: inferred)")
+    p.add_argument("--threshold", type=float, help="threshold for a score column")
+    p.add_argument("--sensitive", nargs="+", required=True)
+
+    p = add("profile", "Schema, suggestions and profile of a table.")
+    p.add_argument("--data", required=True)
+
+    p = add("explain", "SHAP values of a registered model for rows of a table.")
+    p.add_argument("--model", required=True, help="NAME[:VERSION]")
+    p.add_argument("--data", required=True)
+    p.add_argument("--rows", type=int, default=100)
+    return parser
+
+
+def _workspace(args: argparse.Namespace) -> Any:
+    from lepton_core.workspace import Workspace
+
+    return Workspace(args.workspace) if getattr(args, "workspace", None) else Workspace()
+
+
+def _train(args: argparse.Namespace) -> dict[str, Any]:
+    from lepton_core.callbacks import ProgressBarCallback
+    from lepton_core.training import TrainConfig, train
+
+    if args.config:
+        config = TrainConfig.from_json(Path(args.config).read_text(encoding="utf-8"))
+    elif args.data:
+        config = TrainConfig(
+            data=args.data,
+            test=args.test,
+            target=args.target,
+            sensitive=args.sensitive,
+            model=args.model,
+            seed=args.seed,
+            model_name=args.model_name,
+            params=dict(args.param),
+        )
+    else:
+        raise LeptonError("Nothing to train on; give --data PATH (or sample:adult).")
+    workspace = _workspace(args)
+    callbacks: list[Any] = [] if args.json else [ProgressBarCallback()]
+    if not args.job:
+        return train(config, callbacks=callbacks, workspace=workspace).to_dict()
+
+    from lepton_core.jobs import JobProgressCallback, JobStore
+
+    store = JobStore(workspace)
+    callbacks.append(JobProgressCallback(store, args.job))
+    try:
+        result = train(config, callbacks=callbacks, workspace=workspace)
+    except LeptonError as exc:
+        if store.get(args.job).status != "cancelled":
+            store.update(args.job, status="failed", error=str(exc), ended=time.time())
+        raise
+    except BaseException:
+        store.update(
+            args.job,
+            status="failed",
+            ended=time.time(),
+            error="An unexpected error stopped training; open the job's log for the details.",
+        )
+        raise
+    store.update(
+        args.job,
+        status="succeeded",
+        ended=time.time(),
+        run_id=result.run_id,
+        model_name=result.model_name,
+        model_version=result.model_version,
+    )
+    return result.to_dict()
+
+
+def _audit(args: argparse.Namespace) -> dict[str, Any]:
+    from lepton_core.data import load_table
+    from lepton_core.fairness import audit_predictions
+
+    report = audit_predictions(
+        load_table(args.data),
+        label=args.label,
+        prediction=args.prediction,
+        sensitive=args.sensitive,
+        positive=args.positive,
+        threshold=args.threshold,
+    )
+    return report.to_dict()
+
+
+def _profile(args: argparse.Namespace) -> dict[str, Any]:
+    from lepton_core.data import load_table, profile_table
+
+    return profile_table(load_table(args.data)).to_dict()
+
+
+def _explain(args: argparse.Namespace) -> dict[str, Any]:
+    from lepton_core.data import load_table
+    from lepton_core.explain import explain
+    from lepton_core.workspace import parse_model_ref
+
+    workspace = _workspace(args)
+    name, version = parse_model_ref(args.model)
+    model = workspace.load_model(name, version)
+    schema = workspace.load_input_schema(workspace.model_version(name, version).run_id)
+    features = schema.prepare(load_table(args.data))
+    return explain(model, features, max_rows=args.rows).to_dict()
+
+
+def _summary(command: str, result: dict[str, Any]) -> str:
+    if command == "train":
+        lines = [f"run {result['run_id']}  model {result['model_name']}:{result['model_version']}"]
+        lines += [f"  {k:<20} {v:.4f}" for k, v in result["evaluation"]["metrics"].items()]
+        for report in result["fairness"]:
+            dpd, eod = report["demographic_parity_difference"], report["equalized_odds_difference"]
+            if dpd is not None:
+                lines.append(f"  fairness by {report['attribute']}: DPD {dpd:.3f}, EOD {eod:.3f}")
+        return "\n".join(lines)
+    if command == "profile":
+        s = result["suggestions"]
+        return (
+            f"{result['n_rows']:,} rows × {result['n_columns']} columns; suggested target "
+            f"{s['target']!r} ({s['task']}), sensitive {s['sensitive']}"
+        )
+    if command == "audit":
+        metrics = result["evaluation"]["metrics"]
+        lines = [f"{result['n_rows']:,} rows; accuracy {metrics.get('accuracy', float('nan')):.4f}"]
+        for report in result["fairness"]:
+            lines.append(
+                f"  {report['attribute']}: DPD {report['demographic_parity_difference']}, "
+                f"EOD {report['equalized_odds_difference']}"
+            )
+        return "\n".join(lines)
+    return json.dumps(result)[:2000]
+
+
+_COMMANDS = {"train": _train, "audit": _audit, "profile": _profile, "explain": _explain}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        result = _COMMANDS[args.command](args)
+    except LeptonError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted.", file=sys.stderr)
+        return 130
+    except Exception:
+        print(
+            "error: an unexpected error occurred; run again with LEPTON_DEBUG=1 for details.",
+            file=sys.stderr,
+        )
+        # A job's log keeps the details; so does a debugging user's terminal.
+        if getattr(args, "job", None) or os.environ.get("LEPTON_DEBUG") == "1":
+            traceback.print_exc()
+        return 1
+    if args.json:
+        print(json.dumps(result, allow_nan=False))
+    else:
+        print(_summary(args.command, result))
+    return 0

@@ -1,0 +1,63 @@
+"""Errors raised by Lepton.
+
+Every error a user can cause is a :class:`LeptonError` whose message says, in
+one sentence, what happened and what to do next. Pages and the CLI show that
+sentence and nothing else; any other exception is a bug.
+
+::
+
+    LeptonError
+    ├── DataError        the table cannot be read or cannot be used as asked
+    ├── TrainingError    training could not produce a model
+    ├── ModelError       a model is missing, unfitted or cannot score the input
+    ├── ExplainError     SHAP values could not be computed for this model/input
+    ├── WorkspaceError   the workspace (MLflow store, artifacts) is unusable
+    └── JobError         a background job could not be started or found
+
+Bad arguments from code (not from a user's data) raise ``ValueError``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DataError",
+    "ExplainError",
+    "JobError",
+    "LeptonError",
+    "ModelError",
+    "NotFittedError",
+    "TrainingError",
+    "WorkspaceError",
+]
+
+
+class LeptonError(Exception):
+    """Base class of every error a user can act on."""
+
+
+class DataError(LeptonError):
+    """The data cannot be loaded or does not fit the requested task."""
+
+
+class TrainingError(LeptonError):
+    """Training failed for a reason the user can fix."""
+
+
+class ModelError(LeptonError):
+    """A model is unknown, unfitted or cannot score the given input."""
+
+
+class NotFittedError(ModelError, AttributeError):
+    """A model was used before ``fit``; subclass of ``AttributeError`` like scikit-learn's."""
+
+
+class ExplainError(LeptonError):
+    """Explanations could not be computed."""
+
+
+class WorkspaceError(LeptonError):
+    """The workspace cannot be opened, read or written."""
+
+
+class JobError(LeptonError):
+    """A background job could not be started, found or read."""

@@ -1,0 +1,110 @@
+"""SHAP explanations of Lepton models, all returned as one :class:`Explanation`.
+
+One private module per strategy, tried in order; each has ``supports(model)``
+and ``explain(model, X, background, seed)``:
+
+- ``_tree``: exact TreeSHAP for LightGBM and decision trees;
+- ``_linear``: exact linear SHAP for logistic and linear regression;
+- ``_agnostic``: permutation SHAP for anything else (the MLP).
+
+Example
+-------
+>>> expl = explain(model, X_test)                            # doctest: +SKIP
+>>> expl.global_importance()[:3]                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from lepton_core.exceptions import ExplainError, NotFittedError
+from lepton_core.explain import _agnostic, _linear, _tree
+from lepton_core.explain._base import Explanation, sample_rows, summarize
+
+__all__ = ["Explanation", "explain", "summarize", "supported_explainer"]
+
+_STRATEGIES = (_tree, _linear, _agnostic)
+
+
+def _strategy(model: Any) -> Any:
+    if not hasattr(model, "final_estimator_"):
+        raise NotFittedError("This model has not been trained yet; train it before explaining it.")
+    for strategy in _STRATEGIES:
+        if strategy.supports(model):
+            return strategy
+    raise ValueError(f"Cannot explain a {type(model).__name__}: it has no raw_output method.")
+
+
+def supported_explainer(model: Any) -> str:
+    """Name of the SHAP algorithm :func:`explain` would use for ``model``."""
+    return _strategy(model).NAME
+
+
+def _model_columns(model: Any, frame: pd.DataFrame, what: str) -> pd.DataFrame:
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}.")
+    columns = list(model.feature_names_in_)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        names = ", ".join(repr(c) for c in missing)
+        raise ExplainError(
+            f"The {what} lacks the model's column(s) {names}; add them or use a table"
+            " with the columns the model was trained on."
+        )
+    if frame.empty:
+        raise ExplainError(f"The {what} has no rows; pass at least one row to explain.")
+    return frame[columns]
+
+
+def explain(
+    model: Any,
+    X: pd.DataFrame,
+    *,
+    background: pd.DataFrame | None = None,
+    max_rows: int | None = None,
+    seed: int = 0,
+) -> Explanation:
+    """Compute SHAP values of a fitted model for the rows of ``X``.
+
+    Parameters
+    ----------
+    model : LeptonModel
+        A fitted model from :func:`lepton_core.models.make_model`.
+    X : DataFrame
+        Rows to explain, with at least the model's columns (others are ignored).
+    background : DataFrame, optional
+        Reference rows the explanation is relative to (a sample of the training
+        data is best); defaults to ``X``. Tree models do not need one.
+    max_rows : int, optional
+        Explain a seeded sample of at most this many rows; defaults to 2,000, or
+        200 for model-agnostic SHAP, which costs far more per row.
+    seed : int
+        Seed for row and background sampling and for the permutations.
+
+    Returns
+    -------
+    Explanation
+        Values on the original columns; ``note`` says when the rows are a sample.
+
+    Raises
+    ------
+    ExplainError
+        If ``X`` or ``background`` lacks model columns or has no rows.
+    NotFittedError
+        If the model has not been trained.
+    """
+    strategy = _strategy(model)
+    if max_rows is None:
+        max_rows = strategy.DEFAULT_MAX_ROWS
+    if max_rows < 1:
+        raise ValueError(f"max_rows must be at least 1, got {max_rows}.")
+    X = _model_columns(model, X, "data to explain")
+    background = X if background is None else _model_columns(model, background, "background")
+    rows = sample_rows(X, max_rows, seed)
+    expl = strategy.explain(model, rows, background, seed)
+    if len(rows) < len(X):
+        sampled = f"Explained a seeded sample of {len(rows):,} of {len(X):,} rows (max_rows)."
+        expl.note = f"{sampled} {expl.note}".strip()
+    return expl

@@ -1,0 +1,263 @@
+"""The one explanation type every strategy returns, and the helpers they share.
+
+Strategies explain a model in whatever space its final estimator sees (one-hot
+columns, integer codes, ...); :func:`to_original` sums one-hot parts back onto
+the original columns and :func:`build` turns the result into JSON-friendly lists.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lepton_core._serde import JsonMixin
+
+#: How a raw model output is read, by task: the margin SHAP explains.
+RAW_SPACE = {"binary": "log-odds", "multiclass": "raw score", "regression": "value"}
+
+
+@dataclass
+class Explanation(JsonMixin):
+    """SHAP values of a model for some rows, on the model's original columns.
+
+    Attributes
+    ----------
+    explainer : str
+        The SHAP algorithm used, e.g. ``"shap.TreeExplainer"``.
+    output_space : str
+        What the values add up to: ``"log-odds"``, ``"raw score"``, ``"probability"``
+        or ``"value"``.
+    outputs : list of str
+        One name per explained output: the positive class (binary), every class
+        (multiclass) or the target (regression).
+    feature_names : list of str
+        The model's original columns; one-hot parts are summed back into them.
+    values : list
+        SHAP values, nested lists of shape ``(n_rows, n_features, n_outputs)``.
+    base_values : list of float
+        The expected model output per output; ``base + sum(values) == model_output``.
+    data : list of dict
+        The explained rows' original values (``None`` where missing).
+    model_output : list
+        The model's output for those rows, shape ``(n_rows, n_outputs)``.
+    note : str
+        Anything the reader should know, e.g. that the rows are a sample.
+    """
+
+    explainer: str
+    output_space: str
+    outputs: list[str]
+    feature_names: list[str]
+    values: list
+    base_values: list[float]
+    data: list[dict]
+    model_output: list
+    note: str = ""
+
+    @cached_property
+    def _array(self) -> np.ndarray:
+        # Plots ask for values many times; convert the nested lists once.
+        return np.asarray(self.values, dtype=float).reshape(
+            len(self.values), len(self.feature_names), len(self.outputs)
+        )
+
+    def output_index(self, output: int | str) -> int:
+        """Position of ``output`` (an index or an output name) in :attr:`outputs`."""
+        if isinstance(output, str):
+            if output not in self.outputs:
+                raise ValueError(f"Unknown output {output!r}; choose one of {self.outputs}.")
+            return self.outputs.index(output)
+        if not -len(self.outputs) <= int(output) < len(self.outputs):
+            raise ValueError(f"Output {output} is out of range for {len(self.outputs)} output(s).")
+        return int(output) % len(self.outputs)
+
+    def values_array(self, output: int | str = 0) -> np.ndarray:
+        """SHAP values of one output as an array of shape ``(n_rows, n_features)``."""
+        return self._array[:, :, self.output_index(output)]
+
+    def additivity_error(self) -> float:
+        """Largest ``|base + sum(values) - model_output|`` over rows and outputs."""
+        total = np.asarray(self.base_values, dtype=float) + self._array.sum(axis=1)
+        return float(np.abs(total - np.asarray(self.model_output, dtype=float)).max())
+
+    def global_importance(self, output: int | str | None = None) -> list[tuple[str, float]]:
+        """Mean absolute SHAP value per feature, largest first.
+
+        Parameters
+        ----------
+        output : int, str or None
+            The output to rank features for; ``None`` sums the importance over outputs.
+        """
+        mean_abs = np.abs(self._array).mean(axis=0)
+        scores = mean_abs.sum(axis=1) if output is None else mean_abs[:, self.output_index(output)]
+        order = np.argsort(-scores, kind="stable")
+        return [(self.feature_names[i], float(scores[i])) for i in order]
+
+    def row(self, index: int, output: int | str = 0) -> list[tuple[str, Any, float]]:
+        """``(feature, value, contribution)`` of one explained row, largest first."""
+        if not -len(self.data) <= index < len(self.data):
+            raise ValueError(f"Row {index} is out of range for {len(self.data)} explained row(s).")
+        contributions = self.values_array(output)[index]
+        record = self.data[index]
+        order = np.argsort(-np.abs(contributions), kind="stable")
+        return [
+            (self.feature_names[i], record[self.feature_names[i]], float(contributions[i]))
+            for i in order
+        ]
+
+
+def import_shap() -> Any:
+    """``import shap``, without the deprecation warnings its own imports raise."""
+    with warnings.catch_warnings():
+        # shap 0.51 builds its colour maps with matplotlib calls that warn on import.
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        import shap
+    return shap
+
+
+def summarize(expl: Explanation, *, top: int = 20) -> dict[str, Any]:
+    """A small JSON summary of an explanation: the top features per output.
+
+    Parameters
+    ----------
+    expl : Explanation
+        The explanation to summarise.
+    top : int
+        How many features to keep per output.
+    """
+    if top < 1:
+        raise ValueError(f"top must be at least 1, got {top}.")
+    return {
+        "explainer": expl.explainer,
+        "output_space": expl.output_space,
+        "outputs": list(expl.outputs),
+        "importance": {
+            name: [[feature, score] for feature, score in expl.global_importance(name)[:top]]
+            for name in expl.outputs
+        },
+        "n_rows": len(expl.values),
+    }
+
+
+def output_names(model: Any) -> list[str]:
+    """Names of the outputs ``model.raw_output`` returns, in order."""
+    if model.task == "binary":
+        return [str(model.classes_[1])]
+    if model.task == "multiclass":
+        return [str(c) for c in model.classes_]
+    return [str(getattr(model, "target_name_", None) or "prediction")]
+
+
+def as_outputs(array: Any, n_rows: int) -> np.ndarray:
+    """Model outputs as a float array of shape ``(n_rows, n_outputs)``."""
+    return np.asarray(array, dtype=float).reshape(n_rows, -1)
+
+
+def group_matrix(model: Any, n_columns: int) -> np.ndarray | None:
+    """0/1 matrix mapping transformed columns onto original ones; ``None`` if one-to-one."""
+    groups = model.feature_groups_
+    names = list(model.feature_names_in_)
+    if n_columns == len(names) and all(list(groups[c]) == [i] for i, c in enumerate(names)):
+        return None
+    matrix = np.zeros((n_columns, len(names)))
+    for j, name in enumerate(names):
+        matrix[groups[name], j] = 1.0
+    if not (matrix.sum(axis=1) == 1).all():
+        raise ValueError(
+            "model.feature_groups_ must assign every transformed column to one feature."
+        )
+    return matrix
+
+
+def to_original(model: Any, values: np.ndarray) -> np.ndarray:
+    """SHAP values on ``model.transform``'s columns summed onto the original columns.
+
+    Takes ``(n_rows, n_columns)`` or ``(n_rows, n_columns, n_outputs)`` and returns
+    ``(n_rows, n_features, n_outputs)``.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 2:
+        values = values[:, :, None]
+    matrix = group_matrix(model, values.shape[1])
+    if matrix is None:
+        return values
+    # (n, k, columns) @ (columns, features): one matrix product sums every one-hot group.
+    return np.matmul(values.transpose(0, 2, 1), matrix).transpose(0, 2, 1)
+
+
+def build(
+    model: Any,
+    X: pd.DataFrame,
+    values: np.ndarray,
+    base_values: Any,
+    model_output: Any,
+    *,
+    explainer: str,
+    output_space: str,
+    note: str = "",
+) -> Explanation:
+    """Assemble an :class:`Explanation` from values on the model's original columns.
+
+    Parameters
+    ----------
+    model : LeptonModel
+        The fitted model, for its original columns and output names.
+    X : DataFrame
+        The explained rows, original columns.
+    values : ndarray
+        SHAP values, ``(n_rows, n_features)`` or ``(n_rows, n_features, n_outputs)``.
+    base_values, model_output
+        Expected output per output, and the model output per row.
+    explainer, output_space, note : str
+        Recorded as given.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 2:
+        values = values[:, :, None]
+    names = output_names(model)
+    base = np.asarray(base_values, dtype=float).reshape(-1)
+    expected = (len(X), len(model.feature_names_in_), len(names))
+    if values.shape != expected or base.shape[0] != len(names):
+        raise ValueError(
+            f"Got SHAP values of shape {values.shape} and {base.shape[0]} base value(s),"
+            f" expected {expected} and {len(names)}."
+        )
+    return Explanation(
+        explainer=explainer,
+        output_space=output_space,
+        outputs=names,
+        feature_names=list(model.feature_names_in_),
+        values=values.tolist(),
+        base_values=base.tolist(),
+        data=records(X),
+        model_output=as_outputs(model_output, len(X)).tolist(),
+        note=note,
+    )
+
+
+def records(X: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of ``X`` as JSON-friendly dicts, missing values as ``None``.
+
+    Numbers, booleans and text keep their type; anything else (dates, say) is shown as text.
+    """
+    api = pd.api.types
+    shown = {
+        column: values.astype(str).where(values.notna())
+        for column, values in X.items()
+        if not (api.is_numeric_dtype(values) or api.is_string_dtype(values))
+    }
+    frame = X.assign(**shown) if shown else X
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def sample_rows(X: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """At most ``n`` rows of ``X``, a seeded sample kept in the original order."""
+    if len(X) <= n:
+        return X
+    rng = np.random.default_rng(seed)
+    return X.iloc[np.sort(rng.choice(len(X), size=n, replace=False))]

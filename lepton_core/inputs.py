@@ -1,0 +1,148 @@
+"""A model's input schema: the form on the demo page and the check on every request.
+
+Built from the training table when a model is trained and stored with it, so
+the demo page and the API need nothing from the publisher's session.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lepton_core._serde import JsonMixin
+from lepton_core.data import ColumnInfo, Schema, prepare_features
+from lepton_core.exceptions import DataError
+
+__all__ = ["MAX_RECORDS", "InputField", "InputSchema"]
+
+MAX_RECORDS = 10_000
+_MAX_CHOICES = 200
+
+
+@dataclass
+class InputField(JsonMixin):
+    """One input column: its kind, the range or choices seen in training, and a default."""
+
+    name: str
+    kind: str
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    integer: bool = False
+    choices: list[str] | None = None
+
+
+@dataclass
+class InputSchema(JsonMixin):
+    """The columns a model takes, in training order."""
+
+    fields: list[InputField]
+
+    @classmethod
+    def from_frame(cls, raw: pd.DataFrame, schema: Schema, features: list[str]) -> InputSchema:
+        """Describe ``features`` of the raw training table ``raw``."""
+        fields = []
+        for name in features:
+            kind = schema.kind(name)
+            col = raw[name]
+            if kind == "numeric":
+                values = pd.to_numeric(col, errors="coerce").dropna()
+                integer = bool(len(values) and np.all(np.mod(values, 1) == 0))
+                median = float(values.median()) if len(values) else 0.0
+                fields.append(
+                    InputField(
+                        name=name,
+                        kind=kind,
+                        default=round(median) if integer else median,
+                        minimum=float(values.min()) if len(values) else None,
+                        maximum=float(values.max()) if len(values) else None,
+                        integer=integer,
+                    )
+                )
+            else:
+                counts = col.dropna().astype(str).value_counts()
+                choices = sorted(counts.index[:_MAX_CHOICES].tolist())
+                default = counts.index[0] if len(counts) else None
+                fields.append(InputField(name=name, kind=kind, default=default, choices=choices))
+        return cls(fields=fields)
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def defaults(self) -> dict[str, Any]:
+        """One record with every field at its default."""
+        return {f.name: f.default for f in self.fields}
+
+    def to_frame(self, records: list[dict[str, Any]]) -> pd.DataFrame:
+        """Check request records against the schema and turn them into model input.
+
+        Raises
+        ------
+        DataError
+            For no records, too many, an unknown or missing field, or a value of the wrong type.
+        """
+        if not isinstance(records, list) or not records:
+            raise DataError("No records were sent; send a list with at least one record.")
+        if len(records) > MAX_RECORDS:
+            raise DataError(
+                f"{len(records):,} records were sent, over the limit of {MAX_RECORDS:,}; "
+                "send them in smaller batches."
+            )
+        names = set(self.names)
+        for i, record in enumerate(records):
+            if not isinstance(record, dict):
+                raise DataError(
+                    f"Record {i} is not an object; send each record as {{column: value}}."
+                )
+            extra = sorted(set(record) - names)
+            if extra:
+                raise DataError(
+                    f"Record {i} has an unknown field '{extra[0]}'; the model takes "
+                    f"{', '.join(self.names)}."
+                )
+            missing = [n for n in self.names if n not in record]
+            if missing:
+                raise DataError(
+                    f"Record {i} has no field '{missing[0]}'; send every field "
+                    "(use null for an unknown value)."
+                )
+        return self.prepare(pd.DataFrame.from_records(records, columns=self.names))
+
+    def prepare(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Select and convert the model's columns of ``table`` (extra columns are ignored)."""
+        missing = [n for n in self.names if n not in table.columns]
+        if missing:
+            raise DataError(
+                f"The table has no column '{missing[0]}'; it needs every column the model "
+                f"was trained on ({', '.join(self.names)})."
+            )
+        raw = table[self.names].copy()
+        for field in self.fields:
+            if field.kind == "numeric":
+                raw[field.name] = _numeric(raw[field.name], field.name)
+        schema = Schema(
+            columns=[
+                ColumnInfo(name=f.name, kind=f.kind, dtype="", missing_share=0.0, distinct=0)  # type: ignore[arg-type]
+                for f in self.fields
+            ]
+        )
+        return prepare_features(raw, schema, None)
+
+
+def _numeric(col: pd.Series, name: str) -> pd.Series:
+    def convert(value: Any) -> float:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return math.nan
+        if isinstance(value, bool):
+            raise DataError(f"Field '{name}' must be a number, not true/false.")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise DataError(f"Field '{name}' must be a number, got {value!r}.") from None
+
+    return col.map(convert).astype("float64")

@@ -1,0 +1,43 @@
+"""Plotly figures built from Lepton's result objects; pages only render them."""
+
+from lepton_core.plots._data import (
+    class_balance_figure,
+    column_distribution_figure,
+    missing_values_figure,
+)
+from lepton_core.plots._evaluation import (
+    calibration_figure,
+    compare_figure,
+    confusion_matrix_figure,
+    fairness_group_figure,
+    fairness_rates_figure,
+    pr_figure,
+    residual_figure,
+    roc_figure,
+)
+from lepton_core.plots._explain import (
+    beeswarm_figure,
+    dependence_figure,
+    importance_figure,
+    waterfall_figure,
+)
+from lepton_core.plots._training import training_curves_figure
+
+__all__ = [
+    "beeswarm_figure",
+    "calibration_figure",
+    "class_balance_figure",
+    "column_distribution_figure",
+    "compare_figure",
+    "confusion_matrix_figure",
+    "dependence_figure",
+    "fairness_group_figure",
+    "fairness_rates_figure",
+    "importance_figure",
+    "missing_values_figure",
+    "pr_figure",
+    "residual_figure",
+    "roc_figure",
+    "training_curves_figure",
+    "waterfall_figure",
+]

@@ -1,0 +1,146 @@
+"""Plotly figures of a data profile.
+
+Every figure is drawn from a :class:`~lepton_core.data.DataProfile` or one of
+its :class:`~lepton_core.data.ColumnProfile` entries alone, so a page only
+renders it. Asking for a figure the profile has no data for (class balance
+without a classification target) raises ``ValueError``.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from lepton_core.data import ColumnProfile, DataProfile
+
+__all__ = ["class_balance_figure", "column_distribution_figure", "missing_values_figure"]
+
+TEMPLATE = "plotly_white"
+_BAR_COLOR = "#4C78A8"
+_MISSING_COLOR = "#E45756"
+# Category labels longer than this are cut so that the axis stays readable.
+_MAX_LABEL = 40
+
+
+def _layout(fig: go.Figure, title: str, x: str, y: str, **extra) -> go.Figure:
+    fig.update_layout(
+        template=TEMPLATE,
+        title=title,
+        xaxis_title=x,
+        yaxis_title=y,
+        showlegend=False,
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        **extra,
+    )
+    return fig
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= _MAX_LABEL else label[: _MAX_LABEL - 1] + "…"
+
+
+def _missing_note(share: float) -> str:
+    return f"{share:.1%} missing" if share else "no missing values"
+
+
+def column_distribution_figure(profile: ColumnProfile) -> go.Figure:
+    """Histogram of a numeric or date column, or its most frequent values otherwise."""
+    title = f"{profile.name} ({profile.kind}, {_missing_note(profile.missing_share)})"
+    stats = profile.stats
+    if "histogram" in stats:
+        edges, counts = stats["histogram"]["edges"], stats["histogram"]["counts"]
+        if profile.kind == "datetime":
+            stamps = pd.DatetimeIndex(
+                pd.to_datetime(edges, utc=True, format="ISO8601")
+            ).tz_localize(None)
+            steps = stamps[1:] - stamps[:-1]
+            centers = list(stamps[:-1] + steps / 2)
+            widths = list(steps / pd.Timedelta(milliseconds=1))  # date axes measure in ms
+            ranges = [f"{a:%Y-%m-%d %H:%M} – {b:%Y-%m-%d %H:%M}" for a, b in pairwise(stamps)]
+        else:
+            centers = [(a + b) / 2 for a, b in pairwise(edges)]
+            widths = [b - a for a, b in pairwise(edges)]
+            ranges = [f"{a:,.4g} – {b:,.4g}" for a, b in pairwise(edges)]
+        fig = go.Figure(
+            go.Bar(
+                x=centers,
+                y=counts,
+                width=widths,
+                customdata=ranges,
+                marker_color=_BAR_COLOR,
+                marker_line_width=0,
+                hovertemplate="%{customdata}<br>%{y:,} rows<extra></extra>",
+            )
+        )
+        return _layout(fig, title, profile.name, "Rows", bargap=0.02)
+    top = stats.get("top", {"values": [], "counts": []})
+    fig = go.Figure(
+        go.Bar(
+            x=top["counts"],
+            y=[_short(v) for v in top["values"]],
+            orientation="h",
+            customdata=top["values"],
+            marker_color=_BAR_COLOR,
+            hovertemplate="%{customdata}<br>%{x:,} rows<extra></extra>",
+        )
+    )
+    shown = len(top["values"])
+    if profile.distinct > shown:
+        title += f" — top {shown} of {profile.distinct:,} values"
+    return _layout(fig, title, "Rows", "", yaxis={"autorange": "reversed", "type": "category"})
+
+
+def class_balance_figure(profile: DataProfile) -> go.Figure:
+    """Rows per class of the profile's classification target."""
+    if not profile.class_balance:
+        raise ValueError("the profile has no class balance: its target is not a classification")
+    labels = list(profile.class_balance)
+    counts = list(profile.class_balance.values())
+    total = sum(counts)
+    fig = go.Figure(
+        go.Bar(
+            x=[_short(label) for label in labels],
+            y=counts,
+            text=[f"{c / total:.1%}" for c in counts],
+            textposition="outside",
+            customdata=labels,
+            marker_color=_BAR_COLOR,
+            hovertemplate="%{customdata}<br>%{y:,} rows (%{text})<extra></extra>",
+        )
+    )
+    target = profile.suggestions.target
+    return _layout(
+        fig, f"Class balance of '{target}'", target or "Class", "Rows", xaxis={"type": "category"}
+    )
+
+
+def missing_values_figure(profile: DataProfile) -> go.Figure:
+    """Share of missing values in every column, in table order."""
+    names = [c.name for c in profile.schema.columns]
+    shares = [c.missing_share for c in profile.schema.columns]
+    fig = go.Figure(
+        go.Bar(
+            x=shares,
+            y=[_short(n) for n in names],
+            orientation="h",
+            text=[f"{s:.1%}" if s else "" for s in shares],
+            textposition="outside",
+            customdata=names,
+            marker_color=_MISSING_COLOR,
+            hovertemplate="%{customdata}<br>%{x:.1%} missing<extra></extra>",
+        )
+    )
+    title = "Missing values by column"
+    if not any(shares):
+        title += " (none)"
+    return _layout(
+        fig,
+        title,
+        "Share of rows missing",
+        "",
+        xaxis={"tickformat": ".0%", "range": [0, max(0.05, 1.2 * max(shares, default=0))]},
+        yaxis={"autorange": "reversed", "type": "category"},
+        height=max(300, 24 * len(names) + 120),
+    )

@@ -1,0 +1,334 @@
+"""Train one model end to end: data → split → fit → evaluate + fairness → SHAP → workspace.
+
+:func:`train` is what ``python -m lepton_core train`` and every background job
+run, so a run started from the browser and one started from a script are the
+same thing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from lepton_core._serde import JsonMixin
+from lepton_core.callbacks import CallbackList, TrainerCallback
+from lepton_core.data import (
+    check_sensitive,
+    check_target,
+    fingerprint,
+    infer_schema,
+    load_table,
+    prepare_features,
+    split_table,
+    suggest_sensitive,
+    suggest_target,
+)
+from lepton_core.evaluation import EvalReport, evaluate
+from lepton_core.exceptions import DataError, TrainingError
+from lepton_core.explain import explain, summarize
+from lepton_core.fairness import FairnessReport, fairness_reports
+from lepton_core.inputs import InputSchema
+from lepton_core.models import FAMILIES, make_model
+from lepton_core.reports import headline_figures
+from lepton_core.samples import load_sample
+from lepton_core.tasks import is_classification
+from lepton_core.workspace import DatasetInfo, Workspace, slugify
+
+__all__ = ["TrainConfig", "TrainResult", "resolve_dataset", "train"]
+
+_BACKGROUND_ROWS = 100
+
+
+@dataclass
+class TrainConfig(JsonMixin):
+    """Everything that defines a training run.
+
+    Attributes
+    ----------
+    data : str
+        A file path, ``sample:NAME`` for a bundled sample, or ``dataset:ID`` for
+        a data set confirmed on the Data page.
+    target : str, optional
+        The column to predict; defaults to the data set's or the suggested one.
+    test : str, optional
+        A separate test file; otherwise a stratified share of ``data`` is held out.
+    sensitive : list of str
+        Columns to compare groups by; defaults to the data set's or the suggested ones.
+    model : str
+        One of ``lightgbm`` (default), ``logistic``, ``tree``, ``mlp``.
+    params : dict
+        Model parameters passed to :func:`lepton_core.models.make_model`.
+    explain_rows : int, optional
+        Test rows to compute SHAP values for (the explanation stored with the run);
+        by default 2,000 for tree and linear models, 200 for the MLP.
+    """
+
+    data: str
+    target: str | None = None
+    test: str | None = None
+    task: str | None = None
+    sensitive: list[str] | None = None
+    model: str = "lightgbm"
+    params: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    test_size: float = 0.2
+    valid_size: float = 0.1
+    model_name: str | None = None
+    explain_rows: int | None = None
+
+
+@dataclass
+class TrainResult(JsonMixin):
+    """What one training run produced; every figure was measured on the test part."""
+
+    run_id: str
+    model_name: str
+    model_version: int
+    dataset_id: str
+    task: str
+    family: str
+    config: TrainConfig
+    evaluation: EvalReport
+    fairness: list[FairnessReport]
+    shap_summary: dict[str, Any]
+    history: list[dict[str, float]]
+    timings: dict[str, float]
+    n_train: int
+    n_valid: int
+    n_test: int
+
+    def headline(self) -> dict[str, Any]:
+        """Accuracy-type figures plus the first attribute's fairness gaps."""
+        return headline_figures(self.evaluation, self.fairness[0] if self.fairness else None)
+
+
+def resolve_dataset(
+    config: TrainConfig, workspace: Workspace
+) -> tuple[DatasetInfo, pd.DataFrame, pd.DataFrame | None]:
+    """Turn ``config.data`` into a stored data set with its target and sensitive columns."""
+    source = config.data
+    if source.startswith("dataset:"):
+        info = workspace.get_dataset(source.removeprefix("dataset:"))
+        df, test = workspace.load_dataset(info.id)
+        if config.target and config.target != info.target:
+            info = _store(workspace, df, test, config, name=info.name, source=info.source)
+        return info, df, test
+    if source.startswith("sample:"):
+        sample = load_sample(source.removeprefix("sample:"))
+        config.target = config.target or sample.target
+        if config.sensitive is None:
+            config.sensitive = list(sample.sensitive)
+        info = _store(workspace, sample.train, sample.test, config, name=sample.name, source=source)
+        return info, sample.train, sample.test
+    df = load_table(source)
+    test = load_table(config.test) if config.test else None
+    name = slugify(source.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0])
+    info = _store(workspace, df, test, config, name=name, source=source)
+    return info, df, test
+
+
+def _store(
+    workspace: Workspace,
+    df: pd.DataFrame,
+    test: pd.DataFrame | None,
+    config: TrainConfig,
+    *,
+    name: str,
+    source: str,
+) -> DatasetInfo:
+    schema = infer_schema(df)
+    target = config.target or suggest_target(df, schema)
+    if target is None:
+        raise DataError("No column can serve as the target; name one with --target.")
+    task = check_target(df, target, config.task)  # type: ignore[arg-type]
+    sensitive = config.sensitive
+    if sensitive is None:
+        sensitive = [c for c in suggest_sensitive(df, schema) if c != target]
+    check_sensitive(df, sensitive)
+    return workspace.save_dataset(
+        df,
+        name=name,
+        target=target,
+        task=task,
+        sensitive=sensitive,
+        fingerprint=fingerprint(df),
+        test=test,
+        source=source,
+    )
+
+
+def train(
+    config: TrainConfig,
+    *,
+    callbacks: list[TrainerCallback] | None = None,
+    workspace: Workspace | None = None,
+) -> TrainResult:
+    """Train, evaluate, explain and register one model.
+
+    Raises
+    ------
+    DataError
+        The data cannot be read or cannot be used as configured.
+    TrainingError
+        Training was cancelled or could not produce a model.
+    """
+    if config.model not in FAMILIES:
+        raise TrainingError(
+            f"There is no model family '{config.model}'; pick one of {', '.join(FAMILIES)}."
+        )
+    workspace = workspace or Workspace()
+    cb = CallbackList(callbacks)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 3)
+        clock = now
+
+    cb.phase("loading")
+    cb.train_begin()
+    info, df, test_df = resolve_dataset(config, workspace)
+    if config.sensitive is not None and config.sensitive != info.sensitive:
+        check_sensitive(df, config.sensitive)
+        info.sensitive = list(config.sensitive)
+    task, target = info.task, info.target
+    schema = infer_schema(df)
+    split = split_table(
+        df,
+        target,
+        task=task,  # type: ignore[arg-type]
+        test=test_df,
+        test_size=config.test_size,
+        valid_size=config.valid_size,
+        seed=config.seed,
+    )
+    features = schema.feature_columns(target)
+    if not features:
+        raise DataError(
+            "The table has no column a model can learn from besides the target; "
+            "add numeric or categorical columns."
+        )
+    x_train, x_valid, x_test = (
+        prepare_features(part, schema, target) for part in (split.train, split.valid, split.test)
+    )
+    lap("load")
+
+    cb.phase("training")
+    model = make_model(config.model, task, seed=config.seed, **config.params)  # type: ignore[arg-type]
+    model.fit(
+        x_train,
+        split.train[target].to_numpy(),
+        X_valid=x_valid,
+        y_valid=split.valid[target].to_numpy(),
+        progress=cb.step,
+    )
+    if cb.control.should_stop:
+        raise TrainingError("Training was cancelled; start it again when you are ready.")
+    lap("fit")
+
+    cb.phase("evaluating")
+    y_test = split.test[target].to_numpy()
+    y_pred = model.predict(x_test)
+    proba = model.predict_proba(x_test) if is_classification(task) else None  # type: ignore[arg-type]
+    classes = list(model.classes_) if is_classification(task) else None  # type: ignore[arg-type]
+    evaluation = evaluate(y_test, y_pred, task=task, y_proba=proba, classes=classes)  # type: ignore[arg-type]
+    positive = classes[1] if task == "binary" and classes else None
+    fairness = (
+        fairness_reports(
+            y_test,
+            y_pred,
+            sensitive_features=split.test[info.sensitive].reset_index(drop=True),
+            task=task,  # type: ignore[arg-type]
+            positive_label=positive,
+        )
+        if info.sensitive
+        else []
+    )
+    lap("evaluate")
+
+    cb.phase("explaining")
+    background_raw = split.train[features].sample(
+        min(_BACKGROUND_ROWS, len(split.train)), random_state=config.seed
+    )
+    background = prepare_features(background_raw, schema, target)
+    explanation = explain(
+        model, x_test, background=background, max_rows=config.explain_rows, seed=config.seed
+    )
+    shap_summary = summarize(explanation)
+    lap("explain")
+
+    cb.phase("saving")
+    model_name = config.model_name or info.name
+    input_schema = InputSchema.from_frame(split.train, schema, features)
+    metrics = {f"test_{k}": v for k, v in evaluation.metrics.items()}
+    for report in fairness:
+        for key, value in report.summary().items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                metrics[f"fairness_{report.attribute}_{key}"] = value
+    run_id, version = workspace.log_run(
+        run_name=f"{model_name}-{config.model}",
+        params={
+            "family": config.model,
+            "task": task,
+            "target": target,
+            "sensitive": ",".join(info.sensitive),
+            "seed": config.seed,
+            "n_train": len(split.train),
+            "n_valid": len(split.valid),
+            "n_test": len(split.test),
+            "data_fingerprint": info.fingerprint,
+            **{f"model.{k}": v for k, v in model.get_params().items()},
+        },
+        tags={
+            "dataset_id": info.id,
+            "dataset_name": info.name,
+            "family": config.model,
+            "task": task,
+        },
+        metrics=metrics,
+        history=model.history_,
+        reports={
+            "config": config.to_dict(),
+            "evaluation": evaluation.to_dict(),
+            "fairness": [r.to_dict() for r in fairness],
+            "explanation": explanation.to_dict(),
+            "shap_summary": shap_summary,
+            "input_schema": input_schema.to_dict(),
+            "background": json.loads(background_raw.to_json(orient="split", index=False)),
+            "history": model.history_,
+        },
+        model=model,
+        model_name=model_name,
+        input_example=x_train.head(5),
+    )
+    lap("save")
+    cb.train_end()
+    result = TrainResult(
+        run_id=run_id,
+        model_name=model_name,
+        model_version=version,
+        dataset_id=info.id,
+        task=task,
+        family=config.model,
+        config=config,
+        evaluation=evaluation,
+        fairness=fairness,
+        shap_summary=shap_summary,
+        history=[dict(h) for h in model.history_],
+        timings=timings,
+        n_train=len(split.train),
+        n_valid=len(split.valid),
+        n_test=len(split.test),
+    )
+    workspace.set_run_tags(run_id, {"timings": _compact(timings)})
+    return result
+
+
+def _compact(values: dict[str, float]) -> str:
+    return ",".join(f"{k}={v:.2f}" for k, v in values.items())

@@ -1,0 +1,70 @@
+"""The demo page a share link opens: a form, the prediction and why, and the model's figures."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from lepton_core.exceptions import LeptonError
+from lepton_core.plots import waterfall_figure
+from lepton_core.scoring import load_bundle
+from pages._common import fmt, guard, metric_row, workspace
+
+name = st.query_params.get("model", "")
+version = st.query_params.get("version")
+try:
+    bundle = load_bundle(workspace(), name, version, require_published=True)
+except LeptonError:
+    st.title("This link is not valid")
+    st.error(
+        "This demo link does not point to a published model; ask the person who shared it "
+        "for a new link."
+    )
+    st.stop()
+
+info = bundle.version
+st.title(f"{info.name} · version {info.version}")
+st.write("Fill in the form and press **Predict** to see what the model says and why.")
+evaluation = bundle.reports.evaluation
+metric_row(bundle.reports.headline())
+st.caption(f"Measured on {evaluation.n_rows:,} test rows when the model was trained.")
+
+with st.form("inputs"):
+    record = {}
+    columns = st.columns(3)
+    for i, field in enumerate(bundle.input_schema.fields):
+        col = columns[i % 3]
+        if field.kind == "numeric":
+            # Whole-number columns get a whole-number input (no "37.00").
+            cast = int if field.integer else float
+            record[field.name] = col.number_input(
+                field.name,
+                value=cast(field.default) if field.default is not None else cast(0),
+                step=cast(1) if field.integer else None,
+                help=f"Seen in training: {fmt(field.minimum, 2)} to {fmt(field.maximum, 2)}",
+            )
+        else:
+            choices = field.choices or [""]
+            index = choices.index(field.default) if field.default in choices else 0
+            record[field.name] = col.selectbox(field.name, choices, index=index)
+    submitted = st.form_submit_button("Predict", type="primary")
+
+if submitted:
+    prediction = guard(bundle.predict, [record])[0]
+    left, right = st.columns([1, 2])
+    with left:
+        st.metric("Prediction", str(prediction.label))
+        if prediction.probabilities:
+            st.write("Probabilities")
+            st.dataframe(
+                {
+                    "class": list(prediction.probabilities),
+                    "probability": list(prediction.probabilities.values()),
+                },
+                hide_index=True,
+            )
+    with right:
+        expl = prediction.explanation
+        chosen = 0
+        if len(expl.outputs) > 1 and str(prediction.label) in expl.outputs:
+            chosen = expl.outputs.index(str(prediction.label))
+        st.plotly_chart(waterfall_figure(expl, 0, output=chosen))

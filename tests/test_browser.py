@@ -1,0 +1,167 @@
+"""A new user's whole flow in headless Chromium: sample → train → evaluate → explain → share."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """The real app on loopback with its own workspace; stopped after the tests."""
+    port = _free_port()
+    env = {**os.environ, "LEPTON_WORKSPACE": str(tmp_path_factory.mktemp("browser-ws"))}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise RuntimeError("the app did not start within 60 s")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _no_errors(page) -> None:
+    # Must not happen anywhere in the flow: an exception box or a traceback.
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(page.get_by_text("Traceback")).to_have_count(0)
+
+
+def test_new_user_flow_end_to_end(app_url, browser):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1800})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    step = "start"
+    visitor = None
+    try:
+        step = "data"
+        page.goto(app_url)
+        page.get_by_role("button", name="Load sample").click()
+        expect(page.get_by_text("32,561")).to_be_visible()
+        expect(page.get_by_text("Target column")).to_be_visible()
+        _no_errors(page)
+        _shot(page, "1-data")
+        page.get_by_role("button", name="Use this data").click()
+        expect(page.get_by_text("is ready")).to_be_visible()
+
+        step = "train"
+        page.get_by_role("link", name="2 · Train").click()
+        page.get_by_role("button", name="Start training").click()
+        expect(page.get_by_text("trained in")).to_be_visible(timeout=180_000)
+        _no_errors(page)
+        _shot(page, "2-train")
+
+        step = "evaluate"
+        page.get_by_role("link", name="3 · Evaluate").click()
+        expect(page.get_by_text("Parity gap (DPD)")).to_be_visible()
+        expect(page.get_by_text("Accuracy", exact=True).first).to_be_visible()
+        expect(page.get_by_text("Worst group by accuracy")).to_be_visible()
+        _no_errors(page)
+        _shot(page, "3-evaluate")
+
+        step = "explain"
+        page.get_by_role("link", name="4 · Explain").click()
+        expect(page.get_by_text("Additivity check")).to_be_visible()
+        _no_errors(page)
+        _shot(page, "4-explain")
+
+        step = "deploy"
+        page.get_by_role("link", name="5 · Deploy").click()
+        page.get_by_role("button", name="Publish").click()
+        link = page.locator("code").filter(has_text="/demo?model=")
+        expect(link).to_be_visible()
+        share = re.search(r"https?://\S+", link.inner_text()).group(0)
+        _no_errors(page)
+        _shot(page, "5-deploy")
+
+        step = "demo"
+        visitor = browser.new_context(viewport={"width": 1400, "height": 1800}).new_page()
+        visitor.set_default_timeout(60_000)
+        visitor.goto(share)
+        visitor.get_by_role("button", name="Predict").click()
+        expect(visitor.get_by_text("Prediction", exact=True)).to_be_visible()
+        expect(visitor.get_by_text(re.compile(r"^(<=50K|>50K)$"))).to_be_visible()
+        # The visitor sees the demo alone: no notebook navigation.
+        expect(visitor.get_by_role("link", name="2 · Train")).to_have_count(0)
+        _no_errors(visitor)
+        _shot(visitor, "6-demo")
+    except Exception:
+        _shot(visitor if step == "demo" else page, f"failure-{step}")
+        raise
+    finally:
+        context.close()

@@ -1,0 +1,300 @@
+"""Tests for lepton_core.explain: one Explanation type from three SHAP strategies."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lepton_core.exceptions import ExplainError, ModelError, NotFittedError
+from lepton_core.explain import (
+    Explanation,
+    _agnostic,
+    _linear,
+    explain,
+    summarize,
+    supported_explainer,
+)
+from lepton_core.models import FAMILIES, LeptonModel, make_model
+
+EXPLAINERS = {
+    "lightgbm": "shap.TreeExplainer",
+    "tree": "shap.TreeExplainer",
+    "logistic": "shap.LinearExplainer (exact)",
+    "mlp": "shap.PermutationExplainer",
+}
+#: Fast settings; none of them changes how a family is explained.
+PARAMS = {
+    "lightgbm": {"num_threads": 1},
+    "logistic": {"C": 0.1},
+    "mlp": {"max_epochs": 3, "hidden_sizes": (32,)},
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """One torch thread: on a busy 2-core machine OpenMP barrier waits slow small batches 20x."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tables(adult_small: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, pd.Series]]:
+    """Per task, Adult features and a target: income, relationship (6 classes), hours."""
+    X = adult_small.drop(columns="Y")
+    return {
+        "binary": (X, adult_small["Y"]),
+        "multiclass": (X.drop(columns="relationship"), X["relationship"]),
+        "regression": (X.drop(columns="hours-per-week"), X["hours-per-week"]),
+    }
+
+
+@pytest.fixture(scope="module")
+def fitted(tables):
+    """``fitted(family, task)``: a model trained once per module on Adult."""
+    cache: dict[tuple[str, str], LeptonModel] = {}
+
+    def get(family: str, task: str) -> LeptonModel:
+        if (family, task) not in cache:
+            X, y = tables[task]
+            model = make_model(family, task, **PARAMS.get(family, {}))
+            cache[family, task] = model.fit(X, y)
+        return cache[family, task]
+
+    return get
+
+
+def _expected_output(model: LeptonModel, X: pd.DataFrame) -> np.ndarray:
+    """What the explanation must add up to: the margin, or the tree's probabilities."""
+    if model.family == "tree" and model.task != "regression":
+        proba = model.predict_proba(X)
+        return proba[:, 1:] if model.task == "binary" else proba
+    return np.asarray(model.raw_output(X)).reshape(len(X), -1)
+
+
+def _check(expl: Explanation, model: LeptonModel, X: pd.DataFrame) -> None:
+    n_outputs = len(model.classes_) if model.task == "multiclass" else 1
+    values = np.asarray(expl.values)
+    assert values.shape == (len(X), len(model.feature_names_in_), n_outputs)
+    assert expl.feature_names == model.feature_names_in_
+    assert len(expl.base_values) == n_outputs and len(expl.data) == len(X)
+    expected = _expected_output(model, X)
+    np.testing.assert_allclose(expl.model_output, expected, rtol=1e-12, atol=1e-12)
+    total = np.asarray(expl.base_values) + values.sum(axis=1)
+    scale = max(1.0, float(np.abs(expected).max()))
+    np.testing.assert_allclose(total, expected, rtol=0, atol=1e-6 * scale)
+    assert expl.additivity_error() < 1e-6 * scale
+    assert expl.explainer == EXPLAINERS[model.family] == supported_explainer(model)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_binary_explanations_add_up_to_the_model_output(fitted, tables, family, monkeypatch):
+    monkeypatch.setattr(_agnostic, "DEFAULT_MAX_ROWS", 60)
+    model = fitted(family, "binary")
+    X = tables["binary"][0].iloc[:300]
+    expl = explain(model, X)
+    rows = X
+    if family == "mlp":
+        # Model-agnostic SHAP explains a seeded sample by default, and says so.
+        assert len(expl.data) == 60 and "60 of 300 rows" in expl.note
+        rows = X.iloc[_sampled_positions(X, expl)]
+    _check(expl, model, rows)
+    assert expl.outputs == [">50K"]
+    assert expl.output_space == ("probability" if family == "tree" else "log-odds")
+
+
+def _sampled_positions(X: pd.DataFrame, expl: Explanation) -> list[int]:
+    """Positions in ``X`` of the explained rows (all of Adult's rows are distinct)."""
+    keys = [tuple(map(str, r)) for r in X.astype(object).where(X.notna(), None).to_numpy()]
+    where = {k: i for i, k in enumerate(keys)}
+    return [where[tuple(str(r[c]) for c in expl.feature_names)] for r in expl.data]
+
+
+@pytest.mark.parametrize(
+    ("family", "task", "space"),
+    [
+        ("lightgbm", "multiclass", "raw score"),
+        ("lightgbm", "regression", "value"),
+        ("logistic", "multiclass", "raw score"),
+        ("logistic", "regression", "value"),
+        ("tree", "multiclass", "probability"),
+        ("tree", "regression", "value"),
+        ("mlp", "multiclass", "raw score"),
+    ],
+)
+def test_multiclass_and_regression_explanations_add_up(fitted, tables, family, task, space):
+    model = fitted(family, task)
+    X = tables[task][0].iloc[: 30 if family == "mlp" else 300]
+    expl = explain(model, X)
+    _check(expl, model, X)
+    assert expl.output_space == space
+    if task == "multiclass":
+        assert expl.outputs == [str(c) for c in model.classes_]
+    else:
+        assert expl.outputs == ["prediction"]
+
+
+@pytest.mark.filterwarnings("ignore:LightGBM binary classifier:UserWarning")
+def test_tree_shap_matches_plain_shap_on_the_booster(fitted, tables):
+    import shap
+
+    model = fitted("lightgbm", "binary")
+    X = tables["binary"][0].iloc[:200]
+    reference = shap.TreeExplainer(model.final_estimator_).shap_values(model.transform(X))
+    np.testing.assert_allclose(explain(model, X).values_array(), reference, rtol=1e-12)
+
+
+def test_one_hot_parts_are_summed_back_onto_their_column(fitted, tables):
+    import shap
+
+    model = fitted("tree", "binary")
+    X = tables["binary"][0].iloc[:200]
+    expl = explain(model, X)
+    per_column = shap.TreeExplainer(model.final_estimator_).shap_values(model.transform(X))
+    for feature in ("occupation", "age"):
+        parts = per_column[:, model.feature_groups_[feature], 1].sum(axis=1)
+        np.testing.assert_allclose(expl.values_array()[:, expl.feature_names.index(feature)], parts)
+
+
+def test_linear_shap_is_coef_times_distance_from_background_mean(fitted, tables):
+    model = fitted("logistic", "binary")
+    X, background = tables["binary"][0].iloc[:100], tables["binary"][0].iloc[1000:1500]
+    expl = explain(model, X, background=background)
+    inputs, reference = model.transform(X), model.transform(background)
+    per_column = model.final_estimator_.coef_[0] * (inputs - reference.mean(axis=0))
+    for j, feature in enumerate(expl.feature_names):
+        expected = per_column[:, model.feature_groups_[feature]].sum(axis=1)
+        np.testing.assert_allclose(expl.values_array()[:, j], expected, atol=1e-10)
+
+
+def test_permutation_shap_is_exact_for_a_linear_model(fitted, tables):
+    # For an additive model every permutation gives the exact SHAP values, so the
+    # model-agnostic strategy (codes, masking, decoding, missing values) must agree
+    # with exact linear SHAP over the same background.
+    model = fitted("logistic", "binary")
+    X, background = tables["binary"][0].iloc[:40], tables["binary"][0].iloc[500:600]
+    assert X.isna().any().any() and background.isna().any().any()
+    permutation = _agnostic.explain(model, X, background, seed=0)
+    exact = _linear.explain(model, X, background, seed=0)
+    np.testing.assert_allclose(permutation.values, exact.values, atol=1e-9)
+    np.testing.assert_allclose(permutation.base_values, exact.base_values, atol=1e-9)
+
+
+def test_lightgbm_global_importance_on_adult(fitted, tables):
+    expl = explain(fitted("lightgbm", "binary"), tables["binary"][0].iloc[:1000])
+    ranking = expl.global_importance()
+    scores = [score for _, score in ranking]
+    assert scores == sorted(scores, reverse=True) and len(ranking) == 14
+    top5 = {name for name, _ in ranking[:5]}
+    assert {"relationship", "capital-gain", "marital-status", "age"} <= top5
+    assert ranking[-1][1] < ranking[0][1] / 10
+
+
+def test_importance_per_output_and_summed(fitted, tables):
+    expl = explain(fitted("logistic", "multiclass"), tables["multiclass"][0].iloc[:200])
+    per_output = {o: dict(expl.global_importance(o)) for o in expl.outputs}
+    summed = dict(expl.global_importance())
+    for feature, score in summed.items():
+        assert score == pytest.approx(sum(p[feature] for p in per_output.values()))
+    assert dict(expl.global_importance(2)) == per_output[expl.outputs[2]]
+    np.testing.assert_array_equal(expl.values_array("Wife"), expl.values_array(-1))
+    with pytest.raises(ValueError, match="Unknown output 'Boss'"):
+        expl.values_array("Boss")
+    with pytest.raises(ValueError, match="out of range"):
+        expl.global_importance(6)
+
+
+def test_row_lists_contributions_largest_first(fitted, tables):
+    X = tables["binary"][0].iloc[:50]
+    expl = explain(fitted("lightgbm", "binary"), X)
+    row = expl.row(7)
+    assert [abs(c) for _, _, c in row] == sorted((abs(c) for _, _, c in row), reverse=True)
+    assert {name for name, _, _ in row} == set(expl.feature_names)
+    assert dict((n, v) for n, v, _ in row)["age"] == X["age"].iloc[7]
+    total = expl.base_values[0] + sum(c for _, _, c in row)
+    assert total == pytest.approx(expl.model_output[7][0], abs=1e-9)
+    with pytest.raises(ValueError, match="out of range"):
+        expl.row(50)
+
+
+def test_json_round_trip_keeps_everything(fitted, tables):
+    X = tables["binary"][0].iloc[:60]
+    assert X["workclass"].isna().any()
+    expl = explain(fitted("tree", "binary"), X)
+    text = expl.to_json()
+    again = Explanation.from_json(text)
+    assert again == expl
+    np.testing.assert_array_equal(again.values_array(), expl.values_array())
+    missing = int(np.flatnonzero(X["workclass"].isna().to_numpy())[0])
+    assert json.loads(text)["data"][missing]["workclass"] is None
+    assert again.data[missing]["age"] == X["age"].iloc[missing]
+
+
+def test_summarize_is_a_small_json_summary(fitted, tables):
+    expl = explain(fitted("lightgbm", "multiclass"), tables["multiclass"][0].iloc[:100])
+    summary = summarize(expl, top=3)
+    assert set(summary) == {"explainer", "output_space", "outputs", "importance", "n_rows"}
+    assert summary["n_rows"] == 100 and summary["outputs"] == expl.outputs
+    assert list(summary["importance"]) == expl.outputs
+    for output, ranked in summary["importance"].items():
+        assert ranked == [list(p) for p in expl.global_importance(output)[:3]]
+    json.dumps(summary, allow_nan=False)
+
+
+def test_max_rows_takes_a_seeded_sample_in_order(fitted, tables):
+    model = fitted("logistic", "binary")
+    X = tables["binary"][0].iloc[:500]
+    first = explain(model, X, max_rows=40, seed=3)
+    assert len(first.data) == 40 and "40 of 500 rows" in first.note
+    assert explain(model, X, max_rows=40, seed=3) == first
+    assert explain(model, X, max_rows=40, seed=4).data != first.data
+    positions = _sampled_positions(X, first)
+    assert positions == sorted(positions)
+    assert explain(model, X.iloc[:40], max_rows=40).note == ""
+
+
+def test_extra_columns_are_ignored(fitted, adult_small):
+    model = fitted("lightgbm", "binary")
+    expl = explain(model, adult_small.iloc[:20])  # still holds the target Y
+    assert "Y" not in expl.feature_names and "Y" not in expl.data[0]
+
+
+def test_missing_columns_are_named(fitted, tables):
+    X = tables["binary"][0].iloc[:20].drop(columns=["age", "sex"])
+    with pytest.raises(ExplainError, match=r"lacks the model's column\(s\) 'age', 'sex'; add"):
+        explain(fitted("lightgbm", "binary"), X)
+    with pytest.raises(ExplainError, match="The background lacks"):
+        explain(fitted("logistic", "binary"), tables["binary"][0].iloc[:20], background=X)
+
+
+def test_empty_table_and_bad_arguments(fitted, tables):
+    model = fitted("logistic", "binary")
+    X = tables["binary"][0]
+    with pytest.raises(ExplainError, match="has no rows; pass at least one row"):
+        explain(model, X.iloc[:0])
+    with pytest.raises(ValueError, match="max_rows must be at least 1"):
+        explain(model, X, max_rows=0)
+    with pytest.raises(ValueError, match="must be a pandas DataFrame"):
+        explain(model, X.to_numpy())
+
+
+def test_unfitted_model_is_refused():
+    model = make_model("lightgbm", "binary")
+    with pytest.raises(NotFittedError, match="not been trained yet") as info:
+        explain(model, pd.DataFrame({"a": [1.0]}))
+    assert isinstance(info.value, ModelError)
+    with pytest.raises(NotFittedError):
+        supported_explainer(model)
+
+
+def test_bad_values_are_reported_by_the_model(fitted, tables):
+    X = tables["binary"][0].iloc[:5].astype({"age": object})
+    X.loc[X.index[0], "age"] = "old"
+    with pytest.raises(ModelError, match="Column 'age' has values that are not numbers"):
+        explain(fitted("mlp", "binary"), X)

@@ -1,0 +1,143 @@
+"""Tests for the SHAP figures in lepton_core.plots._explain."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+import pytest
+
+from lepton_core.explain import Explanation, explain
+from lepton_core.models import make_model
+from lepton_core.plots._explain import (
+    beeswarm_figure,
+    dependence_figure,
+    importance_figure,
+    waterfall_figure,
+)
+
+
+@pytest.fixture(scope="module")
+def adult_expl(adult_small) -> Explanation:
+    """LightGBM on the Adult sample, explained on 300 rows (some with missing values)."""
+    X, y = adult_small.drop(columns="Y"), adult_small["Y"]
+    model = make_model("lightgbm", "binary", num_threads=1).fit(X, y)
+    return explain(model, X.iloc[:300])
+
+
+@pytest.fixture
+def toy() -> Explanation:
+    """Two outputs, a number and a category, each with a missing value; known values."""
+    values = [
+        [[0.5, -0.5], [1.0, -1.0]],
+        [[-0.2, 0.2], [0.1, -0.1]],
+        [[0.0, 0.0], [-2.0, 2.0]],
+    ]
+    return Explanation(
+        explainer="test",
+        output_space="raw score",
+        outputs=["cat", "dog"],
+        feature_names=["weight", "colour"],
+        values=values,
+        base_values=[1.0, -1.0],
+        data=[
+            {"weight": 3.5, "colour": "red"},
+            {"weight": None, "colour": "blue"},
+            {"weight": 7.0, "colour": None},
+        ],
+        model_output=[[2.5, -2.5], [0.9, -0.9], [-1.0, 1.0]],
+    )
+
+
+def _is_white(fig: go.Figure) -> bool:
+    return fig.layout.template == pio.templates["plotly_white"]
+
+
+def test_importance_bars_put_the_top_feature_on_top(adult_expl):
+    fig = importance_figure(adult_expl, top=5)
+    (bars,) = fig.data
+    ranked = adult_expl.global_importance(0)[:5]
+    assert bars.orientation == "h" and list(bars.y) == [n for n, _ in ranked][::-1]
+    np.testing.assert_allclose(bars.x, [s for _, s in ranked][::-1])
+    assert _is_white(fig) and "Feature importance" in fig.layout.title.text
+    assert "log-odds" in fig.layout.xaxis.title.text
+
+
+def test_importance_can_sum_over_outputs(toy):
+    fig = importance_figure(toy, output=None)
+    assert dict(zip(fig.data[0].y, fig.data[0].x, strict=True)) == pytest.approx(
+        dict(toy.global_importance())
+    )
+    assert "all 2 outputs" in fig.layout.title.text
+
+
+def test_beeswarm_has_one_row_per_feature_with_every_point(adult_expl):
+    fig = beeswarm_figure(adult_expl, top=6)
+    top = [n for n, _ in adult_expl.global_importance(0)[:6]]
+    by_feature: dict[str, list[float]] = {}
+    for trace in fig.data:
+        by_feature.setdefault(trace.name.removesuffix(" (missing)"), []).extend(trace.x)
+    assert list(by_feature) == top
+    for name, xs in by_feature.items():
+        column = adult_expl.values_array(0)[:, adult_expl.feature_names.index(name)]
+        np.testing.assert_allclose(sorted(xs), sorted(column))
+    assert list(fig.layout.yaxis.ticktext) == top[::-1]
+    first = fig.data[0]
+    assert first.marker.showscale and 0 <= min(first.marker.color) <= max(first.marker.color) <= 1
+    for trace in fig.data:
+        position = top[::-1].index(trace.name.removesuffix(" (missing)"))
+        assert np.all(np.abs(np.asarray(trace.y) - position) <= 0.4 + 1e-9)
+    assert _is_white(fig) and fig.layout.title.text
+
+
+def test_beeswarm_colours_numbers_and_categories_and_shows_missing(toy):
+    fig = beeswarm_figure(toy, output="dog")
+    traces = {t.name: t for t in fig.data}
+    assert set(traces) == {"weight", "weight (missing)", "colour", "colour (missing)"}
+    # Numbers low to high; categories by sorted code (blue=0, red=1).
+    assert list(traces["weight"].marker.color) == [0.0, 1.0]
+    assert list(traces["colour"].customdata) == ["red", "blue"]
+    assert list(traces["colour"].marker.color) == [1.0, 0.0]
+    assert list(traces["colour (missing)"].customdata) == ["missing"]
+    assert list(traces["colour (missing)"].x) == [2.0]
+    assert "dog" in fig.layout.title.text
+
+
+def test_dependence_plots_numbers_and_categories(adult_expl, toy):
+    fig = dependence_figure(adult_expl, "age")
+    age = [row["age"] for row in adult_expl.data]
+    np.testing.assert_allclose(fig.data[0].x, age)
+    j = adult_expl.feature_names.index("age")
+    np.testing.assert_allclose(fig.data[0].y, adult_expl.values_array()[:, j])
+    assert fig.layout.xaxis.title.text == "age" and _is_white(fig)
+
+    fig = dependence_figure(adult_expl, "workclass")
+    assert fig.layout.xaxis.type == "category"
+    assert "missing" in set(fig.data[0].x) and all(isinstance(v, str) for v in fig.data[0].x)
+
+    fig = dependence_figure(toy, "weight", output=1)
+    assert list(fig.data[0].x) == [3.5, 7.0] and list(fig.data[0].y) == [-0.5, 0.0]
+    with pytest.raises(ValueError, match="Unknown feature 'height'"):
+        dependence_figure(toy, "height")
+
+
+def test_waterfall_walks_from_base_value_to_the_row_output(adult_expl):
+    fig = waterfall_figure(adult_expl, 4, top=5)
+    (trace,) = fig.data
+    assert list(trace.measure) == ["absolute"] + ["relative"] * 6 + ["total"]
+    assert trace.y[0] == "base value" and trace.y[-1] == "model output"
+    assert trace.y[-2] == f"other {len(adult_expl.feature_names) - 5} features"
+    np.testing.assert_allclose(sum(trace.x), adult_expl.model_output[4][0], atol=1e-9)
+    name, _, contribution = adult_expl.row(4)[0]
+    assert trace.y[1].startswith(f"{name} = ") and trace.x[1] == contribution
+    assert _is_white(fig) and "Row 4" in fig.layout.title.text
+
+
+def test_waterfall_labels_values_and_skips_other_when_all_fit(toy):
+    fig = waterfall_figure(toy, 2, output="dog")
+    (trace,) = fig.data
+    assert list(trace.y) == ["base value", "colour = missing", "weight = 7", "model output"]
+    assert list(trace.x) == [-1.0, 2.0, 0.0, 0.0]
+    assert "dog = 1" in fig.layout.title.text
+    with pytest.raises(ValueError, match="out of range"):
+        waterfall_figure(toy, 3)
