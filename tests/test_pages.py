@@ -87,21 +87,71 @@ def test_bad_uploads_show_one_sentence_and_keep_the_loaded_table(filename, conte
     assert at.session_state[Keys.DRAFT]["name"] == "adult"
 
 
-def test_single_class_target_is_refused_on_the_page():
+BAD_CHOICES = [
+    ({"x": range(50), "y": ["a"] * 50}, "y", [], "one class"),
+    ({"x": range(50), "y": [None] * 50}, "y", [], "is empty"),
+    ({"x": range(3000), "y": [f"c{i}" for i in range(3000)]}, "y", [], "too many classes"),
+    ({"x": range(50), "y": ["a", "b"] * 25, "g": ["same"] * 50}, "y", ["g"], "single group"),
+]
+
+
+@pytest.mark.parametrize(("columns", "target", "sensitive", "message"), BAD_CHOICES)
+def test_unusable_choices_are_refused_on_the_page(columns, target, sensitive, message, workspace):
     import pandas as pd
 
+    before = len(workspace.list_datasets())
     at = _page("data")
     at.session_state[Keys.DRAFT] = {
-        "name": "one",
-        "df": pd.DataFrame({"x": range(50), "y": ["a"] * 50}),
+        "name": "bad",
+        "df": pd.DataFrame(columns),
         "test": None,
-        "source": "one.csv",
-        "target": "y",
-        "sensitive": [],
+        "source": "bad.csv",
+        "target": target,
+        "sensitive": sensitive,
         "about": "",
     }
     _ok(at.run())
-    assert "one class" in at.error[0].value
+    if not at.error:  # the target itself is fine: the error comes on confirming
+        next(b for b in at.button if b.label == "Use this data").click()
+        _ok(at.run())
+    assert len(at.error) == 1 and message in at.error[0].value
+    assert len(workspace.list_datasets()) == before
+
+
+GOOD_UPLOADS = [
+    ("semicolon.csv", "name;price;y\na;1,5;x\nb;2,25;z\n".encode(), "price", 1.5),
+    ("latin.csv", "städt,n,y\nZürich,1,a\nGenève,2,b\n".encode("cp1252"), "städt", "Zürich"),
+]
+
+
+@pytest.mark.parametrize(("filename", "content", "column", "first"), GOOD_UPLOADS)
+def test_awkward_but_valid_files_load(filename, content, column, first):
+    at = _page("data").run()
+    at.radio[0].set_value("Upload a file")
+    _ok(at.run())
+    at.file_uploader[0].upload(filename, content, "text/csv")
+    _ok(at.run())
+    next(b for b in at.button if b.label == "Load file").click()
+    _ok(at.run())
+    assert at.session_state[Keys.DRAFT]["df"][column].iloc[0] == first
+
+
+def test_file_over_the_upload_limit_is_refused():
+    from streamlit import config
+
+    limit = config.get_option("server.maxUploadSize")
+    config.set_option("server.maxUploadSize", 1)
+    try:
+        at = _page("data").run()
+        at.radio[0].set_value("Upload a file")
+        _ok(at.run())
+        at.file_uploader[0].upload("big.csv", b"a,b\n" + b"1,2\n" * 400_000, "text/csv")
+        _ok(at.run())
+        next(b for b in at.button if b.label == "Load file").click()
+        _ok(at.run())
+        assert "upload limit" in at.error[0].value
+    finally:
+        config.set_option("server.maxUploadSize", limit)
 
 
 def test_train_page_job_outlives_the_session(adult_csv, workspace):
