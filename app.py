@@ -6,7 +6,7 @@ from urllib.parse import urlparse
 
 import streamlit as st
 
-from pages._common import current_dataset, workspace
+from pages._common import Keys, current_dataset, workspace
 
 st.set_page_config(page_title="Lepton", page_icon=":material/scatter_plot:", layout="wide")
 
@@ -34,4 +34,5 @@ if not visitor:
         st.caption(f"Workspace: `{workspace().root}`")
         if dataset is not None:
             st.caption(f"Data set: **{dataset.name}** · target `{dataset.target}` ({dataset.task})")
+st.session_state[Keys.ROUTED] = True
 page.run()

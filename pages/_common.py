@@ -23,6 +23,7 @@ class Keys:
     RUN_ID = "run_id"
     COMPARE_RUN_ID = "compare_run_id"
     OWNER = "owner"
+    ROUTED = "routed"  # set by app.py: this session's pages run through the router
 
 
 @st.cache_resource(show_spinner=False)
@@ -45,7 +46,23 @@ def guard(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise  # unreachable: st.stop() raises
 
 
+def through_router() -> None:
+    """Rerun through app.py when a page was started without it.
+
+    The first request after a server start can reach a page straight from the
+    ``pages/`` folder: Streamlit keeps its legacy folder routing until some run
+    has called ``st.navigation``. Turning that off and rerunning sends the
+    request through the router, with its layout and menu.
+    """
+    if not st.session_state.get(Keys.ROUTED):
+        from streamlit.runtime.pages_manager import PagesManager
+
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def header(title: str, purpose: str) -> None:
+    through_router()
     st.title(title)
     st.write(purpose)
 

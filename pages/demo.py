@@ -7,8 +7,9 @@ import streamlit as st
 from lepton_core.exceptions import LeptonError
 from lepton_core.plots import waterfall_figure
 from lepton_core.scoring import load_bundle
-from pages._common import fmt, guard, metric_row, workspace
+from pages._common import fmt, guard, metric_row, through_router, workspace
 
+through_router()
 name = st.query_params.get("model", "")
 version = st.query_params.get("version")
 try:

@@ -100,6 +100,17 @@ def _no_errors(page) -> None:
     expect(page.get_by_text("Traceback")).to_have_count(0)
 
 
+def test_first_request_to_a_page_goes_through_the_router(app_url, browser):
+    """Right after a server start, a direct page link still gets the menu and the layout."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    page.goto(f"{app_url}/train")
+    expect(page.get_by_text("There is no data set yet")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("link", name="5 · Deploy")).to_be_visible()
+    _no_errors(page)
+
+
 def test_new_user_flow_end_to_end(app_url, browser):
     from playwright.sync_api import expect
 

@@ -119,7 +119,7 @@ def test_unusable_choices_are_refused_on_the_page(columns, target, sensitive, me
 
 
 GOOD_UPLOADS = [
-    ("semicolon.csv", "name;price;y\na;1,5;x\nb;2,25;z\n".encode(), "price", 1.5),
+    ("semicolon.csv", b"name;price;y\na;1,5;x\nb;2,25;z\n", "price", 1.5),
     ("latin.csv", "städt,n,y\nZürich,1,a\nGenève,2,b\n".encode("cp1252"), "städt", "Zürich"),
 ]
 
