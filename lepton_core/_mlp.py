@@ -119,6 +119,7 @@ def train(
     progress: EpochHook | None = None,
     on_step: StepHook | None = None,
     loss_scale: float = 1.0,
+    criterion: nn.Module | None = None,
 ) -> TrainOutcome:
     """Train with early stopping on the validation loss and restore the best weights.
 
@@ -135,6 +136,9 @@ def train(
     loss_scale : float
         Multiplies reported losses (the regression target is standardised, so
         the variance brings its MSE back to the target's units).
+    criterion : nn.Module, optional
+        The training loss in place of :func:`loss_function` (Opacus's ghost-clipping
+        wrapper, whose ``backward`` clips per sample); validation keeps the plain loss.
     """
     loss_fn = loss_function(task)
     X_valid = torch.as_tensor(valid[0], dtype=torch.float32)
@@ -146,7 +150,7 @@ def train(
         total, count = 0.0, 0
         for xb, yb in loader:
             optimizer.zero_grad()
-            loss = loss_fn(model(xb), yb)
+            loss = (loss_fn if criterion is None else criterion)(model(xb), yb)
             loss.backward()
             optimizer.step()
             steps += 1

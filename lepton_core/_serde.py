@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import types
 import typing
 from typing import Any, TypeVar
 
@@ -43,7 +44,7 @@ def _build(tp: Any, value: Any) -> Any:
         return [_build(args[0], v) for v in value]
     if origin is dict and len(args) == 2 and dataclasses.is_dataclass(args[1]):
         return {k: _build(args[1], v) for k, v in value.items()}
-    if origin is typing.Union or str(origin) == "types.UnionType":
+    if origin is typing.Union or origin is types.UnionType:
         for arg in args:
             if arg is not type(None) and dataclasses.is_dataclass(arg) and isinstance(value, dict):
                 return _build(arg, value)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m lepton_core {train,audit,profile,explain} ...``.
+"""Command line: ``python -m lepton_core {train,audit,profile,explain,predict,serve} ...``.
 
 Every subcommand prints a short human summary, or with ``--json`` the result
 object as JSON. A user error exits with status 2 and one sentence on stderr.
@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import sys
-import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,6 +52,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--config", help="a TrainConfig JSON file (overrides the options above)")
     p.add_argument("--job", help=argparse.SUPPRESS)  # set by the job runner
+    p.add_argument("--auto", action="store_true", help="search families and parameters (Optuna)")
+    p.add_argument("--budget", type=float, default=60.0, help="Auto: seconds of search")
+    p.add_argument("--metric", help="Auto: validation metric to rank by (default by task)")
+    p.add_argument(
+        "--fairness-limit", type=float, help="Auto: rank models within this fairness gap first"
+    )
+    p.add_argument(
+        "--fairness-metric",
+        default="demographic_parity_difference",
+        help="Auto: demographic_parity_difference | equalized_odds_difference",
+    )
 
     p = add("audit", "Fairness and accuracy of predictions made elsewhere.")
     p.add_argument("--data", required=True)
@@ -69,6 +79,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="NAME[:VERSION]")
     p.add_argument("--data", required=True)
     p.add_argument("--rows", type=int, default=100)
+
+    p = add("predict", "Score a table with a registered model: prediction, probability, reasons.")
+    p.add_argument("--model", required=True, help="NAME[:VERSION]")
+    p.add_argument("--data", required=True, help="table file to score")
+    p.add_argument("--out", required=True, help="output file (.csv, .tsv, .parquet or .jsonl)")
+
+    p = add("serve", "Serve the workspace's models as a REST API (needs an API key per call).")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument(
+        "--runtime",
+        choices=["native", "onnx"],
+        default="native",
+        help="predict with the model itself or with its ONNX export in onnxruntime",
+    )
     return parser
 
 
@@ -82,7 +107,11 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     from lepton_core.callbacks import ProgressBarCallback
     from lepton_core.training import TrainConfig, train
 
-    if args.config:
+    if args.config and args.auto:
+        from lepton_core.auto import AutoConfig
+
+        config: Any = AutoConfig.from_json(Path(args.config).read_text(encoding="utf-8"))
+    elif args.config:
         config = TrainConfig.from_json(Path(args.config).read_text(encoding="utf-8"))
     elif args.data:
         config = TrainConfig(
@@ -99,36 +128,23 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         raise LeptonError("Nothing to train on; give --data PATH (or sample:adult).")
     workspace = _workspace(args)
     callbacks: list[Any] = [] if args.json else [ProgressBarCallback()]
-    if not args.job:
-        return train(config, callbacks=callbacks, workspace=workspace).to_dict()
+    if args.job:
+        from lepton_core.jobs import run_job
 
-    from lepton_core.jobs import JobProgressCallback, JobStore
+        return run_job(args.job, workspace=workspace, callbacks=callbacks)
+    if args.auto:
+        from lepton_core.auto import AutoConfig, run_auto
 
-    store = JobStore(workspace)
-    callbacks.append(JobProgressCallback(store, args.job))
-    try:
-        result = train(config, callbacks=callbacks, workspace=workspace)
-    except LeptonError as exc:
-        if store.get(args.job).status != "cancelled":
-            store.update(args.job, status="failed", error=str(exc), ended=time.time())
-        raise
-    except BaseException:
-        store.update(
-            args.job,
-            status="failed",
-            ended=time.time(),
-            error="An unexpected error stopped training; open the job's log for the details.",
-        )
-        raise
-    store.update(
-        args.job,
-        status="succeeded",
-        ended=time.time(),
-        run_id=result.run_id,
-        model_name=result.model_name,
-        model_version=result.model_version,
-    )
-    return result.to_dict()
+        if not args.config:
+            config = AutoConfig(
+                base=config,
+                budget_s=args.budget,
+                metric=args.metric,
+                fairness_metric=args.fairness_metric,
+                fairness_limit=args.fairness_limit,
+            )
+        return run_auto(config, callbacks=callbacks, workspace=workspace).winner.to_dict()
+    return train(config, callbacks=callbacks, workspace=workspace).to_dict()
 
 
 def _audit(args: argparse.Namespace) -> dict[str, Any]:
@@ -165,7 +181,31 @@ def _explain(args: argparse.Namespace) -> dict[str, Any]:
     return explain(model, features, max_rows=args.rows).to_dict()
 
 
+def _predict(args: argparse.Namespace) -> dict[str, Any]:
+    from lepton_core.batch import score_table, write_table
+    from lepton_core.data import load_table
+    from lepton_core.scoring import load_bundle
+    from lepton_core.workspace import parse_model_ref
+
+    name, version = parse_model_ref(args.model)
+    bundle = load_bundle(_workspace(args), name, version)
+    scored = score_table(bundle, load_table(args.data))
+    out = write_table(scored, args.out)
+    return {"model": bundle.version.ref, "rows": len(scored), "out": str(out)}
+
+
+def _serve(args: argparse.Namespace) -> dict[str, Any]:
+    from lepton_core.serving import serve
+
+    serve(_workspace(args), host=args.host, port=args.port, runtime=args.runtime)
+    return {"stopped": f"http://{args.host}:{args.port}"}
+
+
 def _summary(command: str, result: dict[str, Any]) -> str:
+    if command == "predict":
+        return f"{result['rows']:,} rows scored with {result['model']} → {result['out']}"
+    if command == "serve":
+        return f"stopped serving {result['stopped']}"
     if command == "train":
         lines = [f"run {result['run_id']}  model {result['model_name']}:{result['model_version']}"]
         lines += [f"  {k:<20} {v:.4f}" for k, v in result["evaluation"]["metrics"].items()]
@@ -192,7 +232,14 @@ def _summary(command: str, result: dict[str, Any]) -> str:
     return json.dumps(result)[:2000]
 
 
-_COMMANDS = {"train": _train, "audit": _audit, "profile": _profile, "explain": _explain}
+_COMMANDS = {
+    "train": _train,
+    "audit": _audit,
+    "profile": _profile,
+    "explain": _explain,
+    "predict": _predict,
+    "serve": _serve,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

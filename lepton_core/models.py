@@ -897,6 +897,8 @@ def load_model(path: str | os.PathLike) -> LeptonModel:
             f"There is no saved model in '{folder}'; pick the folder a model was saved to."
         )
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    if meta.get("family") == "mitigated":  # registers itself; imported lazily (fairlearn)
+        import lepton_core.mitigation  # noqa: F401
     if meta.get("format_version") != _FORMAT_VERSION or meta.get("family") not in _CLASSES:
         raise ModelError(
             f"The model in '{folder}' was saved by another Lepton version; train it again here."

@@ -27,6 +27,7 @@ from lepton_core.data import (
     suggest_sensitive,
     suggest_target,
 )
+from lepton_core.dp import PrivacyOptions, PrivacyReport, make_private_model
 from lepton_core.evaluation import EvalReport, evaluate
 from lepton_core.exceptions import DataError, TrainingError
 from lepton_core.explain import explain, summarize
@@ -65,6 +66,8 @@ class TrainConfig(JsonMixin):
     explain_rows : int, optional
         Test rows to compute SHAP values for (the explanation stored with the run);
         by default 2,000 for tree and linear models, 200 for the MLP.
+    privacy : PrivacyOptions, optional
+        Train the MLP with differential privacy (Opacus) to this target ε and δ.
     """
 
     data: str
@@ -79,6 +82,7 @@ class TrainConfig(JsonMixin):
     valid_size: float = 0.1
     model_name: str | None = None
     explain_rows: int | None = None
+    privacy: PrivacyOptions | None = None
 
 
 @dataclass
@@ -100,6 +104,7 @@ class TrainResult(JsonMixin):
     n_train: int
     n_valid: int
     n_test: int
+    privacy: PrivacyReport | None = None
 
     def headline(self) -> dict[str, Any]:
         """Accuracy-type figures plus the first attribute's fairness gaps."""
@@ -221,6 +226,8 @@ def train(
 
     cb.phase("training")
     model = make_model(config.model, task, seed=config.seed, **config.params)  # type: ignore[arg-type]
+    if config.privacy is not None:
+        model = make_private_model(model, config.privacy)
     model.fit(
         x_train,
         split.train[target].to_numpy(),
@@ -267,6 +274,9 @@ def train(
     model_name = config.model_name or info.name
     input_schema = InputSchema.from_frame(split.train, schema, features)
     metrics = {f"test_{k}": v for k, v in evaluation.metrics.items()}
+    privacy: PrivacyReport | None = getattr(model, "privacy_", None)
+    if privacy is not None:
+        metrics.update(privacy_epsilon=privacy.epsilon, privacy_delta=privacy.delta)
     for report in fairness:
         for key, value in report.summary().items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -302,6 +312,11 @@ def train(
             "input_schema": input_schema.to_dict(),
             "background": json.loads(background_raw.to_json(orient="split", index=False)),
             "history": model.history_,
+            # Test labels and predictions, for bootstrap confidence intervals (model card).
+            "test_predictions": _test_predictions(y_test, y_pred, proba, classes),
+            # What was done to personal data before training (empty when nothing was).
+            "anonymisation": {"parent": info.parent, "steps": info.anonymisation},
+            "privacy": privacy.to_dict() if privacy is not None else None,
         },
         model=model,
         model_name=model_name,
@@ -325,9 +340,22 @@ def train(
         n_train=len(split.train),
         n_valid=len(split.valid),
         n_test=len(split.test),
+        privacy=privacy,
     )
     workspace.set_run_tags(run_id, {"timings": _compact(timings)})
     return result
+
+
+def _test_predictions(y_true: Any, y_pred: Any, proba: Any, classes: list | None) -> dict:
+    def plain(values: Any) -> list:
+        return [v.item() if hasattr(v, "item") else v for v in values]
+
+    return {
+        "y_true": plain(y_true),
+        "y_pred": plain(y_pred),
+        "classes": plain(classes) if classes is not None else None,
+        "proba": proba.round(6).tolist() if proba is not None else None,
+    }
 
 
 def _compact(values: dict[str, float]) -> str:

@@ -119,6 +119,10 @@ class DatasetInfo(JsonMixin):
     source: str = ""
     has_test: bool = False
     created: float = field(default_factory=time.time)
+    # A version derived from another data set: the parent's id and the anonymisation
+    # steps applied (lepton_core.privacy.AnonymisationStep as dicts).
+    parent: str = ""
+    anonymisation: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -225,6 +229,8 @@ class Workspace:
         fingerprint: str,
         test: pd.DataFrame | None = None,
         source: str = "",
+        parent: str = "",
+        anonymisation: list[dict[str, Any]] | None = None,
     ) -> DatasetInfo:
         """Store a confirmed table (and optional test table); same content and choices, same id."""
         key = json.dumps([fingerprint, target, task, sorted(sensitive), name], sort_keys=True)
@@ -242,6 +248,8 @@ class Workspace:
             fingerprint=fingerprint,
             source=source,
             has_test=test is not None,
+            parent=parent,
+            anonymisation=list(anonymisation or []),
         )
         try:
             df.to_parquet(folder / "data.parquet.tmp", index=False)

@@ -13,6 +13,15 @@ from lepton_core.data import (
     profile_table,
 )
 from lepton_core.plots import class_balance_figure, column_distribution_figure
+from lepton_core.privacy import (
+    ACTIONS,
+    KIND_LABELS,
+    Action,
+    anonymise,
+    k_anonymity,
+    load_salt,
+    scan_table,
+)
 from lepton_core.samples import list_samples, load_sample
 from lepton_core.tasks import TASKS
 from pages._common import Keys, guard, header, python_cell, workspace
@@ -23,6 +32,11 @@ header(
     "to predict and which columns describe groups of people whose treatment should be fair.",
 )
 upload_limit_mb = st.get_option("server.maxUploadSize")
+
+
+@st.cache_data(show_spinner="Looking for personal data…", max_entries=8)
+def _scan(_df: pd.DataFrame, key: str):
+    return scan_table(_df)
 
 
 @st.cache_data(show_spinner="Profiling the table…", max_entries=8)
@@ -116,6 +130,92 @@ with left:
     column = next(c for c in profile.columns if c.name == shown)
     st.plotly_chart(column_distribution_figure(column))
 
+st.subheader("Personal data")
+st.caption(
+    "Lepton looked at each column's name and a sample of its values for personal data. "
+    "Detection is advisory, not a compliance guarantee: check the table yourself before "
+    "training or sharing."
+)
+scan = _scan(df, key)
+original: pd.DataFrame = draft.get("original", df)
+if draft.get("steps"):
+    st.success(
+        "Applied: "
+        + "; ".join(f"{s.column} → {s.action} ({s.detail})" for s in draft["steps"])
+        + ". The original table is kept as its own data set version when you confirm."
+    )
+# Columns already anonymised keep their (hashed, generalised) values unless changed again.
+done = {step.column: step.action for step in draft.get("steps", [])}
+if scan.personal or scan.quasi_identifiers:
+    edited = st.data_editor(
+        pd.DataFrame(
+            {
+                "column": [f.column for f in scan.findings],
+                "finding": [
+                    f"done: {done[f.column]}"
+                    if f.column in done
+                    else KIND_LABELS.get(f.kind or "", "")
+                    for f in scan.findings
+                ],
+                "confidence": [
+                    f.confidence if (f.kind or f.quasi_identifier) else None for f in scan.findings
+                ],
+                "quasi-identifier": [f.quasi_identifier for f in scan.findings],
+                "why": [f.evidence for f in scan.findings],
+                "action": ["keep" if f.column in done else f.suggested for f in scan.findings],
+                "option": [None for _ in scan.findings],
+            }
+        ),
+        column_config={
+            "confidence": st.column_config.ProgressColumn("confidence", format="percent"),
+            "action": st.column_config.SelectboxColumn("action", options=ACTIONS, required=True),
+            "option": st.column_config.TextColumn(
+                "option",
+                help="For generalise: age:10 (bands), ranges:5, year, month or prefix:3; "
+                "empty picks one from the column.",
+            ),
+        },
+        disabled=["column", "finding", "confidence", "quasi-identifier", "why"],
+        hide_index=True,
+        key=f"privacy_actions_{key}",
+    )
+    st.markdown("**k-anonymity** — how many rows share each combination of quasi-identifiers")
+    k1, k2 = st.columns([3, 1])
+    quasi = k1.multiselect(
+        "Quasi-identifiers",
+        list(df.columns),
+        default=[c for c in scan.quasi_identifiers if c in df.columns],
+    )
+    k = int(k2.number_input("k", min_value=2, max_value=100, value=5))
+    before = guard(k_anonymity, original, [c for c in quasi if c in original.columns], k=k)
+    after = guard(k_anonymity, df, quasi, k=k) if draft.get("steps") else None
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Smallest group (before)", before.smallest_group)
+    m2.metric(f"Rows in groups below {k} (before)", f"{before.share_below_k:.1%}")
+    if after is not None:
+        m3.metric(
+            f"Rows in groups below {k} (after)",
+            f"{after.share_below_k:.1%}",
+            delta=f"{after.share_below_k - before.share_below_k:+.1%}",
+            delta_color="inverse",
+        )
+        st.caption(f"Smallest group after: {after.smallest_group}.")
+    if st.button("Apply actions"):
+        chosen = [
+            Action(row.column, row.action, row.option or None)
+            for row in edited.itertuples(index=False)
+            if row.action != "keep"
+        ]
+        new_df, new_test, steps = guard(
+            anonymise, df, chosen, salt=load_salt(workspace().root), test=draft["test"]
+        )
+        draft.setdefault("original", df)
+        draft.setdefault("original_test", draft["test"])
+        draft.update(df=new_df, test=new_test, steps=[*draft.get("steps", []), *steps])
+        st.rerun()
+else:
+    st.info("No column looks like personal data or a quasi-identifier.")
+
 st.subheader("What to predict")
 names = list(df.columns)
 suggested = draft["target"] or profile.suggestions.target
@@ -145,6 +245,20 @@ with right:
 if st.button("Use this data", type="primary"):
     guard(check_target, df, target, task)
     guard(check_sensitive, df, sensitive)
+    parent = ""
+    if draft.get("steps"):
+        # The untouched table stays a data set of its own; the new version points at it.
+        parent = guard(
+            workspace().save_dataset,
+            original,
+            name=draft["name"],
+            target=target,
+            task=task,
+            sensitive=[s for s in sensitive if s in original.columns],
+            fingerprint=fingerprint(original),
+            test=draft.get("original_test"),
+            source=draft["source"],
+        ).id
     info = guard(
         workspace().save_dataset,
         df,
@@ -155,6 +269,8 @@ if st.button("Use this data", type="primary"):
         fingerprint=key,
         test=draft["test"],
         source=draft["source"],
+        parent=parent,
+        anonymisation=[s.to_dict() for s in draft.get("steps", [])],
     )
     st.session_state[Keys.DATASET_ID] = info.id
     st.success(f"Data set **{info.name}** is ready ({info.n_rows:,} rows); next, train a model.")
@@ -164,11 +280,17 @@ if draft["source"].startswith("sample:"):
     load_code = f"df = load_sample({draft['name']!r}).train"
 else:
     load_code = f"df = load_table({draft['source']!r})"
+steps_code = ", ".join(
+    f"Action({s.column!r}, {s.action!r}, {s.option!r})" for s in draft.get("steps", [])
+)
 python_cell(
     f"""
 from lepton_core.data import load_table, profile_table, check_target
+from lepton_core.privacy import Action, anonymise, k_anonymity, load_salt, scan_table
 from lepton_core.samples import load_sample
 {load_code}
+findings = scan_table(df)  # advisory: check the table yourself too
+df, _, steps = anonymise(df, [{steps_code}], salt=load_salt(workspace_folder))
 profile = profile_table(df, target={target!r})
 task = check_target(df, {target!r}, {task!r})
 # then train: TrainConfig(data={draft["source"]!r}, target={target!r}, sensitive={sensitive!r})

@@ -5,20 +5,23 @@ from __future__ import annotations
 import streamlit as st
 
 from lepton_core.exceptions import LeptonError
+from lepton_core.modelcard import cached_model_card
 from lepton_core.plots import waterfall_figure
 from lepton_core.scoring import load_bundle
+from lepton_core.sharelinks import ShareLinks
 from pages._common import fmt, guard, metric_row, through_router, workspace
 
 through_router()
-name = st.query_params.get("model", "")
-version = st.query_params.get("version")
+# Only a signed, unexpired, unrevoked token opens a model: nothing else is read from the
+# query, and nothing from the publisher's session.
 try:
-    bundle = load_bundle(workspace(), name, version, require_published=True)
+    link = ShareLinks(workspace()).verify(st.query_params.get("token"))
+    bundle = load_bundle(workspace(), link.model, link.version, require_published=True)
 except LeptonError:
     st.title("This link is not valid")
     st.error(
-        "This demo link does not point to a published model; ask the person who shared it "
-        "for a new link."
+        "This demo link is expired, revoked or damaged, or its model was withdrawn; ask the "
+        "person who shared it for a new link."
     )
     st.stop()
 
@@ -28,6 +31,8 @@ st.write("Fill in the form and press **Predict** to see what the model says and 
 evaluation = bundle.reports.evaluation
 metric_row(bundle.reports.headline())
 st.caption(f"Measured on {evaluation.n_rows:,} test rows when the model was trained.")
+with st.expander("Model card", icon=":material/description:"):
+    st.markdown(guard(cached_model_card, workspace(), info.name, info.version).to_markdown())
 
 with st.form("inputs"):
     record = {}

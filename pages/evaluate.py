@@ -6,8 +6,10 @@ import pandas as pd
 import streamlit as st
 
 from lepton_core.data import load_table
+from lepton_core.dp import load_privacy
 from lepton_core.evaluation import EvalReport, compare_reports
 from lepton_core.fairness import FairnessReport, audit_predictions
+from lepton_core.mitigation import METHOD_TITLES, mitigate_run
 from lepton_core.plots import (
     calibration_figure,
     compare_figure,
@@ -19,7 +21,9 @@ from lepton_core.plots import (
     roc_figure,
 )
 from lepton_core.reports import headline_figures, load_run_reports
+from lepton_core.tradeoff import GAPS, tradeoff, tradeoff_figure
 from pages._common import (
+    METRIC_LABELS,
     Keys,
     fmt,
     guard,
@@ -30,6 +34,7 @@ from pages._common import (
     run_label,
     workspace,
 )
+from pages._privacy import privacy_row
 
 header(
     "3 · Evaluate",
@@ -41,6 +46,15 @@ header(
 def fairness_table(report: FairnessReport) -> pd.DataFrame:
     table = pd.DataFrame.from_dict(report.by_group, orient="index").reindex(report.groups)
     table.index.name = report.attribute
+    return table
+
+
+def mitigation_table(rows: list[dict]) -> pd.DataFrame:
+    """The before/after rows with readable metric names."""
+    table = pd.DataFrame(rows)
+    table["metric"] = table["metric"].map(lambda m: METRIC_LABELS.get(m, m.replace("_", " ")))
+    for column in ("before", "after", "change"):
+        table[column] = table[column].map(fmt)
     return table
 
 
@@ -72,6 +86,8 @@ chosen = (
 )
 fairness = reports.fairness_for(chosen) if chosen else None
 headline_row(evaluation, fairness)
+if (privacy := load_privacy(workspace(), run.run_id)) is not None:
+    privacy_row(privacy)
 if fairness is None:
     st.info("No sensitive column was chosen for this data set, so there are no fairness figures.")
 
@@ -106,6 +122,60 @@ st.dataframe(
     pd.DataFrame({"metric": evaluation.metrics.keys(), "value": evaluation.metrics.values()}),
     hide_index=True,
 )
+
+st.subheader("Mitigate")
+if run.family == "mitigated":
+    mitigation = guard(workspace().load_report, run.run_id, "mitigation")
+    st.write(
+        f"This model is **{mitigation['title']}** for **{mitigation['sensitive']}**, made from "
+        f"{mitigation['parent_model']} (fitted on its {mitigation['fitted_on']}); same test rows."
+    )
+    st.dataframe(mitigation_table(mitigation["rows"]), hide_index=True)
+elif evaluation.task != "binary" or not attributes:
+    st.write("Mitigation needs a yes/no target and a sensitive column.")
+else:
+    st.write(
+        "Make a fairer version of this model with fairlearn: **ThresholdOptimizer** picks "
+        "a threshold per group on this model's scores; **ExponentiatedGradient** retrains "
+        "LightGBM on reweighted rows. Either way you get a new model version, evaluated on "
+        "the same test rows, that deploys like any other."
+    )
+    m1, m2 = st.columns(2)
+    method = m1.selectbox("Method", list(METHOD_TITLES), format_func=METHOD_TITLES.get)
+    target_attr = m2.selectbox("For", attributes, index=attributes.index(chosen))
+    if st.button("Mitigate", icon=":material/balance:"):
+        with st.spinner("Fitting the mitigation and evaluating the new version…"):
+            result = guard(
+                mitigate_run, workspace(), run.run_id, sensitive=target_attr, method=method
+            )
+        st.success(
+            f"Registered **{result.model_name}:{result.model_version}** "
+            f"({METHOD_TITLES[method]}, {result.seconds:.0f} s)."
+        )
+        st.dataframe(mitigation_table(result.rows), hide_index=True)
+        st.session_state[Keys.RUN_ID] = result.run_id  # the picker shows it on the next run
+        st.button("Show the new version")
+
+if attributes and evaluation.task != "regression":
+    st.subheader("Trade-off across runs")
+    st.write(
+        f"Every run on data set **{run.dataset_name}**: accuracy against a fairness gap (ε marks "
+        "runs trained with differential privacy). Red points are the Pareto front: no other "
+        "run is both more accurate and fairer. Click a point to open its run."
+    )
+    t1, t2 = st.columns(2)
+    gap = t1.selectbox("Gap", GAPS, format_func=lambda g: METRIC_LABELS.get(g, g))
+    attribute = t2.selectbox("Of", attributes, index=attributes.index(chosen), key="tradeoff_of")
+    trade = guard(tradeoff, workspace(), run.dataset_id, attribute=attribute, gap=gap)
+    event = st.plotly_chart(
+        tradeoff_figure(trade), on_select="rerun", selection_mode="points", key="tradeoff"
+    )
+    picked = [p.get("customdata") for p in (event.selection.points if event else [])]
+    if picked and picked[0] and picked[0] != run.run_id:
+        st.session_state[Keys.RUN_ID] = picked[0]
+        st.rerun()
+    if trade.skipped:
+        st.caption(f"{trade.skipped} run(s) without figures for {attribute} are left out.")
 
 with st.expander("Compare with another run", icon=":material/compare_arrows:"):
     runs = [r for r in guard(workspace().list_runs) if r.run_id != run.run_id]
@@ -160,5 +230,9 @@ reports = load_run_reports(Workspace(), {run.run_id!r})
 print(reports.evaluation.metrics)
 for report in reports.fairness:
     print(report.attribute, report.summary())
+# a fairer version (new model version, same test rows):
+from lepton_core.mitigation import mitigate_run
+result = mitigate_run(Workspace(), {run.run_id!r}, sensitive={chosen!r}, method="threshold_dp")
+print(result.rows)
 """
 )

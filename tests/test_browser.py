@@ -154,7 +154,7 @@ def test_new_user_flow_end_to_end(app_url, browser):
         step = "deploy"
         page.get_by_role("link", name="5 · Deploy").click()
         page.get_by_role("button", name="Publish").click()
-        link = page.locator("code").filter(has_text="/demo?model=")
+        link = page.locator("code").filter(has_text="/demo?token=")
         expect(link).to_be_visible()
         share = re.search(r"https?://\S+", link.inner_text()).group(0)
         _no_errors(page)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
+import subprocess
+import sys
+import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from lepton_core.jobs import JobStore, cancel_job, start_job
-from lepton_core.training import TrainConfig
+from lepton_core.training import TrainConfig, resolve_dataset
 
 
 def _wait(store: JobStore, job_id: str, *, until, timeout: float = 180):
@@ -67,3 +72,158 @@ def test_cancelled_or_killed_job_ends_without_a_model(adult_csv, workspace, how)
     assert done.status == ("cancelled" if how == "cancel" else "interrupted")
     time.sleep(1)
     assert len(workspace.model_versions()) == versions_before
+
+
+# -- queue and recovery -------------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_ws(tmp_path):
+    """A workspace of its own, so no other test's job holds a slot of the queue."""
+    from lepton_core.workspace import Workspace
+
+    return Workspace(tmp_path / "ws")
+
+
+def _sleeper(store: JobStore, seconds: float, limit: int) -> str:
+    """A queued job whose worker only records that it started and sleeps (no training)."""
+    from lepton_core.training import TrainConfig
+
+    code = f"import sys, time; open(sys.argv[2] + '.starts', 'a').write('x'); time.sleep({seconds})"
+    return store.create(TrainConfig(data="unused"), [sys.executable, "-c", code], limit=limit).id
+
+
+def test_five_jobs_at_once_with_one_slot_run_one_by_one(adult_csv, fresh_ws):
+    config = TrainConfig(
+        data=str(adult_csv), target="Y", sensitive=["sex"], model="tree", explain_rows=20
+    )
+    jobs = [start_job(config, workspace=fresh_ws, max_jobs=1) for _ in range(5)]
+    assert [j.status for j in jobs] == ["running"] + ["queued"] * 4
+    store = JobStore(fresh_ws)
+    assert [store.queue_position(j.id) for j in jobs] == [None, 1, 2, 3, 4]
+    done = [_wait(store, j.id, until=lambda j: not j.active) for j in jobs]
+    assert [j.status for j in done] == ["succeeded"] * 5, [store.read_log(j.id) for j in done]
+    # One at a time, in submission order: each started after the one before had ended.
+    for before, after in itertools.pairwise(done):
+        assert after.started >= before.ended
+    assert len({j.model_version for j in done}) == 5
+
+
+def test_concurrent_promoters_never_start_a_job_twice(fresh_ws):
+    store = JobStore(fresh_ws)
+    ids = [_sleeper(store, 3, limit=3) for _ in range(6)]
+    threads = [threading.Thread(target=store.promote) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        jobs = [store.get(i) for i in ids]
+        assert [j.status for j in jobs] == ["running"] * 3 + ["queued"] * 3
+        time.sleep(1)  # let the workers write their start marks
+        starts = [Path(store.config_path(i).as_posix() + ".starts") for i in ids[:3]]
+        assert [p.read_text() for p in starts] == ["x", "x", "x"]
+    finally:
+        for job_id in ids:
+            cancel_job(job_id, workspace=fresh_ws)
+    assert all(store.get(i).status == "cancelled" for i in ids)
+
+
+def test_a_cancelled_queued_job_never_starts(fresh_ws):
+    store = JobStore(fresh_ws)
+    first, second = _sleeper(store, 30, limit=1), _sleeper(store, 0, limit=1)
+    store.promote()
+    assert cancel_job(second, workspace=fresh_ws).status == "cancelled"
+    cancel_job(first, workspace=fresh_ws)
+    time.sleep(0.5)
+    assert store.get(second).pid is None
+    assert not Path(store.config_path(second).as_posix() + ".starts").exists()
+
+
+def test_server_restart_marks_orphans_interrupted_and_starts_the_queue(fresh_ws):
+    store = JobStore(fresh_ws)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead, recycled, waiting = (_sleeper(store, 0.1, limit=1) for _ in range(3))
+    # As the table looked when the server died: two "running" jobs whose workers are gone,
+    # one with a pid now used by an unrelated process (this test).
+    store.update(dead, status="running", pid=gone.pid, started=time.time())
+    store.update(recycled, status="running", pid=os.getpid(), started=time.time())
+    restarted = JobStore(fresh_ws)  # what a restarted app opens
+    jobs = {j.id: j for j in restarted.list()}
+    for job_id in (dead, recycled):
+        assert jobs[job_id].status == "interrupted"
+        assert jobs[job_id].error.startswith("The training process stopped without finishing")
+    assert jobs[waiting].status == "running"  # the freed slot went to the queue
+    _wait(restarted, waiting, until=lambda j: j.status == "interrupted", timeout=30)
+
+
+def test_job_limit_comes_from_the_argument_or_the_environment(monkeypatch):
+    from lepton_core.exceptions import JobError
+    from lepton_core.jobs import max_jobs
+
+    monkeypatch.delenv("LEPTON_MAX_JOBS", raising=False)
+    assert max_jobs() == 1
+    monkeypatch.setenv("LEPTON_MAX_JOBS", "3")
+    assert max_jobs() == 3 and max_jobs(2) == 2
+    for bad in ("0", "two", "1.5"):
+        monkeypatch.setenv("LEPTON_MAX_JOBS", bad)
+        with pytest.raises(JobError, match="LEPTON_MAX_JOBS to 1 or more"):
+            max_jobs()
+
+
+def test_train_page_after_a_restart_shows_the_orphan_interrupted(adult_csv, fresh_ws, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from pages import _common
+    from pages._common import Keys
+    from tests.test_pages import ROOT
+
+    monkeypatch.setenv("LEPTON_WORKSPACE", str(fresh_ws.root))
+    _common._workspace.clear()
+    info, _, _ = resolve_dataset(TrainConfig(data=str(adult_csv), target="Y"), fresh_ws)
+    store = JobStore(fresh_ws)
+    orphan = _sleeper(store, 0, limit=1)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    store.update(orphan, status="running", pid=gone.pid, started=time.time())
+    try:
+        at = AppTest.from_file(ROOT / "app.py", default_timeout=60).switch_page("pages/train.py")
+        at.session_state[Keys.DATASET_ID] = info.id
+        at.session_state[Keys.JOB_ID] = orphan
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.subheader[0].value.endswith("interrupted")
+        assert at.error[0].value.startswith("The training process stopped without finishing")
+        assert not at.success
+    finally:
+        _common._workspace.clear()
+
+
+def test_train_page_shows_a_queued_job_and_its_place(adult_csv, fresh_ws, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from pages import _common
+    from pages._common import Keys
+    from tests.test_pages import ROOT
+
+    monkeypatch.setenv("LEPTON_WORKSPACE", str(fresh_ws.root))
+    _common._workspace.clear()
+    info, _, _ = resolve_dataset(TrainConfig(data=str(adult_csv), target="Y"), fresh_ws)
+    store = JobStore(fresh_ws)
+    first, second = _sleeper(store, 30, limit=1), _sleeper(store, 0, limit=1)
+    store.promote()
+    try:
+        at = AppTest.from_file(ROOT / "app.py", default_timeout=60).switch_page("pages/train.py")
+        at.session_state[Keys.DATASET_ID] = info.id
+        at.session_state[Keys.JOB_ID] = second
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.subheader[0].value.endswith("queued")
+        assert at.info[0].value.startswith("Queued, number 1 in line; at most 1 job(s) run at once")
+        next(b for b in at.button if b.label == "Cancel").click().run()
+        assert store.get(second).status == "cancelled"
+        assert store.get(first).status == "running"  # cancelling a queued job stops nothing else
+    finally:
+        cancel_job(first, workspace=fresh_ws)
+        _common._workspace.clear()

@@ -218,9 +218,13 @@ def test_deploy_publish_and_demo_page(adult_run, workspace):
     assert demo.title[0].value == "This link is not valid"
     next(b for b in at.button if b.label == "Publish").click()
     _ok(at.run())
-    assert "/demo?model=adult&version=" in at.code[0].value
+    link = next(c.value for c in at.code if "/demo?token=" in c.value)
     demo = _page("demo")
     demo.query_params = {"model": adult_run.model_name, "version": str(adult_run.model_version)}
+    _ok(demo.run())
+    assert demo.title[0].value == "This link is not valid"  # unsigned links never work
+    demo = _page("demo")
+    demo.query_params = {"token": link.split("token=", 1)[1]}
     _ok(demo.run())
     assert [m.label for m in demo.metric][:3] == ["Accuracy", "ROC AUC", "Parity gap (DPD)"]
     demo.button[0].click()  # the form's Predict button

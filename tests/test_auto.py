@@ -1,0 +1,176 @@
+"""Auto mode: an Optuna search on validation data, a fairness limit, the winner registered."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+import lepton_core.auto as auto_module
+from lepton_core.auto import AutoConfig, run_auto
+from lepton_core.data import infer_schema, prepare_features, split_table
+from lepton_core.evaluation import evaluate
+from lepton_core.exceptions import TrainingError
+from lepton_core.jobs import JobStore, start_job
+from lepton_core.training import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def base(adult_csv):
+    return TrainConfig(data=str(adult_csv), target="Y", sensitive=["sex", "race"], explain_rows=20)
+
+
+@pytest.fixture(scope="module")
+def searched(base, workspace):
+    """A short search whose every evaluate() call is recorded (trials and the winner's)."""
+    calls: list[int] = []
+
+    def recording(y_true, *args, **kwargs):
+        calls.append(len(y_true))
+        return evaluate(y_true, *args, **kwargs)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(auto_module, "evaluate", recording)
+    try:
+        result = run_auto(AutoConfig(base=base, budget_s=8, max_trials=8), workspace=workspace)
+    finally:
+        mp.undo()
+    return result, calls
+
+
+def test_search_scores_on_validation_only_and_registers_the_winner(searched, workspace):
+    result, calls = searched
+    winner = result.winner
+    assert result.metric == "roc_auc" and 1 <= result.n_trials <= 8
+    # Every trial was scored on the validation part; the test part is left to the winner.
+    assert calls == [winner.n_valid] * len(calls) and len(calls) >= result.n_trials
+    first = next(row for row in result.leaderboard if row["trial"] == 0)
+    assert first["model"] == "lightgbm" and first["params"]["learning_rate"] == 0.1  # defaults
+    scores = [row["score"] for row in result.leaderboard]
+    assert scores == sorted(scores, reverse=True)
+    assert [row["rank"] for row in result.leaderboard] == list(range(1, len(scores) + 1))
+    best = result.leaderboard[0]
+    assert winner.family == best["model"]
+    assert workspace.get_run(winner.run_id).model_version == winner.model_version
+    assert set(best["fairness"]) == {"sex", "race"}
+    assert best["gap"] == pytest.approx(max(best["fairness"].values()), abs=1e-4)
+
+
+def test_the_registered_winner_is_the_model_its_trial_scored(searched, workspace):
+    result, _ = searched
+    winner = result.winner
+    info = workspace.get_dataset(winner.dataset_id)
+    df, test = workspace.load_dataset(info.id)
+    split = split_table(df, "Y", task="binary", test=test, seed=0)
+    x_valid = prepare_features(split.valid, infer_schema(df), "Y")
+    model = workspace.load_model(winner.model_name, winner.model_version)
+    report = evaluate(
+        split.valid["Y"].to_numpy(),
+        model.predict(x_valid),
+        task="binary",
+        y_proba=model.predict_proba(x_valid),
+        classes=list(model.classes_),
+    )
+    assert report.metrics["roc_auc"] == pytest.approx(result.leaderboard[0]["score"], abs=1e-9)
+
+
+def test_fairness_limit_ranks_models_within_it_first(base, workspace):
+    result = run_auto(
+        AutoConfig(base=base, budget_s=6, max_trials=6, fairness_limit=0.12),
+        workspace=workspace,
+    )
+    board = result.leaderboard
+    met = [row["meets_limit"] for row in board]
+    assert met == sorted(met, reverse=True)  # every model within the limit comes first
+    within = [row["score"] for row in board if row["meets_limit"]]
+    assert within == sorted(within, reverse=True)
+    over = [row["gap"] for row in board if not row["meets_limit"]]
+    assert over == sorted(over)  # the rest by how far over the limit they are
+    assert result.constraint_met == board[0]["meets_limit"]
+    assert all((row["gap"] <= 0.12) == row["meets_limit"] for row in board)
+
+
+def test_search_stops_within_its_budget(base, workspace):
+    start = time.time()
+    result = run_auto(
+        AutoConfig(base=base, budget_s=2, families=["logistic", "tree"]), workspace=workspace
+    )
+    # Trials that would run past the budget are cut; the winner's training follows.
+    assert result.search_seconds < 2 + 5 and time.time() - start < 60
+    assert {row["model"] for row in result.leaderboard} <= {"logistic", "tree"}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"metric": "rmse"}, "Auto cannot rank binary models by 'rmse'; pick one of"),
+        ({"families": ["forest"]}, "Auto cannot search the families ['forest']"),
+        ({"budget_s": 0}, "The time budget must be more than 0 seconds"),
+        ({"fairness_limit": 0.1, "fairness_metric": "x"}, "Auto cannot limit 'x'"),
+    ],
+)
+def test_bad_settings_say_what_to_pick(base, workspace, change, message):
+    with pytest.raises(TrainingError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        run_auto(AutoConfig(base=base, **change), workspace=workspace)
+
+
+def test_auto_job_publishes_a_live_leaderboard(base, workspace):
+    job = start_job(AutoConfig(base=base, budget_s=6, max_trials=5), workspace=workspace)
+    assert job.kind == "auto" and job.family == "auto" and "--auto" in job.command
+    store = JobStore(workspace)
+    boards: list[int] = []
+    deadline = time.time() + 180
+    while (current := store.get(job.id)).active and time.time() < deadline:
+        if current.progress.get("leaderboard"):
+            boards.append(len(current.progress["leaderboard"]))
+        time.sleep(0.3)
+    assert current.status == "succeeded", store.read_log(job.id)
+    assert boards and boards == sorted(boards)  # seen growing while the search ran
+    board = current.progress["leaderboard"]
+    assert current.progress["metric"] == "roc_auc" and len(board) == 5
+    assert current.progress["budget_s"] == 6
+    assert workspace.get_run(current.run_id).family == board[0]["model"]
+
+
+def test_train_page_auto_shows_the_leaderboard(adult_csv, workspace):
+    from streamlit.testing.v1 import AppTest
+
+    from lepton_core.training import resolve_dataset
+    from pages._common import Keys
+    from tests.test_pages import ROOT
+
+    info, _, _ = resolve_dataset(
+        TrainConfig(data=str(adult_csv), target="Y", sensitive=["sex"]), workspace
+    )
+    at = AppTest.from_file(ROOT / "app.py", default_timeout=120).switch_page("pages/train.py")
+    at.session_state[Keys.DATASET_ID] = info.id
+    at.run()
+    next(s for s in at.selectbox if s.label == "Model family").set_value("auto").run()
+    next(n for n in at.number_input if n.label == "Time budget (s)").set_value(10)
+    next(t for t in at.toggle if t.label == "Fairness limit").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    job = JobStore(workspace).get(at.session_state[Keys.JOB_ID])
+    assert job.kind == "auto" and job.config["budget_s"] == 10
+    assert job.config["fairness_limit"] == pytest.approx(0.1)
+    deadline = time.time() + 180
+    while JobStore(workspace).get(job.id).active and time.time() < deadline:
+        time.sleep(0.5)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "trained in" in at.success[0].value
+    board = at.dataframe[0].value
+    assert {"rank", "model", "validation roc_auc", "within limit"} <= set(board.columns)
+    assert list(board["rank"]) == list(range(1, len(board) + 1))
+
+
+def test_cli_auto_prints_the_winner(adult_csv, workspace, capsys):
+    from lepton_core.cli import main
+
+    argv = ["train", "--data", str(adult_csv), "--target", "Y", "--sensitive", "sex"]
+    assert main([*argv, "--auto", "--budget", "3", "--fairness-limit", "0.2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["family"] in ("lightgbm", "logistic", "tree")
+    assert workspace.get_run(out["run_id"]).model_version == out["model_version"]
