@@ -23,13 +23,12 @@ import pandas as pd
 
 from lepton_core._serde import JsonMixin
 from lepton_core.callbacks import CallbackList, TrainerCallback
-from lepton_core.data import check_sensitive, infer_schema, prepare_features, split_table
 from lepton_core.evaluation import evaluate
 from lepton_core.exceptions import LeptonError, TrainingError
 from lepton_core.fairness import fairness_reports
 from lepton_core.models import FAMILIES, make_model
 from lepton_core.tasks import is_classification
-from lepton_core.training import TrainConfig, TrainResult, resolve_dataset, train
+from lepton_core.training import TrainConfig, TrainResult, prepare_data, train
 from lepton_core.workspace import Workspace
 
 __all__ = [
@@ -237,25 +236,15 @@ def run_auto(
     cb = CallbackList(callbacks)
     cb.phase("loading")
     cb.train_begin()
-    info, df, test_df = resolve_dataset(base, workspace)
-    sensitive = list(base.sensitive) if base.sensitive is not None else list(info.sensitive)
-    check_sensitive(df, sensitive)
+    # The same split train() makes from the same seed: the winner's validation part is ours.
+    data = prepare_data(base, workspace)
+    info, split = data.info, data.split
+    sensitive = list(info.sensitive)
     task, target = info.task, info.target
     metric = _check(config, task)
     higher = _DIRECTIONS[metric]
     limit = config.fairness_limit
-    schema = infer_schema(df)
-    # The same split train() makes from the same seed: the winner's validation part is ours.
-    split = split_table(
-        df,
-        target,
-        task=task,  # type: ignore[arg-type]
-        test=test_df,
-        test_size=base.test_size,
-        valid_size=base.valid_size,
-        seed=base.seed,
-    )
-    x_train, x_valid = (prepare_features(p, schema, target) for p in (split.train, split.valid))
+    x_train, x_valid = data.x_train, data.x_valid
     y_train, y_valid = split.train[target].to_numpy(), split.valid[target].to_numpy()
     groups = split.valid[sensitive].reset_index(drop=True)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -419,11 +419,11 @@ def mitigate_run(
     """
     import time
 
-    from lepton_core.data import infer_schema, prepare_features, split_table
+    from lepton_core.data import prepare_features
     from lepton_core.explain import explain, summarize
     from lepton_core.inputs import InputSchema
     from lepton_core.reports import load_run_reports
-    from lepton_core.training import TrainConfig, _test_predictions
+    from lepton_core.training import TrainConfig, _test_predictions, prepare_data
 
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; use one of {', '.join(METHODS)}.")
@@ -438,25 +438,12 @@ def mitigate_run(
             "pick a run with a binary task."
         )
     config = TrainConfig.from_dict(workspace.load_report(run_id, "config"))
-    info = workspace.get_dataset(run.dataset_id)
-    df, test = workspace.load_dataset(info.id)
-    if sensitive not in df.columns:
+    # The run's own split: the mitigated model is scored on the rows its parent was.
+    data = prepare_data(replace(config, data=f"dataset:{run.dataset_id}"), workspace)
+    info, schema, split, features = data.info, data.schema, data.split, data.features
+    if sensitive not in split.train.columns:
         raise ModelError(f"The data set has no column '{sensitive}'; pick one of its columns.")
-    schema = infer_schema(df)
-    split = split_table(
-        df,
-        info.target,
-        task=info.task,
-        test=test,
-        test_size=config.test_size,
-        valid_size=config.valid_size,
-        seed=config.seed,
-    )
-    features = schema.feature_columns(info.target)
-    x_train, x_valid, x_test = (
-        prepare_features(part, schema, info.target)
-        for part in (split.train, split.valid, split.test)
-    )
+    x_train, x_valid, x_test = data.x_train, data.x_valid, data.x_test
     base = workspace.load_model(run.model_name, run.model_version)
     model = MitigatedModel(
         task="binary",

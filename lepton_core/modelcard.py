@@ -56,6 +56,7 @@ class ModelCard(JsonMixin):
     confidence: float
     n_resamples: int
     fairness: list[dict[str, Any]]
+    mitigation: str | None
     top_features: list[tuple[str, float]]
     privacy: list[str]
     limitations: list[str]
@@ -103,6 +104,8 @@ class ModelCard(JsonMixin):
             interval = f"{m.low:.3f} – {m.high:.3f}" if m.low is not None else "—"
             lines.append(f"| {m.name} | {m.value:.3f} | {interval} |")
         lines += ["", "## Fairness by group", ""]
+        if self.mitigation:
+            lines += [self.mitigation, ""]
         if not self.fairness:
             lines.append("Not measured: no sensitive attribute was chosen.")
         for report in self.fairness:
@@ -232,6 +235,18 @@ def _privacy_facts(workspace: Workspace, run_id: str) -> list[str]:
     return facts or ["None recorded: no columns were removed or hashed and no ε was set."]
 
 
+def _mitigation_fact(workspace: Workspace, run_id: str) -> str | None:
+    try:
+        report = workspace.load_report(run_id, "mitigation")
+    except WorkspaceError:
+        return None
+    return (
+        f"This is a fairness-mitigated version of {report['parent_model']}: "
+        f"{report['title']} by `{report['sensitive']}`, fitted on the {report['fitted_on']}. "
+        "Its figures below were measured on the same test rows as the original's."
+    )
+
+
 def _limitations(ds: dict[str, Any], reports: Any, schema: Any) -> list[str]:
     out = [
         f"Figures were measured on {ds.get('n_test', '?')} held-out test rows; on people, "
@@ -320,6 +335,7 @@ def model_card(
         confidence=0.95,
         n_resamples=n_resamples if stored else 0,
         fairness=[_fairness_rows(r) for r in reports.fairness],
+        mitigation=_mitigation_fact(workspace, run_id),
         top_features=top_features,
         privacy=_privacy_facts(workspace, run_id),
         limitations=_limitations(dataset, reports, schema),

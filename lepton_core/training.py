@@ -17,6 +17,8 @@ import pandas as pd
 from lepton_core._serde import JsonMixin
 from lepton_core.callbacks import CallbackList, TrainerCallback
 from lepton_core.data import (
+    DataSplit,
+    Schema,
     check_sensitive,
     check_target,
     fingerprint,
@@ -39,7 +41,14 @@ from lepton_core.samples import load_sample
 from lepton_core.tasks import is_classification
 from lepton_core.workspace import DatasetInfo, Workspace, slugify
 
-__all__ = ["TrainConfig", "TrainResult", "resolve_dataset", "train"]
+__all__ = [
+    "PreparedData",
+    "TrainConfig",
+    "TrainResult",
+    "prepare_data",
+    "resolve_dataset",
+    "train",
+]
 
 _BACKGROUND_ROWS = 100
 
@@ -166,6 +175,52 @@ def _store(
     )
 
 
+@dataclass
+class PreparedData:
+    """A run's data set, split and turned into model input."""
+
+    info: DatasetInfo
+    schema: Schema
+    split: DataSplit
+    features: list[str]
+    x_train: pd.DataFrame
+    x_valid: pd.DataFrame
+    x_test: pd.DataFrame
+
+
+def prepare_data(config: TrainConfig, workspace: Workspace) -> PreparedData:
+    """Resolve, split and prepare the data of ``config``: the same seed gives the same parts.
+
+    Training, Auto mode and mitigation all call this, so a mitigated or searched
+    model sees exactly the rows its run did.
+    """
+    info, df, test_df = resolve_dataset(config, workspace)
+    if config.sensitive is not None and config.sensitive != info.sensitive:
+        check_sensitive(df, config.sensitive)
+        info.sensitive = list(config.sensitive)
+    schema = infer_schema(df)
+    split = split_table(
+        df,
+        info.target,
+        task=info.task,  # type: ignore[arg-type]
+        test=test_df,
+        test_size=config.test_size,
+        valid_size=config.valid_size,
+        seed=config.seed,
+    )
+    features = schema.feature_columns(info.target)
+    if not features:
+        raise DataError(
+            "The table has no column a model can learn from besides the target; "
+            "add numeric or categorical columns."
+        )
+    x_train, x_valid, x_test = (
+        prepare_features(part, schema, info.target)
+        for part in (split.train, split.valid, split.test)
+    )
+    return PreparedData(info, schema, split, features, x_train, x_valid, x_test)
+
+
 def train(
     config: TrainConfig,
     *,
@@ -198,30 +253,10 @@ def train(
 
     cb.phase("loading")
     cb.train_begin()
-    info, df, test_df = resolve_dataset(config, workspace)
-    if config.sensitive is not None and config.sensitive != info.sensitive:
-        check_sensitive(df, config.sensitive)
-        info.sensitive = list(config.sensitive)
+    data = prepare_data(config, workspace)
+    info, schema, split, features = data.info, data.schema, data.split, data.features
     task, target = info.task, info.target
-    schema = infer_schema(df)
-    split = split_table(
-        df,
-        target,
-        task=task,  # type: ignore[arg-type]
-        test=test_df,
-        test_size=config.test_size,
-        valid_size=config.valid_size,
-        seed=config.seed,
-    )
-    features = schema.feature_columns(target)
-    if not features:
-        raise DataError(
-            "The table has no column a model can learn from besides the target; "
-            "add numeric or categorical columns."
-        )
-    x_train, x_valid, x_test = (
-        prepare_features(part, schema, target) for part in (split.train, split.valid, split.test)
-    )
+    x_train, x_valid, x_test = data.x_train, data.x_valid, data.x_test
     lap("load")
 
     cb.phase("training")

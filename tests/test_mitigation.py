@@ -9,6 +9,7 @@ import pytest
 from lepton_core.exceptions import ModelError
 from lepton_core.mitigation import MitigatedModel, mitigate_run
 from lepton_core.models import load_model, make_model
+from lepton_core.modelcard import model_card
 from lepton_core.scoring import load_bundle
 
 
@@ -57,6 +58,8 @@ def test_threshold_optimizer_lowers_dpd_and_registers_a_version(workspace, small
     stored = workspace.load_report(result.run_id, "mitigation")
     assert stored["parent_run_id"] == small_run.run_id and stored["method"] == "threshold_dp"
     assert workspace.get_run(result.run_id).family == "mitigated"
+    card = model_card(workspace, result.model_name, result.model_version).to_markdown()
+    assert f"fairness-mitigated version of {small_run.model_name}:{small_run.model_version}" in card
 
 
 def _records(workspace, run):
