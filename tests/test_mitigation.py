@@ -8,8 +8,8 @@ import pytest
 
 from lepton_core.exceptions import ModelError
 from lepton_core.mitigation import MitigatedModel, mitigate_run
-from lepton_core.models import load_model, make_model
 from lepton_core.modelcard import model_card
+from lepton_core.models import load_model, make_model
 from lepton_core.scoring import load_bundle
 
 
