@@ -63,6 +63,16 @@ def test_data_page_sample_profile_and_confirm(workspace):
     assert at.session_state[Keys.DATASET_ID] in {d.id for d in workspace.list_datasets()}
 
 
+def _upload(at: AppTest, filename: str, content: bytes) -> None:
+    """Choose "Upload a file" on the Data page, upload ``content`` and press Load file."""
+    at.radio[0].set_value("Upload a file")
+    _ok(at.run())
+    at.file_uploader[0].upload(filename, content, "text/csv")
+    _ok(at.run())
+    next(b for b in at.button if b.label == "Load file").click()
+    _ok(at.run())
+
+
 BAD_UPLOADS = [
     ("empty.csv", b"", "empty"),
     ("header.csv", b"a,b,c\n", "no data rows"),
@@ -77,12 +87,7 @@ def test_bad_uploads_show_one_sentence_and_keep_the_loaded_table(filename, conte
     at = _page("data").run()
     at.button[0].click()
     _ok(at.run())  # the Adult sample is loaded first: it must survive the bad upload
-    at.radio[0].set_value("Upload a file")
-    _ok(at.run())
-    at.file_uploader[0].upload(filename, content, "text/csv")
-    _ok(at.run())
-    next(b for b in at.button if b.label == "Load file").click()
-    _ok(at.run())
+    _upload(at, filename, content)
     assert len(at.error) == 1 and message in at.error[0].value.lower()
     assert at.session_state[Keys.DRAFT]["name"] == "adult"
 
@@ -127,12 +132,7 @@ GOOD_UPLOADS = [
 @pytest.mark.parametrize(("filename", "content", "column", "first"), GOOD_UPLOADS)
 def test_awkward_but_valid_files_load(filename, content, column, first):
     at = _page("data").run()
-    at.radio[0].set_value("Upload a file")
-    _ok(at.run())
-    at.file_uploader[0].upload(filename, content, "text/csv")
-    _ok(at.run())
-    next(b for b in at.button if b.label == "Load file").click()
-    _ok(at.run())
+    _upload(at, filename, content)
     assert at.session_state[Keys.DRAFT]["df"][column].iloc[0] == first
 
 
@@ -143,12 +143,7 @@ def test_file_over_the_upload_limit_is_refused():
     config.set_option("server.maxUploadSize", 1)
     try:
         at = _page("data").run()
-        at.radio[0].set_value("Upload a file")
-        _ok(at.run())
-        at.file_uploader[0].upload("big.csv", b"a,b\n" + b"1,2\n" * 400_000, "text/csv")
-        _ok(at.run())
-        next(b for b in at.button if b.label == "Load file").click()
-        _ok(at.run())
+        _upload(at, "big.csv", b"a,b\n" + b"1,2\n" * 400_000)
         assert "upload limit" in at.error[0].value
     finally:
         config.set_option("server.maxUploadSize", limit)
