@@ -13,12 +13,10 @@ so two processes never start the same job.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import os
 import sqlite3
 import sys
-import threading
 import time
 import uuid
 from contextlib import closing
@@ -446,10 +444,8 @@ def run_job(
         raise JobError(f"Job {job_id} is {job.status}, not waiting to run; start a new job.")
     progress = JobProgressCallback(store, job_id)
     callbacks = [*(callbacks or []), progress]
-    # A fresh worker pays for its imports; those needed only after the fit (MLflow to
-    # register, shap to explain) load in the background while the data loads and the
-    # model trains, which mostly runs outside the GIL.
-    threading.Thread(target=_import_late_modules, daemon=True).start()
+    # No background pre-import here: importing scikit-learn, shap or MLflow from two
+    # threads at once can fail with "partially initialized module" errors.
     try:
         if job.kind == "auto":
             from lepton_core.auto import AutoConfig, run_auto
@@ -489,12 +485,6 @@ def run_job(
         workspace.client.delete_model_version(result.model_name, str(result.model_version))
     store.promote()
     return result.to_dict()
-
-
-def _import_late_modules() -> None:
-    for name in ("mlflow", "mlflow.pyfunc", "shap", "fairlearn.metrics"):
-        with contextlib.suppress(ImportError):
-            importlib.import_module(name)
 
 
 class JobProgressCallback(TrainerCallback):
