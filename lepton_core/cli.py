@@ -42,11 +42,12 @@ def _parser() -> argparse.ArgumentParser:
         return p
 
     p = add("train", "Train, evaluate (with fairness), explain and register a model.")
-    p.add_argument("--data", help="table file, sample:NAME or dataset:ID")
+    p.add_argument("--data", help="table file, sample:NAME, dataset:ID or hub:ID[:CONFIG][@SPLIT]")
     p.add_argument("--test", help="a separate test file (default: hold out part of --data)")
     p.add_argument("--target", help="column to predict (default: suggested)")
     p.add_argument("--sensitive", nargs="*", help="columns to compare groups by")
-    p.add_argument("--model", default="lightgbm", help="lightgbm | logistic | tree | mlp")
+    p.add_argument("--model", default="lightgbm", help="lightgbm | logistic | tree | mlp | text")
+    p.add_argument("--text-column", help="text: the free-text column (default: the first)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--name", dest="model_name", help="registered model name")
     p.add_argument("--param", type=_param, action="append", default=[], metavar="KEY=VALUE")
@@ -63,6 +64,17 @@ def _parser() -> argparse.ArgumentParser:
         default="demographic_parity_difference",
         help="Auto: demographic_parity_difference | equalized_odds_difference",
     )
+
+    p = add("mitigate", "Make a fairer version of a trained model (fairlearn) as a new version.")
+    p.add_argument("--run", dest="run_id", help="the trained run to mitigate")
+    p.add_argument("--sensitive", help="the sensitive column to mitigate for")
+    p.add_argument(
+        "--method",
+        default="threshold_dp",
+        help="threshold_dp | threshold_eo | expgrad_dp | expgrad_eo",
+    )
+    p.add_argument("--config", help="a MitigationConfig JSON file (overrides the options above)")
+    p.add_argument("--job", help=argparse.SUPPRESS)  # set by the job runner
 
     p = add("audit", "Fairness and accuracy of predictions made elsewhere.")
     p.add_argument("--data", required=True)
@@ -123,6 +135,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
             seed=args.seed,
             model_name=args.model_name,
             params=dict(args.param),
+            text_column=args.text_column,
         )
     else:
         raise LeptonError("Nothing to train on; give --data PATH (or sample:adult).")
@@ -145,6 +158,23 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
             )
         return run_auto(config, callbacks=callbacks, workspace=workspace).winner.to_dict()
     return train(config, callbacks=callbacks, workspace=workspace).to_dict()
+
+
+def _mitigate(args: argparse.Namespace) -> dict[str, Any]:
+    from lepton_core.mitigation import MitigationConfig
+
+    workspace = _workspace(args)
+    if args.job:
+        from lepton_core.jobs import run_job
+
+        return run_job(args.job, workspace=workspace)
+    if args.config:
+        config = MitigationConfig.from_json(Path(args.config).read_text(encoding="utf-8"))
+    elif args.run_id and args.sensitive:
+        config = MitigationConfig(run_id=args.run_id, sensitive=args.sensitive, method=args.method)
+    else:
+        raise LeptonError("Name the run and the column: --run RUN_ID --sensitive COLUMN.")
+    return config.run(workspace).to_dict()
 
 
 def _audit(args: argparse.Namespace) -> dict[str, Any]:
@@ -214,6 +244,12 @@ def _summary(command: str, result: dict[str, Any]) -> str:
             if dpd is not None:
                 lines.append(f"  fairness by {report['attribute']}: DPD {dpd:.3f}, EOD {eod:.3f}")
         return "\n".join(lines)
+    if command == "mitigate":
+        lines = [f"run {result['run_id']}  model {result['model_name']}:{result['model_version']}"]
+        lines += [
+            f"  {row['metric']:<28} {row['before']} → {row['after']}" for row in result["rows"]
+        ]
+        return "\n".join(lines)
     if command == "profile":
         s = result["suggestions"]
         return (
@@ -234,6 +270,7 @@ def _summary(command: str, result: dict[str, Any]) -> str:
 
 _COMMANDS = {
     "train": _train,
+    "mitigate": _mitigate,
     "audit": _audit,
     "profile": _profile,
     "explain": _explain,

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import logging
 import tempfile
@@ -218,6 +219,10 @@ def export_onnx(
     """
     info = workspace.model_version(name, version)
     model = workspace.load_model(info.name, info.version)
+    if model.family == "text":
+        raise ModelError(
+            "A text model cannot be exported to ONNX yet; export the MLflow folder (zip) instead."
+        )
     X, _, _ = _test_rows(workspace, info.run_id)
     data, output = to_onnx(model, onnx_inputs(model, X.head(1)).shape[1])
     path = Path(dest) / f"{info.name}-v{info.version}.onnx"
@@ -332,7 +337,7 @@ def _state_size(network: Any) -> int:
 
 
 class _TorchQuantised:
-    """The MLP with its Linear layers dynamically quantised to int8 (torch)."""
+    """An MLP or text model with its Linear layers dynamically quantised to int8 (torch)."""
 
     def __init__(self, model: LeptonModel):
         import torch
@@ -341,14 +346,27 @@ class _TorchQuantised:
             # Eager dynamic quantisation is deprecated in favour of torchao, which is not a
             # dependency; it still runs on torch 2.13 CPU.
             warnings.simplefilter("ignore")
-            self.network = torch.ao.quantization.quantize_dynamic(
-                model.final_estimator_.eval(), {torch.nn.Linear}, dtype=torch.qint8
-            )
+            if model.family == "text":
+                # The encoder's Linear layers only: the small head stays float32, so a head
+                # with large weights (a linear probe on separable data) keeps its precision.
+                self.network = copy.deepcopy(model.final_estimator_).eval()
+                self.network.encoder = torch.ao.quantization.quantize_dynamic(
+                    self.network.encoder, {torch.nn.Linear}, dtype=torch.qint8
+                )
+            else:
+                self.network = torch.ao.quantization.quantize_dynamic(
+                    model.final_estimator_.eval(), {torch.nn.Linear}, dtype=torch.qint8
+                )
         self.model, self.task, self.classes_ = model, model.task, getattr(model, "classes_", None)
+        if model.family == "text":  # the same tokenizer and batching, the int8 network
+            self.model = copy.copy(model)
+            self.model.final_estimator_ = self.network
 
     def _raw(self, X: pd.DataFrame) -> np.ndarray:
         import torch
 
+        if self.model.family == "text":
+            return self.model.logits(X.iloc[:, 0])
         with torch.no_grad():
             return self.network(torch.as_tensor(onnx_inputs(self.model, X))).numpy()
 
@@ -385,10 +403,11 @@ def compress(
     info = workspace.model_version(name, version)
     model = workspace.load_model(info.name, info.version)
     X, y, groups = _test_rows(workspace, info.run_id)
-    n_features = onnx_inputs(model, X.head(1)).shape[1]
     if method == "torch-int8":
-        if model.family != "mlp":
-            raise ModelError("torch int8 quantisation applies to the neural network (MLP) only.")
+        if model.family not in ("mlp", "text"):
+            raise ModelError(
+                "torch int8 quantisation applies to the neural network (MLP) and text models."
+            )
         # Sizes of the network's weights alone on both sides; the preprocessing is shared.
         before_scorer: Any = model
         before_size = _state_size(model.final_estimator_)
@@ -402,7 +421,11 @@ def compress(
                 "Tree models have no weight matrices to quantise; int8 compression applies "
                 "to the logistic and neural network models."
             )
-        data, output = to_onnx(model, n_features)
+        if model.family == "text":
+            raise ModelError(
+                "Text models have no ONNX export yet; choose PyTorch int8 compression instead."
+            )
+        data, output = to_onnx(model, onnx_inputs(model, X.head(1)).shape[1])
         with tempfile.TemporaryDirectory() as tmp:
             src, dst = Path(tmp) / "model.onnx", Path(tmp) / "model.int8.onnx"
             src.write_bytes(data)

@@ -63,6 +63,12 @@ class InputSchema(JsonMixin):
                         integer=integer,
                     )
                 )
+            elif kind == "text":
+                # A free-text box: an example from training as the default, no choices.
+                texts = col.dropna().astype(str)
+                example = texts[texts.str.len().between(20, 200)]
+                default = (example if len(example) else texts).iloc[0] if len(texts) else ""
+                fields.append(InputField(name=name, kind=kind, default=default))
             else:
                 counts = col.dropna().astype(str).value_counts()
                 choices = sorted(counts.index[:_MAX_CHOICES].tolist())
@@ -131,7 +137,20 @@ class InputSchema(JsonMixin):
                 for f in self.fields
             ]
         )
-        return prepare_features(raw, schema, None)
+        out = prepare_features(raw, schema, None)
+        for field in self.fields:
+            if field.kind == "text":  # text models read the words as they are
+                checked = raw[field.name].map(
+                    lambda v, n=field.name: _text(v, n), na_action="ignore"
+                )
+                out[field.name] = checked.fillna("").astype("str")
+        return out[self.names]
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise DataError(f"Field '{name}' must be text, got {value!r}; send it as a string.")
+    return value
 
 
 def _numeric(col: pd.Series, name: str) -> pd.Series:

@@ -98,7 +98,8 @@ def max_jobs(value: int | None = None) -> int:
 class Job(JsonMixin):
     """One training job as stored in the jobs table.
 
-    ``kind`` is ``"train"`` (one model) or ``"auto"`` (a search, then the winner);
+    ``kind`` is ``"train"`` (one model), ``"auto"`` (a search, then the winner) or
+    ``"mitigate"`` (a fairer version of a trained model);
     ``max_jobs`` is the concurrency limit the job was queued under; ``executor`` is
     ``local`` or ``ray:ADDRESS`` and ``handle`` its id for the job (a pid, a Ray id).
     """
@@ -130,8 +131,13 @@ class Job(JsonMixin):
 
     @property
     def family(self) -> str:
-        """The model family, or ``"auto"`` for a search."""
-        return "auto" if self.kind == "auto" else str(self.config.get("model", ""))
+        """The model family, ``"auto"`` for a search, ``"mitigated"`` for a mitigation."""
+        if self.kind in _KIND_FAMILY:
+            return _KIND_FAMILY[self.kind]
+        return str(self.config.get("model", ""))
+
+
+_KIND_FAMILY = {"auto": "auto", "mitigate": "mitigated"}
 
 
 class JobStore:
@@ -393,8 +399,10 @@ def start_job(
 
     Parameters
     ----------
-    config : TrainConfig or AutoConfig
-        One model to train, or an Auto search (:class:`lepton_core.auto.AutoConfig`).
+    config : TrainConfig, AutoConfig or MitigationConfig
+        One model to train, an Auto search (:class:`lepton_core.auto.AutoConfig`) or a
+        fairness mitigation of a trained run (:class:`lepton_core.mitigation.MitigationConfig`,
+        run by ``python -m lepton_core mitigate``).
     max_jobs : int, optional
         How many jobs may run at once (default ``$LEPTON_MAX_JOBS`` or 1).
     executor : Executor, optional
@@ -409,13 +417,28 @@ def start_job(
     limit = _limit(max_jobs)
     workspace = workspace or Workspace()
     store = JobStore(workspace)
-    kind = "train" if isinstance(config, TrainConfig) else "auto"
-    command = [sys.executable, "-m", "lepton_core", "train", "--workspace", str(workspace.root)]
+    kind = _kind(config)
+    subcommand = "mitigate" if kind == "mitigate" else "train"
+    command = [sys.executable, "-m", "lepton_core", subcommand, "--workspace", str(workspace.root)]
     if kind == "auto":
         command.append("--auto")
     job = store.create(config, command, owner=owner, kind=kind, limit=limit, executor=executor)
     store.recover()
     return store.get(job.id)
+
+
+def _kind(config: Any) -> str:
+    if isinstance(config, TrainConfig):
+        return "train"
+    from lepton_core.auto import AutoConfig
+
+    if isinstance(config, AutoConfig):
+        return "auto"
+    from lepton_core.mitigation import MitigationConfig
+
+    if isinstance(config, MitigationConfig):
+        return "mitigate"
+    raise ValueError(f"Cannot run a {type(config).__name__} as a job.")
 
 
 def cancel_job(job_id: str, *, workspace: Workspace | None = None) -> Job:
@@ -457,6 +480,10 @@ def run_job(
                 on_leaderboard=progress.set_extra,
             )
             result = auto.winner
+        elif job.kind == "mitigate":
+            from lepton_core.mitigation import MitigationConfig
+
+            result = MitigationConfig.from_dict(job.config).run(workspace, callbacks)
         else:
             from lepton_core.training import train
 

@@ -36,7 +36,7 @@ from lepton_core.exceptions import ModelError, NotFittedError, TrainingError
 from lepton_core.fairness import MAX_UNBINNED_GROUPS, MISSING, FairnessReport, fairness_reports
 from lepton_core.models import LeptonModel
 
-__all__ = ["METHODS", "MitigatedModel", "MitigationResult", "mitigate_run"]
+__all__ = ["METHODS", "MitigatedModel", "MitigationConfig", "MitigationResult", "mitigate_run"]
 
 #: method id → (fairlearn class, constraint)
 METHODS = {
@@ -348,6 +348,32 @@ _models._CLASSES[MitigatedModel.family] = MitigatedModel
 
 # ------------------------------------------------------------------ workspace flow
 @dataclass
+class MitigationConfig(JsonMixin):
+    """What a mitigation job does: :func:`mitigate_run`'s arguments.
+
+    ``python -m lepton_core mitigate`` and :func:`lepton_core.jobs.start_job` take it.
+    """
+
+    run_id: str
+    sensitive: str
+    method: str = "threshold_dp"
+    max_iter: int = 50
+    eps: float = 0.01
+
+    def run(self, workspace: Any, callbacks: list[Any] | None = None) -> MitigationResult:
+        """:func:`mitigate_run` with these arguments."""
+        return mitigate_run(
+            workspace,
+            self.run_id,
+            sensitive=self.sensitive,
+            method=self.method,
+            max_iter=self.max_iter,
+            eps=self.eps,
+            callbacks=callbacks,
+        )
+
+
+@dataclass
 class MitigationResult(JsonMixin):
     """A mitigated model version and its figures next to the run it came from.
 
@@ -403,6 +429,7 @@ def mitigate_run(
     method: str = "threshold_dp",
     max_iter: int = 50,
     eps: float = 0.01,
+    callbacks: list[Any] | None = None,
 ) -> MitigationResult:
     """Mitigate a trained run's model for ``sensitive`` and register the result.
 
@@ -410,6 +437,9 @@ def mitigate_run(
     mitigation is fitted (ThresholdOptimizer on the validation part, ExponentiatedGradient
     on the training part), then evaluated, explained and logged like a training run,
     as a new version of the same registered model.
+
+    ``callbacks`` (:class:`lepton_core.callbacks.TrainerCallback`) hear the phases, as
+    for training; a background job passes its progress writer.
 
     Raises
     ------
@@ -419,6 +449,7 @@ def mitigate_run(
     """
     import time
 
+    from lepton_core.callbacks import CallbackList
     from lepton_core.data import prepare_features
     from lepton_core.explain import explain, summarize
     from lepton_core.inputs import InputSchema
@@ -428,10 +459,18 @@ def mitigate_run(
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; use one of {', '.join(METHODS)}.")
     start = time.perf_counter()
+    cb = CallbackList(callbacks)
+    cb.phase("loading")
+    cb.train_begin()
     parent = load_run_reports(workspace, run_id)
     run = parent.run
     if run.family == MitigatedModel.family:
         raise ModelError("This run is already mitigated; pick the run it was made from.")
+    if run.family == "text":
+        raise ModelError(
+            "Fairness mitigation is available for tabular models only; "
+            "compare the text model's groups on this page instead."
+        )
     if run.task != "binary":
         raise ModelError(
             "fairlearn's mitigations here need a yes/no (binary) target; "
@@ -456,12 +495,16 @@ def mitigate_run(
     fit_x, fit_part = (
         (x_valid, split.valid) if method.startswith("threshold") else (x_train, split.train)
     )
+    cb.phase("training")
     model.fit(
         fit_x,
         fit_part[info.target].to_numpy(),
         base=base,
         sensitive_features=fit_part[sensitive].to_numpy(),
     )
+    if cb.control.should_stop:
+        raise TrainingError("Mitigation was cancelled; start it again when you are ready.")
+    cb.phase("evaluating")
     y_test = split.test[info.target].to_numpy()
     classes = list(model.classes_)
     y_pred, proba = model.predict(x_test), model.predict_proba(x_test)
@@ -503,6 +546,7 @@ def mitigate_run(
         "fitted_on": "validation part" if method.startswith("threshold") else "training part",
         "rows": rows,
     }
+    cb.phase("saving")
     new_config = TrainConfig.from_dict({**config.to_dict(), "model": MitigatedModel.family})
     new_run, version = workspace.log_run(
         run_name=f"{run.model_name}-{method}",
@@ -548,6 +592,7 @@ def mitigate_run(
         model_name=run.model_name,
         input_example=x_train.head(5),
     )
+    cb.train_end()
     return MitigationResult(
         run_id=new_run,
         parent_run_id=run_id,

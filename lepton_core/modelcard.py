@@ -268,6 +268,13 @@ def _limitations(ds: dict[str, Any], reports: Any, schema: Any) -> list[str]:
     if numeric:
         ranges = ", ".join(f"{f.name} {f.minimum:g}–{f.maximum:g}" for f in numeric[:6])
         out.append(f"Inputs outside the ranges seen in training ({ranges}) are extrapolations.")
+    texts = [f.name for f in schema.fields if f.kind == "text"]
+    if texts:
+        out.append(
+            f"The model reads only the text in '{texts[0]}', cut to its maximum length in "
+            "tokens; language unlike the training texts (other languages, domains, slang) "
+            "may be misread."
+        )
     if not reports.fairness:
         out.append("Fairness was not measured because no sensitive attribute was chosen.")
     return out

@@ -55,6 +55,7 @@ FAMILY_TITLES = {
     "logistic": "Logistic / linear regression",
     "tree": "Decision tree (readable)",
     "mlp": "Neural network (PyTorch MLP)",
+    "text": "Text classifier (pretrained transformer)",  # lepton_core.text, not in FAMILIES
 }
 
 #: ``progress(step, total_steps, logs)`` after each boosting round or epoch; True asks to stop.
@@ -899,6 +900,8 @@ def load_model(path: str | os.PathLike) -> LeptonModel:
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
     if meta.get("family") == "mitigated":  # registers itself; imported lazily (fairlearn)
         import lepton_core.mitigation  # noqa: F401
+    if meta.get("family") == "text":  # registers itself; imported lazily (torch, transformers)
+        from lepton_core.text import model as _text  # noqa: F401
     if meta.get("format_version") != _FORMAT_VERSION or meta.get("family") not in _CLASSES:
         raise ModelError(
             f"The model in '{folder}' was saved by another Lepton version; train it again here."

@@ -1,6 +1,6 @@
 """Sample data sets that work offline with zero configuration.
 
-``adult`` ships with Lepton as Parquet files (see ``samples/PROVENANCE.md``);
+``adult`` and ``sst2`` ship with Lepton as Parquet files (see ``samples/PROVENANCE.md``);
 ``wine`` and ``diabetes`` come from the copies bundled with scikit-learn.
 """
 
@@ -39,6 +39,8 @@ class Sample:
         Columns to compare fairness across.
     source : str
         Citation and licence.
+    text_column : str
+        The free-text column a text model reads; empty for a tabular sample.
     """
 
     name: str
@@ -49,6 +51,7 @@ class Sample:
     target: str
     sensitive: list[str]
     source: str
+    text_column: str = ""
 
 
 def _adult() -> Sample:
@@ -122,8 +125,30 @@ def _diabetes() -> Sample:
     )
 
 
+def _sst2() -> Sample:
+    return Sample(
+        name="sst2",
+        title="Movie review sentiment (SST-2)",
+        description=(
+            "Sentences from movie reviews labelled positive or negative; fine-tune a text "
+            "model to read the sentiment of a sentence. 4,000 training sentences and the "
+            "872-sentence development set as the test set."
+        ),
+        train=pd.read_parquet(_FOLDER / "sst2_train.parquet"),
+        test=pd.read_parquet(_FOLDER / "sst2_test.parquet"),
+        target="sentiment",
+        sensitive=[],
+        source=(
+            "Stanford Sentiment Treebank, Socher et al. (2013), as distributed in GLUE "
+            "(Wang et al., 2018); a seeded sample of the training split"
+        ),
+        text_column="sentence",
+    )
+
+
 _SAMPLES: dict[str, Callable[[], Sample]] = {
     "adult": _adult,
+    "sst2": _sst2,
     "wine": _wine,
     "diabetes": _diabetes,
 }

@@ -66,14 +66,7 @@ class ModelBundle:
 
 
 def _one_row(expl: Explanation, i: int) -> Explanation:
-    return Explanation.from_dict(
-        {
-            **expl.to_dict(),
-            "values": [expl.values[i]],
-            "data": [expl.data[i]],
-            "model_output": [expl.model_output[i]],
-        }
-    )
+    return expl.subset([i])
 
 
 def load_bundle(

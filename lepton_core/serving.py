@@ -89,6 +89,8 @@ class RecordExplanation(RecordPrediction):
     output: str
     base_value: float
     contributions: dict[str, float]
+    # Text models: each token of the text in order with its contribution.
+    tokens: list[tuple[str, float]] | None = None
 
 
 class ExplainResponse(BaseModel):
@@ -152,8 +154,8 @@ class _Models:
 
     def scorer(self, bundle: ModelBundle) -> Any:
         """What predicts for ``bundle``: the model itself, or its ONNX graph in onnxruntime."""
-        if self.runtime == "native":
-            return bundle.model
+        if self.runtime == "native" or bundle.model.family == "text":
+            return bundle.model  # text models have no ONNX export yet: they serve natively
         key = (bundle.version.name, bundle.version.version)
         with self._lock:
             if key not in self._scorers:
@@ -471,16 +473,26 @@ def create_app(
             space = expl.output_space
             output = str(p.label) if str(p.label) in expl.outputs else expl.outputs[0]
             k = expl.output_index(output)
+            tokens = None
+            if expl.tokens is not None:
+                values = expl.token_values(0)[:, k]
+                tokens = [
+                    (t.strip(), float(v)) for t, v in zip(expl.tokens[0], values, strict=True)
+                ]
+                contributions = {expl.feature_names[0]: sum(v for _, v in tokens)}
+            else:
+                contributions = {
+                    f: float(v)
+                    for f, v in zip(expl.feature_names, expl.values_array(k)[0], strict=True)
+                }
             out.append(
                 RecordExplanation(
                     label=p.label,
                     probabilities=p.probabilities,
                     output=output,
-                    base_value=float(expl.base_values[k]),
-                    contributions={
-                        f: float(v)
-                        for f, v in zip(expl.feature_names, expl.values_array(k)[0], strict=True)
-                    },
+                    base_value=expl.base_value(0, k),
+                    contributions=contributions,
+                    tokens=tokens,
                 )
             )
         return ExplainResponse(

@@ -42,6 +42,7 @@ from lepton_core.tasks import is_classification
 from lepton_core.workspace import DatasetInfo, Workspace, slugify
 
 __all__ = [
+    "TEXT_FAMILY",
     "PreparedData",
     "TrainConfig",
     "TrainResult",
@@ -51,6 +52,8 @@ __all__ = [
 ]
 
 _BACKGROUND_ROWS = 100
+#: The model family that reads one free-text column (``lepton_core.text``).
+TEXT_FAMILY = "text"
 
 
 @dataclass
@@ -69,9 +72,14 @@ class TrainConfig(JsonMixin):
     sensitive : list of str
         Columns to compare groups by; defaults to the data set's or the suggested ones.
     model : str
-        One of ``lightgbm`` (default), ``logistic``, ``tree``, ``mlp``.
+        One of ``lightgbm`` (default), ``logistic``, ``tree``, ``mlp``, or ``text``
+        for a transformer fine-tuned on the data set's free-text column.
     params : dict
-        Model parameters passed to :func:`lepton_core.models.make_model`.
+        Model parameters passed to :func:`lepton_core.models.make_model`; for
+        ``text`` e.g. ``{"base": "minilm", "mode": "quick"}``.
+    text_column : str, optional
+        The free-text column a ``text`` model reads; defaults to the data set's or
+        the first text column.
     explain_rows : int, optional
         Test rows to compute SHAP values for (the explanation stored with the run);
         by default 2,000 for tree and linear models, 200 for the MLP.
@@ -92,6 +100,7 @@ class TrainConfig(JsonMixin):
     model_name: str | None = None
     explain_rows: int | None = None
     privacy: PrivacyOptions | None = None
+    text_column: str | None = None
 
 
 @dataclass
@@ -131,11 +140,19 @@ def resolve_dataset(
         if config.target and config.target != info.target:
             info = _store(workspace, df, test, config, name=info.name, source=info.source)
         return info, df, test
+    if source.startswith("hub:"):
+        from lepton_core.hub import load_hub_dataset, parse_hub_source
+
+        dataset_id, subset, split = parse_hub_source(source)
+        df = load_hub_dataset(dataset_id, config=subset, split=split)
+        info = _store(workspace, df, None, config, name=slugify(dataset_id), source=source)
+        return info, df, None
     if source.startswith("sample:"):
         sample = load_sample(source.removeprefix("sample:"))
         config.target = config.target or sample.target
         if config.sensitive is None:
             config.sensitive = list(sample.sensitive)
+        config.text_column = config.text_column or sample.text_column or None
         info = _store(workspace, sample.train, sample.test, config, name=sample.name, source=source)
         return info, sample.train, sample.test
     df = load_table(source)
@@ -163,6 +180,9 @@ def _store(
     if sensitive is None:
         sensitive = [c for c in suggest_sensitive(df, schema) if c != target]
     check_sensitive(df, sensitive)
+    text_column = config.text_column or ""
+    if not text_column and config.model == TEXT_FAMILY:
+        text_column = _first_text_column(schema, target)
     return workspace.save_dataset(
         df,
         name=name,
@@ -172,7 +192,18 @@ def _store(
         fingerprint=fingerprint(df),
         test=test,
         source=source,
+        text_column=text_column,
     )
+
+
+def _first_text_column(schema: Schema, target: str) -> str:
+    names = [c.name for c in schema.columns if c.kind == "text" and c.name != target]
+    if not names:
+        raise DataError(
+            "The data set has no free-text column for a text model; "
+            "pick a table with a column of sentences, or a tabular model."
+        )
+    return names[0]
 
 
 @dataclass
@@ -208,6 +239,20 @@ def prepare_data(config: TrainConfig, workspace: Workspace) -> PreparedData:
         valid_size=config.valid_size,
         seed=config.seed,
     )
+    if config.model == TEXT_FAMILY:
+        column = config.text_column or info.text_column or _first_text_column(schema, info.target)
+        if column not in df.columns or column == info.target:
+            raise DataError(
+                f"There is no text column '{column}' besides the target; "
+                "pick one of the table's text columns."
+            )
+        info.text_column = column
+        # Text models read one column, as written; the other columns stay for fairness.
+        x_train, x_valid, x_test = (
+            part[[column]].fillna("").astype("str")
+            for part in (split.train, split.valid, split.test)
+        )
+        return PreparedData(info, schema, split, [column], x_train, x_valid, x_test)
     features = schema.feature_columns(info.target)
     if not features:
         raise DataError(
@@ -236,10 +281,13 @@ def train(
     TrainingError
         Training was cancelled or could not produce a model.
     """
-    if config.model not in FAMILIES:
+    if config.model not in (*FAMILIES, TEXT_FAMILY):
         raise TrainingError(
-            f"There is no model family '{config.model}'; pick one of {', '.join(FAMILIES)}."
+            f"There is no model family '{config.model}'; "
+            f"pick one of {', '.join((*FAMILIES, TEXT_FAMILY))}."
         )
+    if config.model == TEXT_FAMILY:
+        import lepton_core.text.model  # noqa: F401 - registers the family (imports transformers)
     workspace = workspace or Workspace()
     cb = CallbackList(callbacks)
     timings: dict[str, float] = {}
@@ -298,7 +346,11 @@ def train(
     background_raw = split.train[features].sample(
         min(_BACKGROUND_ROWS, len(split.train)), random_state=config.seed
     )
-    background = prepare_features(background_raw, schema, target)
+    background = (
+        background_raw.fillna("").astype("str")
+        if config.model == TEXT_FAMILY
+        else prepare_features(background_raw, schema, target)
+    )
     explanation = explain(
         model, x_test, background=background, max_rows=config.explain_rows, seed=config.seed
     )

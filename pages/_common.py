@@ -20,6 +20,7 @@ class Keys:
     DATASET_ID = "dataset_id"
     DRAFT = "draft"  # a loaded table not yet confirmed on the Data page
     JOB_ID = "job_id"
+    MITIGATION_JOB = "mitigation_job_id"
     RUN_ID = "run_id"
     COMPARE_RUN_ID = "compare_run_id"
     OWNER = "owner"

@@ -12,7 +12,8 @@ from lepton_core.data import (
     load_table,
     profile_table,
 )
-from lepton_core.plots import class_balance_figure, column_distribution_figure
+from lepton_core.hub import load_hub_dataset, parse_hub_source
+from lepton_core.plots import class_balance_figure, column_distribution_figure, token_length_figure
 from lepton_core.privacy import (
     ACTIONS,
     KIND_LABELS,
@@ -39,13 +40,20 @@ def _scan(_df: pd.DataFrame, key: str):
     return scan_table(_df)
 
 
+@st.cache_data(show_spinner="Counting tokens…", max_entries=8)
+def _lengths(_texts: pd.Series, key: str):
+    from lepton_core.text.tokens import length_stats
+
+    return length_stats(_texts.fillna("").astype("str").tolist())
+
+
 @st.cache_data(show_spinner="Profiling the table…", max_entries=8)
 def _profile(_df: pd.DataFrame, key: str, target: str | None = None):
     # The leading underscore keeps Streamlit from hashing the table; ``key`` is its fingerprint.
     return profile_table(_df, target=target)
 
 
-source = st.radio("Source", ["Sample", "Upload a file"], horizontal=True)
+source = st.radio("Source", ["Sample", "Upload a file", "Hugging Face data set"], horizontal=True)
 if source == "Sample":
     name = st.selectbox("Sample", list_samples())
     if st.button("Load sample", type="primary"):
@@ -57,7 +65,27 @@ if source == "Sample":
             "source": f"sample:{sample.name}",
             "target": sample.target,
             "sensitive": sample.sensitive,
+            "text_column": sample.text_column,
             "about": f"{sample.title}: {sample.description} Source: {sample.source}",
+        }
+elif source == "Hugging Face data set":
+    h1, h2, h3 = st.columns([3, 1, 1])
+    hub_id = h1.text_input("Data set id", placeholder="stanfordnlp/sst2")
+    hub_config = h2.text_input("Config (optional)")
+    hub_split = h3.text_input("Split", "train")
+    st.caption("Needs internet access; offline, upload the data as a file or pick a sample.")
+    if hub_id and st.button("Load data set", type="primary"):
+        df = guard(load_hub_dataset, hub_id.strip(), config=hub_config or None, split=hub_split)
+        st.session_state[Keys.DRAFT] = {
+            "name": hub_id.strip().replace("/", "-"),
+            "df": df,
+            "test": None,
+            "source": f"hub:{hub_id.strip()}"
+            + (f":{hub_config}" if hub_config else "")
+            + f"@{hub_split}",
+            "target": None,
+            "sensitive": None,
+            "about": f"Hugging Face data set {hub_id}, split {hub_split}.",
         }
 else:
     upload = st.file_uploader(
@@ -242,6 +270,33 @@ with right:
     if task != "regression":
         st.plotly_chart(class_balance_figure(guard(_profile, df, key, target)))
 
+text_columns = [c.name for c in profile.columns if c.kind == "text" and c.name != target]
+text_column = ""
+if text_columns and task != "regression":
+    st.subheader("Text")
+    default_text = draft.get("text_column") or text_columns[0]
+    use_text = st.toggle(
+        "Text classification: fine-tune a language model on a free-text column",
+        value=bool(draft.get("text_column")) or len(text_columns) == len(names) - 1,
+    )
+    if use_text:
+        text_column = st.selectbox(
+            "Text column",
+            text_columns,
+            index=text_columns.index(default_text) if default_text in text_columns else 0,
+        )
+        st.caption(
+            "A text model reads this column only; combining text with the table's other "
+            "columns is not supported yet (they can still be sensitive columns for fairness)."
+        )
+        lengths = guard(_lengths, df[text_column], f"{key}:{text_column}")
+        st.plotly_chart(token_length_figure(lengths))
+        st.caption(
+            f"Texts are cut at {lengths.suggested_max_length} tokens while training, which "
+            f"keeps {1 - lengths.truncated_share:.0%} of them whole (the 95th percentile, "
+            "capped); longer limits train more slowly."
+        )
+
 if st.button("Use this data", type="primary"):
     guard(check_target, df, target, task)
     guard(check_sensitive, df, sensitive)
@@ -271,6 +326,7 @@ if st.button("Use this data", type="primary"):
         source=draft["source"],
         parent=parent,
         anonymisation=[s.to_dict() for s in draft.get("steps", [])],
+        text_column=text_column,
     )
     st.session_state[Keys.DATASET_ID] = info.id
     st.success(f"Data set **{info.name}** is ready ({info.n_rows:,} rows); next, train a model.")
@@ -278,6 +334,11 @@ if st.button("Use this data", type="primary"):
 
 if draft["source"].startswith("sample:"):
     load_code = f"df = load_sample({draft['name']!r}).train"
+elif draft["source"].startswith("hub:"):
+    hub_args = parse_hub_source(draft["source"])
+    load_code = (
+        f"df = load_hub_dataset({hub_args[0]!r}, config={hub_args[1]!r}, split={hub_args[2]!r})"
+    )
 else:
     load_code = f"df = load_table({draft['source']!r})"
 steps_code = ", ".join(
@@ -288,11 +349,14 @@ python_cell(
 from lepton_core.data import load_table, profile_table, check_target
 from lepton_core.privacy import Action, anonymise, k_anonymity, load_salt, scan_table
 from lepton_core.samples import load_sample
+from lepton_core.hub import load_hub_dataset
 {load_code}
 findings = scan_table(df)  # advisory: check the table yourself too
 df, _, steps = anonymise(df, [{steps_code}], salt=load_salt(workspace_folder))
 profile = profile_table(df, target={target!r})
 task = check_target(df, {target!r}, {task!r})
-# then train: TrainConfig(data={draft["source"]!r}, target={target!r}, sensitive={sensitive!r})
+# then train: TrainConfig(data={draft["source"]!r}, target={target!r}, sensitive={sensitive!r}{
+        f", model='text', text_column={text_column!r}" if text_column else ""
+    })
 """
 )

@@ -10,6 +10,7 @@ from lepton_core.plots import waterfall_figure
 from lepton_core.scoring import load_bundle
 from lepton_core.sharelinks import ShareLinks
 from pages._common import fmt, guard, metric_row, through_router, workspace
+from pages._text import token_highlights
 
 through_router()
 # Only a signed, unexpired, unrevoked token opens a model: nothing else is read from the
@@ -36,10 +37,13 @@ with st.expander("Model card", icon=":material/description:"):
 
 with st.form("inputs"):
     record = {}
-    columns = st.columns(3)
-    for i, field in enumerate(bundle.input_schema.fields):
-        col = columns[i % 3]
-        if field.kind == "numeric":
+    fields = bundle.input_schema.fields
+    columns = st.columns(1 if any(f.kind == "text" for f in fields) else 3)
+    for i, field in enumerate(fields):
+        col = columns[i % len(columns)]
+        if field.kind == "text":
+            record[field.name] = col.text_area(field.name, value=field.default or "")
+        elif field.kind == "numeric":
             # Whole-number columns get a whole-number input (no "37.00").
             cast = int if field.integer else float
             record[field.name] = col.number_input(
@@ -73,4 +77,8 @@ if submitted:
         chosen = 0
         if len(expl.outputs) > 1 and str(prediction.label) in expl.outputs:
             chosen = expl.outputs.index(str(prediction.label))
-        st.plotly_chart(waterfall_figure(expl, 0, output=chosen))
+        if expl.tokens is not None:
+            st.write("Why: each word's SHAP contribution")
+            token_highlights(expl, 0, chosen)
+        else:
+            st.plotly_chart(waterfall_figure(expl, 0, output=chosen))

@@ -260,7 +260,10 @@ if exported and exported[0] == version.ref:
         file_name=Path(result.path).name,
         icon=":material/download:",
     )
-methods = {"ONNX int8 (onnxruntime)": "onnx-int8", "PyTorch int8 (neural network)": "torch-int8"}
+methods = {
+    "ONNX int8 (onnxruntime)": "onnx-int8",
+    "PyTorch int8 (neural network, text model)": "torch-int8",
+}
 method = st.radio("Compression", list(methods), horizontal=True)
 if st.button("Compress and compare", icon=":material/compress:"):
     with st.spinner("Quantising and measuring on the test rows…"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pandas as pd
 import streamlit as st
 
@@ -9,7 +11,8 @@ from lepton_core.data import load_table
 from lepton_core.dp import load_privacy
 from lepton_core.evaluation import EvalReport, compare_reports
 from lepton_core.fairness import FairnessReport, audit_predictions
-from lepton_core.mitigation import METHOD_TITLES, mitigate_run
+from lepton_core.jobs import JobStore, cancel_job, start_job
+from lepton_core.mitigation import METHOD_TITLES, MitigationConfig
 from lepton_core.plots import (
     calibration_figure,
     compare_figure,
@@ -47,6 +50,34 @@ def fairness_table(report: FairnessReport) -> pd.DataFrame:
     table = pd.DataFrame.from_dict(report.by_group, orient="index").reindex(report.groups)
     table.index.name = report.attribute
     return table
+
+
+@st.fragment(run_every=1.0)
+def mitigation_panel(job_id: str) -> None:
+    """The mitigation job's state, re-drawn about once a second; it runs in the background."""
+    store = JobStore(workspace())
+    job = guard(store.get, job_id)
+    if job.active:
+        phase = (job.progress or {}).get("phase", "starting")
+        st.progress(0.5 if phase != "starting" else 0.1, text=f"Mitigating · {phase}")
+        if st.button("Cancel", key=f"cancel-{job.id}"):
+            guard(cancel_job, job.id, workspace=workspace())
+            st.rerun(scope="fragment")
+    elif job.status == "succeeded":
+        st.success(
+            f"Registered **{job.model_name}:{job.model_version}** in "
+            f"{(job.ended or 0) - (job.started or 0):.0f} s."
+        )
+        rows = guard(workspace().load_report, job.run_id, "mitigation")["rows"]
+        st.dataframe(mitigation_table(rows), hide_index=True)
+        if st.button("Show the new version", key=f"show-{job.id}"):
+            st.session_state[Keys.RUN_ID] = job.run_id
+            st.session_state.pop(Keys.MITIGATION_JOB, None)
+            st.rerun(scope="app")
+    else:
+        st.error(job.error or f"The mitigation ended as {job.status}.")
+        with st.expander("Log"):
+            st.code(store.read_log(job.id) or "(empty)")
 
 
 def mitigation_table(rows: list[dict]) -> pd.DataFrame:
@@ -133,6 +164,11 @@ if run.family == "mitigated":
     st.dataframe(mitigation_table(mitigation["rows"]), hide_index=True)
 elif evaluation.task != "binary" or not attributes:
     st.write("Mitigation needs a yes/no target and a sensitive column.")
+elif run.family == "text":
+    st.write(
+        "Mitigation is available for tabular models; for a text model, compare its groups "
+        "above and retrain with more varied texts for the group that fares worst."
+    )
 else:
     st.write(
         "Make a fairer version of this model with fairlearn: **ThresholdOptimizer** picks "
@@ -144,17 +180,12 @@ else:
     method = m1.selectbox("Method", list(METHOD_TITLES), format_func=METHOD_TITLES.get)
     target_attr = m2.selectbox("For", attributes, index=attributes.index(chosen))
     if st.button("Mitigate", icon=":material/balance:"):
-        with st.spinner("Fitting the mitigation and evaluating the new version…"):
-            result = guard(
-                mitigate_run, workspace(), run.run_id, sensitive=target_attr, method=method
-            )
-        st.success(
-            f"Registered **{result.model_name}:{result.model_version}** "
-            f"({METHOD_TITLES[method]}, {result.seconds:.0f} s)."
-        )
-        st.dataframe(mitigation_table(result.rows), hide_index=True)
-        st.session_state[Keys.RUN_ID] = result.run_id  # the picker shows it on the next run
-        st.button("Show the new version")
+        owner = st.session_state.setdefault(Keys.OWNER, uuid.uuid4().hex[:8])
+        config = MitigationConfig(run_id=run.run_id, sensitive=target_attr, method=method)
+        job = guard(start_job, config, workspace=workspace(), owner=owner)
+        st.session_state[Keys.MITIGATION_JOB] = job.id
+    if st.session_state.get(Keys.MITIGATION_JOB):
+        mitigation_panel(st.session_state[Keys.MITIGATION_JOB])
 
 if attributes and evaluation.task != "regression":
     st.subheader("Trade-off across runs")
@@ -234,5 +265,6 @@ for report in reports.fairness:
 from lepton_core.mitigation import mitigate_run
 result = mitigate_run(Workspace(), {run.run_id!r}, sensitive={chosen!r}, method="threshold_dp")
 print(result.rows)
+# or as a background job: python -m lepton_core mitigate --run {run.run_id} --sensitive {chosen}
 """
 )

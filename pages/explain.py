@@ -13,11 +13,12 @@ from lepton_core.plots import (
 )
 from lepton_core.reports import load_explanation
 from pages._common import fmt, guard, header, pick_run, python_cell, workspace
+from pages._text import explain_text
 
 header(
     "4 · Explain",
-    "SHAP values split each prediction into one contribution per column: how much that "
-    "column's value pushed this prediction up or down from the average prediction.",
+    "SHAP values split each prediction into one contribution per column (per word for a text "
+    "model): how much it pushed this prediction up or down from the average prediction.",
 )
 
 run = pick_run()
@@ -34,6 +35,10 @@ st.caption(
     f"of “{expl.outputs[output]}”. Additivity check: base value + contributions match the "
     f"model's output to within {expl.additivity_error():.1e}."
 )
+
+if expl.tokens is not None:  # a text model: tokens instead of columns
+    explain_text(run, expl, output)
+    st.stop()
 
 left, right = st.columns(2)
 left.plotly_chart(importance_figure(expl, output=output))

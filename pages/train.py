@@ -14,7 +14,7 @@ from lepton_core.jobs import JobStore, cancel_job, start_job
 from lepton_core.models import FAMILIES, FAMILY_TITLES
 from lepton_core.plots import training_curves_figure
 from lepton_core.reports import load_run_reports
-from lepton_core.training import TrainConfig
+from lepton_core.training import TEXT_FAMILY, TrainConfig
 from pages._common import (
     Keys,
     current_dataset,
@@ -26,6 +26,7 @@ from pages._common import (
     workspace,
 )
 from pages._privacy import privacy_row
+from pages._text import text_model_options
 
 header(
     "2 · Train",
@@ -44,15 +45,26 @@ st.markdown(
 )
 
 # Key settings per family; everything else keeps the library's defaults.
-family = st.selectbox(
-    "Model family",
-    (*FAMILIES, "auto"),
-    format_func=lambda f: "Auto: search families and settings" if f == "auto" else FAMILY_TITLES[f],
-)
+if dataset.text_column:
+    family = TEXT_FAMILY
+    st.markdown(
+        f"A pretrained language model learns to classify the text column "
+        f"`{dataset.text_column}` (other columns are not read)."
+    )
+else:
+    family = st.selectbox(
+        "Model family",
+        (*FAMILIES, "auto"),
+        format_func=lambda f: (
+            "Auto: search families and settings" if f == "auto" else FAMILY_TITLES[f]
+        ),
+    )
 params: dict[str, object] = {}
-cols = st.columns(4)
+cols = st.columns([2, 1, 1, 1] if family == TEXT_FAMILY else 4)  # room for model names
 budget, fairness_metric, fairness_limit = 60, FAIRNESS_LIMITS[0], None
-if family == "auto":
+if family == TEXT_FAMILY:
+    params.update(text_model_options(cols))
+elif family == "auto":
     budget = cols[0].number_input(
         "Time budget (s)",
         10,

@@ -147,3 +147,36 @@ def test_unfitted_mitigated_model_says_how_to_make_it(adult_small):
 
     with pytest.raises(NotFittedError, match="mitigate_run"):
         MitigatedModel().predict(adult_small.head(2))
+
+
+def test_mitigation_runs_as_a_background_job(workspace, small_run):
+    import time
+
+    from lepton_core.jobs import JobStore, start_job
+    from lepton_core.mitigation import MitigationConfig
+
+    job = start_job(
+        MitigationConfig(run_id=small_run.run_id, sensitive="sex", method="threshold_eo"),
+        workspace=workspace,
+        owner="m",
+    )
+    assert job.kind == "mitigate" and job.family == "mitigated"
+    assert job.command[3] == "mitigate"
+    store = JobStore(workspace)
+    deadline = time.time() + 180
+    while store.get(job.id).active and time.time() < deadline:
+        time.sleep(0.5)
+    done = store.get(job.id)
+    assert done.status == "succeeded", store.read_log(job.id)
+    assert done.model_name == small_run.model_name
+    assert workspace.get_run(done.run_id).family == "mitigated"
+    assert done.progress["phase"] == "done"
+    report = workspace.load_report(done.run_id, "mitigation")
+    assert report["sensitive"] == "sex" and report["parent_run_id"] == small_run.run_id
+
+
+def test_mitigate_cli_needs_a_run_and_a_column(capsys):
+    from lepton_core.cli import main
+
+    assert main(["mitigate", "--run", "abc"]) == 2
+    assert "--run RUN_ID --sensitive COLUMN" in capsys.readouterr().err

@@ -229,7 +229,7 @@ def test_make_model_rejects_unknown_family_task_and_params():
     with pytest.raises(ValueError, match="Unknown parameter 'depth' for tree"):
         make_model("tree", "binary", depth=3)
     assert make_model("tree", "binary", max_depth=3).max_depth == 3
-    assert set(FAMILY_TITLES) == set(FAMILIES)
+    assert set(FAMILY_TITLES) == {*FAMILIES, "text"}  # text models: lepton_core.text
 
 
 @pytest.mark.parametrize(("family", "params"), [("lightgbm", {}), ("mlp", {"max_epochs": 30})])

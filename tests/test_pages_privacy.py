@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -92,11 +93,23 @@ def test_evaluate_page_mitigates_and_shows_the_tradeoff(workspace, adult_csv):
     next(b for b in at.button if b.label == "Mitigate").click()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
+    # It runs as a background job; the panel shows it until it is done.
+    from lepton_core.jobs import JobStore
+
+    store = JobStore(workspace)
+    job_id = at.session_state[Keys.MITIGATION_JOB]
+    deadline = time.time() + 180
+    while store.get(job_id).active and time.time() < deadline:
+        time.sleep(0.5)
+    assert store.get(job_id).status == "succeeded", store.read_log(job_id)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
     assert any("Registered **pg:2**" in s.value for s in at.success)
+    next(b for b in at.button if b.label == "Show the new version").click()
+    at.run()
     mitigated = at.session_state[Keys.RUN_ID]
     assert mitigated != run.run_id and workspace.get_run(mitigated).family == "mitigated"
     # The new version opens with its stored before/after table; the front lists both runs.
-    at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("ThresholdOptimizer" in m.value for m in at.markdown)
     from lepton_core.tradeoff import tradeoff

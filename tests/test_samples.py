@@ -11,7 +11,7 @@ from lepton_core.samples import Sample, list_samples, load_sample
 
 
 def test_list_samples():
-    assert list_samples() == ["adult", "wine", "diabetes"]
+    assert list_samples() == ["adult", "sst2", "wine", "diabetes"]
 
 
 @pytest.mark.parametrize(
@@ -72,6 +72,6 @@ def test_samples_are_fresh_copies():
 
 
 def test_unknown_sample_lists_the_valid_names():
-    message = r"^There is no sample named 'iris'; pick one of 'adult', 'wine', 'diabetes'$"
+    message = r"^There is no sample named 'iris'; pick one of 'adult', 'sst2', 'wine', 'diabetes'$"
     with pytest.raises(DataError, match=message):
         load_sample("iris")

@@ -5,6 +5,7 @@ and ``explain(model, X, background, seed)``:
 
 - ``_tree``: exact TreeSHAP for LightGBM and decision trees;
 - ``_linear``: exact linear SHAP for logistic and linear regression;
+- ``_text``: token SHAP (Partition explainer, Text masker) for text models;
 - ``_agnostic``: permutation SHAP for anything else (the MLP).
 
 Example
@@ -20,12 +21,12 @@ from typing import Any
 import pandas as pd
 
 from lepton_core.exceptions import ExplainError, NotFittedError
-from lepton_core.explain import _agnostic, _linear, _tree
+from lepton_core.explain import _agnostic, _linear, _text, _tree
 from lepton_core.explain._base import Explanation, sample_rows, summarize
 
 __all__ = ["Explanation", "explain", "summarize", "supported_explainer"]
 
-_STRATEGIES = (_tree, _linear, _agnostic)
+_STRATEGIES = (_text, _tree, _linear, _agnostic)
 
 
 def _strategy(model: Any) -> Any:
@@ -76,10 +77,11 @@ def explain(
         Rows to explain, with at least the model's columns (others are ignored).
     background : DataFrame, optional
         Reference rows the explanation is relative to (a sample of the training
-        data is best); defaults to ``X``. Tree models do not need one.
+        data is best); defaults to ``X``. Tree and text models do not need one.
     max_rows : int, optional
         Explain a seeded sample of at most this many rows; defaults to 2,000, or
-        200 for model-agnostic SHAP, which costs far more per row.
+        200 for model-agnostic SHAP and 20 for text models, which cost far more
+        per row.
     seed : int
         Seed for row and background sampling and for the permutations.
 

@@ -7,7 +7,9 @@ the original columns and :func:`build` turns the result into JSON-friendly lists
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -47,6 +49,16 @@ class Explanation(JsonMixin):
         The model's output for those rows, shape ``(n_rows, n_outputs)``.
     note : str
         Anything the reader should know, e.g. that the rows are a sample.
+    tokens : list of list of str, optional
+        Text models only: each row's tokens, as the substrings of its text
+        (trailing spaces included, so joining them gives the text back; special
+        tokens such as ``[CLS]`` are left out). ``feature_names`` is then the one
+        text column, ``values[i]`` has shape ``(len(tokens[i]), n_outputs)`` and
+        ``data[i]`` is ``{text_column: text}``.
+    row_base_values : list, optional
+        Text models only: the base value of each row, shape ``(n_rows, n_outputs)``
+        (the output for the fully masked text, which depends on its length);
+        ``base_values`` is then their mean.
     """
 
     explainer: str
@@ -58,13 +70,52 @@ class Explanation(JsonMixin):
     data: list[dict]
     model_output: list
     note: str = ""
+    tokens: list[list[str]] | None = None
+    row_base_values: list | None = None
+
+    @property
+    def is_text(self) -> bool:
+        """Whether this explains a text model: values per token rather than per column."""
+        return self.tokens is not None
 
     @cached_property
     def _array(self) -> np.ndarray:
         # Plots ask for values many times; convert the nested lists once.
+        if self.is_text:
+            # The text column's contribution is the sum over its tokens.
+            return np.array(
+                [self.token_values(i).sum(axis=0) for i in range(len(self.values))], dtype=float
+            ).reshape(len(self.values), 1, len(self.outputs))
         return np.asarray(self.values, dtype=float).reshape(
             len(self.values), len(self.feature_names), len(self.outputs)
         )
+
+    def token_values(self, index: int) -> np.ndarray:
+        """SHAP values of one text row, shape ``(n_tokens, n_outputs)``."""
+        if not self.is_text:
+            raise ValueError("This explanation has no tokens; it explains a tabular model.")
+        self._check_row(index)
+        return np.asarray(self.values[index], dtype=float).reshape(-1, len(self.outputs))
+
+    def base_value(self, index: int, output: int | str = 0) -> float:
+        """The base value of row ``index`` for ``output``."""
+        self._check_row(index)
+        k = self.output_index(output)
+        if self.row_base_values is not None:
+            return float(self.row_base_values[index][k])
+        return float(self.base_values[k])
+
+    def _check_row(self, index: int) -> None:
+        if not -len(self.values) <= index < len(self.values):
+            raise ValueError(
+                f"Row {index} is out of range for {len(self.values)} explained row(s)."
+            )
+
+    def _bases(self) -> np.ndarray:
+        # (n_rows, n_outputs) or (n_outputs,): broadcasts against per-row totals either way.
+        if self.row_base_values is not None:
+            return np.asarray(self.row_base_values, dtype=float).reshape(-1, len(self.outputs))
+        return np.asarray(self.base_values, dtype=float)
 
     def output_index(self, output: int | str) -> int:
         """Position of ``output`` (an index or an output name) in :attr:`outputs`."""
@@ -77,31 +128,66 @@ class Explanation(JsonMixin):
         return int(output) % len(self.outputs)
 
     def values_array(self, output: int | str = 0) -> np.ndarray:
-        """SHAP values of one output as an array of shape ``(n_rows, n_features)``."""
+        """SHAP values of one output as an array of shape ``(n_rows, n_features)``.
+
+        For text the one feature's value is the sum over the row's tokens.
+        """
         return self._array[:, :, self.output_index(output)]
 
     def additivity_error(self) -> float:
         """Largest ``|base + sum(values) - model_output|`` over rows and outputs."""
-        total = np.asarray(self.base_values, dtype=float) + self._array.sum(axis=1)
+        if not self.values:
+            return 0.0
+        total = self._bases() + self._array.sum(axis=1)
         return float(np.abs(total - np.asarray(self.model_output, dtype=float)).max())
 
     def global_importance(self, output: int | str | None = None) -> list[tuple[str, float]]:
-        """Mean absolute SHAP value per feature, largest first.
+        """Mean absolute SHAP value per feature (for text, per token), largest first.
+
+        For text, tokens are lower-cased and stripped, and a token's score is its
+        absolute SHAP value summed within each row and averaged over the explained
+        rows (0 where it does not occur), as for a column.
 
         Parameters
         ----------
         output : int, str or None
             The output to rank features for; ``None`` sums the importance over outputs.
         """
+        if self.is_text:
+            return self._token_importance(output)
         mean_abs = np.abs(self._array).mean(axis=0)
         scores = mean_abs.sum(axis=1) if output is None else mean_abs[:, self.output_index(output)]
         order = np.argsort(-scores, kind="stable")
         return [(self.feature_names[i], float(scores[i])) for i in order]
 
+    def _token_importance(self, output: int | str | None) -> list[tuple[str, float]]:
+        k = None if output is None else self.output_index(output)
+        totals: dict[str, float] = {}
+        for i, tokens in enumerate(self.tokens or []):
+            magnitude = np.abs(self.token_values(i))
+            scores = magnitude.sum(axis=1) if k is None else magnitude[:, k]
+            for token, score in zip(tokens, scores, strict=True):
+                key = token.strip().lower()
+                if key:
+                    totals[key] = totals.get(key, 0.0) + float(score)
+        n_rows = max(len(self.values), 1)
+        # Ties keep first-seen order, so the ranking is reproducible.
+        ranked = sorted(totals.items(), key=lambda item: -item[1])
+        return [(token, total / n_rows) for token, total in ranked]
+
     def row(self, index: int, output: int | str = 0) -> list[tuple[str, Any, float]]:
-        """``(feature, value, contribution)`` of one explained row, largest first."""
-        if not -len(self.data) <= index < len(self.data):
-            raise ValueError(f"Row {index} is out of range for {len(self.data)} explained row(s).")
+        """``(feature, value, contribution)`` of one explained row, largest first.
+
+        For text each token is one entry: ``(text_column, token, contribution)``,
+        the token stripped of surrounding spaces.
+        """
+        self._check_row(index)
+        if self.is_text:
+            contributions = self.token_values(index)[:, self.output_index(output)]
+            tokens = self.tokens[index]  # type: ignore[index]
+            order = np.argsort(-np.abs(contributions), kind="stable")
+            column = self.feature_names[0]
+            return [(column, tokens[i].strip(), float(contributions[i])) for i in order]
         contributions = self.values_array(output)[index]
         record = self.data[index]
         order = np.argsort(-np.abs(contributions), kind="stable")
@@ -109,6 +195,31 @@ class Explanation(JsonMixin):
             (self.feature_names[i], record[self.feature_names[i]], float(contributions[i]))
             for i in order
         ]
+
+    def subset(self, rows: int | Sequence[int]) -> Explanation:
+        """The explanation of some of the rows only (one index or a list of them).
+
+        A text explanation of one row gets that row's base value as ``base_values``.
+        """
+        picked = [rows] if isinstance(rows, (int, np.integer)) else list(rows)
+        for i in picked:
+            self._check_row(int(i))
+        picked = [int(i) for i in picked]
+        row_bases = None
+        base_values = list(self.base_values)
+        if self.row_base_values is not None:
+            row_bases = [list(self.row_base_values[i]) for i in picked]
+            if row_bases:
+                base_values = np.asarray(row_bases, dtype=float).mean(axis=0).tolist()
+        return dataclasses.replace(
+            self,
+            values=[self.values[i] for i in picked],
+            data=[self.data[i] for i in picked],
+            model_output=[self.model_output[i] for i in picked],
+            tokens=None if self.tokens is None else [self.tokens[i] for i in picked],
+            base_values=base_values,
+            row_base_values=row_bases,
+        )
 
 
 def import_shap() -> Any:
@@ -121,7 +232,7 @@ def import_shap() -> Any:
 
 
 def summarize(expl: Explanation, *, top: int = 20) -> dict[str, Any]:
-    """A small JSON summary of an explanation: the top features per output.
+    """A small JSON summary of an explanation: the top features (text: tokens) per output.
 
     Parameters
     ----------

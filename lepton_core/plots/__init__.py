@@ -4,6 +4,7 @@ from lepton_core.plots._data import (
     class_balance_figure,
     column_distribution_figure,
     missing_values_figure,
+    token_length_figure,
 )
 from lepton_core.plots._evaluation import (
     calibration_figure,
@@ -21,6 +22,7 @@ from lepton_core.plots._explain import (
     importance_figure,
     waterfall_figure,
 )
+from lepton_core.plots._text import token_highlight_html, token_importance_figure
 from lepton_core.plots._training import training_curves_figure
 
 __all__ = [
@@ -38,6 +40,9 @@ __all__ = [
     "pr_figure",
     "residual_figure",
     "roc_figure",
+    "token_highlight_html",
+    "token_importance_figure",
+    "token_length_figure",
     "training_curves_figure",
     "waterfall_figure",
 ]

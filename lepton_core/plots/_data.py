@@ -9,13 +9,19 @@ without a classification target) raises ``ValueError``.
 from __future__ import annotations
 
 from itertools import pairwise
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from lepton_core.data import ColumnProfile, DataProfile
 
-__all__ = ["class_balance_figure", "column_distribution_figure", "missing_values_figure"]
+__all__ = [
+    "class_balance_figure",
+    "column_distribution_figure",
+    "missing_values_figure",
+    "token_length_figure",
+]
 
 TEMPLATE = "plotly_white"
 _BAR_COLOR = "#4C78A8"
@@ -143,4 +149,35 @@ def missing_values_figure(profile: DataProfile) -> go.Figure:
         xaxis={"tickformat": ".0%", "range": [0, max(0.05, 1.2 * max(shares, default=0))]},
         yaxis={"autorange": "reversed", "type": "category"},
         height=max(300, 24 * len(names) + 120),
+    )
+
+
+def token_length_figure(stats: Any) -> go.Figure:
+    """Histogram of texts' lengths in tokens, with the truncation length marked.
+
+    ``stats`` is a :class:`lepton_core.text.tokens.LengthStats`.
+    """
+    edges, counts = stats.edges, stats.counts
+    fig = go.Figure(
+        go.Bar(
+            x=[(a + b) / 2 for a, b in pairwise(edges)],
+            y=counts,
+            width=[b - a for a, b in pairwise(edges)],
+            marker_color=_BAR_COLOR,
+            hovertemplate="%{x:.0f} tokens: %{y:,} texts<extra></extra>",
+        )
+    )
+    fig.add_vline(
+        x=stats.suggested_max_length,
+        line_dash="dash",
+        line_color=_MISSING_COLOR,
+        annotation_text=f"cut at {stats.suggested_max_length}",
+        annotation_position="top right",
+    )
+    return _layout(
+        fig,
+        f"Text length (median {stats.median:.0f}, 95th percentile {stats.p95:.0f} tokens)",
+        "tokens",
+        "texts",
+        bargap=0.02,
     )

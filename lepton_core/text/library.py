@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lepton_core.exceptions import ModelError
+from lepton_core.hub import hub_reachable
 
 __all__ = [
     "DEFAULT_BASE",
@@ -173,22 +174,6 @@ def _hub_error(name: str, error: Exception) -> ModelError:
     )
 
 
-@functools.lru_cache(maxsize=1)
-def _hub_reachable() -> bool:
-    """Whether the Hub's host answers at all; checked once, so offline fails in seconds."""
-    import socket
-    from urllib.parse import urlparse
-
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-        return False
-    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
-    try:
-        socket.create_connection((host, 443), timeout=3).close()
-    except OSError:
-        return False
-    return True
-
-
 def _from_pretrained(loader: Any, name: str, **kwargs: Any) -> Any:
     source = resolve_base(name)
     kwargs["trust_remote_code"] = False
@@ -197,7 +182,7 @@ def _from_pretrained(loader: Any, name: str, **kwargs: Any) -> Any:
     try:  # a hub model downloaded before loads without the network
         return loader.from_pretrained(source, local_files_only=True, **kwargs)
     except (OSError, ValueError) as error:
-        if not _hub_reachable():
+        if not hub_reachable():
             raise _hub_error(name, ConnectionError("offline")) from None
         cached_error = error
     try:

@@ -1,0 +1,167 @@
+"""Token SHAP for text models: shap's Partition explainer over a ``Text`` masker.
+
+The masker splits each text with the model's own tokenizer and hides tokens by
+replacing them with the mask token (``[MASK]``); the Partition explainer walks
+a hierarchy of word groups and computes Owen values, which approximate the
+Shapley values of the tokens. The values add up exactly to the model's output
+minus the base value, the output for the fully masked text (plus any credit
+shap leaves on the never-masked ``[CLS]``/``[SEP]``, which are not shown as
+tokens); the base value depends on the text's length, so each row keeps its
+own (``Explanation.row_base_values``). How well the token values approximate the
+Shapley values depends on ``MAX_EVALS`` and on how the masker hides tokens.
+
+Speed comes from how the masked texts reach the network: every batch the
+explainer asks for is scored in one :meth:`TextModel.logits` call (one
+tokenizer call and a forward pass per ``FORWARD_BATCH`` texts), and a masked
+text already scored for this row is not scored again (the hierarchy asks for
+the same text from several paths; about a third of the evaluations repeat).
+
+The values are in the model's raw output space, as ``model.raw_output``: the
+log-odds of the positive class (binary) or one logit per class (multiclass).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lepton_core.explain._base import RAW_SPACE, Explanation, import_shap, output_names, records
+
+NAME = "shap.PartitionExplainer (Text masker)"
+#: The training run explains a sample of test texts for the global view.
+DEFAULT_MAX_ROWS = 20
+#: Model evaluations per text; shap's default, so the values match
+#: ``shap.Explainer(pipeline)`` on the same model.
+MAX_EVALS = 500
+#: Masked texts the explainer hands over at once. Larger batches feed the network
+#: better but change the order in which the hierarchy is refined a little.
+EXPLAIN_BATCH = 64
+FORWARD_BATCH = 64
+
+
+def supports(model: Any) -> bool:
+    """Text models: a tokenizer and a batched ``logits(texts)``."""
+    return (
+        getattr(model, "family", None) == "text"
+        and hasattr(model, "tokenizer_")
+        and callable(getattr(model, "logits", None))
+    )
+
+
+def raw_scores(model: Any, texts: list[str]) -> np.ndarray:
+    """``model.raw_output`` for plain texts: log-odds (binary) or logits, one batched call."""
+    logits = np.asarray(model.logits(texts, batch_size=FORWARD_BATCH), dtype=float)
+    if model.task == "binary":
+        return logits[:, -1] - logits[:, 0] if logits.shape[1] > 1 else logits[:, 0]
+    return logits
+
+
+class _CachedScorer:
+    """The function shap calls: masked texts in, raw outputs out, repeats scored once."""
+
+    def __init__(self, score: Any) -> None:
+        self.score = score
+        self.cache: dict[str, np.ndarray] = {}
+        self.evaluations = 0
+
+    def __call__(self, texts: Any) -> np.ndarray:
+        texts = [str(t) for t in texts]
+        todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        if todo:
+            self.evaluations += len(todo)
+            self.cache.update(zip(todo, np.asarray(self.score(todo), dtype=float), strict=True))
+        return np.stack([self.cache[t] for t in texts])
+
+    def reset(self) -> None:
+        # A new row: its masked texts will hardly ever equal the previous row's.
+        self.cache.clear()
+
+
+def explain(model: Any, X: pd.DataFrame, background: pd.DataFrame, seed: int) -> Explanation:
+    """Token SHAP values of ``model`` for the texts of ``X``.
+
+    ``background`` is not used: a masked token is replaced by the mask token,
+    not by text from other rows.
+    """
+    column = X.columns[0]
+    texts = X[column].astype(object).where(X[column].notna(), "").astype(str).tolist()
+    # The model's own output first: it rejects unusable input with a clear message.
+    model_output = np.asarray(model.raw_output(X), dtype=float).reshape(len(X), -1)
+    names = output_names(model)
+    # shap's Text masker hides tokens with the tokenizer's mask token, or "..." without one.
+    mask = getattr(model.tokenizer_, "mask_token", None) or "..."
+    values, tokens, bases = token_shap(
+        model, texts, lambda batch: raw_scores(model, batch), model_output, seed=seed
+    )
+    return Explanation(
+        explainer=NAME,
+        output_space=RAW_SPACE[model.task],
+        outputs=names,
+        feature_names=[str(column)],
+        values=values,
+        base_values=np.asarray(bases, dtype=float).reshape(len(X), -1).mean(axis=0).tolist(),
+        data=records(pd.DataFrame({column: texts}, index=X.index)),
+        model_output=model_output.tolist(),
+        note=(
+            f"Token SHAP: Partition explainer, {MAX_EVALS} masked texts per row (tokens"
+            f" masked with {mask!r}). Base value + token values = model output; how well"
+            " the token values approximate Shapley values depends on the masker."
+        ),
+        tokens=tokens,
+        row_base_values=bases,
+    )
+
+
+def token_shap(
+    model: Any, texts: list[str], score: Any, outputs: np.ndarray, *, seed: int = 0
+) -> tuple[list, list[list[str]], list[list[float]]]:
+    """Token values, tokens and base values of ``texts`` for the batched function ``score``.
+
+    ``score`` maps a list of texts to an array ``(n,)`` or ``(n, n_outputs)``;
+    ``outputs`` holds its value for each text (used for texts with no tokens).
+    :func:`explain` passes the raw outputs; ``bench/text_shap.py`` passes
+    probabilities to compare with shap's pipeline wrapper, which explains those.
+    """
+    shap = import_shap()
+    outputs = np.asarray(outputs, dtype=float).reshape(len(texts), -1)
+    scorer = _CachedScorer(score)
+    masker = shap.maskers.Text(model.tokenizer_)
+    explainer = shap.PartitionExplainer(scorer, masker, seed=seed)
+    values, tokens, bases = [], [], []
+    # shap seeds numpy's global generator; give the caller's state back afterwards.
+    state = np.random.get_state()
+    try:
+        for text, output in zip(texts, outputs, strict=True):
+            scorer.reset()
+            row_values, row_tokens, base = _explain_one(explainer, masker, text, output)
+            values.append(row_values.tolist())
+            tokens.append(row_tokens)
+            bases.append(base.tolist())
+    finally:
+        np.random.set_state(state)
+    return values, tokens, bases
+
+
+def _explain_one(
+    explainer: Any, masker: Any, text: str, output: np.ndarray
+) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Values ``(n_tokens, n_outputs)``, the tokens and the base value of one text."""
+    n_outputs = output.shape[0]
+    segments = masker.data_transform(text)[0]
+    first = masker.keep_prefix
+    last = len(segments) - masker.keep_suffix
+    if last <= first:
+        # No tokens (an empty text): nothing to attribute, the output is the base value.
+        return np.zeros((0, n_outputs)), [], output.copy()
+    result = explainer([text], max_evals=MAX_EVALS, batch_size=EXPLAIN_BATCH, silent=True)
+    values = np.asarray(result.values[0], dtype=float).reshape(len(segments), n_outputs)
+    base = np.asarray(result.base_values[0], dtype=float).reshape(n_outputs)
+    # [CLS]/[SEP] are never masked, but when the evaluations run out shap spreads a
+    # group's remaining credit over its members by size, specials included. Leave them
+    # out and keep their share in the base value, so the values still add up.
+    kept = np.zeros(len(segments), dtype=bool)
+    kept[first:last] = True
+    base = base + values[~kept].sum(axis=0)
+    return values[kept], [str(s) for s in segments[first:last]], base

@@ -1,0 +1,86 @@
+"""Text-model widgets shared by the Train, Explain and demo pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from lepton_core.explain import Explanation, explain
+from lepton_core.plots import token_highlight_html, token_importance_figure
+from lepton_core.text.library import DEFAULT_BASE, LIBRARY, base_title
+from lepton_core.workspace import RunSummary
+from pages._common import fmt, guard, python_cell, workspace
+
+_OTHER = "other"
+_MODES = {
+    "finetune": "Fine-tune: train every layer (minutes on a laptop, most accurate)",
+    "quick": "Quick: frozen encoder and a linear head (seconds)",
+}
+
+
+def text_model_options(cols: list[Any]) -> dict[str, Any]:
+    """The Train page's choices for a text model, as ``TrainConfig.params``."""
+    keys = [m.key for m in LIBRARY]
+    choice = cols[0].selectbox(
+        "Pretrained model",
+        [*keys, _OTHER],
+        format_func=lambda k: (
+            "Other: a Hugging Face id or a folder" if k == _OTHER else base_title(k)
+        ),
+        help="Only the built-in MiniLM works without internet; the others download once.",
+    )
+    base = choice
+    if choice == _OTHER:
+        base = (
+            cols[1].text_input("Model id or folder", placeholder="bert-base-cased") or DEFAULT_BASE
+        )
+    mode = st.radio("Training", list(_MODES), format_func=_MODES.get, horizontal=True)
+    params: dict[str, Any] = {"base": base, "mode": mode}
+    if mode == "finetune":
+        params["epochs"] = cols[2].number_input("Epochs", 1, 20, 1)
+    return params
+
+
+def token_highlights(expl: Any, row: int, output: int | str) -> None:
+    """A text with each token coloured by its SHAP contribution toward ``output``."""
+    st.html(token_highlight_html(expl, row, output))
+
+
+def explain_text(run: RunSummary, expl: Explanation, output: int) -> None:
+    """The Explain page for a text model: top tokens, then one text's highlighted tokens."""
+    st.plotly_chart(token_importance_figure(expl, output=output))
+    st.subheader("One text")
+    texts = [next(iter(record.values())) for record in expl.data]
+    row = st.selectbox(
+        f"Text (one of the {len(texts)} explained test texts)",
+        range(len(texts)),
+        format_func=lambda i: _short(texts[i]),
+    )
+    token_highlights(expl, row, output)
+    st.metric(f"Model output ({expl.output_space})", fmt(expl.model_output[row][output]))
+
+    st.subheader("Your own text")
+    own = st.text_area("Text to explain", placeholder="Type or paste a text…")
+    if own.strip() and st.button("Explain this text", type="primary"):
+        model = guard(workspace().load_model, run.model_name, run.model_version)
+        frame = pd.DataFrame({expl.feature_names[0]: [own]})
+        mine = guard(explain, model, frame)
+        label = model.predict(frame)[0]
+        st.markdown(f"Predicted **{label}**")
+        token_highlights(mine, 0, output)
+    python_cell(
+        f"""
+from lepton_core.explain import explain
+from lepton_core.workspace import Workspace
+import pandas as pd
+model = Workspace().load_model({run.model_name!r}, {run.model_version!r})
+expl = explain(model, pd.DataFrame({{{expl.feature_names[0]!r}: ["a text to explain"]}}))
+print(expl.row(0, {output}))  # (column, token, contribution), largest first
+"""
+    )
+
+
+def _short(text: str, limit: int = 90) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
