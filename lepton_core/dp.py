@@ -1,4 +1,4 @@
-"""Differentially private training of the MLP with Opacus.
+"""Differentially private training with Opacus: the MLP, and text models' Quick head.
 
 The user sets a target ε (and optionally δ, by default ``1/n`` rounded down to a
 power of ten). The noise multiplier is calibrated with Opacus's
@@ -155,6 +155,123 @@ def epsilon_spent(
     return value
 
 
+def train_private(
+    build: Any,
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    valid: tuple[np.ndarray, np.ndarray],
+    *,
+    task: str,
+    options: PrivacyOptions,
+    batch_size: int,
+    learning_rate: float,
+    weight_decay: float,
+    max_epochs: int,
+    patience: int,
+    seed: int,
+    progress: Any = None,
+    loss_scale: float = 1.0,
+) -> tuple[Any, Any, PrivacyReport]:
+    """Train the network ``build()`` makes with DP-SGD (Opacus) to the target ε.
+
+    Poisson sampling at ``batch_size / n``, noise calibrated for ``max_epochs``,
+    per-sample clipping at ``options.max_grad_norm``, early stopping on ``valid``.
+    Returns the plain network (unwrapped from Opacus), the training outcome
+    (:class:`lepton_core._mlp.TrainOutcome`) and the :class:`PrivacyReport`.
+
+    Raises
+    ------
+    TrainingError
+        No noise level reaches the target, or an accountant fails.
+    """
+    import torch
+    from opacus import PrivacyEngine
+    from opacus.accountants.utils import get_noise_multiplier
+
+    from lepton_core import _mlp
+
+    n = len(inputs)
+    delta = options.delta if options.delta is not None else default_delta(n)
+    batch = min(batch_size, max(n // 4, 1))
+    sample_rate = batch / n
+    steps_per_epoch = max(round(1 / sample_rate), 1)
+    planned = steps_per_epoch * max_epochs
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "largest alpha" notes
+            noise = get_noise_multiplier(
+                target_epsilon=options.epsilon,
+                target_delta=delta,
+                sample_rate=sample_rate,
+                steps=planned,
+                # Calibrated with the looser (RDP) bound, so the larger of the two
+                # accountants' figures, the one reported, stays within the target.
+                accountant=CROSS_CHECK,
+            )
+    except Exception as exc:  # opacus raises ValueError when ε cannot be reached
+        raise TrainingError(
+            f"No noise level reaches ε = {options.epsilon} with δ = {delta:g} in "
+            f"{max_epochs} epochs ({exc}); raise ε or lower the number of epochs."
+        ) from exc
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        network = build()
+        optimizer = _mlp.build_optimizer(network, learning_rate, weight_decay)
+        loader = _mlp.build_loader(inputs, targets, task=task, batch_size=batch, seed=seed)
+        generator = torch.Generator().manual_seed(seed)
+        with warnings.catch_warnings():
+            # Opacus warns that secure_mode is off (it is a research-grade RNG setting).
+            warnings.simplefilter("ignore", UserWarning)
+            engine = PrivacyEngine(accountant=ACCOUNTANT)
+            # Ghost clipping: exact per-sample clipping from per-sample gradient norms,
+            # without materialising per-sample gradients (about 5x faster here on CPU).
+            private, dp_optimizer, criterion, dp_loader = engine.make_private(
+                module=network,
+                optimizer=optimizer,
+                data_loader=loader,
+                criterion=_mlp.loss_function(task),  # type: ignore[arg-type]
+                noise_multiplier=noise,
+                max_grad_norm=options.max_grad_norm,
+                poisson_sampling=True,
+                noise_generator=generator,
+                grad_sample_mode="ghost",
+            )
+            outcome = _mlp.train(
+                private,
+                dp_optimizer,
+                dp_loader,
+                task=task,  # type: ignore[arg-type]
+                valid=valid,
+                max_epochs=max_epochs,
+                patience=patience,
+                progress=progress,
+                loss_scale=loss_scale,
+                criterion=criterion,
+            )
+    history = list(engine.accountant.history)
+    by = {name: epsilon_spent(history, delta, name) for name in (ACCOUNTANT, CROSS_CHECK)}
+    report = PrivacyReport(
+        epsilon=max(by.values()),
+        epsilon_target=options.epsilon,
+        delta=delta,
+        accountant=ACCOUNTANT,
+        epsilon_by_accountant=by,
+        noise_multiplier=noise,
+        sample_rate=sample_rate,
+        steps=sum(h[2] for h in history),
+        planned_steps=planned,
+        epochs=len(outcome.history),
+        max_grad_norm=options.max_grad_norm,
+        expected_batch_size=batch,
+        n_train=n,
+        notes=[
+            "Validation rows choose the best epoch; they come from the same private "
+            "table, so the guarantee covers the training rows."
+        ],
+    )
+    return private._module, outcome, report  # the plain network, without Opacus's hooks
+
+
 class DPMLPModel(MLPModel):
     """The MLP trained with DP-SGD (Opacus); saved and loaded as a plain ``mlp`` model.
 
@@ -194,10 +311,6 @@ class DPMLPModel(MLPModel):
         return self
 
     def _fit(self, X, y, valid, progress) -> None:
-        import torch
-        from opacus import PrivacyEngine
-        from opacus.accountants.utils import get_noise_multiplier
-
         from lepton_core import _mlp
         from lepton_core.models import _describe_columns, _make_preprocessor
 
@@ -216,96 +329,32 @@ class DPMLPModel(MLPModel):
         if not is_classification(self.task):
             mean, scale = float(y.mean()), float(y.std()) or 1.0
             targets, valid_targets = (y - mean) / scale, (valid[1] - mean) / scale
-        n = len(inputs)
-        delta = options.delta if options.delta is not None else default_delta(n)
-        batch = min(self.batch_size, max(n // 4, 1))
-        sample_rate = batch / n
-        steps_per_epoch = max(round(1 / sample_rate), 1)
-        planned = steps_per_epoch * self.max_epochs
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # "largest alpha" notes
-                noise = get_noise_multiplier(
-                    target_epsilon=options.epsilon,
-                    target_delta=delta,
-                    sample_rate=sample_rate,
-                    steps=planned,
-                    # Calibrated with the looser (RDP) bound, so the larger of the two
-                    # accountants' figures, the one reported, stays within the target.
-                    accountant=CROSS_CHECK,
-                )
-        except Exception as exc:  # opacus raises ValueError when ε cannot be reached
-            raise TrainingError(
-                f"No noise level reaches ε = {options.epsilon} with δ = {delta:g} in "
-                f"{self.max_epochs} epochs ({exc}); raise ε or lower the number of epochs."
-            ) from exc
         n_outputs = len(self.classes_) if self.task == "multiclass" else 1
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
-            network = _mlp.build_network(
-                inputs.shape[1], n_outputs, self.hidden_sizes, self.dropout
-            )
-            _mlp.init_output_bias(network, targets, self.task)
-            optimizer = _mlp.build_optimizer(network, self.learning_rate, self.weight_decay)
-            loader = _mlp.build_loader(
-                inputs, targets, task=self.task, batch_size=batch, seed=self.seed
-            )
-            generator = torch.Generator().manual_seed(self.seed)
-            with warnings.catch_warnings():
-                # Opacus warns that secure_mode is off (it is a research-grade RNG setting).
-                warnings.simplefilter("ignore", UserWarning)
-                engine = PrivacyEngine(accountant=ACCOUNTANT)
-                # Ghost clipping: exact per-sample clipping from per-sample gradient norms,
-                # without materialising per-sample gradients (about 5x faster here on CPU).
-                private, dp_optimizer, criterion, dp_loader = engine.make_private(
-                    module=network,
-                    optimizer=optimizer,
-                    data_loader=loader,
-                    criterion=_mlp.loss_function(self.task),
-                    noise_multiplier=noise,
-                    max_grad_norm=options.max_grad_norm,
-                    poisson_sampling=True,
-                    noise_generator=generator,
-                    grad_sample_mode="ghost",
-                )
-                outcome = _mlp.train(
-                    private,
-                    dp_optimizer,
-                    dp_loader,
-                    task=self.task,
-                    valid=(valid_inputs, valid_targets),
-                    max_epochs=self.max_epochs,
-                    patience=self.patience,
-                    progress=progress,
-                    loss_scale=scale**2,
-                    criterion=criterion,
-                )
-        network = private._module  # the plain network, without Opacus's hooks
-        if not is_classification(self.task):
-            _mlp.rescale_output(network, mean, scale)
-        history = list(engine.accountant.history)
-        steps = sum(h[2] for h in history)
-        by = {name: epsilon_spent(history, delta, name) for name in (ACCOUNTANT, CROSS_CHECK)}
-        self.privacy_ = PrivacyReport(
-            epsilon=max(by.values()),
-            epsilon_target=options.epsilon,
-            delta=delta,
-            accountant=ACCOUNTANT,
-            epsilon_by_accountant=by,
-            noise_multiplier=noise,
-            sample_rate=sample_rate,
-            steps=steps,
-            planned_steps=planned,
-            epochs=len(outcome.history),
-            max_grad_norm=options.max_grad_norm,
-            expected_batch_size=batch,
-            n_train=n,
-            notes=[
-                "Validation rows choose the best epoch; they come from the same private "
-                "table, so the guarantee covers the training rows."
-            ],
+
+        def network() -> Any:
+            built = _mlp.build_network(inputs.shape[1], n_outputs, self.hidden_sizes, self.dropout)
+            _mlp.init_output_bias(built, targets, self.task)
+            return built
+
+        trained, outcome, self.privacy_ = train_private(
+            network,
+            inputs,
+            targets,
+            (valid_inputs, valid_targets),
+            task=self.task,  # type: ignore[arg-type]
+            options=options,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            seed=self.seed,
+            progress=progress,
+            loss_scale=scale**2,
         )
-        self.final_estimator_ = network.eval()
+        if not is_classification(self.task):
+            _mlp.rescale_output(trained, mean, scale)
+        self.final_estimator_ = trained.eval()
         self.history_ = outcome.history
         self.best_iteration_ = outcome.best_epoch
         self.feature_groups_, self.feature_names_out_ = _describe_columns(
@@ -319,12 +368,19 @@ class DPMLPModel(MLPModel):
         return meta
 
 
-def make_private_model(model: Any, options: PrivacyOptions) -> DPMLPModel:
-    """The DP version of an unfitted ``mlp`` model, keeping the parameters the user set."""
+def make_private_model(model: Any, options: PrivacyOptions) -> Any:
+    """The DP version of an unfitted ``mlp`` or ``text`` model, keeping the user's parameters.
+
+    Text models train Quick mode's head with DP-SGD (:mod:`lepton_core.text.private`).
+    """
+    if getattr(model, "family", "") == "text":
+        from lepton_core.text.private import DPTextModel
+
+        return DPTextModel(**model.get_params()).set_privacy(options)
     if not isinstance(model, MLPModel):
         raise TrainingError(
-            "Differential privacy is available for the neural network (mlp) family; "
-            "choose it, or train without the privacy option."
+            "Differential privacy is available for the neural network (mlp) and text "
+            "families; choose one, or train without the privacy option."
         )
     defaults = MLPModel().get_params()
     dp_defaults = DPMLPModel().get_params()

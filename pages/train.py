@@ -109,7 +109,8 @@ else:
     params["max_epochs"] = cols[0].number_input("Maximum epochs", 1, 500, 30)
 seed = cols[-1].number_input("Seed", 0, 2**31 - 1, 0, help="Same seed, same split and model.")
 privacy = None
-if family == "mlp":  # differential privacy (issue 6): one self-contained block
+# Differential privacy (issue 6): the MLP, or a text model's Quick head; one block.
+if family == "mlp" or (family == TEXT_FAMILY and params.get("mode") == "quick"):
     with st.expander("Differential privacy", icon=":material/shield_lock:"):
         if st.toggle("Train with differential privacy (Opacus)"):
             d1, d2, d3 = st.columns(3)
@@ -130,6 +131,11 @@ if family == "mlp":  # differential privacy (issue 6): one self-contained block
             st.caption(
                 "Noise is calibrated to reach ε; Poisson sampling and per-sample clipping. "
                 "ε spent is reported with the model."
+                + (
+                    " The pretrained encoder stays frozen; only the head learns from your rows."
+                    if family == TEXT_FAMILY
+                    else ""
+                )
             )
 config = TrainConfig(
     data=f"dataset:{dataset.id}",

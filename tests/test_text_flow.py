@@ -254,3 +254,40 @@ def test_text_model_int8_compression_is_measured_and_onnx_says_not_yet(
     assert "region" in report.after.fairness
     with pytest.raises(ModelError, match="cannot be exported to ONNX yet"):
         export_onnx(workspace, text_run.model_name, text_run.model_version, tmp_path)
+
+
+def test_private_quick_text_model_reports_epsilon_and_fine_tune_is_refused(reviews_csv, workspace):
+    from lepton_core.dp import PrivacyOptions, load_privacy
+    from lepton_core.exceptions import TrainingError
+
+    config = TrainConfig(
+        data=str(reviews_csv),
+        target="sentiment",
+        model="text",
+        params={"mode": "quick"},
+        privacy=PrivacyOptions(epsilon=3.0),
+        explain_rows=2,
+        model_name="private-reviews",
+    )
+    result = train(config, workspace=workspace)
+    assert 0 < result.privacy.epsilon <= 3.0 and result.privacy.steps > 0
+    assert "head" in " ".join(result.privacy.notes)
+    assert load_privacy(workspace, result.run_id).epsilon == result.privacy.epsilon
+    model = workspace.load_model(result.model_name, result.model_version)
+    assert model.predict(pd.DataFrame({"review": ["a superb film"]})).shape == (1,)
+    config.params = {"mode": "finetune"}
+    with pytest.raises(TrainingError, match="choose Quick"):
+        train(config, workspace=workspace)
+
+
+def test_train_page_offers_privacy_for_quick_text_models(reviews_csv, workspace):
+    info, _, _ = resolve_dataset(
+        TrainConfig(data=str(reviews_csv), target="sentiment", model="text"), workspace
+    )
+    at = _page("train")
+    at.session_state[Keys.DATASET_ID] = info.id
+    _ok(at.run())
+    assert not any(e.label == "Differential privacy" for e in at.expander)
+    next(r for r in at.radio if r.label == "Training").set_value("quick")
+    _ok(at.run())
+    assert any(e.label == "Differential privacy" for e in at.expander)
