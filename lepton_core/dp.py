@@ -28,7 +28,6 @@ import numpy as np
 from lepton_core._serde import JsonMixin
 from lepton_core.exceptions import TrainingError
 from lepton_core.models import MLPModel
-from lepton_core.tasks import is_classification
 
 __all__ = [
     "DPMLPModel",
@@ -310,39 +309,15 @@ class DPMLPModel(MLPModel):
         self.privacy_options = options.check()
         return self
 
-    def _fit(self, X, y, valid, progress) -> None:
-        from lepton_core import _mlp
-        from lepton_core.models import _describe_columns, _make_preprocessor
-
-        options: PrivacyOptions = getattr(self, "privacy_options", PrivacyOptions())
-        if valid is None:
-            X, y, valid = self._holdout(X, y)
-        self.preprocessor_ = _make_preprocessor(
-            self.numeric_features_,
-            self.categorical_features_,
-            scale=True,
-            max_categories=self.max_categories,
-        )
-        inputs = np.asarray(self.preprocessor_.fit_transform(X), dtype=np.float32)
-        valid_inputs = np.asarray(self.preprocessor_.transform(valid[0]), dtype=np.float32)
-        targets, valid_targets, mean, scale = y, valid[1], 0.0, 1.0
-        if not is_classification(self.task):
-            mean, scale = float(y.mean()), float(y.std()) or 1.0
-            targets, valid_targets = (y - mean) / scale, (valid[1] - mean) / scale
-        n_outputs = len(self.classes_) if self.task == "multiclass" else 1
-
-        def network() -> Any:
-            built = _mlp.build_network(inputs.shape[1], n_outputs, self.hidden_sizes, self.dropout)
-            _mlp.init_output_bias(built, targets, self.task)
-            return built
-
-        trained, outcome, self.privacy_ = train_private(
-            network,
+    def _train_network(self, build, inputs, targets, valid, progress, *, loss_scale):
+        # The MLP's preparation stays; only the training loop becomes DP-SGD.
+        network, outcome, self.privacy_ = train_private(
+            build,
             inputs,
             targets,
-            (valid_inputs, valid_targets),
-            task=self.task,  # type: ignore[arg-type]
-            options=options,
+            valid,
+            task=self.task,
+            options=getattr(self, "privacy_options", PrivacyOptions()),
             batch_size=self.batch_size,
             learning_rate=self.learning_rate,
             weight_decay=self.weight_decay,
@@ -350,16 +325,9 @@ class DPMLPModel(MLPModel):
             patience=self.patience,
             seed=self.seed,
             progress=progress,
-            loss_scale=scale**2,
+            loss_scale=loss_scale,
         )
-        if not is_classification(self.task):
-            _mlp.rescale_output(trained, mean, scale)
-        self.final_estimator_ = trained.eval()
-        self.history_ = outcome.history
-        self.best_iteration_ = outcome.best_epoch
-        self.feature_groups_, self.feature_names_out_ = _describe_columns(
-            self.preprocessor_, self.feature_names_in_
-        )
+        return network, outcome
 
     def _estimator_meta(self) -> dict[str, Any]:
         meta = super()._estimator_meta()

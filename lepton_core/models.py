@@ -778,7 +778,6 @@ class MLPModel(LeptonModel):
         self.max_categories = max_categories
 
     def _fit(self, X, y, valid, progress) -> None:
-        import torch
 
         from lepton_core import _mlp
 
@@ -797,14 +796,49 @@ class MLPModel(LeptonModel):
             mean, scale = float(y.mean()), float(y.std()) or 1.0
             targets, valid_targets = (y - mean) / scale, (valid[1] - mean) / scale
         n_outputs = len(self.classes_) if self.task == "multiclass" else 1
-        # A private RNG stream: the same seed gives the same weights, dropout and batches
-        # without disturbing the caller's global torch state.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
+
+        def build() -> Any:
             network = _mlp.build_network(
                 inputs.shape[1], n_outputs, self.hidden_sizes, self.dropout
             )
             _mlp.init_output_bias(network, targets, self.task)
+            return network
+
+        network, outcome = self._train_network(
+            build, inputs, targets, (valid_inputs, valid_targets), progress, loss_scale=scale**2
+        )
+        if not is_classification(self.task):
+            _mlp.rescale_output(network, mean, scale)
+        self.final_estimator_ = network.eval()
+        self.history_ = outcome.history
+        self.best_iteration_ = outcome.best_epoch
+        self.feature_groups_, self.feature_names_out_ = _describe_columns(
+            self.preprocessor_, self.feature_names_in_
+        )
+
+    def _train_network(
+        self,
+        build: Callable[[], Any],
+        inputs: Any,
+        targets: np.ndarray,
+        valid: tuple[Any, np.ndarray],
+        progress: ProgressFn | None,
+        *,
+        loss_scale: float,
+    ) -> tuple[Any, Any]:
+        """Train the network ``build()`` makes; return it and the training outcome.
+
+        The one step differential privacy replaces (:class:`lepton_core.dp.DPMLPModel`).
+        """
+        import torch
+
+        from lepton_core import _mlp
+
+        # A private RNG stream: the same seed gives the same weights, dropout and batches
+        # without disturbing the caller's global torch state.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            network = build()
             optimizer = _mlp.build_optimizer(network, self.learning_rate, self.weight_decay)
             loader = _mlp.build_loader(
                 inputs, targets, task=self.task, batch_size=self.batch_size, seed=self.seed
@@ -814,20 +848,13 @@ class MLPModel(LeptonModel):
                 optimizer,
                 loader,
                 task=self.task,
-                valid=(valid_inputs, valid_targets),
+                valid=valid,
                 max_epochs=self.max_epochs,
                 patience=self.patience,
                 progress=progress,
-                loss_scale=scale**2,
+                loss_scale=loss_scale,
             )
-        if not is_classification(self.task):
-            _mlp.rescale_output(network, mean, scale)
-        self.final_estimator_ = network
-        self.history_ = outcome.history
-        self.best_iteration_ = outcome.best_epoch
-        self.feature_groups_, self.feature_names_out_ = _describe_columns(
-            self.preprocessor_, self.feature_names_in_
-        )
+        return network, outcome
 
     def _transform(self, X: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.preprocessor_.transform(X), dtype=np.float64)

@@ -324,9 +324,13 @@ def train(
 
     cb.phase("evaluating")
     y_test = split.test[target].to_numpy()
-    y_pred = model.predict(x_test)
-    proba = model.predict_proba(x_test) if is_classification(task) else None  # type: ignore[arg-type]
-    classes = list(model.classes_) if is_classification(task) else None  # type: ignore[arg-type]
+    proba, classes = None, None
+    if is_classification(task):  # type: ignore[arg-type]
+        # Labels are the argmax of the probabilities: one pass (a text model's is seconds).
+        proba, classes = model.predict_proba(x_test), list(model.classes_)
+        y_pred = model.classes_[proba.argmax(axis=1)]
+    else:
+        y_pred = model.predict(x_test)
     evaluation = evaluate(y_test, y_pred, task=task, y_proba=proba, classes=classes)  # type: ignore[arg-type]
     positive = classes[1] if task == "binary" and classes else None
     fairness = (

@@ -300,33 +300,32 @@ if text_columns and task != "regression":
 if st.button("Use this data", type="primary"):
     guard(check_target, df, target, task)
     guard(check_sensitive, df, sensitive)
-    parent = ""
-    if draft.get("steps"):
-        # The untouched table stays a data set of its own; the new version points at it.
-        parent = guard(
+
+    def store(table: pd.DataFrame, table_fingerprint: str, test, **version):
+        return guard(
             workspace().save_dataset,
-            original,
+            table,
             name=draft["name"],
             target=target,
             task=task,
-            sensitive=[s for s in sensitive if s in original.columns],
-            fingerprint=fingerprint(original),
-            test=draft.get("original_test"),
+            sensitive=[s for s in sensitive if s in table.columns],
+            fingerprint=table_fingerprint,
+            test=test,
             source=draft["source"],
-        ).id
-    info = guard(
-        workspace().save_dataset,
+            text_column=text_column,
+            **version,
+        )
+
+    parent = ""
+    if draft.get("steps"):
+        # The untouched table stays a data set of its own; the new version points at it.
+        parent = store(original, fingerprint(original), draft.get("original_test")).id
+    info = store(
         df,
-        name=draft["name"],
-        target=target,
-        task=task,
-        sensitive=sensitive,
-        fingerprint=key,
-        test=draft["test"],
-        source=draft["source"],
+        key,
+        draft["test"],
         parent=parent,
         anonymisation=[s.to_dict() for s in draft.get("steps", [])],
-        text_column=text_column,
     )
     st.session_state[Keys.DATASET_ID] = info.id
     st.success(f"Data set **{info.name}** is ready ({info.n_rows:,} rows); next, train a model.")

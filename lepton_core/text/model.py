@@ -623,28 +623,50 @@ def _batches(
 def _logits(
     network: TextClassifier, tokenizer: Any, texts: list[str], *, max_length: int, batch_size: int
 ) -> np.ndarray:
-    network.eval()
-    device = next(network.parameters()).device
-    out = np.zeros((len(texts), network.config.num_labels), dtype=np.float64)
-    with torch.inference_mode():
-        for idx, inputs in _batches(
-            tokenizer, texts, max_length=max_length, batch_size=batch_size, device=device
-        ):
-            out[idx] = network(**inputs).logits.float().cpu().numpy()
-    return out
+    return _run(
+        network,
+        tokenizer,
+        texts,
+        lambda batch: network(**batch).logits,
+        width=network.config.num_labels,
+        max_length=max_length,
+        batch_size=batch_size,
+    )
 
 
 def _embed(
     network: TextClassifier, tokenizer: Any, texts: list[str], *, max_length: int
 ) -> np.ndarray:
+    return _run(
+        network,
+        tokenizer,
+        texts,
+        lambda batch: network.embed(**batch),
+        width=network.config.hidden_size,
+        max_length=max_length,
+        batch_size=_PREDICT_BATCH,
+    ).astype(np.float32)
+
+
+def _run(
+    network: TextClassifier,
+    tokenizer: Any,
+    texts: list[str],
+    forward: Any,
+    *,
+    width: int,
+    max_length: int,
+    batch_size: int,
+) -> np.ndarray:
+    """``forward(batch)`` over ``texts`` in length-sorted batches, rows in the given order."""
     network.eval()
     device = next(network.parameters()).device
-    out = np.zeros((len(texts), network.config.hidden_size), dtype=np.float32)
+    out = np.zeros((len(texts), width), dtype=np.float64)
     with torch.inference_mode():
         for idx, inputs in _batches(
-            tokenizer, texts, max_length=max_length, batch_size=_PREDICT_BATCH, device=device
+            tokenizer, texts, max_length=max_length, batch_size=batch_size, device=device
         ):
-            out[idx] = network.embed(**inputs).float().cpu().numpy()
+            out[idx] = forward(inputs).float().cpu().numpy()
     return out
 
 
