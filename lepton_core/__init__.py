@@ -58,7 +58,7 @@ _EXPORTS = {
     "ModelCard": "modelcard",
     "export_onnx": "export",
     "export_mlflow_zip": "export",
-    "compress": "export",
+    "compress": "compression",
     "scan_table": "privacy",
     "anonymise": "privacy",
     "k_anonymity": "privacy",

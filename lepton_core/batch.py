@@ -29,12 +29,7 @@ def predict_frame(
     model: LeptonModel, features: pd.DataFrame
 ) -> tuple[list[Any], np.ndarray | None]:
     """Labels (as plain Python values) and class probabilities (None for regression)."""
-    if model.task == "regression":
-        values, proba = model.predict(features), None
-    else:
-        # predict() is argmax of predict_proba(); computing both would score twice.
-        proba = model.predict_proba(features)
-        values = np.asarray(model.classes_)[proba.argmax(axis=1)]
+    values, proba = model.predict_scored(features)
     return [v.item() if hasattr(v, "item") else v for v in values], proba
 
 

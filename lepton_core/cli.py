@@ -76,6 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="a MitigationConfig JSON file (overrides the options above)")
     p.add_argument("--job", help=argparse.SUPPRESS)  # set by the job runner
 
+    p = add("compress", "Quantise a model version to int8 as a new version, with before/after.")
+    p.add_argument("--model", required=True, help="NAME[:VERSION] (an MLP or text model)")
+    p.add_argument("--method", default="torch-int8", help="torch-int8 | onnx-int8")
+
     p = add("audit", "Fairness and accuracy of predictions made elsewhere.")
     p.add_argument("--data", required=True)
     p.add_argument("--label", required=True, help="column with the true labels")
@@ -177,6 +181,14 @@ def _mitigate(args: argparse.Namespace) -> dict[str, Any]:
     return config.run(workspace).to_dict()
 
 
+def _compress(args: argparse.Namespace) -> dict[str, Any]:
+    from lepton_core.compression import compress
+    from lepton_core.workspace import parse_model_ref
+
+    name, version = parse_model_ref(args.model)
+    return compress(_workspace(args), name, version, method=args.method).to_dict()
+
+
 def _audit(args: argparse.Namespace) -> dict[str, Any]:
     from lepton_core.data import load_table
     from lepton_core.fairness import audit_predictions
@@ -250,6 +262,15 @@ def _summary(command: str, result: dict[str, Any]) -> str:
             f"  {row['metric']:<28} {row['before']} → {row['after']}" for row in result["rows"]
         ]
         return "\n".join(lines)
+    if command == "compress":
+        lines = [f"model {result['model']}:{result['new_version']}  ({result['method']})"]
+        for variant in (result["before"], result["after"]):
+            metric = "accuracy" if "accuracy" in variant["metrics"] else "r2"
+            lines.append(
+                f"  {variant['name']:<24} {variant['size_bytes'] / 1024:,.0f} KiB  "
+                f"{variant['latency_ms']:.1f} ms  {metric} {variant['metrics'][metric]:.4f}"
+            )
+        return "\n".join(lines)
     if command == "profile":
         s = result["suggestions"]
         return (
@@ -271,6 +292,7 @@ def _summary(command: str, result: dict[str, Any]) -> str:
 _COMMANDS = {
     "train": _train,
     "mitigate": _mitigate,
+    "compress": _compress,
     "audit": _audit,
     "profile": _profile,
     "explain": _explain,

@@ -13,10 +13,12 @@ that cluster through the Ray Jobs API instead.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shlex
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 from lepton_core.exceptions import JobError
@@ -49,13 +51,18 @@ class Executor:
 
 
 class LocalExecutor(Executor):
-    """A detached process per job on this machine (the default)."""
+    """A detached process per job on this machine (the default).
+
+    :meth:`warm` starts a spare worker ahead of time (see :mod:`lepton_core._spare`);
+    :meth:`start` hands the job to it when one is ready, else starts Python afresh.
+    """
 
     name = "local"
 
     def start(self, job_id: str, command: list[str], log_path: Path) -> str:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+        spare = self._claim_spare(job_id, command, log_path)
+        if spare is not None:
+            return spare
         try:
             with open(log_path, "ab") as log:
                 proc = subprocess.Popen(
@@ -63,7 +70,7 @@ class LocalExecutor(Executor):
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    env=env,
+                    env=_worker_env(),
                     start_new_session=True,  # survives the Streamlit session and its signals
                 )
         except OSError as exc:
@@ -73,14 +80,88 @@ class LocalExecutor(Executor):
             ) from exc
         return str(proc.pid)
 
+    def warm(self, jobs_folder: Path) -> None:
+        """Start a spare worker for the next job unless one is waiting or warming up.
+
+        The spare lives while this process does (at most ``_spare.IDLE_S``), so call
+        it from a long-lived process (the app). ``LEPTON_WARM_WORKER=0`` turns it off;
+        it needs Linux's ``/proc`` to tell a spare from a recycled process id.
+        """
+        if os.environ.get("LEPTON_WARM_WORKER", "1") == "0" or not _PROC.exists():
+            return
+        folder = jobs_folder / _SPARES
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in folder.iterdir():
+            pid = int(path.name.split(".", 1)[0]) if path.name[0].isdigit() else 0
+            if not _is_spare(pid):
+                path.unlink(missing_ok=True)  # what a killed spare left behind
+            elif path.suffix in (".ready", ".tmp"):
+                return  # one is waiting
+        for pid, where in list(_starting.items()):
+            if not _is_spare(pid) or (where / f"{pid}.claimed").exists():
+                del _starting[pid]
+            elif where == folder:
+                return  # one is still importing
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lepton_core._spare", str(folder), str(os.getpid())],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=_worker_env(),
+            start_new_session=True,
+        )
+        _starting[proc.pid] = folder
+
+    def _claim_spare(self, job_id: str, command: list[str], log_path: Path) -> str | None:
+        from lepton_core._spare import env_fingerprint
+
+        folder = log_path.parent.parent / _SPARES
+        if command[:3] != [sys.executable, "-m", "lepton_core"] or not folder.is_dir():
+            return None
+        env = _worker_env()
+        wanted = env_fingerprint(env)
+        for ready in sorted(folder.glob("*.ready")):
+            pid = int(ready.name.split(".", 1)[0])
+            claimed = folder / f"{pid}.claimed"
+            try:
+                ready.rename(claimed)  # succeeds once: this spare is ours
+            except FileNotFoundError:
+                continue
+            if not _is_spare(pid):
+                claimed.unlink(missing_ok=True)
+                continue
+            if claimed.read_text(encoding="utf-8") != wanted:
+                claimed.rename(ready)  # started with other settings; it ends when idle
+                continue
+            claimed.write_text(job_id, encoding="utf-8")
+            order = folder / f"{pid}.job.tmp"
+            # The environment may hold secrets: readable by this user only.
+            with os.fdopen(os.open(order, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+                json.dump({"argv": command[3:], "log": str(log_path), "env": env}, f)
+            order.rename(folder / f"{pid}.job")
+            _starting.pop(pid, None)
+            return str(pid)
+        return None
+
     def alive(self, job_id: str, handle: str) -> bool:
         pid = int(handle)
-        if Path("/proc/self/cmdline").exists():
+        if _PROC.exists():
             try:
                 # A zombie's cmdline is empty; a recycled pid runs some other command.
-                return job_id.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 return False
+            if job_id.encode() in cmdline:
+                return True
+            # A spare worker (python -m lepton_core._spare FOLDER CREATOR) running this job
+            # keeps FOLDER/PID.claimed, which names the job, until it ends.
+            args = cmdline.split(b"\0")
+            if len(args) < 4 or args[2] != b"lepton_core._spare":
+                return False
+            claimed = Path(os.fsdecode(args[3])) / f"{pid}.claimed"
+            with contextlib.suppress(OSError):
+                return claimed.read_text(encoding="utf-8") == job_id
+            return False
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
@@ -93,6 +174,24 @@ class LocalExecutor(Executor):
         if self.alive(job_id, handle):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(int(handle), signal.SIGTERM)
+
+
+_SPARES = "spares"
+_PROC = Path("/proc/self/cmdline")
+_starting: dict[int, Path] = {}  # spares this process started (pid → folder)
+
+
+def _worker_env() -> dict[str, str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _is_spare(pid: int) -> bool:
+    try:
+        return b"lepton_core._spare" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 class RayExecutor(Executor):

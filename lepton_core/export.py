@@ -8,22 +8,18 @@
   compared with the original (:class:`OnnxExport` reports the agreement).
   The graph takes :meth:`LeptonModel.transform`'s matrix (LightGBM: category
   codes), so Lepton's own input checks and encoding stay in front of it.
-- :func:`compress`: dynamic int8 quantisation (torch for the MLP, onnxruntime for
-  ONNX graphs), with size, latency, accuracy **and** fairness before and after.
+
+int8 compression, which makes a new model version, is :mod:`lepton_core.compression`.
 """
 
 from __future__ import annotations
 
-import copy
 import io
-import logging
 import tempfile
-import time
 import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,11 +30,8 @@ from lepton_core.models import LeptonModel
 from lepton_core.workspace import Workspace
 
 __all__ = [
-    "CompressionReport",
     "OnnxExport",
     "OnnxScorer",
-    "VariantFigures",
-    "compress",
     "export_mlflow_zip",
     "export_onnx",
     "onnx_inputs",
@@ -81,14 +74,23 @@ def onnx_inputs(model: LeptonModel, X: pd.DataFrame) -> np.ndarray:
     return np.ascontiguousarray(transformed, dtype=np.float32)
 
 
-def to_onnx(model: LeptonModel, n_features: int) -> tuple[bytes, str]:
+def to_onnx(model: LeptonModel) -> tuple[bytes, str]:
     """Convert the model's estimator; return the ONNX bytes and what its output holds.
 
     The output is ``"probabilities"`` (classifiers converted with their link),
-    ``"raw"`` (the MLP's logits) or ``"value"`` (regression).
+    ``"raw"`` (the MLP's logits) or ``"value"`` (regression). An ``onnx-int8``
+    compressed version gives its int8 graph.
     """
     family = model.family
     regression = model.task == "regression"
+    if model.compression_ is not None:
+        if model.compression_.graph is None:
+            raise ModelError(
+                "A PyTorch int8 version has no ONNX form; export the version it was made from, "
+                "or compress that one with ONNX int8."
+            )
+        return model.compression_.graph, "value" if regression else "raw"
+    n_features = len(model.feature_names_out_)
     if family == "lightgbm":
         from onnxmltools import convert_lightgbm
         from onnxmltools.convert.common.data_types import FloatTensorType
@@ -175,10 +177,15 @@ class OnnxScorer:
             return np.column_stack([1.0 - positive, positive])
         return softmax(out, axis=1)
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
+    def predict_scored(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        """As :meth:`LeptonModel.predict_scored`: labels and probabilities in one pass."""
         if self.task == "regression":
-            return self._run(X).reshape(-1)
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+            return self._run(X).reshape(-1), None
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)], proba
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.predict_scored(X)[0]
 
 
 def _test_rows(workspace: Workspace, run_id: str) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
@@ -224,7 +231,7 @@ def export_onnx(
             "A text model cannot be exported to ONNX yet; export the MLflow folder (zip) instead."
         )
     X, _, _ = _test_rows(workspace, info.run_id)
-    data, output = to_onnx(model, onnx_inputs(model, X.head(1)).shape[1])
+    data, output = to_onnx(model)
     path = Path(dest) / f"{info.name}-v{info.version}.onnx"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
@@ -272,183 +279,3 @@ def export_mlflow_zip(
             for path in sorted(p for p in folder.rglob("*") if p.is_file()):
                 zf.write(path, Path("model") / path.relative_to(folder))
     return out
-
-
-# ---------------------------------------------------------------- compression
-@dataclass
-class VariantFigures(JsonMixin):
-    """One variant's cost and quality on the test rows."""
-
-    name: str
-    size_bytes: int
-    latency_ms: float
-    metrics: dict[str, float]
-    fairness: dict[str, dict[str, float | None]]
-
-
-@dataclass
-class CompressionReport(JsonMixin):
-    """Before/after figures of int8 compression (every figure measured on the test rows)."""
-
-    model: str
-    version: int
-    method: str
-    n_rows: int
-    before: VariantFigures
-    after: VariantFigures
-    label_agreement: float
-
-
-def _figures(
-    name: str, scorer: Any, size: int, X: pd.DataFrame, y: pd.Series, groups: pd.DataFrame
-) -> VariantFigures:
-    from lepton_core.evaluation import evaluate
-    from lepton_core.fairness import fairness_reports
-    from lepton_core.tasks import is_classification
-
-    task = scorer.task
-    start = time.perf_counter()
-    for _ in range(3):
-        pred = scorer.predict(X)
-    latency = (time.perf_counter() - start) / 3 * 1000
-    classification = is_classification(task)
-    proba = scorer.predict_proba(X) if classification else None
-    classes = list(scorer.classes_) if classification else None
-    report = evaluate(y.to_numpy(), pred, task=task, y_proba=proba, classes=classes)
-    fairness = {}
-    if len(groups.columns):
-        positive = classes[1] if task == "binary" and classes else None
-        for r in fairness_reports(
-            y.to_numpy(), pred, sensitive_features=groups, task=task, positive_label=positive
-        ):
-            fairness[r.attribute] = {
-                "demographic_parity_difference": r.demographic_parity_difference,
-                "equalized_odds_difference": r.equalized_odds_difference,
-            }
-    return VariantFigures(name, size, latency, report.metrics, fairness)
-
-
-def _state_size(network: Any) -> int:
-    import torch
-
-    buffer = io.BytesIO()
-    torch.save(network.state_dict(), buffer)
-    return len(buffer.getvalue())
-
-
-class _TorchQuantised:
-    """An MLP or text model with its Linear layers dynamically quantised to int8 (torch)."""
-
-    def __init__(self, model: LeptonModel):
-        import torch
-
-        with warnings.catch_warnings():
-            # Eager dynamic quantisation is deprecated in favour of torchao, which is not a
-            # dependency; it still runs on torch 2.13 CPU.
-            warnings.simplefilter("ignore")
-            if model.family == "text":
-                # The encoder's Linear layers only: the small head stays float32, so a head
-                # with large weights (a linear probe on separable data) keeps its precision.
-                self.network = copy.deepcopy(model.final_estimator_).eval()
-                self.network.encoder = torch.ao.quantization.quantize_dynamic(
-                    self.network.encoder, {torch.nn.Linear}, dtype=torch.qint8
-                )
-            else:
-                self.network = torch.ao.quantization.quantize_dynamic(
-                    model.final_estimator_.eval(), {torch.nn.Linear}, dtype=torch.qint8
-                )
-        self.model, self.task, self.classes_ = model, model.task, getattr(model, "classes_", None)
-        if model.family == "text":  # the same tokenizer and batching, the int8 network
-            self.model = copy.copy(model)
-            self.model.final_estimator_ = self.network
-
-    def _raw(self, X: pd.DataFrame) -> np.ndarray:
-        import torch
-
-        if self.model.family == "text":
-            return self.model.logits(X.iloc[:, 0])
-        with torch.no_grad():
-            return self.network(torch.as_tensor(onnx_inputs(self.model, X))).numpy()
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        from scipy.special import expit, softmax
-
-        out = self._raw(X).astype(np.float64)
-        if out.shape[1] == 1:
-            return np.column_stack([1.0 - expit(out[:, 0]), expit(out[:, 0])])
-        return softmax(out, axis=1)
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        if self.task == "regression":
-            return self._raw(X).reshape(-1).astype(np.float64)
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
-
-
-def compress(
-    workspace: Workspace, name: str, version: str | int | None, *, method: str = "onnx-int8"
-) -> CompressionReport:
-    """Quantise a model version to int8 and measure what it costs.
-
-    Parameters
-    ----------
-    method : str
-        ``"onnx-int8"`` (onnxruntime dynamic quantisation of the ONNX export; any family
-        with weight matrices) or ``"torch-int8"`` (torch dynamic quantisation; the MLP).
-
-    Raises
-    ------
-    ModelError
-        The method does not apply to this model's family.
-    """
-    info = workspace.model_version(name, version)
-    model = workspace.load_model(info.name, info.version)
-    X, y, groups = _test_rows(workspace, info.run_id)
-    if method == "torch-int8":
-        if model.family not in ("mlp", "text"):
-            raise ModelError(
-                "torch int8 quantisation applies to the neural network (MLP) and text models."
-            )
-        # Sizes of the network's weights alone on both sides; the preprocessing is shared.
-        before_scorer: Any = model
-        before_size = _state_size(model.final_estimator_)
-        after_scorer: Any = _TorchQuantised(model)
-        after_size = _state_size(after_scorer.network)
-    elif method == "onnx-int8":
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        if model.family in ("lightgbm", "tree"):
-            raise ModelError(
-                "Tree models have no weight matrices to quantise; int8 compression applies "
-                "to the logistic and neural network models."
-            )
-        if model.family == "text":
-            raise ModelError(
-                "Text models have no ONNX export yet; choose PyTorch int8 compression instead."
-            )
-        data, output = to_onnx(model, onnx_inputs(model, X.head(1)).shape[1])
-        with tempfile.TemporaryDirectory() as tmp:
-            src, dst = Path(tmp) / "model.onnx", Path(tmp) / "model.int8.onnx"
-            src.write_bytes(data)
-            # onnxruntime logs advice through the root logger on every call; keep it quiet.
-            logging.disable(logging.WARNING)
-            try:
-                quantize_dynamic(src, dst, weight_type=QuantType.QInt8)
-            finally:
-                logging.disable(logging.NOTSET)
-            quantised = dst.read_bytes()
-        before_scorer, before_size = OnnxScorer(model, data, output), len(data)
-        after_scorer, after_size = OnnxScorer(model, quantised, output), len(quantised)
-    else:
-        raise ValueError(f"unknown compression method {method!r}")
-    before = _figures("original", before_scorer, before_size, X, y, groups)
-    after = _figures(method, after_scorer, after_size, X, y, groups)
-    agreement = float(np.mean(before_scorer.predict(X) == after_scorer.predict(X)))
-    return CompressionReport(
-        model=info.name,
-        version=info.version,
-        method=method,
-        n_rows=len(X),
-        before=before,
-        after=after,
-        label_agreement=agreement,
-    )

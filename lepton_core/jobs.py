@@ -27,7 +27,13 @@ from typing import Any
 from lepton_core._serde import JsonMixin
 from lepton_core.callbacks import TrainerCallback, TrainerControl, TrainerState
 from lepton_core.exceptions import JobError, LeptonError
-from lepton_core.executors import Executor, RayExecutor, default_executor, get_executor
+from lepton_core.executors import (
+    Executor,
+    LocalExecutor,
+    RayExecutor,
+    default_executor,
+    get_executor,
+)
 from lepton_core.training import TrainConfig
 from lepton_core.workspace import Workspace
 
@@ -39,6 +45,7 @@ __all__ = [
     "max_jobs",
     "run_job",
     "start_job",
+    "warm_worker",
 ]
 
 ACTIVE = ("queued", "running")
@@ -279,6 +286,11 @@ class JobStore:
             ).fetchall()
         return [self._job(r) for r in rows]
 
+    def running(self) -> int:
+        """How many jobs are running now."""
+        with closing(self._connect()) as conn:
+            return conn.execute("SELECT COUNT(*) FROM jobs WHERE status = 'running'").fetchone()[0]
+
     def queue_position(self, job_id: str) -> int | None:
         """1 for the next queued job to start, None when the job is not queued."""
         with closing(self._connect()) as conn:
@@ -425,6 +437,20 @@ def start_job(
     job = store.create(config, command, owner=owner, kind=kind, limit=limit, executor=executor)
     store.recover()
     return store.get(job.id)
+
+
+def warm_worker(workspace: Workspace, executor: Executor | None = None) -> None:
+    """Have a spare worker ready for the next local job (see :mod:`lepton_core._spare`).
+
+    Call it from the long-lived process that starts jobs (the app) while the user
+    sets a job up: a job handed to a spare skips starting Python and importing the
+    training stack. Nothing happens while a job runs, so the spare's imports never
+    take a running job's CPU.
+    """
+    chosen = executor or default_executor()
+    store = JobStore(workspace)
+    if isinstance(chosen, LocalExecutor) and not store.running():
+        chosen.warm(store.folder)
 
 
 def _kind(config: Any) -> str:

@@ -20,7 +20,6 @@ groups' rates follow fairlearn's mixture.
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,7 +30,7 @@ import pandas as pd
 
 from lepton_core import models as _models
 from lepton_core._serde import JsonMixin
-from lepton_core.evaluation import EvalReport, evaluate
+from lepton_core.evaluation import EvalReport
 from lepton_core.exceptions import ModelError, NotFittedError, TrainingError
 from lepton_core.fairness import MAX_UNBINNED_GROUPS, MISSING, FairnessReport, fairness_reports
 from lepton_core.models import LeptonModel
@@ -284,9 +283,15 @@ class MitigatedModel(LeptonModel):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Labels drawn from the mitigated mixture, with a per-row draw fixed by its values."""
+        return self.predict_scored(X)[0]
+
+    def predict_scored(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The drawn labels (not the argmax of the probabilities) and the probabilities."""
         Xc = self._prepare(X)
+        positive = self._positive(Xc)
         draw = pd.util.hash_pandas_object(Xc, index=False).to_numpy() / float(2**64)
-        return self.classes_[(draw < self._positive(Xc)).astype(int)]
+        labels = self.classes_[(draw < positive).astype(int)]
+        return labels, np.column_stack([1.0 - positive, positive])
 
     def _transform(self, X: pd.DataFrame) -> pd.DataFrame:
         return X
@@ -450,11 +455,8 @@ def mitigate_run(
     import time
 
     from lepton_core.callbacks import CallbackList
-    from lepton_core.data import prepare_features
-    from lepton_core.explain import explain, summarize
-    from lepton_core.inputs import InputSchema
     from lepton_core.reports import load_run_reports
-    from lepton_core.training import TrainConfig, _test_predictions, prepare_data
+    from lepton_core.training import TrainConfig, prepare_data, record_run
 
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; use one of {', '.join(METHODS)}.")
@@ -479,10 +481,9 @@ def mitigate_run(
     config = TrainConfig.from_dict(workspace.load_report(run_id, "config"))
     # The run's own split: the mitigated model is scored on the rows its parent was.
     data = prepare_data(replace(config, data=f"dataset:{run.dataset_id}"), workspace)
-    info, schema, split, features = data.info, data.schema, data.split, data.features
+    info, split = data.info, data.split
     if sensitive not in split.train.columns:
         raise ModelError(f"The data set has no column '{sensitive}'; pick one of its columns.")
-    x_train, x_valid, x_test = data.x_train, data.x_valid, data.x_test
     base = workspace.load_model(run.model_name, run.model_version)
     model = MitigatedModel(
         task="binary",
@@ -493,7 +494,9 @@ def mitigate_run(
         eps=eps,
     )
     fit_x, fit_part = (
-        (x_valid, split.valid) if method.startswith("threshold") else (x_train, split.train)
+        (data.x_valid, split.valid)
+        if method.startswith("threshold")
+        else (data.x_train, split.train)
     )
     cb.phase("training")
     model.fit(
@@ -504,39 +507,6 @@ def mitigate_run(
     )
     if cb.control.should_stop:
         raise TrainingError("Mitigation was cancelled; start it again when you are ready.")
-    cb.phase("evaluating")
-    y_test = split.test[info.target].to_numpy()
-    classes = list(model.classes_)
-    y_pred, proba = model.predict(x_test), model.predict_proba(x_test)
-    evaluation = evaluate(y_test, y_pred, task="binary", y_proba=proba, classes=classes)
-    attributes = list(dict.fromkeys([*(config.sensitive or info.sensitive), sensitive]))
-    fairness = fairness_reports(
-        y_test,
-        y_pred,
-        sensitive_features=split.test[attributes].reset_index(drop=True),
-        task="binary",
-        positive_label=classes[1],
-    )
-    background_raw = split.train[features].sample(min(100, len(split.train)), random_state=0)
-    background = prepare_features(background_raw, schema, info.target)
-    explanation = explain(model, x_test, background=background, max_rows=_EXPLAIN_ROWS)
-    after = next(r for r in fairness if r.attribute == sensitive)
-    try:
-        before = parent.fairness_for(sensitive)
-    except ValueError:
-        before = fairness_reports(
-            y_test,
-            base.predict(x_test),
-            sensitive_features=split.test[[sensitive]].reset_index(drop=True),
-            task="binary",
-            positive_label=classes[1],
-        )[0]
-    rows = comparison_rows((parent.evaluation, before), (evaluation, after))
-    metrics = {f"test_{k}": v for k, v in evaluation.metrics.items()}
-    for report in fairness:
-        for key, value in report.summary().items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                metrics[f"fairness_{report.attribute}_{key}"] = value
     mitigation = {
         "method": method,
         "title": METHOD_TITLES[method],
@@ -544,64 +514,51 @@ def mitigate_run(
         "parent_run_id": run_id,
         "parent_model": f"{run.model_name}:{run.model_version}",
         "fitted_on": "validation part" if method.startswith("threshold") else "training part",
-        "rows": rows,
     }
-    cb.phase("saving")
-    new_config = TrainConfig.from_dict({**config.to_dict(), "model": MitigatedModel.family})
-    new_run, version = workspace.log_run(
+    recorded = record_run(
+        workspace,
+        data,
+        model,
+        config=TrainConfig.from_dict(
+            {**config.to_dict(), "model": MitigatedModel.family, "model_name": run.model_name}
+        ),
         run_name=f"{run.model_name}-{method}",
         params={
-            "family": MitigatedModel.family,
-            "task": "binary",
-            "target": info.target,
-            "sensitive": ",".join(attributes),
-            "seed": config.seed,
-            "n_train": len(split.train),
-            "n_valid": len(split.valid),
-            "n_test": len(split.test),
-            "data_fingerprint": info.fingerprint,
             "mitigation.method": method,
             "mitigation.sensitive": sensitive,
             "mitigation.parent_run": run_id,
             "base_family": base.family,
         },
-        tags={
-            "dataset_id": info.id,
-            "dataset_name": info.name,
-            "family": MitigatedModel.family,
-            "task": "binary",
-            "parent_run": run_id,
-            "mitigation": method,
-        },
-        metrics=metrics,
-        history=[],
-        reports={
-            "config": new_config.to_dict(),
-            "evaluation": evaluation.to_dict(),
-            "fairness": [r.to_dict() for r in fairness],
-            "explanation": explanation.to_dict(),
-            "shap_summary": summarize(explanation),
-            "input_schema": InputSchema.from_frame(split.train, schema, features).to_dict(),
-            "background": json.loads(background_raw.to_json(orient="split", index=False)),
-            "history": [],
-            "test_predictions": _test_predictions(y_test, y_pred, proba, classes),
-            "anonymisation": {"parent": info.parent, "steps": info.anonymisation},
-            "mitigation": mitigation,
-        },
-        model=model,
-        model_name=run.model_name,
-        input_example=x_train.head(5),
+        tags={"parent_run": run_id, "mitigation": method},
+        reports={"mitigation": mitigation},
+        sensitive=[sensitive],
+        explain_rows=_EXPLAIN_ROWS,
+        callbacks=cb,
     )
+    after = next(r for r in recorded.fairness if r.attribute == sensitive)
+    try:
+        before = parent.fairness_for(sensitive)
+    except ValueError:
+        before = fairness_reports(
+            split.test[info.target].to_numpy(),
+            base.predict(data.x_test),
+            sensitive_features=split.test[[sensitive]].reset_index(drop=True),
+            task="binary",
+            positive_label=model.classes_[1],
+        )[0]
+    rows = comparison_rows((parent.evaluation, before), (recorded.evaluation, after))
+    # The before/after table joins the stored mitigation facts (the Evaluate page reads it).
+    workspace.log_report(recorded.run_id, "mitigation", {**mitigation, "rows": rows})
     cb.train_end()
     return MitigationResult(
-        run_id=new_run,
+        run_id=recorded.run_id,
         parent_run_id=run_id,
         model_name=run.model_name,
-        model_version=version,
+        model_version=recorded.model_version,
         method=method,
         sensitive=sensitive,
-        evaluation=evaluation,
-        fairness=fairness,
+        evaluation=recorded.evaluation,
+        fairness=recorded.fairness,
         rows=rows,
         seconds=round(time.perf_counter() - start, 2),
     )

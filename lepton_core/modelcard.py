@@ -247,6 +247,18 @@ def _mitigation_fact(workspace: Workspace, run_id: str) -> str | None:
     )
 
 
+def _compression_facts(workspace: Workspace, run_id: str) -> list[str]:
+    try:
+        report = workspace.load_report(run_id, "compression")
+    except WorkspaceError:
+        return []
+    return [
+        f"This is an int8-compressed version of {report['parent']} ({report['title']}); its "
+        "figures were measured on the same test rows as the original's, and a few of its "
+        "predictions can differ from the original's."
+    ]
+
+
 def _limitations(ds: dict[str, Any], reports: Any, schema: Any) -> list[str]:
     out = [
         f"Figures were measured on {ds.get('n_test', '?')} held-out test rows; on people, "
@@ -345,7 +357,10 @@ def model_card(
         mitigation=_mitigation_fact(workspace, run_id),
         top_features=top_features,
         privacy=_privacy_facts(workspace, run_id),
-        limitations=_limitations(dataset, reports, schema),
+        limitations=[
+            *_compression_facts(workspace, run_id),
+            *_limitations(dataset, reports, schema),
+        ],
     )
 
 

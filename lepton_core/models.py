@@ -83,6 +83,8 @@ class LeptonModel(BaseEstimator):
     #: What ``raw_output`` holds for classification: "logit" (log-odds, softmax logits)
     #: or "probability" (scikit-learn trees, whose TreeSHAP explains probabilities).
     margin: ClassVar[str] = "logit"
+    #: How the network was compressed to int8 (:mod:`lepton_core.compression`), or None.
+    compression_: Any = None
 
     def __init__(self, task: Task = "binary", seed: int = 0) -> None:
         self.task = task
@@ -146,6 +148,14 @@ class LeptonModel(BaseEstimator):
             return self._raw(Xc)
         return self.classes_[self._proba(Xc).argmax(axis=1)]
 
+    def predict_scored(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`predict` and, for classifiers, :meth:`predict_proba`, from one scoring pass."""
+        Xc = self._prepare(X)
+        if not is_classification(self.task):
+            return self._raw(Xc), None
+        proba = self._proba(Xc)
+        return self.classes_[proba.argmax(axis=1)], proba
+
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Class probabilities, shape ``(n, n_classes)`` in the order of ``classes_``."""
         self._check_fitted()
@@ -178,22 +188,31 @@ class LeptonModel(BaseEstimator):
         self._check_fitted()
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
-        files = self._save_estimator(folder)
-        meta = {
-            "format_version": _FORMAT_VERSION,
-            "family": self.family,
-            "task": self.task,
-            "params": {k: _jsonable(v) for k, v in self.get_params(deep=False).items()},
-            "feature_names_in": self.feature_names_in_,
-            "numeric_features": self.numeric_features_,
-            "categorical_features": self.categorical_features_,
-            "categories": self.categories_,
-            "feature_groups": self.feature_groups_,
-            "feature_names_out": self.feature_names_out_,
-            "history": self.history_,
-            "best_iteration": self.best_iteration_,
-            "estimator": self._estimator_meta(),
-        }
+        network, compression = self.final_estimator_, self.compression_
+        if compression is not None:  # the float weights are saved; loading quantises again
+            self.final_estimator_ = compression.float_network
+        try:
+            files = self._save_estimator(folder)
+            meta = {
+                "format_version": _FORMAT_VERSION,
+                "family": self.family,
+                "task": self.task,
+                "params": {k: _jsonable(v) for k, v in self.get_params(deep=False).items()},
+                "feature_names_in": self.feature_names_in_,
+                "numeric_features": self.numeric_features_,
+                "categorical_features": self.categorical_features_,
+                "categories": self.categories_,
+                "feature_groups": self.feature_groups_,
+                "feature_names_out": self.feature_names_out_,
+                "history": self.history_,
+                "best_iteration": self.best_iteration_,
+                "estimator": self._estimator_meta(),
+            }
+        finally:
+            self.final_estimator_ = network
+        if compression is not None:
+            meta["compression"] = compression.method
+            files += compression.save(folder)
         if is_classification(self.task):
             meta["classes"] = self.classes_.tolist()
             meta["classes_dtype"] = str(self.classes_.dtype)
@@ -943,6 +962,10 @@ def load_model(path: str | os.PathLike) -> LeptonModel:
     model = cls(**params)
     model._restore(meta)
     model._load_estimator(folder, meta)
+    if meta.get("compression"):
+        from lepton_core.compression import restore
+
+        restore(model, meta["compression"], folder)
     return model
 
 

@@ -45,8 +45,7 @@ class ModelBundle:
     def predict(self, records: list[dict[str, Any]]) -> list[Prediction]:
         """Predict and explain each record (checked against the input schema first)."""
         features = self.input_schema.to_frame(records)
-        labels = self.model.predict(features)
-        proba = self.model.predict_proba(features) if self.model.task != "regression" else None
+        labels, proba = self.model.predict_scored(features)
         expl = explain(self.model, features, background=self.background, max_rows=len(features))
         out = []
         for i, label in enumerate(labels):

@@ -154,15 +154,16 @@ class _Models:
 
     def scorer(self, bundle: ModelBundle) -> Any:
         """What predicts for ``bundle``: the model itself, or its ONNX graph in onnxruntime."""
-        if self.runtime == "native" or bundle.model.family == "text":
-            return bundle.model  # text models have no ONNX export yet: they serve natively
+        model = bundle.model
+        # A compressed version already runs its int8 network (an ONNX int8 one in onnxruntime).
+        if self.runtime == "native" or model.family == "text" or model.compression_ is not None:
+            return model  # text models have no ONNX export yet: they serve natively
         key = (bundle.version.name, bundle.version.version)
         with self._lock:
             if key not in self._scorers:
-                from lepton_core.export import OnnxScorer, onnx_inputs, to_onnx
+                from lepton_core.export import OnnxScorer, to_onnx
 
-                n_features = onnx_inputs(bundle.model, bundle.background.head(1)).shape[1]
-                self._scorers[key] = OnnxScorer(bundle.model, *to_onnx(bundle.model, n_features))
+                self._scorers[key] = OnnxScorer(model, *to_onnx(model))
             return self._scorers[key]
 
 

@@ -38,15 +38,16 @@ from lepton_core.inputs import InputSchema
 from lepton_core.models import FAMILIES, make_model
 from lepton_core.reports import headline_figures
 from lepton_core.samples import load_sample
-from lepton_core.tasks import is_classification
 from lepton_core.workspace import DatasetInfo, Workspace, slugify
 
 __all__ = [
     "TEXT_FAMILY",
     "PreparedData",
+    "RecordedRun",
     "TrainConfig",
     "TrainResult",
     "prepare_data",
+    "record_run",
     "resolve_dataset",
     "train",
 ]
@@ -302,9 +303,8 @@ def train(
     cb.phase("loading")
     cb.train_begin()
     data = prepare_data(config, workspace)
-    info, schema, split, features = data.info, data.schema, data.split, data.features
+    info, split = data.info, data.split
     task, target = info.task, info.target
-    x_train, x_valid, x_test = data.x_train, data.x_valid, data.x_test
     lap("load")
 
     cb.phase("training")
@@ -312,9 +312,9 @@ def train(
     if config.privacy is not None:
         model = make_private_model(model, config.privacy)
     model.fit(
-        x_train,
+        data.x_train,
         split.train[target].to_numpy(),
-        X_valid=x_valid,
+        X_valid=data.x_valid,
         y_valid=split.valid[target].to_numpy(),
         progress=cb.step,
     )
@@ -322,26 +322,103 @@ def train(
         raise TrainingError("Training was cancelled; start it again when you are ready.")
     lap("fit")
 
+    privacy: PrivacyReport | None = getattr(model, "privacy_", None)
+    recorded = record_run(
+        workspace,
+        data,
+        model,
+        config=config,
+        run_name=f"{config.model_name or info.name}-{config.model}",
+        params={f"model.{k}": v for k, v in model.get_params().items()},
+        reports={"privacy": privacy.to_dict() if privacy is not None else None},
+        metrics=(
+            {"privacy_epsilon": privacy.epsilon, "privacy_delta": privacy.delta}
+            if privacy is not None
+            else {}
+        ),
+        callbacks=cb,
+        lap=lap,
+    )
+    lap("save")
+    cb.train_end()
+    result = TrainResult(
+        run_id=recorded.run_id,
+        model_name=recorded.model_name,
+        model_version=recorded.model_version,
+        dataset_id=info.id,
+        task=task,
+        family=config.model,
+        config=config,
+        evaluation=recorded.evaluation,
+        fairness=recorded.fairness,
+        shap_summary=recorded.shap_summary,
+        history=[dict(h) for h in model.history_],
+        timings=timings,
+        n_train=len(split.train),
+        n_valid=len(split.valid),
+        n_test=len(split.test),
+        privacy=privacy,
+    )
+    workspace.set_run_tags(recorded.run_id, {"timings": _compact(timings)})
+    return result
+
+
+@dataclass
+class RecordedRun(JsonMixin):
+    """A model version registered by :func:`record_run` and the figures stored with it."""
+
+    run_id: str
+    model_name: str
+    model_version: int
+    evaluation: EvalReport
+    fairness: list[FairnessReport]
+    shap_summary: dict[str, Any]
+
+
+def record_run(
+    workspace: Workspace,
+    data: PreparedData,
+    model: Any,
+    *,
+    config: TrainConfig,
+    run_name: str,
+    params: dict[str, Any] | None = None,
+    tags: dict[str, str] | None = None,
+    metrics: dict[str, float] | None = None,
+    reports: dict[str, Any] | None = None,
+    sensitive: list[str] | None = None,
+    explain_rows: int | None = None,
+    callbacks: CallbackList | None = None,
+    lap: Any = None,
+) -> RecordedRun:
+    """Score a fitted model on the test part, explain it, and register it as a new version.
+
+    Training, mitigation and compression all end here, so every version carries the
+    same reports (evaluation, fairness, SHAP, input schema, test predictions) measured
+    the same way. ``params``, ``tags``, ``metrics`` and ``reports`` add to the common
+    ones; ``sensitive`` adds fairness attributes to the data set's.
+    """
+    cb = callbacks or CallbackList(None)
+    lap = lap or (lambda name: None)
+    info, split, features = data.info, data.split, data.features
+    task, target = info.task, info.target
+    text = config.model == TEXT_FAMILY
+
     cb.phase("evaluating")
     y_test = split.test[target].to_numpy()
-    proba, classes = None, None
-    if is_classification(task):  # type: ignore[arg-type]
-        # Labels are the argmax of the probabilities: one pass (a text model's is seconds).
-        proba, classes = model.predict_proba(x_test), list(model.classes_)
-        y_pred = model.classes_[proba.argmax(axis=1)]
-    else:
-        y_pred = model.predict(x_test)
+    y_pred, proba = model.predict_scored(data.x_test)
+    classes = list(model.classes_) if proba is not None else None
     evaluation = evaluate(y_test, y_pred, task=task, y_proba=proba, classes=classes)  # type: ignore[arg-type]
-    positive = classes[1] if task == "binary" and classes else None
+    attributes = list(dict.fromkeys([*info.sensitive, *(sensitive or [])]))
     fairness = (
         fairness_reports(
             y_test,
             y_pred,
-            sensitive_features=split.test[info.sensitive].reset_index(drop=True),
+            sensitive_features=split.test[attributes].reset_index(drop=True),
             task=task,  # type: ignore[arg-type]
-            positive_label=positive,
+            positive_label=classes[1] if task == "binary" and classes else None,
         )
-        if info.sensitive
+        if attributes
         else []
     )
     lap("evaluate")
@@ -352,47 +429,49 @@ def train(
     )
     background = (
         background_raw.fillna("").astype("str")
-        if config.model == TEXT_FAMILY
-        else prepare_features(background_raw, schema, target)
+        if text
+        else prepare_features(background_raw, data.schema, target)
     )
     explanation = explain(
-        model, x_test, background=background, max_rows=config.explain_rows, seed=config.seed
+        model,
+        data.x_test,
+        background=background,
+        max_rows=explain_rows or config.explain_rows,
+        seed=config.seed,
     )
     shap_summary = summarize(explanation)
     lap("explain")
 
     cb.phase("saving")
     model_name = config.model_name or info.name
-    input_schema = InputSchema.from_frame(split.train, schema, features)
-    metrics = {f"test_{k}": v for k, v in evaluation.metrics.items()}
-    privacy: PrivacyReport | None = getattr(model, "privacy_", None)
-    if privacy is not None:
-        metrics.update(privacy_epsilon=privacy.epsilon, privacy_delta=privacy.delta)
+    all_metrics = {f"test_{k}": v for k, v in evaluation.metrics.items()}
+    all_metrics.update(metrics or {})
     for report in fairness:
         for key, value in report.summary().items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                metrics[f"fairness_{report.attribute}_{key}"] = value
+                all_metrics[f"fairness_{report.attribute}_{key}"] = value
     run_id, version = workspace.log_run(
-        run_name=f"{model_name}-{config.model}",
+        run_name=run_name,
         params={
             "family": config.model,
             "task": task,
             "target": target,
-            "sensitive": ",".join(info.sensitive),
+            "sensitive": ",".join(attributes),
             "seed": config.seed,
             "n_train": len(split.train),
             "n_valid": len(split.valid),
             "n_test": len(split.test),
             "data_fingerprint": info.fingerprint,
-            **{f"model.{k}": v for k, v in model.get_params().items()},
+            **(params or {}),
         },
         tags={
             "dataset_id": info.id,
             "dataset_name": info.name,
             "family": config.model,
             "task": task,
+            **(tags or {}),
         },
-        metrics=metrics,
+        metrics=all_metrics,
         history=model.history_,
         reports={
             "config": config.to_dict(),
@@ -400,41 +479,20 @@ def train(
             "fairness": [r.to_dict() for r in fairness],
             "explanation": explanation.to_dict(),
             "shap_summary": shap_summary,
-            "input_schema": input_schema.to_dict(),
+            "input_schema": InputSchema.from_frame(split.train, data.schema, features).to_dict(),
             "background": json.loads(background_raw.to_json(orient="split", index=False)),
             "history": model.history_,
             # Test labels and predictions, for bootstrap confidence intervals (model card).
             "test_predictions": _test_predictions(y_test, y_pred, proba, classes),
             # What was done to personal data before training (empty when nothing was).
             "anonymisation": {"parent": info.parent, "steps": info.anonymisation},
-            "privacy": privacy.to_dict() if privacy is not None else None,
+            **(reports or {}),
         },
         model=model,
         model_name=model_name,
-        input_example=x_train.head(5),
+        input_example=data.x_train.head(5),
     )
-    lap("save")
-    cb.train_end()
-    result = TrainResult(
-        run_id=run_id,
-        model_name=model_name,
-        model_version=version,
-        dataset_id=info.id,
-        task=task,
-        family=config.model,
-        config=config,
-        evaluation=evaluation,
-        fairness=fairness,
-        shap_summary=shap_summary,
-        history=[dict(h) for h in model.history_],
-        timings=timings,
-        n_train=len(split.train),
-        n_valid=len(split.valid),
-        n_test=len(split.test),
-        privacy=privacy,
-    )
-    workspace.set_run_tags(run_id, {"timings": _compact(timings)})
-    return result
+    return RecordedRun(run_id, model_name, version, evaluation, fairness, shap_summary)
 
 
 def _test_predictions(y_true: Any, y_pred: Any, proba: Any, classes: list | None) -> dict:

@@ -338,7 +338,7 @@ class Workspace:
                     tags=all_tags if i == 0 else [],
                 )
             for name, report in reports.items():
-                client.log_text(run_id, json.dumps(report, allow_nan=False), f"{name}.json")
+                self.log_report(run_id, name, report)
             version = self._log_model(run_id, model, model_name, input_example)
             client.set_tag(run_id, _TAG + "model_name", model_name)
             client.set_tag(run_id, _TAG + "model_version", str(version))
@@ -427,6 +427,10 @@ class Workspace:
     def set_run_tags(self, run_id: str, tags: dict[str, str]) -> None:
         for key, value in tags.items():
             self.client.set_tag(run_id, _TAG + key, str(value))
+
+    def log_report(self, run_id: str, name: str, report: Any) -> None:
+        """Store a JSON report with the run (read back by :meth:`load_report`)."""
+        self.client.log_text(run_id, json.dumps(report, allow_nan=False), f"{name}.json")
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - run artifacts never change once written
     def load_report(self, run_id: str, name: str) -> Any:

@@ -11,8 +11,9 @@ import streamlit as st
 
 from lepton_core.apikeys import ApiKeyStore
 from lepton_core.batch import score_table
+from lepton_core.compression import METHODS, compress
 from lepton_core.data import load_table
-from lepton_core.export import compress, export_mlflow_zip, export_onnx
+from lepton_core.export import export_mlflow_zip, export_onnx
 from lepton_core.modelcard import cached_model_card, set_intended_use
 from lepton_core.reports import load_run_reports
 from lepton_core.scoring import load_bundle
@@ -260,16 +261,14 @@ if exported and exported[0] == version.ref:
         file_name=Path(result.path).name,
         icon=":material/download:",
     )
-methods = {
-    "ONNX int8 (onnxruntime)": "onnx-int8",
-    "PyTorch int8 (neural network, text model)": "torch-int8",
-}
-method = st.radio("Compression", list(methods), horizontal=True)
-if st.button("Compress and compare", icon=":material/compress:"):
-    with st.spinner("Quantising and measuring on the test rows…"):
+method = st.radio(
+    "Compression", list(METHODS), format_func=METHODS.get, horizontal=True, key="deploy_method"
+)
+if st.button("Compress into a new version", icon=":material/compress:"):
+    with st.spinner("Quantising, then scoring, checking and explaining the new version…"):
         st.session_state[_State.COMPRESSED] = (
             version.ref,
-            guard(compress, ws, version.name, version.version, method=methods[method]),
+            guard(compress, ws, version.name, version.version, method=method),
         )
 compressed = st.session_state.get(_State.COMPRESSED)
 if compressed and compressed[0] == version.ref:
@@ -285,13 +284,18 @@ if compressed and compressed[0] == version.ref:
             ):
                 row[f"{label} by {attribute}"] = gaps[key]
         rows[variant.name] = row
+    st.success(
+        f"Registered as **{report.model}:{report.new_version}**; pick it above to publish, "
+        "serve or export it like any version."
+    )
     st.dataframe(
         pd.DataFrame(rows),
         column_config={c: st.column_config.NumberColumn(format="%.4f") for c in rows},
     )
     st.caption(
-        f"Measured on {report.n_rows:,} test rows; the compressed model gives the same label "
-        f"on {report.label_agreement:.2%} of them. Latency is for scoring all of them."
+        f"Accuracy and fairness on the same {report.n_rows:,} test rows; the compressed "
+        f"version gives the same label on {report.label_agreement:.2%} of them. Latency: "
+        f"scoring {report.latency_rows:,} rows in one call (median of 3)."
     )
 
 with st.expander("All versions"):
@@ -311,7 +315,8 @@ python_cell(
     f"""
 from lepton_core.batch import score_table
 from lepton_core.data import load_table
-from lepton_core.export import compress, export_mlflow_zip, export_onnx
+from lepton_core.compression import compress
+from lepton_core.export import export_mlflow_zip, export_onnx
 from lepton_core.modelcard import cached_model_card, set_intended_use
 from lepton_core.scoring import load_bundle
 from lepton_core.sharelinks import ShareLinks
@@ -321,6 +326,7 @@ ws.set_published({version.name!r}, {version.version})
 link = ShareLinks(ws).create({version.name!r}, {version.version}, expires_in=7 * 86400)
 bundle = load_bundle(ws, {version.name!r}, {version.version})
 scored = score_table(bundle, load_table("my_file.csv"))
+# MLP and text models: compress(ws, {version.name!r}, {version.version}, method="torch-int8")
 # REST API: python -m lepton_core serve   (keys: lepton_core.apikeys.ApiKeyStore(ws).create())
 """
 )

@@ -36,6 +36,9 @@ def _private_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     mp = pytest.MonkeyPatch()
     mp.setenv("LEPTON_WORKSPACE", str(path))
     mp.delenv("LEPTON_TRACKING_URI", raising=False)
+    # Spare workers live as long as the process that started them; only the tests of
+    # spares (test_jobs.py) start any.
+    mp.setenv("LEPTON_WARM_WORKER", "0")
     yield path
     mp.undo()
 

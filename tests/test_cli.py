@@ -101,6 +101,7 @@ def test_profile_audit_explain(adult_csv, adult_run, workspace, tmp_path, capsys
         (["profile", "--data", "/no/such/file.csv"], "no/such/file.csv"),
         (["explain", "--model", "nope:1", "--data", "x.csv"], "no model named 'nope'"),
         (["train", "--data", "sample:nope"], "nope"),
+        (["compress", "--model", "nope:1"], "no model named 'nope'"),
     ],
 )
 def test_bad_input_exits_2_with_one_sentence(args, message, workspace):

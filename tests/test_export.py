@@ -7,8 +7,10 @@ import zipfile
 import onnx
 import pytest
 
+from lepton_core.compression import compress
 from lepton_core.exceptions import ModelError
-from lepton_core.export import compress, export_mlflow_zip, export_onnx
+from lepton_core.export import _test_rows, export_mlflow_zip, export_onnx
+from lepton_core.modelcard import model_card
 from lepton_core.training import TrainConfig, train
 
 
@@ -58,10 +60,19 @@ def test_mlflow_zip_holds_the_model_folder(adult_run, workspace, tmp_path):
     assert any(n.startswith("model/artifacts/lepton_model/") for n in names)
 
 
-@pytest.mark.parametrize("method", ["torch-int8", "onnx-int8"])
-def test_int8_compression_reports_size_accuracy_and_fairness(small_runs, workspace, method):
+@pytest.fixture(scope="module")
+def compressed(small_runs, workspace):
+    """Both int8 versions of the MLP."""
     run = small_runs["mlp"]
-    report = compress(workspace, run.model_name, run.model_version, method=method)
+    return {
+        method: compress(workspace, run.model_name, run.model_version, method=method)
+        for method in ("torch-int8", "onnx-int8")
+    }
+
+
+@pytest.mark.parametrize("method", ["torch-int8", "onnx-int8"])
+def test_int8_compression_reports_size_accuracy_and_fairness(small_runs, compressed, method):
+    run, report = small_runs["mlp"], compressed[method]
     assert report.after.size_bytes < report.before.size_bytes
     assert report.label_agreement > 0.95
     assert report.after.metrics["accuracy"] == pytest.approx(
@@ -69,16 +80,63 @@ def test_int8_compression_reports_size_accuracy_and_fairness(small_runs, workspa
     )
     assert set(report.before.fairness) == set(report.after.fairness) == {"sex"}
     assert report.after.fairness["sex"]["demographic_parity_difference"] is not None
-    if method == "torch-int8":
-        # The original figures are the ones training measured on the same rows.
-        assert report.before.metrics["accuracy"] == pytest.approx(
-            run.evaluation.metrics["accuracy"]
-        )
+    # The original figures are the ones training measured on the same rows.
+    assert report.before.metrics == run.evaluation.metrics
+    assert report.latency_rows > 0 and report.after.latency_ms > 0
 
 
-def test_compression_refuses_what_it_cannot_do(adult_run, small_runs, workspace):
-    with pytest.raises(ModelError, match="no weight matrices"):
+@pytest.mark.parametrize("method", ["torch-int8", "onnx-int8"])
+def test_compression_registers_a_new_version_that_loads_compressed(
+    small_runs, compressed, workspace, method
+):
+    from lepton_core.reports import load_run_reports
+
+    run, report = small_runs["mlp"], compressed[method]
+    assert report.new_version > run.model_version
+    model = workspace.load_model(run.model_name, report.new_version)
+    assert model.family == "mlp" and model.compression_.method == method
+    stored = load_run_reports(workspace, report.run_id)
+    assert stored.evaluation.metrics == report.after.metrics
+    assert workspace.load_report(report.run_id, "compression")["parent"] == (
+        f"{run.model_name}:{run.model_version}"
+    )
+    # The loaded version predicts what the measured one did, on the same test rows.
+    X, _, _ = _test_rows(workspace, run.run_id)
+    labels = workspace.load_report(report.run_id, "test_predictions")["y_pred"]
+    assert model.predict(X).tolist() == labels
+    parent = workspace.load_model(run.model_name, run.model_version)
+    assert parent.compression_ is None
+    card = model_card(workspace, run.model_name, report.new_version).to_markdown()
+    assert "int8-compressed version of" in card
+
+
+def test_onnx_int8_version_exports_its_graph_and_torch_int8_says_why_not(
+    small_runs, compressed, workspace, tmp_path
+):
+    run = small_runs["mlp"]
+    result = export_onnx(workspace, run.model_name, compressed["onnx-int8"].new_version, tmp_path)
+    assert result.size_bytes == compressed["onnx-int8"].after.size_bytes
+    assert result.label_agreement == 1.0
+    with pytest.raises(ModelError, match="no ONNX form"):
+        export_onnx(workspace, run.model_name, compressed["torch-int8"].new_version, tmp_path)
+
+
+def test_compression_refuses_what_it_cannot_do(adult_run, small_runs, compressed, workspace):
+    with pytest.raises(ModelError, match="neural network"):
         compress(workspace, adult_run.model_name, adult_run.model_version, method="onnx-int8")
     run = small_runs["logistic"]
     with pytest.raises(ModelError, match="neural network"):
         compress(workspace, run.model_name, run.model_version, method="torch-int8")
+    mlp = small_runs["mlp"]
+    with pytest.raises(ModelError, match="already compressed"):
+        compress(workspace, mlp.model_name, compressed["torch-int8"].new_version)
+
+
+def test_cli_compress_prints_the_new_version(small_runs, workspace, capsys):
+    from lepton_core.cli import main
+
+    run = small_runs["mlp"]
+    ref = f"{run.model_name}:{run.model_version}"
+    assert main(["--workspace", str(workspace.root), "compress", "--model", ref]) == 0
+    out = capsys.readouterr().out
+    assert f"model {run.model_name}:" in out and "PyTorch int8" in out and "accuracy" in out

@@ -227,3 +227,81 @@ def test_train_page_shows_a_queued_job_and_its_place(adult_csv, fresh_ws, monkey
     finally:
         cancel_job(first, workspace=fresh_ws)
         _common._workspace.clear()
+
+
+# -- spare workers ------------------------------------------------------------------------
+
+
+def _spare_ready(ws, timeout: float = 120) -> int:
+    """Warm a spare worker for ``ws`` and wait until it has imported the stack."""
+    from lepton_core.jobs import warm_worker
+
+    folder = JobStore(ws).folder / "spares"
+    deadline = time.time() + timeout
+    while not (ready := list(folder.glob("*.ready"))):
+        warm_worker(ws)  # starts one unless one is waiting or importing
+        assert time.time() < deadline, "the spare worker never got ready"
+        time.sleep(0.2)
+    return int(ready[0].name.split(".")[0])
+
+
+@pytest.mark.parametrize("how", ["finish", "kill"])
+def test_a_spare_worker_runs_the_next_job_and_ends_like_any_worker(
+    adult_csv, fresh_ws, monkeypatch, how
+):
+    monkeypatch.setenv("LEPTON_WARM_WORKER", "1")
+    pid = _spare_ready(fresh_ws)
+    params = {} if how == "finish" else {"max_epochs": 200, "patience": 200}
+    job = start_job(
+        TrainConfig(
+            data=str(adult_csv),
+            target="Y",
+            sensitive=["sex"],
+            model="tree" if how == "finish" else "mlp",
+            params=params,
+            explain_rows=20,
+        ),
+        workspace=fresh_ws,
+    )
+    assert job.pid == pid  # handed to the spare, not a new process
+    store = JobStore(fresh_ws)
+    if how == "kill":
+        _wait(store, job.id, until=lambda j: j.progress.get("phase") == "training")
+        os.kill(pid, signal.SIGKILL)
+    done = _wait(store, job.id, until=lambda j: not j.active)
+    if how == "finish":
+        assert done.status == "succeeded", store.read_log(job.id)
+        assert "model" in store.read_log(job.id)  # the spare wrote to the job's log
+    else:
+        assert done.status == "interrupted"
+        assert done.model_version is None
+    # The next spare is a different process.
+    spare = _spare_ready(fresh_ws)
+    assert spare != pid
+    os.killpg(spare, signal.SIGTERM)  # spares outlive a test otherwise
+
+
+def test_a_spare_gives_itself_up_when_its_starter_ends(tmp_path):
+    folder = tmp_path / "spares"
+    folder.mkdir()
+    starter = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time; subprocess.Popen([sys.executable, '-m', "
+            f"'lepton_core._spare', {str(folder)!r}, str(__import__('os').getpid())], "
+            "start_new_session=True); time.sleep(60)",
+        ]
+    )
+    deadline = time.time() + 120
+    while not list(folder.glob("*.ready")):
+        assert time.time() < deadline
+        time.sleep(0.2)
+    pid = int(next(folder.glob("*.ready")).name.split(".")[0])
+    starter.kill()
+    starter.wait()
+    deadline = time.time() + 10
+    while Path(f"/proc/{pid}").exists() and b"_spare" in Path(f"/proc/{pid}/cmdline").read_bytes():
+        assert time.time() < deadline, "the unclaimed spare outlived its starter"
+        time.sleep(0.1)
+    assert not list(folder.iterdir())

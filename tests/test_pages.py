@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lepton_core.training import TrainConfig, train
 from pages._common import Keys
 
 TIMEOUT = 120
@@ -226,3 +227,38 @@ def test_deploy_publish_and_demo_page(adult_run, workspace):
     _ok(demo.run())
     prediction = next(m for m in demo.metric if m.label == "Prediction")
     assert prediction.value in {"<=50K", ">50K"}
+
+
+def test_deploy_compresses_into_a_new_version_and_explains_a_refusal(
+    adult_csv, adult_run, workspace
+):
+    at = _page("deploy")
+    at.session_state[Keys.RUN_ID] = adult_run.run_id
+    _ok(at.run())
+    next(b for b in at.button if b.label == "Compress into a new version").click()
+    _ok(at.run())
+    assert "applies to the neural network (MLP) and text models" in at.error[0].value
+    mlp = train(
+        TrainConfig(
+            data=str(adult_csv),
+            target="Y",
+            sensitive=["sex"],
+            model="mlp",
+            params={"max_epochs": 3},
+            model_name="deploy-mlp",
+            explain_rows=10,
+        ),
+        workspace=workspace,
+    )
+    at = _page("deploy")
+    at.session_state[Keys.RUN_ID] = mlp.run_id
+    _ok(at.run())
+    next(b for b in at.button if b.label == "Compress into a new version").click()
+    _ok(at.run())
+    new_ref = f"deploy-mlp:{mlp.model_version + 1}"
+    assert new_ref in at.success[0].value
+    table = next(d.value for d in at.dataframe if "original" in d.value.columns)
+    assert list(table.columns) == ["original", "PyTorch int8"]
+    assert table.loc["accuracy", "original"] == pytest.approx(mlp.evaluation.metrics["accuracy"])
+    _ok(at.run())
+    assert any(o.startswith(new_ref) for o in at.selectbox[0].options)

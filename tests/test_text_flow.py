@@ -241,17 +241,23 @@ def test_evaluate_explain_deploy_and_demo_pages_for_a_text_model(text_run, works
     assert any("boring" in h.proto.body for h in demo.get("html"))
 
 
-def test_text_model_int8_compression_is_measured_and_onnx_says_not_yet(
+def test_text_model_int8_compression_is_a_text_version_and_onnx_says_not_yet(
     text_run, workspace, tmp_path
 ):
+    from lepton_core.compression import compress
     from lepton_core.exceptions import ModelError
-    from lepton_core.export import compress, export_onnx
+    from lepton_core.export import export_onnx
+    from lepton_core.reports import load_explanation
 
     report = compress(workspace, text_run.model_name, text_run.model_version, method="torch-int8")
     # Linear layers shrink 4×; the word embeddings (about half of MiniLM) stay float32.
     assert report.after.size_bytes < report.before.size_bytes * 0.75
     assert report.label_agreement >= 0.9
     assert "region" in report.after.fairness
+    # A text model still: token explanations, and it reloads quantised.
+    assert load_explanation(workspace, report.run_id).is_text
+    model = workspace.load_model(text_run.model_name, report.new_version)
+    assert model.family == "text" and model.compression_.method == "torch-int8"
     with pytest.raises(ModelError, match="cannot be exported to ONNX yet"):
         export_onnx(workspace, text_run.model_name, text_run.model_version, tmp_path)
 
