@@ -311,11 +311,12 @@ def train(
     model = make_model(config.model, task, seed=config.seed, **config.params)  # type: ignore[arg-type]
     if config.privacy is not None:
         model = make_private_model(model, config.privacy)
+    has_valid = len(split.valid) > 0  # none with valid_size=0 (e.g. Auto's final refit)
     model.fit(
         data.x_train,
         split.train[target].to_numpy(),
-        X_valid=data.x_valid,
-        y_valid=split.valid[target].to_numpy(),
+        X_valid=data.x_valid if has_valid else None,
+        y_valid=split.valid[target].to_numpy() if has_valid else None,
         progress=cb.step,
     )
     if cb.control.should_stop:

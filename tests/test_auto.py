@@ -33,7 +33,9 @@ def searched(base, workspace):
     mp = pytest.MonkeyPatch()
     mp.setattr(auto_module, "evaluate", recording)
     try:
-        result = run_auto(AutoConfig(base=base, budget_s=8, max_trials=8), workspace=workspace)
+        result = run_auto(
+            AutoConfig(base=base, budget_s=8, max_trials=8, refit=False), workspace=workspace
+        )
     finally:
         mp.undo()
     return result, calls
@@ -43,6 +45,7 @@ def test_search_scores_on_validation_only_and_registers_the_winner(searched, wor
     result, calls = searched
     winner = result.winner
     assert result.metric == "roc_auc" and 1 <= result.n_trials <= 8
+    assert result.backend == "optuna" and not result.refitted
     # Every trial was scored on the validation part; the test part is left to the winner.
     assert calls == [winner.n_valid] * len(calls) and len(calls) >= result.n_trials
     first = next(row for row in result.leaderboard if row["trial"] == 0)
@@ -73,6 +76,27 @@ def test_the_registered_winner_is_the_model_its_trial_scored(searched, workspace
         classes=list(model.classes_),
     )
     assert report.metrics["roc_auc"] == pytest.approx(result.leaderboard[0]["score"], abs=1e-9)
+
+
+def test_the_winner_is_refitted_on_training_and_validation_rows(base, workspace):
+    result = run_auto(
+        AutoConfig(base=base, budget_s=60, max_trials=2, families=["lightgbm"]),
+        workspace=workspace,
+    )
+    best, winner = result.leaderboard[0], result.winner
+    assert result.refitted and best["rounds"] >= 1
+    # No validation is left to stop on: the boosting rounds are those its trial kept.
+    assert winner.config.params["n_estimators"] == best["rounds"]
+    assert winner.config.params["early_stopping_rounds"] is None
+    df, test = workspace.load_dataset(winner.dataset_id)
+    searched = split_table(df, "Y", task="binary", test=test, seed=0)
+    refitted = split_table(
+        df, "Y", task="binary", test=test, valid_size=auto_module._REFIT_VALID_SIZE, seed=0
+    )
+    # The same test part; every validation row joined the training part.
+    assert refitted.test.equals(searched.test) and winner.n_test == len(searched.test)
+    assert winner.n_valid == 0
+    assert winner.n_train == len(searched.train) + len(searched.valid)
 
 
 def test_fairness_limit_ranks_models_within_it_first(base, workspace):

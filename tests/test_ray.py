@@ -123,3 +123,91 @@ def test_a_ray_job_stopped_elsewhere_reads_as_interrupted(adult_csv, on_ray, ray
     done = _wait(store, job.id, lambda j: not j.active, timeout=60)
     assert done.status == "interrupted"
     assert done.error.startswith("The training process stopped without finishing")
+
+
+def test_auto_runs_its_trials_in_parallel_on_ray_tune(adult_csv, on_ray, monkeypatch):
+    """Auto on the local Ray instance: parallel Tune trials, a leaderboard, the winner."""
+    import pandas as pd
+    from ray import tune
+
+    import lepton_core.auto as auto_module
+    from lepton_core.auto import AutoConfig, run_auto
+    from lepton_core.data import infer_schema, load_table, prepare_features, split_table
+
+    shipped, tune_configs, scored_here = [], [], []
+    with_parameters, tuner = tune.with_parameters, tune.Tuner
+
+    def recording_with_parameters(trainable, **kwargs):
+        shipped.append(kwargs["data"])
+        return with_parameters(trainable, **kwargs)
+
+    def recording_tuner(*args, **kwargs):
+        tune_configs.append(kwargs["tune_config"])
+        return tuner(*args, **kwargs)
+
+    monkeypatch.setattr(tune, "with_parameters", recording_with_parameters)
+    monkeypatch.setattr(tune, "Tuner", recording_tuner)
+    monkeypatch.setattr(auto_module, "evaluate", lambda *a, **k: scored_here.append(a))
+    boards: list[int] = []
+
+    def on_leaderboard(leaderboard, **info):
+        boards.append(len(leaderboard))
+        return False
+
+    base = TrainConfig(data=str(adult_csv), target="Y", sensitive=["sex"], explain_rows=20)
+    started = time.time()
+    result = run_auto(
+        AutoConfig(base=base, budget_s=30, max_trials=4, families=["lightgbm", "logistic"]),
+        workspace=on_ray,  # LEPTON_RAY_ADDRESS is set: the search runs on Ray Tune
+        on_leaderboard=on_leaderboard,
+    )
+    assert time.time() - started < 60
+    assert result.backend == "ray" and 2 <= result.n_trials <= 4
+    assert boards == list(range(1, result.n_trials + 1))  # the board grew after every trial
+    (config,) = tune_configs
+    assert config.max_concurrent_trials == 2 and config.time_budget_s <= 30
+    board = result.leaderboard
+    assert [row["rank"] for row in board] == list(range(1, len(board) + 1))
+    assert next(r for r in board if r["trial"] == 0)["params"]["learning_rate"] == 0.1
+    winner = result.winner
+    assert winner.family == board[0]["model"]
+    assert on_ray.get_run(winner.run_id).model_version == winner.model_version
+    # Trials were scored in Ray's workers, on data holding the training and validation
+    # parts only: the test part is the winner's alone.
+    assert scored_here == []
+    (data,) = shipped
+    df = load_table(str(adult_csv))
+    split = split_table(df, "Y", task="binary", seed=0)
+    schema = infer_schema(df)
+    pd.testing.assert_frame_equal(data.x_train, prepare_features(split.train, schema, "Y"))
+    pd.testing.assert_frame_equal(data.x_valid, prepare_features(split.valid, schema, "Y"))
+    assert len(data.x_train) + len(data.x_valid) + winner.n_test == len(df)
+
+
+def test_an_auto_job_on_ray_runs_its_trials_on_that_cluster(adult_csv, on_ray):
+    from lepton_core.auto import AutoConfig
+
+    base = TrainConfig(data=str(adult_csv), target="Y", sensitive=["sex"], explain_rows=20)
+    config = AutoConfig(base=base, budget_s=20, max_trials=3, families=["lightgbm"])
+    job = start_job(config, workspace=on_ray)  # a Ray job: LEPTON_RAY_ADDRESS is set
+    assert job.kind == "auto" and job.executor.startswith("ray:")
+    store = JobStore(on_ray)
+    done = _wait(store, job.id, lambda j: not j.active)
+    assert done.status == "succeeded", store.read_log(job.id)
+    assert len(done.progress["leaderboard"]) == 3
+    # The job did not need LEPTON_RAY_ADDRESS on the cluster: it searched with Tune there.
+    tags = on_ray.client.get_run(done.run_id).data.tags
+    assert tags["lepton.auto_backend"] == "ray" and tags["lepton.auto_trials"] == "3"
+
+
+def test_cancelling_an_auto_search_on_ray_stops_its_trials(adult_csv, on_ray):
+    from lepton_core.auto import AutoConfig, run_auto
+    from lepton_core.exceptions import TrainingError
+
+    base = TrainConfig(data=str(adult_csv), target="Y", sensitive=["sex"], explain_rows=20)
+    config = AutoConfig(base=base, budget_s=120, families=["lightgbm", "tree"])
+    started = time.time()
+    with pytest.raises(TrainingError, match="The Auto search was cancelled"):
+        run_auto(config, workspace=on_ray, on_leaderboard=lambda **info: True)
+    assert time.time() - started < 60  # well within the budget: Tune stopped every trial
+    assert on_ray.model_versions() == []
