@@ -1,9 +1,9 @@
-"""Differentially private training with Opacus: the MLP, and text models' Quick head.
+"""Differentially private training with Opacus: the MLP, and text models (Quick and Fine-tune).
 
 The user sets a target ε (and optionally δ, by default ``1/n`` rounded down to a
 power of ten). The noise multiplier is calibrated with Opacus's
 ``get_noise_multiplier`` (RDP bound, the looser of the two below) for the planned
-number of epochs at the Poisson sampling rate; every per-sample gradient is clipped
+number of steps at the Poisson sampling rate; every per-sample gradient is clipped
 to ``max_grad_norm`` (Opacus ghost clipping: exact per-sample norms without
 materialising per-sample gradients). Early stopping can only take fewer steps than
 planned, so the ε spent is at most the target.
@@ -12,14 +12,20 @@ planned, so the ε spent is at most the target.
 cross-checked by replaying the same history through the RDP accountant; the larger
 is reported. An accountant that fails is an error, never a number.
 
-The saved model is a plain ``mlp`` model (the network unwrapped from Opacus); the
-privacy facts live in :class:`PrivacyReport`, stored with the run.
+:func:`dp_sgd` is the one DP-SGD core: it calibrates, wraps a network, optimiser,
+loss and loader with Opacus, and reports what was spent. :func:`train_private`
+runs it over arrays (the MLP, the text Quick head); the text fine-tune runs it over
+token batches (:mod:`lepton_core.text.private`). The saved models are the plain
+``mlp`` and ``text`` models; the privacy facts live in :class:`PrivacyReport`,
+stored with the run.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,13 +36,16 @@ from lepton_core.exceptions import TrainingError
 from lepton_core.models import MLPModel
 
 __all__ = [
+    "DPSGD",
     "DPMLPModel",
     "PrivacyOptions",
     "PrivacyReport",
     "default_delta",
+    "dp_sgd",
     "epsilon_spent",
     "load_privacy",
     "make_private_model",
+    "private_batch_size",
 ]
 
 ACCOUNTANT = "prv"
@@ -154,6 +163,168 @@ def epsilon_spent(
     return value
 
 
+@dataclass
+class DPSGD:
+    """DP-SGD objects from Opacus, for one training loop; made by :func:`dp_sgd`.
+
+    Train with ``module``, ``optimizer``, ``criterion`` (its ``backward`` clips each
+    sample's gradient) and ``loader`` (Poisson sampling); take at most
+    ``planned_steps`` optimiser steps, then call :meth:`report`.
+
+    Attributes
+    ----------
+    network : torch.nn.Module
+        The plain network the loop trains, without Opacus's wrapper.
+    planned_steps : int
+        The steps the noise was calibrated for.
+    steps_per_epoch : int
+        Steps of one pass of ``loader`` (one over the sampling rate).
+    """
+
+    module: Any
+    optimizer: Any
+    criterion: Any
+    loader: Any
+    network: Any
+    planned_steps: int
+    steps_per_epoch: int
+    options: PrivacyOptions
+    delta: float
+    noise_multiplier: float
+    sample_rate: float
+    n_train: int
+    engine: Any = field(repr=False, default=None)
+
+    def report(self, *, epochs: int, notes: list[str] | None = None) -> PrivacyReport:
+        """ε spent by the steps taken, by both accountants; the larger is reported.
+
+        Raises
+        ------
+        TrainingError
+            An accountant failed.
+        """
+        history = list(self.engine.accountant.history)
+        by = {name: epsilon_spent(history, self.delta, name) for name in (ACCOUNTANT, CROSS_CHECK)}
+        return PrivacyReport(
+            epsilon=max(by.values()),
+            epsilon_target=self.options.epsilon,
+            delta=self.delta,
+            accountant=ACCOUNTANT,
+            epsilon_by_accountant=by,
+            noise_multiplier=self.noise_multiplier,
+            sample_rate=self.sample_rate,
+            steps=sum(h[2] for h in history),
+            planned_steps=self.planned_steps,
+            epochs=epochs,
+            max_grad_norm=self.options.max_grad_norm,
+            expected_batch_size=int(self.n_train * self.sample_rate),  # as Opacus averages
+            n_train=self.n_train,
+            notes=list(notes or []),
+        )
+
+
+def private_batch_size(n: int, batch_size: int) -> int:
+    """The expected batch for ``n`` rows: ``batch_size``, but at least four steps an epoch."""
+    return min(int(batch_size), max(n // 4, 1))
+
+
+@contextmanager
+def dp_sgd(
+    module: Any,
+    optimizer: Any,
+    loader: Any,
+    criterion: Any,
+    *,
+    options: PrivacyOptions,
+    epochs: float,
+    seed: int,
+) -> Iterator[DPSGD]:
+    """Make ``module``'s training DP-SGD with Opacus, calibrated to ``options.epsilon``.
+
+    ``loader`` is a plain loader over the private rows; its batch size sets the
+    Poisson sampling rate (one over its length, as Opacus samples), and the noise
+    is calibrated for ``epochs`` passes at that rate. Every per-sample gradient is
+    clipped to ``options.max_grad_norm`` by ghost clipping (exact per-sample norms
+    without materialising per-sample gradients). Opacus's hooks are removed from the
+    network when the block ends.
+
+    Raises
+    ------
+    TrainingError
+        No noise level reaches the target ε in that many steps.
+    """
+    import torch
+    from opacus import PrivacyEngine
+
+    n = len(loader.dataset)
+    delta = options.delta if options.delta is not None else default_delta(n)
+    steps_per_epoch = len(loader)
+    sample_rate = 1.0 / steps_per_epoch  # what Opacus's Poisson sampler and accountant use
+    planned = max(1, math.ceil(steps_per_epoch * float(epochs) - 1e-9))
+    noise = _calibrate(options.epsilon, delta, sample_rate, planned, epochs)
+    device = next(module.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(int(seed))
+    with warnings.catch_warnings():
+        # Opacus warns that secure_mode is off (it is a research-grade RNG setting).
+        warnings.simplefilter("ignore", UserWarning)
+        engine = PrivacyEngine(accountant=ACCOUNTANT)
+        private, dp_optimizer, dp_criterion, dp_loader = engine.make_private(
+            module=module,
+            optimizer=optimizer,
+            data_loader=loader,
+            criterion=criterion,
+            noise_multiplier=noise,
+            max_grad_norm=options.max_grad_norm,
+            poisson_sampling=True,
+            noise_generator=generator,
+            grad_sample_mode="ghost",
+        )
+        try:
+            yield DPSGD(
+                module=private,
+                optimizer=dp_optimizer,
+                criterion=dp_criterion,
+                loader=dp_loader,
+                network=private._module,
+                planned_steps=planned,
+                steps_per_epoch=steps_per_epoch,
+                options=options,
+                delta=delta,
+                noise_multiplier=noise,
+                sample_rate=sample_rate,
+                n_train=n,
+                engine=engine,
+            )
+        finally:
+            private.to_standard_module()  # removes the hooks and per-sample attributes
+
+
+def _calibrate(
+    epsilon: float, delta: float, sample_rate: float, steps: int, epochs: float
+) -> float:
+    from opacus.accountants.utils import get_noise_multiplier
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "largest alpha" notes
+            return float(
+                get_noise_multiplier(
+                    target_epsilon=epsilon,
+                    target_delta=delta,
+                    sample_rate=sample_rate,
+                    steps=steps,
+                    # Calibrated with the looser (RDP) bound, so the larger of the two
+                    # accountants' figures, the one reported, stays within the target.
+                    accountant=CROSS_CHECK,
+                )
+            )
+    except Exception as exc:  # opacus raises ValueError when ε cannot be reached
+        raise TrainingError(
+            f"No noise level reaches ε = {epsilon} with δ = {delta:g} in {epochs:g} "
+            f"epochs ({exc}); raise ε or lower the number of epochs."
+        ) from exc
+
+
 def train_private(
     build: Any,
     inputs: np.ndarray,
@@ -171,12 +342,12 @@ def train_private(
     progress: Any = None,
     loss_scale: float = 1.0,
 ) -> tuple[Any, Any, PrivacyReport]:
-    """Train the network ``build()`` makes with DP-SGD (Opacus) to the target ε.
+    """Train the network ``build()`` makes on arrays with DP-SGD (:func:`dp_sgd`).
 
-    Poisson sampling at ``batch_size / n``, noise calibrated for ``max_epochs``,
-    per-sample clipping at ``options.max_grad_norm``, early stopping on ``valid``.
-    Returns the plain network (unwrapped from Opacus), the training outcome
-    (:class:`lepton_core._mlp.TrainOutcome`) and the :class:`PrivacyReport`.
+    Poisson sampling at about ``batch_size / n``, noise calibrated for
+    ``max_epochs``, early stopping on ``valid``. Returns the plain network, the
+    training outcome (:class:`lepton_core._mlp.TrainOutcome`) and the
+    :class:`PrivacyReport`.
 
     Raises
     ------
@@ -184,91 +355,39 @@ def train_private(
         No noise level reaches the target, or an accountant fails.
     """
     import torch
-    from opacus import PrivacyEngine
-    from opacus.accountants.utils import get_noise_multiplier
 
     from lepton_core import _mlp
 
-    n = len(inputs)
-    delta = options.delta if options.delta is not None else default_delta(n)
-    batch = min(batch_size, max(n // 4, 1))
-    sample_rate = batch / n
-    steps_per_epoch = max(round(1 / sample_rate), 1)
-    planned = steps_per_epoch * max_epochs
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "largest alpha" notes
-            noise = get_noise_multiplier(
-                target_epsilon=options.epsilon,
-                target_delta=delta,
-                sample_rate=sample_rate,
-                steps=planned,
-                # Calibrated with the looser (RDP) bound, so the larger of the two
-                # accountants' figures, the one reported, stays within the target.
-                accountant=CROSS_CHECK,
-            )
-    except Exception as exc:  # opacus raises ValueError when ε cannot be reached
-        raise TrainingError(
-            f"No noise level reaches ε = {options.epsilon} with δ = {delta:g} in "
-            f"{max_epochs} epochs ({exc}); raise ε or lower the number of epochs."
-        ) from exc
+    batch = private_batch_size(len(inputs), batch_size)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         network = build()
         optimizer = _mlp.build_optimizer(network, learning_rate, weight_decay)
         loader = _mlp.build_loader(inputs, targets, task=task, batch_size=batch, seed=seed)
-        generator = torch.Generator().manual_seed(seed)
-        with warnings.catch_warnings():
-            # Opacus warns that secure_mode is off (it is a research-grade RNG setting).
-            warnings.simplefilter("ignore", UserWarning)
-            engine = PrivacyEngine(accountant=ACCOUNTANT)
-            # Ghost clipping: exact per-sample clipping from per-sample gradient norms,
-            # without materialising per-sample gradients (about 5x faster here on CPU).
-            private, dp_optimizer, criterion, dp_loader = engine.make_private(
-                module=network,
-                optimizer=optimizer,
-                data_loader=loader,
-                criterion=_mlp.loss_function(task),  # type: ignore[arg-type]
-                noise_multiplier=noise,
-                max_grad_norm=options.max_grad_norm,
-                poisson_sampling=True,
-                noise_generator=generator,
-                grad_sample_mode="ghost",
-            )
+        criterion = _mlp.loss_function(task)  # type: ignore[arg-type]
+        with dp_sgd(
+            network, optimizer, loader, criterion, options=options, epochs=max_epochs, seed=seed
+        ) as dp:
             outcome = _mlp.train(
-                private,
-                dp_optimizer,
-                dp_loader,
+                dp.module,
+                dp.optimizer,
+                dp.loader,
                 task=task,  # type: ignore[arg-type]
                 valid=valid,
                 max_epochs=max_epochs,
                 patience=patience,
                 progress=progress,
                 loss_scale=loss_scale,
-                criterion=criterion,
+                criterion=dp.criterion,
             )
-    history = list(engine.accountant.history)
-    by = {name: epsilon_spent(history, delta, name) for name in (ACCOUNTANT, CROSS_CHECK)}
-    report = PrivacyReport(
-        epsilon=max(by.values()),
-        epsilon_target=options.epsilon,
-        delta=delta,
-        accountant=ACCOUNTANT,
-        epsilon_by_accountant=by,
-        noise_multiplier=noise,
-        sample_rate=sample_rate,
-        steps=sum(h[2] for h in history),
-        planned_steps=planned,
+    report = dp.report(
         epochs=len(outcome.history),
-        max_grad_norm=options.max_grad_norm,
-        expected_batch_size=batch,
-        n_train=n,
         notes=[
             "Validation rows choose the best epoch; they come from the same private "
             "table, so the guarantee covers the training rows."
         ],
     )
-    return private._module, outcome, report  # the plain network, without Opacus's hooks
+    return dp.network, outcome, report
 
 
 class DPMLPModel(MLPModel):
@@ -339,22 +458,27 @@ class DPMLPModel(MLPModel):
 def make_private_model(model: Any, options: PrivacyOptions) -> Any:
     """The DP version of an unfitted ``mlp`` or ``text`` model, keeping the user's parameters.
 
-    Text models train Quick mode's head with DP-SGD (:mod:`lepton_core.text.private`).
+    Parameters the user left at the model's defaults take DP-SGD's defaults instead
+    (larger batches, fewer or more epochs, a fixed text length). Text models train
+    Quick mode's head, or fine-tune the encoder, with DP-SGD
+    (:mod:`lepton_core.text.private`).
     """
     if getattr(model, "family", "") == "text":
+        from lepton_core.text.model import TextModel
         from lepton_core.text.private import DPTextModel
 
-        return DPTextModel(**model.get_params()).set_privacy(options)
+        return DPTextModel(**_dp_params(model, TextModel(), DPTextModel())).set_privacy(options)
     if not isinstance(model, MLPModel):
         raise TrainingError(
             "Differential privacy is available for the neural network (mlp) and text "
             "families; choose one, or train without the privacy option."
         )
-    defaults = MLPModel().get_params()
-    dp_defaults = DPMLPModel().get_params()
-    # Parameters the user left at the MLP's defaults take DP-SGD's defaults instead.
-    params = {k: (dp_defaults[k] if v == defaults[k] else v) for k, v in model.get_params().items()}
-    return DPMLPModel(**params).set_privacy(options)
+    return DPMLPModel(**_dp_params(model, MLPModel(), DPMLPModel())).set_privacy(options)
+
+
+def _dp_params(model: Any, plain: Any, private: Any) -> dict[str, Any]:
+    defaults, dp_defaults = plain.get_params(), private.get_params()
+    return {k: (dp_defaults[k] if v == defaults[k] else v) for k, v in model.get_params().items()}
 
 
 def load_privacy(workspace: Any, run_id: str) -> PrivacyReport | None:

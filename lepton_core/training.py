@@ -85,7 +85,8 @@ class TrainConfig(JsonMixin):
         Test rows to compute SHAP values for (the explanation stored with the run);
         by default 2,000 for tree and linear models, 200 for the MLP.
     privacy : PrivacyOptions, optional
-        Train the MLP with differential privacy (Opacus) to this target ε and δ.
+        Train with differential privacy (Opacus) to this target ε and δ: the MLP, or a
+        text model (Quick mode's head, or Fine-tune's encoder biases, layer norms and head).
     """
 
     data: str

@@ -262,9 +262,8 @@ def test_text_model_int8_compression_is_a_text_version_and_onnx_says_not_yet(
         export_onnx(workspace, text_run.model_name, text_run.model_version, tmp_path)
 
 
-def test_private_quick_text_model_reports_epsilon_and_fine_tune_is_refused(reviews_csv, workspace):
+def test_private_text_models_report_epsilon_in_both_modes(reviews_csv, workspace):
     from lepton_core.dp import PrivacyOptions, load_privacy
-    from lepton_core.exceptions import TrainingError
 
     config = TrainConfig(
         data=str(reviews_csv),
@@ -281,19 +280,27 @@ def test_private_quick_text_model_reports_epsilon_and_fine_tune_is_refused(revie
     assert load_privacy(workspace, result.run_id).epsilon == result.privacy.epsilon
     model = workspace.load_model(result.model_name, result.model_version)
     assert model.predict(pd.DataFrame({"review": ["a superb film"]})).shape == (1,)
-    config.params = {"mode": "finetune"}
-    with pytest.raises(TrainingError, match="choose Quick"):
-        train(config, workspace=workspace)
+    # A few DP-SGD steps of the fine-tune: saved as a plain fine-tuned text model.
+    config.params = {"mode": "finetune", "max_length": 16, "batch_size": 8, "epochs": 0.5}
+    tuned = train(config, workspace=workspace)
+    assert 0 < tuned.privacy.epsilon <= 3.0 and set(tuned.privacy.epsilon_by_accountant) == {
+        "prv",
+        "rdp",
+    }
+    assert load_privacy(workspace, tuned.run_id).epsilon == tuned.privacy.epsilon
+    model = workspace.load_model(tuned.model_name, tuned.model_version)
+    assert model.mode == "finetune" and model.max_length_ == 16
+    assert model.predict(pd.DataFrame({"review": ["a superb film"]})).shape == (1,)
 
 
-def test_train_page_offers_privacy_for_quick_text_models(reviews_csv, workspace):
+def test_train_page_offers_privacy_for_text_models_in_both_modes(reviews_csv, workspace):
     info, _, _ = resolve_dataset(
         TrainConfig(data=str(reviews_csv), target="sentiment", model="text"), workspace
     )
     at = _page("train")
     at.session_state[Keys.DATASET_ID] = info.id
     _ok(at.run())
-    assert not any(e.label == "Differential privacy" for e in at.expander)
+    assert any(e.label == "Differential privacy" for e in at.expander)  # Fine-tune
     next(r for r in at.radio if r.label == "Training").set_value("quick")
     _ok(at.run())
     assert any(e.label == "Differential privacy" for e in at.expander)
