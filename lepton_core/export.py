@@ -1,13 +1,14 @@
-"""Exports of a model version, checked, and int8 compression with its cost measured.
+"""Exports of a model version, checked against the original on its test rows.
 
 - :func:`export_mlflow_zip`: the MLflow model folder as a zip (servable by any
   MLflow-compatible platform).
 - :func:`export_onnx`: the model's estimator as ONNX — LightGBM through
   onnxmltools, the linear model and the decision tree through skl2onnx, the MLP
-  through ``torch.onnx`` — run with onnxruntime on the run's test rows and
-  compared with the original (:class:`OnnxExport` reports the agreement).
-  The graph takes :meth:`LeptonModel.transform`'s matrix (LightGBM: category
-  codes), so Lepton's own input checks and encoding stay in front of it.
+  and text models through ``torch.onnx`` (:mod:`lepton_core.text.onnx`) — run
+  with onnxruntime on the run's test rows and compared with the original
+  (:class:`OnnxExport` reports the agreement). A tabular graph takes
+  :meth:`LeptonModel.transform`'s matrix (LightGBM: category codes), a text graph
+  token ids, so Lepton's own input checks, encoding and tokenizer stay in front.
 
 int8 compression, which makes a new model version, is :mod:`lepton_core.compression`.
 """
@@ -20,6 +21,8 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,10 +34,12 @@ from lepton_core.workspace import Workspace
 
 __all__ = [
     "OnnxExport",
+    "OnnxNetwork",
     "OnnxScorer",
     "export_mlflow_zip",
     "export_onnx",
     "onnx_inputs",
+    "onnx_scorer",
     "to_onnx",
 ]
 
@@ -90,6 +95,10 @@ def to_onnx(model: LeptonModel) -> tuple[bytes, str]:
                 "or compress that one with ONNX int8."
             )
         return model.compression_.graph, "value" if regression else "raw"
+    if family == "text":
+        from lepton_core.text.onnx import text_to_onnx
+
+        return text_to_onnx(model), "raw"
     n_features = len(model.feature_names_out_)
     if family == "lightgbm":
         from onnxmltools import convert_lightgbm
@@ -135,6 +144,15 @@ def to_onnx(model: LeptonModel) -> tuple[bytes, str]:
             )
         return buffer.getvalue(), "value" if regression else "raw"
     raise ModelError(f"A {family} model cannot be exported to ONNX yet; export the MLflow folder.")
+
+
+def onnx_scorer(model: LeptonModel, onnx_bytes: bytes, output: str) -> Any:
+    """What scores like ``model`` with its graph from :func:`to_onnx` in onnxruntime."""
+    if model.family == "text":
+        from lepton_core.text.onnx import TextOnnxScorer
+
+        return TextOnnxScorer(model, onnx_bytes)
+    return OnnxScorer(model, onnx_bytes, output)
 
 
 class OnnxScorer:
@@ -188,6 +206,42 @@ class OnnxScorer:
         return self.predict_scored(X)[0]
 
 
+class OnnxNetwork:
+    """An ONNX graph in onnxruntime, called as the torch network it replaces is.
+
+    The MLP's network takes a float tensor; a text network takes ``input_ids`` and
+    ``attention_mask`` and returns an object with ``logits``.
+    """
+
+    def __init__(self, graph: bytes, config: Any = None, *, threads: int | None = None):
+        import onnxruntime as ort
+        import torch
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        # As many threads as torch uses, so the graph gets the cores the network would.
+        options.intra_op_num_threads = int(threads or torch.get_num_threads())
+        self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.config = config  # a text network's: the number of labels
+        self._device_probe = torch.zeros(0)
+
+    def __call__(self, x: Any = None, **batch: Any) -> Any:
+        import torch
+
+        if x is not None:  # the MLP
+            return torch.from_numpy(self.session.run(None, {self.inputs[0]: x.numpy()})[0])
+        feed = {name: batch[name].cpu().numpy() for name in self.inputs}
+        return SimpleNamespace(logits=torch.from_numpy(self.session.run(None, feed)[0]))
+
+    def eval(self) -> OnnxNetwork:
+        return self
+
+    def parameters(self) -> Any:
+        # Callers find the device of a network's inputs from its first parameter.
+        return iter([self._device_probe])
+
+
 def _test_rows(workspace: Workspace, run_id: str) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
     """The run's test rows (features, target, sensitive columns), split as training did."""
     from lepton_core.data import split_table
@@ -226,16 +280,12 @@ def export_onnx(
     """
     info = workspace.model_version(name, version)
     model = workspace.load_model(info.name, info.version)
-    if model.family == "text":
-        raise ModelError(
-            "A text model cannot be exported to ONNX yet; export the MLflow folder (zip) instead."
-        )
     X, _, _ = _test_rows(workspace, info.run_id)
     data, output = to_onnx(model)
     path = Path(dest) / f"{info.name}-v{info.version}.onnx"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    scorer = OnnxScorer(model, data, output)
+    scorer = onnx_scorer(model, data, output)
     if model.task == "regression":
         ours, theirs = model.predict(X), scorer.predict(X)
         agreement = float(np.mean(np.isclose(ours, theirs, rtol=1e-4, atol=1e-4)))

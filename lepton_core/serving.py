@@ -156,14 +156,14 @@ class _Models:
         """What predicts for ``bundle``: the model itself, or its ONNX graph in onnxruntime."""
         model = bundle.model
         # A compressed version already runs its int8 network (an ONNX int8 one in onnxruntime).
-        if self.runtime == "native" or model.family == "text" or model.compression_ is not None:
-            return model  # text models have no ONNX export yet: they serve natively
+        if self.runtime == "native" or model.compression_ is not None:
+            return model
         key = (bundle.version.name, bundle.version.version)
         with self._lock:
             if key not in self._scorers:
-                from lepton_core.export import OnnxScorer, to_onnx
+                from lepton_core.export import onnx_scorer, to_onnx
 
-                self._scorers[key] = OnnxScorer(model, *to_onnx(model))
+                self._scorers[key] = onnx_scorer(model, *to_onnx(model))
             return self._scorers[key]
 
 

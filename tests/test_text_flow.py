@@ -241,25 +241,29 @@ def test_evaluate_explain_deploy_and_demo_pages_for_a_text_model(text_run, works
     assert any("boring" in h.proto.body for h in demo.get("html"))
 
 
-def test_text_model_int8_compression_is_a_text_version_and_onnx_says_not_yet(
+def test_text_model_int8_versions_stay_text_models_and_export_to_onnx(
     text_run, workspace, tmp_path
 ):
     from lepton_core.compression import compress
-    from lepton_core.exceptions import ModelError
     from lepton_core.export import export_onnx
     from lepton_core.reports import load_explanation
 
-    report = compress(workspace, text_run.model_name, text_run.model_version, method="torch-int8")
-    # Linear layers shrink 4×; the word embeddings (about half of MiniLM) stay float32.
-    assert report.after.size_bytes < report.before.size_bytes * 0.75
-    assert report.label_agreement >= 0.9
-    assert "region" in report.after.fairness
-    # A text model still: token explanations, and it reloads quantised.
-    assert load_explanation(workspace, report.run_id).is_text
-    model = workspace.load_model(text_run.model_name, report.new_version)
-    assert model.family == "text" and model.compression_.method == "torch-int8"
-    with pytest.raises(ModelError, match="cannot be exported to ONNX yet"):
-        export_onnx(workspace, text_run.model_name, text_run.model_version, tmp_path)
+    name, version = text_run.model_name, text_run.model_version
+    exported = export_onnx(workspace, name, version, tmp_path)
+    assert exported.label_agreement == 1.0 and exported.max_abs_diff < 1e-4
+    for method in ("torch-int8", "onnx-int8"):
+        report = compress(workspace, name, version, method=method)
+        # Linear layers shrink 4×; the word embeddings (about half of MiniLM) stay float32.
+        assert report.after.size_bytes < report.before.size_bytes * 0.75
+        assert report.label_agreement >= 0.9
+        assert "region" in report.after.fairness
+        # A text model still: token explanations, and it reloads compressed.
+        assert load_explanation(workspace, report.run_id).is_text
+        model = workspace.load_model(name, report.new_version)
+        assert model.family == "text" and model.compression_.method == method
+    # The ONNX int8 version exports its own graph.
+    int8 = export_onnx(workspace, name, report.new_version, tmp_path)
+    assert int8.size_bytes == report.after.size_bytes and int8.label_agreement == 1.0
 
 
 def test_private_text_models_report_epsilon_in_both_modes(reviews_csv, workspace):
@@ -304,3 +308,23 @@ def test_train_page_offers_privacy_for_text_models_in_both_modes(reviews_csv, wo
     next(r for r in at.radio if r.label == "Training").set_value("quick")
     _ok(at.run())
     assert any(e.label == "Differential privacy" for e in at.expander)
+
+
+def test_api_serves_a_text_model_through_onnx_runtime(text_run, workspace):
+    from fastapi.testclient import TestClient
+
+    from lepton_core.serving import create_app
+
+    url = f"/models/{text_run.model_name}/versions/{text_run.model_version}/predict"
+    records = [{"review": "a warm , funny , lovely film"}, {"review": "dull and far too long"}]
+    native = TestClient(create_app(workspace, require_key=False)).post(
+        url, json={"records": records}
+    )
+    onnx = TestClient(create_app(workspace, require_key=False, runtime="onnx")).post(
+        url, json={"records": records}
+    )
+    assert onnx.status_code == 200, onnx.text
+    ours, theirs = onnx.json()["predictions"], native.json()["predictions"]
+    assert [p["label"] for p in ours] == [p["label"] for p in theirs]
+    for a, b in zip(ours, theirs, strict=True):
+        assert a["probabilities"] == pytest.approx(b["probabilities"], abs=1e-4)
