@@ -61,7 +61,10 @@ def test_text_flow_train_explain_and_share(app_url, browser):  # noqa: F811
         box = visitor.get_by_role("textbox")
         box.fill("a gorgeous , funny and deeply moving film")
         visitor.get_by_role("button", name="Predict").click()
-        expect(visitor.get_by_text(re.compile(r"^(positive|negative)$"))).to_be_visible()
+        # The visitor's session loads the model first: seconds on a busy machine.
+        expect(visitor.get_by_text(re.compile(r"^(positive|negative)$"))).to_be_visible(
+            timeout=60_000
+        )
         expect(visitor.locator("span[title]").filter(has_text="gorgeous")).to_be_visible()
         _no_errors(visitor)
         _shot(visitor, "text-4-demo")
