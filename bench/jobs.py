@@ -35,7 +35,7 @@ def _wait(store, job_id: str) -> object:
 
 
 def _spare_ready(store) -> None:
-    """Wait until the spare worker ``warm_worker`` started has imported the stack."""
+    """Wait until the spare worker ``JobStore.warm`` started has imported the stack."""
     while not list((store.folder / "spares").glob("*.ready")):
         time.sleep(0.1)
 
@@ -43,7 +43,7 @@ def _spare_ready(store) -> None:
 def overhead(workspace, repeats: int) -> None:
     import os
 
-    from lepton_core.jobs import JobStore, start_job, warm_worker
+    from lepton_core.jobs import JobStore, start_job
     from lepton_core.training import TrainConfig, train
 
     config = TrainConfig(data="sample:adult", sensitive=["sex"])
@@ -55,7 +55,7 @@ def overhead(workspace, repeats: int) -> None:
             # A spare imports while nothing is timed, as it does while a user sets a job up.
             os.environ["LEPTON_WARM_WORKER"] = "1" if how == "spare" else "0"
             if how == "spare":
-                warm_worker(workspace)
+                store.warm()
                 _spare_ready(store)
             start = time.perf_counter()
             if how == "direct":

@@ -32,13 +32,19 @@ import pandas as pd
 
 from lepton_core._serde import JsonMixin
 from lepton_core.callbacks import CallbackList, TrainerCallback
-from lepton_core.data import split_table
 from lepton_core.evaluation import evaluate
 from lepton_core.exceptions import LeptonError, TrainingError
 from lepton_core.fairness import fairness_reports
 from lepton_core.models import FAMILIES, make_model
 from lepton_core.tasks import is_classification
-from lepton_core.training import PreparedData, TrainConfig, TrainResult, prepare_data, train
+from lepton_core.training import (
+    PreparedData,
+    TrainConfig,
+    TrainResult,
+    prepare_data,
+    split_run_data,
+    train,
+)
 from lepton_core.workspace import Workspace
 
 __all__ = [
@@ -715,17 +721,7 @@ def _refit_config(
             return None
         params.update(n_estimators=int(rounds), early_stopping_rounds=None)
     refit = replace(winner, params=params, valid_size=_REFIT_VALID_SIZE)
-    info = data.info
-    df, test = workspace.load_dataset(info.id)
-    split = split_table(
-        df,
-        info.target,
-        task=info.task,  # type: ignore[arg-type]
-        test=test,
-        test_size=refit.test_size,
-        valid_size=refit.valid_size,
-        seed=refit.seed,
-    )
+    split = split_run_data(refit, data.info, *workspace.load_dataset(data.info.id))
     # The split draws the test rows first, so they stay the same unless a class is tiny.
     if not split.test.equals(data.split.test):
         return None

@@ -198,15 +198,15 @@ def compress(
     model = workspace.load_model(info.name, info.version)
     compressed = quantise(model, method)
     parent = load_run_reports(workspace, info.run_id)
-    config = TrainConfig.from_dict(workspace.load_report(info.run_id, "config"))
-    data = prepare_data(
-        replace(config, data=f"dataset:{parent.run.dataset_id}", model_name=info.name), workspace
+    config = replace(
+        TrainConfig.from_dict(workspace.load_report(info.run_id, "config")), model_name=info.name
     )
+    data = prepare_data(replace(config, data=f"dataset:{parent.run.dataset_id}"), workspace)
     recorded = record_run(
         workspace,
         data,
         compressed,
-        config=replace(config, model_name=info.name),
+        config=config,
         run_name=f"{info.name}-{method}",
         params={
             **{f"model.{k}": v for k, v in model.get_params().items()},

@@ -244,21 +244,11 @@ class OnnxNetwork:
 
 def _test_rows(workspace: Workspace, run_id: str) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
     """The run's test rows (features, target, sensitive columns), split as training did."""
-    from lepton_core.data import split_table
+    from lepton_core.training import TrainConfig, split_run_data
 
-    config = workspace.load_report(run_id, "config")
-    run = workspace.get_run(run_id)
-    info = workspace.get_dataset(run.dataset_id)
-    df, test = workspace.load_dataset(info.id)
-    split = split_table(
-        df,
-        info.target,
-        task=info.task,  # type: ignore[arg-type]
-        test=test,
-        test_size=config.get("test_size", 0.2),
-        valid_size=config.get("valid_size", 0.1),
-        seed=config.get("seed", 0),
-    )
+    config = TrainConfig.from_dict(workspace.load_report(run_id, "config"))
+    info = workspace.get_dataset(workspace.get_run(run_id).dataset_id)
+    split = split_run_data(config, info, *workspace.load_dataset(info.id))
     schema = workspace.load_input_schema(run_id)
     sensitive = [c for c in info.sensitive if c in split.test.columns]
     return (

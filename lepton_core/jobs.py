@@ -45,7 +45,6 @@ __all__ = [
     "max_jobs",
     "run_job",
     "start_job",
-    "warm_worker",
 ]
 
 ACTIVE = ("queued", "running")
@@ -291,6 +290,18 @@ class JobStore:
         with closing(self._connect()) as conn:
             return conn.execute("SELECT COUNT(*) FROM jobs WHERE status = 'running'").fetchone()[0]
 
+    def warm(self, executor: Executor | None = None) -> None:
+        """Have a spare worker ready for the next local job (see :mod:`lepton_core._spare`).
+
+        Call it from the long-lived process that starts jobs (the app) while the user
+        sets a job up: a job handed to a spare skips starting Python and importing the
+        training stack. Nothing happens while a job runs, so the spare's imports never
+        take a running job's CPU.
+        """
+        chosen = executor or default_executor()
+        if isinstance(chosen, LocalExecutor) and not self.running():
+            chosen.warm(self.folder)
+
     def queue_position(self, job_id: str) -> int | None:
         """1 for the next queued job to start, None when the job is not queued."""
         with closing(self._connect()) as conn:
@@ -437,20 +448,6 @@ def start_job(
     job = store.create(config, command, owner=owner, kind=kind, limit=limit, executor=executor)
     store.recover()
     return store.get(job.id)
-
-
-def warm_worker(workspace: Workspace, executor: Executor | None = None) -> None:
-    """Have a spare worker ready for the next local job (see :mod:`lepton_core._spare`).
-
-    Call it from the long-lived process that starts jobs (the app) while the user
-    sets a job up: a job handed to a spare skips starting Python and importing the
-    training stack. Nothing happens while a job runs, so the spare's imports never
-    take a running job's CPU.
-    """
-    chosen = executor or default_executor()
-    store = JobStore(workspace)
-    if isinstance(chosen, LocalExecutor) and not store.running():
-        chosen.warm(store.folder)
 
 
 def _kind(config: Any) -> str:

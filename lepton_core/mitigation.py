@@ -281,12 +281,9 @@ class MitigatedModel(LeptonModel):
         positive = self._positive(X)
         return np.column_stack([1.0 - positive, positive])
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Labels drawn from the mitigated mixture, with a per-row draw fixed by its values."""
-        return self.predict_scored(X)[0]
-
     def predict_scored(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """The drawn labels (not the argmax of the probabilities) and the probabilities."""
+        """Labels drawn from the mitigated mixture (a per-row draw fixed by its values, not
+        the argmax of the probabilities) and the probabilities."""
         Xc = self._prepare(X)
         positive = self._positive(Xc)
         draw = pd.util.hash_pandas_object(Xc, index=False).to_numpy() / float(2**64)
@@ -530,7 +527,6 @@ def mitigate_run(
             "base_family": base.family,
         },
         tags={"parent_run": run_id, "mitigation": method},
-        reports={"mitigation": mitigation},
         sensitive=[sensitive],
         explain_rows=_EXPLAIN_ROWS,
         callbacks=cb,
@@ -547,7 +543,7 @@ def mitigate_run(
             positive_label=model.classes_[1],
         )[0]
     rows = comparison_rows((parent.evaluation, before), (recorded.evaluation, after))
-    # The before/after table joins the stored mitigation facts (the Evaluate page reads it).
+    # Written once the new run's figures exist: the before/after table needs them.
     workspace.log_report(recorded.run_id, "mitigation", {**mitigation, "rows": rows})
     cb.train_end()
     return MitigationResult(

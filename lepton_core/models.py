@@ -143,10 +143,7 @@ class LeptonModel(BaseEstimator):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Predicted labels (original values) or numbers, one per row."""
-        Xc = self._prepare(X)
-        if not is_classification(self.task):
-            return self._raw(Xc)
-        return self.classes_[self._proba(Xc).argmax(axis=1)]
+        return self.predict_scored(X)[0]
 
     def predict_scored(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
         """:meth:`predict` and, for classifiers, :meth:`predict_proba`, from one scoring pass."""

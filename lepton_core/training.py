@@ -49,6 +49,7 @@ __all__ = [
     "prepare_data",
     "record_run",
     "resolve_dataset",
+    "split_run_data",
     "train",
 ]
 
@@ -221,6 +222,21 @@ class PreparedData:
     x_test: pd.DataFrame
 
 
+def split_run_data(
+    config: TrainConfig, info: DatasetInfo, df: pd.DataFrame, test: pd.DataFrame | None
+) -> DataSplit:
+    """The training, validation and test parts a run with ``config`` uses (seeded)."""
+    return split_table(
+        df,
+        info.target,
+        task=info.task,  # type: ignore[arg-type]
+        test=test,
+        test_size=config.test_size,
+        valid_size=config.valid_size,
+        seed=config.seed,
+    )
+
+
 def prepare_data(config: TrainConfig, workspace: Workspace) -> PreparedData:
     """Resolve, split and prepare the data of ``config``: the same seed gives the same parts.
 
@@ -232,15 +248,7 @@ def prepare_data(config: TrainConfig, workspace: Workspace) -> PreparedData:
         check_sensitive(df, config.sensitive)
         info.sensitive = list(config.sensitive)
     schema = infer_schema(df)
-    split = split_table(
-        df,
-        info.target,
-        task=info.task,  # type: ignore[arg-type]
-        test=test_df,
-        test_size=config.test_size,
-        valid_size=config.valid_size,
-        seed=config.seed,
-    )
+    split = split_run_data(config, info, df, test_df)
     if config.model == TEXT_FAMILY:
         column = config.text_column or info.text_column or _first_text_column(schema, info.target)
         if column not in df.columns or column == info.target:

@@ -10,7 +10,7 @@ import streamlit as st
 
 from lepton_core.auto import FAIRNESS_LIMITS, AutoConfig, default_metric, leaderboard_table
 from lepton_core.dp import PrivacyOptions, default_delta, load_privacy
-from lepton_core.jobs import JobStore, cancel_job, start_job, warm_worker
+from lepton_core.jobs import JobStore, cancel_job, start_job
 from lepton_core.models import FAMILIES, FAMILY_TITLES
 from lepton_core.plots import training_curves_figure
 from lepton_core.reports import load_run_reports
@@ -43,9 +43,10 @@ st.markdown(
     f"Data set **{dataset.name}** · {dataset.n_rows:,} rows · target `{dataset.target}` "
     f"({dataset.task}) · sensitive: {', '.join(dataset.sensitive) or 'none'}"
 )
+store = JobStore(workspace())
 # While the user sets a job up, a spare worker imports the training stack (not while
 # a job runs), so the job starts in well under a second.
-warm_worker(workspace())
+store.warm()
 
 # Key settings per family; everything else keeps the library's defaults.
 if dataset.text_column:
@@ -166,8 +167,6 @@ if st.button("Start training", type="primary"):
     st.query_params["job"] = job.id  # a reload or a shared URL comes back to this job
 elif Keys.JOB_ID not in st.session_state and st.query_params.get("job"):
     st.session_state[Keys.JOB_ID] = st.query_params["job"]
-
-store = JobStore(workspace())
 
 
 @st.fragment(run_every=1.0)

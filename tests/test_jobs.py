@@ -234,12 +234,10 @@ def test_train_page_shows_a_queued_job_and_its_place(adult_csv, fresh_ws, monkey
 
 def _spare_ready(ws, timeout: float = 120) -> int:
     """Warm a spare worker for ``ws`` and wait until it has imported the stack."""
-    from lepton_core.jobs import warm_worker
-
     folder = JobStore(ws).folder / "spares"
     deadline = time.time() + timeout
     while not (ready := list(folder.glob("*.ready"))):
-        warm_worker(ws)  # starts one unless one is waiting or importing
+        JobStore(ws).warm()  # starts one unless one is waiting or importing
         assert time.time() < deadline, "the spare worker never got ready"
         time.sleep(0.2)
     return int(ready[0].name.split(".")[0])
