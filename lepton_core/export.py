@@ -29,7 +29,8 @@ import pandas as pd
 
 from lepton_core._serde import JsonMixin
 from lepton_core.exceptions import ModelError
-from lepton_core.models import LeptonModel
+from lepton_core.inputs import InputSchema
+from lepton_core.models import LeptonModel, _link
 from lepton_core.workspace import Workspace
 
 __all__ = [
@@ -38,7 +39,6 @@ __all__ = [
     "OnnxScorer",
     "export_mlflow_zip",
     "export_onnx",
-    "onnx_inputs",
     "onnx_scorer",
     "to_onnx",
 ]
@@ -59,24 +59,6 @@ class OnnxExport(JsonMixin):
     label_agreement: float
     max_abs_diff: float
     output: str
-
-
-def onnx_inputs(model: LeptonModel, X: pd.DataFrame) -> np.ndarray:
-    """The float32 matrix the ONNX graph takes: ``model.transform(X)`` (categories as codes)."""
-    transformed = model.transform(X)
-    if isinstance(transformed, pd.DataFrame):
-        columns = []
-        for c in transformed.columns:
-            col = transformed[c]
-            if isinstance(col.dtype, pd.CategoricalDtype):
-                # LightGBM splits on category codes; unseen or missing (-1) goes as NaN.
-                codes = col.cat.codes.to_numpy(dtype=np.float64)
-                codes[codes < 0] = np.nan
-                columns.append(codes)
-            else:
-                columns.append(col.to_numpy(dtype=np.float64))
-        transformed = np.column_stack(columns)
-    return np.ascontiguousarray(transformed, dtype=np.float32)
 
 
 def to_onnx(model: LeptonModel) -> tuple[bytes, str]:
@@ -180,27 +162,38 @@ class OnnxScorer:
         names = [o.name for o in self.session.get_outputs()]
         self._output = "probabilities" if "probabilities" in names else names[-1]
 
-    def _run(self, X: pd.DataFrame) -> np.ndarray:
-        out = self.session.run([self._output], {"input": onnx_inputs(self.model, X)})[0]
-        return np.asarray(out, dtype=np.float64)
+    def _run(self, inputs: np.ndarray) -> np.ndarray:
+        feed = {"input": np.ascontiguousarray(inputs, dtype=np.float32)}
+        return np.asarray(self.session.run([self._output], feed)[0], dtype=np.float64)
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        out = self._run(X)
+    def _proba(self, out: np.ndarray) -> np.ndarray:
         if self.output == "probabilities":
             return out
-        from scipy.special import expit, softmax
+        return _link(out[:, 0] if out.shape[1] == 1 else out)
 
-        if out.shape[1] == 1:
-            positive = expit(out[:, 0])
-            return np.column_stack([1.0 - positive, positive])
-        return softmax(out, axis=1)
+    def _scored(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        out = self._run(inputs)
+        if self.task == "regression":
+            return out.reshape(-1), None
+        proba = self._proba(out)
+        return self.classes_[proba.argmax(axis=1)], proba
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self._proba(self._run(self.model.transform(X)))
 
     def predict_scored(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
         """As :meth:`LeptonModel.predict_scored`: labels and probabilities in one pass."""
-        if self.task == "regression":
-            return self._run(X).reshape(-1), None
-        proba = self.predict_proba(X)
-        return self.classes_[proba.argmax(axis=1)], proba
+        return self._scored(self.model.transform(X))
+
+    def predict_records(
+        self, records: list[dict[str, Any]], schema: InputSchema
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """As :meth:`LeptonModel.predict_records`."""
+        schema.check(records)
+        inputs = self.model.record_inputs(records, schema)
+        return self._scored(
+            inputs if inputs is not None else self.model.transform(schema.to_frame(records))
+        )
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.predict_scored(X)[0]

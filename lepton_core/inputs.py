@@ -84,13 +84,13 @@ class InputSchema(JsonMixin):
         """One record with every field at its default."""
         return {f.name: f.default for f in self.fields}
 
-    def to_frame(self, records: list[dict[str, Any]]) -> pd.DataFrame:
-        """Check request records against the schema and turn them into model input.
+    def check(self, records: list[dict[str, Any]]) -> None:
+        """Check that request records have exactly the schema's fields.
 
         Raises
         ------
         DataError
-            For no records, too many, an unknown or missing field, or a value of the wrong type.
+            For no records, too many, or an unknown or missing field.
         """
         if not isinstance(records, list) or not records:
             raise DataError("No records were sent; send a list with at least one record.")
@@ -99,24 +99,36 @@ class InputSchema(JsonMixin):
                 f"{len(records):,} records were sent, over the limit of {MAX_RECORDS:,}; "
                 "send them in smaller batches."
             )
-        names = set(self.names)
+        names = self.names
+        expected = set(names)
         for i, record in enumerate(records):
             if not isinstance(record, dict):
                 raise DataError(
                     f"Record {i} is not an object; send each record as {{column: value}}."
                 )
-            extra = sorted(set(record) - names)
+            if record.keys() == expected:
+                continue
+            extra = sorted(set(record) - expected)
             if extra:
                 raise DataError(
                     f"Record {i} has an unknown field '{extra[0]}'; the model takes "
-                    f"{', '.join(self.names)}."
+                    f"{', '.join(names)}."
                 )
-            missing = [n for n in self.names if n not in record]
-            if missing:
-                raise DataError(
-                    f"Record {i} has no field '{missing[0]}'; send every field "
-                    "(use null for an unknown value)."
-                )
+            missing = [n for n in names if n not in record]
+            raise DataError(
+                f"Record {i} has no field '{missing[0]}'; send every field "
+                "(use null for an unknown value)."
+            )
+
+    def to_frame(self, records: list[dict[str, Any]]) -> pd.DataFrame:
+        """Check request records against the schema and turn them into model input.
+
+        Raises
+        ------
+        DataError
+            As :meth:`check`, or for a value of the wrong type.
+        """
+        self.check(records)
         return self.prepare(pd.DataFrame.from_records(records, columns=self.names))
 
     def prepare(self, table: pd.DataFrame) -> pd.DataFrame:

@@ -228,19 +228,8 @@ class MitigatedModel(LeptonModel):
         ]
 
     def _matrix(self, X: pd.DataFrame) -> tuple[np.ndarray, list[int]]:
-        """Features as a float matrix, categories as codes (LightGBM's native categoricals)."""
-        out = np.empty((len(X), len(self.feature_names_in_)))
-        categorical = []
-        for j, column in enumerate(self.feature_names_in_):
-            if column in self.categories_:
-                categories = pd.Index(self.categories_[column], dtype=object)
-                codes = categories.get_indexer(X[column]).astype(float)
-                codes[codes < 0] = np.nan
-                out[:, j] = codes
-                categorical.append(j)
-            else:
-                out[:, j] = X[column].to_numpy(dtype=float)
-        return out, categorical
+        """The LightGBM base's input (categories as codes) and its categorical positions."""
+        return self.base_.transform(X), self.base_.categorical_columns()
 
     # -- scoring ----------------------------------------------------------------
 

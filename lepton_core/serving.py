@@ -191,15 +191,12 @@ def _plain(value: Any) -> Any:
 def _predictions(
     bundle: ModelBundle, records: list[dict[str, Any]], scorer: Any
 ) -> list[RecordPrediction]:
-    from lepton_core.batch import predict_frame
-
     _check_values(records)
-    features = bundle.input_schema.to_frame(records)
-    labels, proba = predict_frame(scorer, features)
+    labels, proba = scorer.predict_records(records, bundle.input_schema)
     classes = [str(c) for c in bundle.model.classes_] if proba is not None else []
     return [
         RecordPrediction(
-            label=label,
+            label=_plain(label),
             probabilities=(
                 dict(zip(classes, map(float, proba[i]), strict=True)) if proba is not None else None
             ),

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import zipfile
 
+import numpy as np
 import onnx
 import pytest
 
 from lepton_core.compression import compress
 from lepton_core.exceptions import ModelError
-from lepton_core.export import _test_rows, export_mlflow_zip, export_onnx
+from lepton_core.export import _test_rows, export_mlflow_zip, export_onnx, onnx_scorer, to_onnx
 from lepton_core.modelcard import model_card
 from lepton_core.training import TrainConfig, train
 
@@ -41,6 +42,22 @@ def test_lightgbm_onnx_reproduces_the_model(adult_run, workspace, tmp_path):
     assert result.label_agreement == 1.0
     assert result.max_abs_diff < 1e-5
     assert result.output == "probabilities"
+
+
+def test_onnx_scorer_answers_records_as_the_model_does(adult_run, workspace):
+    model = workspace.load_model(adult_run.model_name, adult_run.model_version)
+    schema = workspace.load_input_schema(adult_run.run_id)
+    scorer = onnx_scorer(model, *to_onnx(model))
+    records = [schema.defaults(), {**schema.defaults(), "age": None, "workclass": "Unseen"}]
+    labels, proba = scorer.predict_records(records, schema)
+    model_labels, model_proba = model.predict_records(records, schema)
+    assert list(labels) == list(model_labels)
+    np.testing.assert_allclose(proba, model_proba, atol=1e-5)
+    text_age = [{**records[0], "age": "37"}]  # the table path, as for the model
+    assert (
+        scorer.predict_records(text_age, schema)[0][0]
+        == model.predict(schema.to_frame(text_age))[0]
+    )
 
 
 @pytest.mark.parametrize("family", ["logistic", "mlp"])

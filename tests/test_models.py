@@ -307,10 +307,7 @@ def test_save_and_load_round_trip(fitted, data, family, task, tmp_path):
     assert type(loaded) is type(model) and loaded.get_params() == model.get_params()
     np.testing.assert_array_equal(loaded.predict(X_test), model.predict(X_test))
     np.testing.assert_array_equal(loaded.raw_output(X_test), model.raw_output(X_test))
-    if family == "lightgbm":  # a frame with categorical columns
-        pd.testing.assert_frame_equal(loaded.transform(X_test), model.transform(X_test))
-    else:
-        np.testing.assert_array_equal(loaded.transform(X_test), model.transform(X_test))
+    np.testing.assert_array_equal(loaded.transform(X_test), model.transform(X_test))
     for name in ("feature_groups_", "categories_", "history_", "best_iteration_"):
         assert getattr(loaded, name) == getattr(model, name)
     if task != "regression":
@@ -368,3 +365,56 @@ def test_lightgbm_defaults_match_plain_library_on_full_adult(adult_train, adult_
     accuracy = accuracy_score(y_test, model.predict(X_test))
     auc = roc_auc_score(y_test == ">50K", model.predict_proba(X_test)[:, 1])
     assert accuracy >= 0.865 and auc >= 0.92
+
+
+def _records(schema, n: int, seed: int = 0) -> list[dict]:
+    """Request-like records: each field's choices, numbers in range, gaps, unseen words."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        record = {}
+        for field in schema.fields:
+            roll = rng.random()
+            if roll < 0.1:
+                record[field.name] = None
+            elif field.kind == "numeric":
+                value = rng.uniform(field.minimum, field.maximum)
+                record[field.name] = round(value) if field.integer and roll < 0.6 else value
+            elif field.kind == "boolean":
+                record[field.name] = bool(roll < 0.55)
+            else:
+                record[field.name] = "never seen" if roll < 0.15 else str(rng.choice(field.choices))
+        out.append(record)
+    return out
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_lightgbm_scores_plain_records_as_the_table_path_does(task):
+    from lepton_core.data import infer_schema
+    from lepton_core.inputs import InputSchema
+
+    X, y = _synthetic(task if task == "multiclass" else "regression")
+    if task == "binary":
+        y = np.where(y > 50, "yes", "no")
+    X["member"] = np.where(np.arange(len(X)) % 3 == 0, "true", "false")
+    X.loc[::29, "member"] = None
+    model = _model("lightgbm", task).fit(X, y)
+    schema = InputSchema.from_frame(X, infer_schema(X), list(X.columns))
+    assert {f.name: f.kind for f in schema.fields}["member"] == "boolean"
+    records = _records(schema, 300)
+    inputs = model.record_inputs(records, schema)  # no table built
+    np.testing.assert_array_equal(inputs, model.transform(schema.to_frame(records)))
+    labels, proba = model.predict_records(records, schema)
+    table_labels, table_proba = model.predict_scored(schema.to_frame(records))
+    np.testing.assert_array_equal(labels, table_labels)
+    np.testing.assert_array_equal(proba, table_proba)
+    # A value only the table path reads (a number sent as text) takes the table path.
+    texty = [{**records[0], "x1": "0.5"}, records[1]]
+    assert model.record_inputs(texty, schema) is None
+    np.testing.assert_array_equal(
+        model.predict_records(texty, schema)[1], model.predict_scored(schema.to_frame(texty))[1]
+    )
+    with pytest.raises(DataError, match="'x1' must be a number, not true/false"):
+        model.predict_records([{**records[0], "x1": True}], schema)
+    with pytest.raises(DataError, match="unknown field 'extra'"):
+        model.predict_records([{**records[0], "extra": 1}], schema)

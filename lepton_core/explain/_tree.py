@@ -2,9 +2,8 @@
 
 No background data is used (``feature_perturbation="tree_path_dependent"``):
 it is the only mode in which SHAP accepts LightGBM's categorical splits, and it
-is exact and fast. LightGBM is explained on its own input, the pandas
-``category`` columns of ``model.transform``, which ``Booster.predict`` maps to
-the codes it was trained with. Decision trees are explained on the one-hot
+is exact and fast. LightGBM is explained on its own input, ``model.transform``
+(each category as the code it was trained with). Decision trees are explained on the one-hot
 columns and the parts are summed back onto the original columns.
 """
 

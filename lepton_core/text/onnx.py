@@ -175,6 +175,12 @@ class TextOnnxScorer:
         """Labels and probabilities from one pass."""
         return self.model.predict_scored(X)
 
+    def predict_records(
+        self, records: list[dict[str, Any]], schema: Any
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """As :meth:`LeptonModel.predict_records`."""
+        return self.model.predict_records(records, schema)
+
 
 # -- helpers ------------------------------------------------------------------------
 
