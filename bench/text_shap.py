@@ -12,8 +12,11 @@ tokenisation is 34 tokens without the special ones:
   pipeline scores one text at a time;
 - **Lepton (probability)**: Lepton's token SHAP (same masker, same 500
   evaluations; masked texts batched straight through the network, repeats
-  scored once) on the positive class's probability, so that both explain the
-  same function: the agreement (Spearman over the 34 tokens) is computed here;
+  scored once, in bfloat16 where the processor has it natively, as ``explain()``
+  does) on the positive class's probability, so that both explain the same
+  function: the agreement (Spearman over the 34 tokens) is computed here;
+- **Lepton, float32**: the same with every masked text in float32 (what
+  ``LEPTON_TEXT_SHAP_PRECISION=float32`` gives), for comparison;
 - **Lepton explain()**: the product path, ``explain(model, X)``, which explains
   the log-odds (the model's raw output); its agreement with the baseline's
   probabilities is shown for information (a monotone change of space, so ranks
@@ -70,9 +73,6 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=400, help="SST-2 rows to fine-tune on")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument(
-        "--bf16", action="store_true", help="also time bfloat16 autocast (not the product path)"
-    )
     args = parser.parse_args()
 
     import scipy.special
@@ -113,37 +113,32 @@ def main() -> None:
     print(f"baseline: {type(baseline).__name__}, {type(baseline.model).__name__} (probabilities)")
 
     evaluations: list[int] = []
+    twin = _text.bf16_twin(model)  # what explain() scores the masked texts with
+    print(f"masked texts scored in {'float32' if twin is None else 'bfloat16'}")
 
-    def probability(batch: list[str]) -> np.ndarray:
-        evaluations.append(len(batch))
-        return scipy.special.softmax(model.logits(batch, batch_size=_text.FORWARD_BATCH), axis=1)[
-            :, positive
-        ]
+    def probability_of(scorer, count: bool = True):
+        def probability(batch: list[str]) -> np.ndarray:
+            if count:
+                evaluations.append(len(batch))
+            logits = scorer.logits(batch, batch_size=_text.FORWARD_BATCH)
+            return scipy.special.softmax(logits, axis=1)[:, positive]
 
-    def lepton_probability() -> np.ndarray:
-        output = probability([text])
-        values, tokens, _ = _text.token_shap(model, [text], probability, output)
+        return probability
+
+    def lepton_probability(fast: bool = True) -> np.ndarray:
+        output = probability_of(model, count=False)([text])
+        fast_score = probability_of(twin) if fast and twin is not None else None
+        values, tokens, _ = _text.token_shap(
+            model, [text], probability_of(model, fast), output, fast_score=fast_score
+        )
         assert len(tokens[0]) == N_TOKENS
-        return np.asarray(values[0])[:, 0]
-
-    def probability_bf16(batch: list[str]) -> np.ndarray:
-        # Not the product path: the same network under bfloat16 autocast, to show
-        # what lower precision would buy (fp32 is compute-bound; see bench/README.md).
-        inputs = tok(batch, padding=True, truncation=True, return_tensors="pt")
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-            logits = net(**inputs).logits.float().double().numpy()
-        return scipy.special.softmax(logits, axis=1)[:, positive]
-
-    def lepton_bf16() -> np.ndarray:
-        output = probability([text])
-        values, _, _ = _text.token_shap(model, [text], probability_bf16, output)
         return np.asarray(values[0])[:, 0]
 
     # Warm-up: first calls pay for lazy initialisation on both sides.
     pipe([text])
     model.logits([text])
 
-    times: dict[str, list[float]] = {"baseline": [], "probability": [], "explain": [], "bf16": []}
+    times: dict[str, list[float]] = {"baseline": [], "probability": [], "explain": [], "fp32": []}
     for _ in range(args.repeats):
         start = time.perf_counter()
         result = baseline([text])
@@ -155,10 +150,9 @@ def main() -> None:
         start = time.perf_counter()
         expl = explain(model, X)
         times["explain"].append(time.perf_counter() - start)
-        if args.bf16:
-            start = time.perf_counter()
-            ours_bf16 = lepton_bf16()
-            times["bf16"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        ours_fp32 = lepton_probability(fast=False)
+        times["fp32"].append(time.perf_counter() - start)
 
     # The baseline keeps [CLS] and [SEP] (value 0, never masked); Lepton leaves them out.
     reference = np.asarray(result.values[0])[1:-1, positive]
@@ -178,15 +172,18 @@ def main() -> None:
         f"{'Lepton explain(), log-odds':28s} {med['explain']:9.3f} "
         f"{med['baseline'] / med['explain']:7.1f} {rho_log_odds:9.3f}"
     )
-    if args.bf16:
-        rho_bf16 = scipy.stats.spearmanr(ours_bf16, reference).statistic
-        print(
-            f"{'(bf16 autocast, probability)':28s} {med['bf16']:9.3f} "
-            f"{med['baseline'] / med['bf16']:7.1f} {rho_bf16:9.3f}"
-        )
+    rho_fp32 = scipy.stats.spearmanr(ours_fp32, reference).statistic
+    print(
+        f"{'Lepton, float32 throughout':28s} {med['fp32']:9.3f} "
+        f"{med['baseline'] / med['fp32']:7.1f} {rho_fp32:9.3f}"
+    )
+    print(
+        "Spearman, Lepton against Lepton float32: "
+        f"{scipy.stats.spearmanr(ours, ours_fp32).statistic:.3f}"
+    )
     print(f"all times: { {k: [round(t, 3) for t in v] for k, v in times.items()} }")
     print(
-        f"Lepton scored {sum(evaluations) - 1} distinct masked texts in {len(evaluations) - 1}"
+        f"Lepton scored {sum(evaluations)} distinct masked texts in {len(evaluations)}"
         " batched calls (shap asked for 500)"
     )
     print(f"additivity error of explain(): {expl.additivity_error():.2e}")

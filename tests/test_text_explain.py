@@ -276,3 +276,45 @@ def test_additivity_holds_when_evaluations_run_out(binary, monkeypatch) -> None:
     expl = explain(binary, pd.DataFrame({"review": [text]}))
     assert len(expl.tokens[0]) == len(binary.tokenizer_(text, add_special_tokens=False).input_ids)
     assert expl.additivity_error() < 1e-4
+
+
+def test_a_cheaper_scorer_for_partly_masked_texts_keeps_the_values_additive(binary) -> None:
+    # shap asks first for the fully masked, then for the unmasked text; those two fix
+    # the base value and the sum, and stay with the precise scorer.
+    text = "the film contains no good jokes , no good scenes , barely a moment of joy"
+    rng = np.random.default_rng(0)
+
+    def score(batch):
+        return _text.raw_scores(binary, batch)
+
+    def noisy(batch):
+        return score(batch) + rng.normal(scale=0.05, size=len(batch))
+
+    output = score([text])
+    exact, tokens, bases = _text.token_shap(binary, [text], score, output)
+    approx, approx_tokens, approx_bases = _text.token_shap(
+        binary, [text], score, output, fast_score=noisy
+    )
+    assert approx_tokens == tokens
+    assert not np.allclose(approx, exact, atol=1e-3)  # the cheap scorer did the rest
+    total = np.sum(exact[0]) + bases[0][0]
+    assert np.sum(approx[0]) + approx_bases[0][0] == pytest.approx(total, abs=1e-9)
+
+
+def test_bf16_twin_only_where_bfloat16_is_native_and_allowed(binary, monkeypatch) -> None:
+    import torch
+
+    native = torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
+    twin = _text.bf16_twin(binary)
+    assert (twin is not None) == native
+    if twin is not None:
+        assert next(twin.final_estimator_.parameters()).dtype == torch.bfloat16
+        assert next(binary.final_estimator_.parameters()).dtype == torch.float32
+        assert _text.bf16_twin(binary).final_estimator_ is twin.final_estimator_  # made once
+        assert "bfloat16" in explain(binary, pd.DataFrame({"review": ["so bad"]})).note
+    monkeypatch.setattr(binary, "compression_", object(), raising=False)
+    assert _text.bf16_twin(binary) is None  # an int8 version stays as it is
+    monkeypatch.delattr(binary, "compression_")
+    monkeypatch.setenv("LEPTON_TEXT_SHAP_PRECISION", "float32")
+    assert _text.bf16_twin(binary) is None
+    assert "bfloat16" not in explain(binary, pd.DataFrame({"review": ["so bad"]})).note

@@ -15,6 +15,12 @@ explainer asks for is scored in one :meth:`TextModel.logits` call (one
 tokenizer call and a forward pass per ``FORWARD_BATCH`` texts), and a masked
 text already scored for this row is not scored again (the hierarchy asks for
 the same text from several paths; about a third of the evaluations repeat).
+Where the processor computes bfloat16 natively (AMX or AVX-512 BF16, or a CUDA
+GPU), the masked texts go through a bfloat16 copy of the network, about twice
+as fast; the fully masked and the unmasked text, which fix the base value and
+the sum of the values, are still scored in float32, so the values add up
+exactly as before. Token ranks agree with float32's (Spearman about 0.997 on
+SST-2); ``LEPTON_TEXT_SHAP_PRECISION=float32`` scores everything in float32.
 
 The values are in the model's raw output space, as ``model.raw_output``: the
 log-odds of the positive class (binary) or one logit per class (multiclass).
@@ -22,6 +28,9 @@ log-odds of the positive class (binary) or one logit per class (multiclass).
 
 from __future__ import annotations
 
+import copy
+import os
+import weakref
 from typing import Any
 
 import numpy as np
@@ -58,25 +67,70 @@ def raw_scores(model: Any, texts: list[str]) -> np.ndarray:
     return logits
 
 
-class _CachedScorer:
-    """The function shap calls: masked texts in, raw outputs out, repeats scored once."""
+_BF16_NETWORKS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
-    def __init__(self, score: Any) -> None:
-        self.score = score
+
+def bf16_twin(model: Any) -> Any | None:
+    """A copy of ``model`` whose network runs in bfloat16, where that is native and allowed.
+
+    None when ``LEPTON_TEXT_SHAP_PRECISION=float32``, for compressed versions (their
+    network is int8 already), and on processors without native bfloat16, where it
+    would be slower than float32. The bfloat16 network is made once per network.
+    """
+    import torch
+
+    network = getattr(model, "final_estimator_", None)
+    if (
+        os.environ.get("LEPTON_TEXT_SHAP_PRECISION", "auto") == "float32"
+        or getattr(model, "compression_", None) is not None
+        or not isinstance(network, torch.nn.Module)
+    ):
+        return None
+    device = next(network.parameters()).device
+    native = (
+        torch.cuda.is_bf16_supported()
+        if device.type == "cuda"
+        else device.type == "cpu"
+        and (torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+    )
+    if not native:
+        return None
+    fast = _BF16_NETWORKS.get(network)
+    if fast is None:
+        fast = _BF16_NETWORKS[network] = copy.deepcopy(network).to(torch.bfloat16).eval()
+    twin = copy.copy(model)
+    twin.final_estimator_ = fast
+    return twin
+
+
+class _CachedScorer:
+    """The function shap calls: masked texts in, raw outputs out, repeats scored once.
+
+    ``fast`` (default ``score``) scores every call of a row but the first two: shap's
+    Partition explainer asks first for the fully masked, then for the unmasked text,
+    which fix the base value and the sum of the values.
+    """
+
+    def __init__(self, score: Any, fast: Any = None) -> None:
+        self.score, self.fast = score, fast or score
         self.cache: dict[str, np.ndarray] = {}
         self.evaluations = 0
+        self.calls = 0
 
     def __call__(self, texts: Any) -> np.ndarray:
         texts = [str(t) for t in texts]
         todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
         if todo:
             self.evaluations += len(todo)
-            self.cache.update(zip(todo, np.asarray(self.score(todo), dtype=float), strict=True))
+            score = self.score if self.calls < 2 else self.fast
+            self.cache.update(zip(todo, np.asarray(score(todo), dtype=float), strict=True))
+        self.calls += 1
         return np.stack([self.cache[t] for t in texts])
 
     def reset(self) -> None:
         # A new row: its masked texts will hardly ever equal the previous row's.
         self.cache.clear()
+        self.calls = 0
 
 
 def explain(model: Any, X: pd.DataFrame, background: pd.DataFrame, seed: int) -> Explanation:
@@ -92,8 +146,19 @@ def explain(model: Any, X: pd.DataFrame, background: pd.DataFrame, seed: int) ->
     names = output_names(model)
     # shap's Text masker hides tokens with the tokenizer's mask token, or "..." without one.
     mask = getattr(model.tokenizer_, "mask_token", None) or "..."
+    twin = bf16_twin(model)
     values, tokens, bases = token_shap(
-        model, texts, lambda batch: raw_scores(model, batch), model_output, seed=seed
+        model,
+        texts,
+        lambda batch: raw_scores(model, batch),
+        model_output,
+        seed=seed,
+        fast_score=None if twin is None else lambda batch: raw_scores(twin, batch),
+    )
+    precision = (
+        ""
+        if twin is None
+        else " Masked texts scored in bfloat16, the full and empty text in float32."
     )
     return Explanation(
         explainer=NAME,
@@ -108,6 +173,7 @@ def explain(model: Any, X: pd.DataFrame, background: pd.DataFrame, seed: int) ->
             f"Token SHAP: Partition explainer, {MAX_EVALS} masked texts per row (tokens"
             f" masked with {mask!r}). Base value + token values = model output; how well"
             " the token values approximate Shapley values depends on the masker."
+            f"{precision}"
         ),
         tokens=tokens,
         row_base_values=bases,
@@ -115,18 +181,25 @@ def explain(model: Any, X: pd.DataFrame, background: pd.DataFrame, seed: int) ->
 
 
 def token_shap(
-    model: Any, texts: list[str], score: Any, outputs: np.ndarray, *, seed: int = 0
+    model: Any,
+    texts: list[str],
+    score: Any,
+    outputs: np.ndarray,
+    *,
+    seed: int = 0,
+    fast_score: Any = None,
 ) -> tuple[list, list[list[str]], list[list[float]]]:
     """Token values, tokens and base values of ``texts`` for the batched function ``score``.
 
     ``score`` maps a list of texts to an array ``(n,)`` or ``(n, n_outputs)``;
     ``outputs`` holds its value for each text (used for texts with no tokens).
+    ``fast_score``, a cheaper approximation of ``score``, scores the partly masked texts.
     :func:`explain` passes the raw outputs; ``bench/text_shap.py`` passes
     probabilities to compare with shap's pipeline wrapper, which explains those.
     """
     shap = import_shap()
     outputs = np.asarray(outputs, dtype=float).reshape(len(texts), -1)
-    scorer = _CachedScorer(score)
+    scorer = _CachedScorer(score, fast_score)
     masker = shap.maskers.Text(model.tokenizer_)
     explainer = shap.PartitionExplainer(scorer, masker, seed=seed)
     values, tokens, bases = [], [], []
