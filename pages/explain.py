@@ -33,7 +33,7 @@ if len(expl.outputs) > 1:
 st.caption(
     f"{expl.explainer} on {len(expl.values):,} test rows; values are in {expl.output_space} "
     f"of “{expl.outputs[output]}”. Additivity check: base value + contributions match the "
-    f"model's output to within {expl.additivity_error():.1e}."
+    f"model's output to within {expl.additivity_error():.1e}. {expl.note}"
 )
 
 if expl.tokens is not None:  # a text model: tokens instead of columns

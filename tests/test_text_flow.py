@@ -219,6 +219,7 @@ def test_evaluate_explain_deploy_and_demo_pages_for_a_text_model(text_run, works
     at.session_state[Keys.RUN_ID] = text_run.run_id
     _ok(at.run())
     assert any("film" in h.proto.body for h in at.get("html"))
+    assert "masked texts per row" in at.caption[0].value  # how the values were approximated
     at.text_area[0].set_value("a delightful film").run()
     next(b for b in at.button if b.label == "Explain this text").click()
     _ok(at.run())

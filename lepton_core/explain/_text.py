@@ -158,7 +158,8 @@ def explain(model: Any, X: pd.DataFrame, background: pd.DataFrame, seed: int) ->
     precision = (
         ""
         if twin is None
-        else " Masked texts scored in bfloat16, the full and empty text in float32."
+        else " Partly masked texts scored in bfloat16; the unmasked and fully masked text in"
+        " float32."
     )
     return Explanation(
         explainer=NAME,
