@@ -279,8 +279,8 @@ def test_additivity_holds_when_evaluations_run_out(binary, monkeypatch) -> None:
 
 
 def test_a_cheaper_scorer_for_partly_masked_texts_keeps_the_values_additive(binary) -> None:
-    # shap asks first for the fully masked, then for the unmasked text; those two fix
-    # the base value and the sum, and stay with the precise scorer.
+    # The fully masked and the unmasked text fix the base value and the sum; they are
+    # scored precisely up front, and shap's requests for them must hit that cache.
     text = "the film contains no good jokes , no good scenes , barely a moment of joy"
     rng = np.random.default_rng(0)
 

@@ -106,31 +106,33 @@ def bf16_twin(model: Any) -> Any | None:
 class _CachedScorer:
     """The function shap calls: masked texts in, raw outputs out, repeats scored once.
 
-    ``fast`` (default ``score``) scores every call of a row but the first two: shap's
-    Partition explainer asks first for the fully masked, then for the unmasked text,
-    which fix the base value and the sum of the values.
+    Texts shap asks for are scored by ``fast`` (default ``score``); :meth:`anchor`
+    scores texts with ``score`` before shap asks for them.
     """
 
     def __init__(self, score: Any, fast: Any = None) -> None:
         self.score, self.fast = score, fast or score
         self.cache: dict[str, np.ndarray] = {}
         self.evaluations = 0
-        self.calls = 0
+
+    def anchor(self, texts: list[str]) -> None:
+        """Score ``texts`` with the precise scorer now; shap's requests for them hit the cache."""
+        self._add(texts, self.score)
 
     def __call__(self, texts: Any) -> np.ndarray:
         texts = [str(t) for t in texts]
+        self._add(texts, self.fast)
+        return np.stack([self.cache[t] for t in texts])
+
+    def _add(self, texts: list[str], score: Any) -> None:
         todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
         if todo:
             self.evaluations += len(todo)
-            score = self.score if self.calls < 2 else self.fast
             self.cache.update(zip(todo, np.asarray(score(todo), dtype=float), strict=True))
-        self.calls += 1
-        return np.stack([self.cache[t] for t in texts])
 
     def reset(self) -> None:
         # A new row: its masked texts will hardly ever equal the previous row's.
         self.cache.clear()
-        self.calls = 0
 
 
 def explain(model: Any, X: pd.DataFrame, background: pd.DataFrame, seed: int) -> Explanation:
@@ -209,7 +211,7 @@ def token_shap(
     try:
         for text, output in zip(texts, outputs, strict=True):
             scorer.reset()
-            row_values, row_tokens, base = _explain_one(explainer, masker, text, output)
+            row_values, row_tokens, base = _explain_one(explainer, masker, scorer, text, output)
             values.append(row_values.tolist())
             tokens.append(row_tokens)
             bases.append(base.tolist())
@@ -219,7 +221,7 @@ def token_shap(
 
 
 def _explain_one(
-    explainer: Any, masker: Any, text: str, output: np.ndarray
+    explainer: Any, masker: Any, scorer: _CachedScorer, text: str, output: np.ndarray
 ) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Values ``(n_tokens, n_outputs)``, the tokens and the base value of one text."""
     n_outputs = output.shape[0]
@@ -229,6 +231,10 @@ def _explain_one(
     if last <= first:
         # No tokens (an empty text): nothing to attribute, the output is the base value.
         return np.zeros((0, n_outputs)), [], output.copy()
+    # The fully masked and the unmasked text fix the base value and the sum of the
+    # values: score them precisely up front (the masker makes the very strings shap asks for).
+    ends = [masker(np.full(len(segments), keep), text)[0][0] for keep in (False, True)]
+    scorer.anchor([str(t) for t in ends])
     result = explainer([text], max_evals=MAX_EVALS, batch_size=EXPLAIN_BATCH, silent=True)
     values = np.asarray(result.values[0], dtype=float).reshape(len(segments), n_outputs)
     base = np.asarray(result.base_values[0], dtype=float).reshape(n_outputs)
