@@ -132,19 +132,24 @@ def _swap(model: LeptonModel, int8: Int8) -> None:
 
 def _quantise_graph(model: LeptonModel, data: bytes) -> bytes:
     """An ONNX graph with int8 weights (onnxruntime dynamic quantisation)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     if model.family == "text":  # per channel, encoder only: no accuracy lost on SST-2
         from lepton_core.text.onnx import quantize_text_onnx
 
         return quantize_text_onnx(data)
+    return quantize_onnx(data)
+
+
+def quantize_onnx(data: bytes, **options: Any) -> bytes:
+    """``data`` with int8 weights by onnxruntime's ``quantize_dynamic`` (``options`` passed on)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "model.onnx", Path(tmp) / _GRAPH_FILE
         src.write_bytes(data)
         # onnxruntime logs advice through the root logger on every call; keep it quiet.
         logging.disable(logging.WARNING)
         try:
-            quantize_dynamic(src, dst, weight_type=QuantType.QInt8)
+            quantize_dynamic(src, dst, weight_type=QuantType.QInt8, **options)
         finally:
             logging.disable(logging.NOTSET)
         return dst.read_bytes()

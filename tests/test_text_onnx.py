@@ -9,16 +9,8 @@ import pytest
 from lepton_core.exceptions import ModelError, NotFittedError
 from lepton_core.text.model import TextModel
 from lepton_core.text.onnx import TextOnnxScorer, quantize_text_onnx, text_to_onnx
+from tests.test_text_model import NEGATIVE, NEUTRAL, POSITIVE, _texts
 
-POSITIVE = ["a great film", "wonderful and moving", "I loved it", "brilliant acting", "so good"]
-NEGATIVE = ["a dull mess", "boring and long", "I hated it", "terrible acting", "so bad"]
-NEUTRAL = [
-    "the film is 90 minutes long",
-    "it opens on friday",
-    "shot in colour",
-    "a remake",
-    "in french",
-]
 # Lengths from 3 to over 60 tokens, so batches mix heavy padding with none.
 MIXED = [
     "good",
@@ -30,15 +22,6 @@ MIXED = [
 ]
 
 
-def _table(groups: list[list[str]], labels: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
-    texts, y = [], []
-    for label, group in zip(labels, groups, strict=True):
-        for i in range(4):
-            texts += [f"{t} {'!' * i}".strip() for t in group]
-            y += [label] * len(group)
-    return pd.DataFrame({"review": texts}), np.asarray(y, dtype=object)
-
-
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(tmp_path_factory.mktemp("text-onnx-cache"))
@@ -46,7 +29,7 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def binary(cache) -> TextModel:
-    X, y = _table([NEGATIVE, POSITIVE], ["neg", "pos"])
+    X, y = _texts([NEGATIVE, POSITIVE])
     return TextModel(mode="quick", cache_dir=cache).fit(X, y)
 
 
@@ -127,14 +110,14 @@ def test_int8_graph_mostly_agrees(binary, graph, int8_graph) -> None:
     assert len(int8_graph) < 0.8 * len(graph)
     ops = {n.op_type for n in onnx.load_from_string(int8_graph).graph.node}
     assert "MatMulInteger" in ops
-    X, _ = _table([NEGATIVE, POSITIVE], ["neg", "pos"])
+    X, _ = _texts([NEGATIVE, POSITIVE])
     X = pd.concat([X, pd.DataFrame({"review": MIXED})], ignore_index=True)
     ours = TextOnnxScorer(binary, int8_graph).predict(X)
     assert np.mean(ours == binary.predict(X)) >= 0.9
 
 
 def test_multiclass_scorer_shapes(cache) -> None:
-    X, y = _table([NEGATIVE, POSITIVE, NEUTRAL], ["neg", "pos", "neutral"])
+    X, y = _texts([NEGATIVE, POSITIVE, NEUTRAL])
     model = TextModel(task="multiclass", mode="quick", cache_dir=cache).fit(X, y)
     scorer = TextOnnxScorer(model, text_to_onnx(model), threads=1)
     proba = scorer.predict_proba(X.head(7))

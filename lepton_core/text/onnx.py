@@ -20,14 +20,10 @@ fused graphs run in onnxruntime only (``bench/README.md``, ``text_int8.py``).
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import io
-import logging
-import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -104,26 +100,20 @@ def quantize_text_onnx(onnx_bytes: bytes) -> bytes:
     head (a ``Gemm``) stay float32, as in torch int8 compression.
     """
     import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from lepton_core.compression import quantize_onnx
 
     # The encoder's Linear layers are MatMul nodes; the head is a Gemm, which the
     # quantiser would otherwise turn into a MatMul and quantise too.
     proto = onnx.load_from_string(onnx_bytes)
     matmuls = [n.name for n in proto.graph.node if n.op_type in _QUANT_OPS]
-    with tempfile.TemporaryDirectory() as tmp:
-        src, dst = Path(tmp) / "model.onnx", Path(tmp) / "model.int8.onnx"
-        src.write_bytes(onnx_bytes)
-        with _quiet():
-            quantize_dynamic(
-                src,
-                dst,
-                weight_type=QuantType.QInt8,
-                op_types_to_quantize=list(_QUANT_OPS),
-                nodes_to_quantize=matmuls,
-                per_channel=_PER_CHANNEL,
-                extra_options={"MatMulConstBOnly": True},  # weights only, not Q·Kᵀ
-            )
-        return dst.read_bytes()
+    return quantize_onnx(
+        onnx_bytes,
+        op_types_to_quantize=list(_QUANT_OPS),
+        nodes_to_quantize=matmuls,
+        per_channel=_PER_CHANNEL,
+        extra_options={"MatMulConstBOnly": True},  # weights only, not Q·Kᵀ
+    )
 
 
 class TextOnnxScorer:
@@ -210,13 +200,3 @@ def _exportable(network: Any) -> Any:
             return self.network.classifier(mean_pool(hidden.last_hidden_state, attention_mask))
 
     return Exportable().eval()
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence onnxruntime's quantiser, which gives advice through the root logger."""
-    logging.disable(logging.WARNING)
-    try:
-        yield
-    finally:
-        logging.disable(logging.NOTSET)
