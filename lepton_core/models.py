@@ -522,8 +522,8 @@ class LightGBMModel(LeptonModel):
         return self.final_estimator_.predict(self._transform(X), raw_score=True)
 
     def _transform(self, X: pd.DataFrame) -> np.ndarray:
-        """Numbers as they are, each category as its index in the training categories
-        (unseen or missing: NaN), the categorical columns marked when training.
+        """Numbers as they are and each category as its index among the training
+        categories (unseen or missing: NaN); training marks those columns categorical.
 
         These are the codes LightGBM computes from pandas categoricals, without pandas'
         categorical machinery, which costs milliseconds per call.

@@ -16,9 +16,9 @@ tokenizer call and a forward pass per ``FORWARD_BATCH`` texts), and a masked
 text already scored for this row is not scored again (the hierarchy asks for
 the same text from several paths; about a third of the evaluations repeat).
 Where the processor computes bfloat16 natively (AMX or AVX-512 BF16, or a CUDA
-GPU), the masked texts go through a bfloat16 copy of the network, about twice
-as fast; the fully masked and the unmasked text, which fix the base value and
-the sum of the values, are still scored in float32, so the values add up
+GPU), the partly masked texts go through a bfloat16 copy of the network, about
+twice as fast; the fully masked and the unmasked text, which fix the base value
+and the sum of the values, are scored first, in float32, so the values add up
 exactly as before. Token ranks agree with float32's (Spearman about 0.997 on
 SST-2); ``LEPTON_TEXT_SHAP_PRECISION=float32`` scores everything in float32.
 
