@@ -221,7 +221,8 @@ def compress(
         tags={"parent_run": info.run_id, "compression": method},
         reports={
             "compression": {"method": method, "title": METHODS[method], "parent": info.ref},
-            "privacy": _parent_privacy(workspace, info.run_id),
+            # Quantising the weights keeps the parent's differential-privacy guarantee.
+            "privacy": workspace.find_report(info.run_id, "privacy"),
         },
         explain_rows=_TEXT_EXPLAIN_ROWS if model.family == "text" else config.explain_rows,
     )
@@ -247,16 +248,6 @@ def compress(
         after=after,
         label_agreement=float(np.mean(np.asarray(labels[0]) == np.asarray(labels[1]))),
     )
-
-
-def _parent_privacy(workspace: Workspace, run_id: str) -> Any:
-    """The parent's differential-privacy report: quantising the weights keeps its guarantee."""
-    from lepton_core.exceptions import WorkspaceError
-
-    try:
-        return workspace.load_report(run_id, "privacy")
-    except WorkspaceError:
-        return None
 
 
 def _sizes(model: LeptonModel, compressed: LeptonModel) -> tuple[int, int]:

@@ -483,10 +483,5 @@ def _dp_params(model: Any, plain: Any, private: Any) -> dict[str, Any]:
 
 def load_privacy(workspace: Any, run_id: str) -> PrivacyReport | None:
     """The run's privacy report, or None when it was trained without differential privacy."""
-    from lepton_core.exceptions import WorkspaceError
-
-    try:
-        stored = workspace.load_report(run_id, "privacy")
-    except WorkspaceError:  # runs from before the privacy option have no such report
-        return None
+    stored = workspace.find_report(run_id, "privacy")
     return PrivacyReport.from_dict(stored) if stored else None

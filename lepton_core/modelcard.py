@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from lepton_core._serde import JsonMixin
-from lepton_core.exceptions import WorkspaceError
 from lepton_core.reports import load_run_reports
 from lepton_core.workspace import Workspace
 
@@ -213,19 +212,13 @@ def _fairness_rows(report: Any) -> dict[str, Any]:
 
 def _privacy_facts(workspace: Workspace, run_id: str) -> list[str]:
     facts = []
-    try:
-        anonymisation = workspace.load_report(run_id, "anonymisation")
-    except WorkspaceError:
-        anonymisation = {}
+    anonymisation = workspace.find_report(run_id, "anonymisation") or {}
     for step in anonymisation.get("steps") or []:
         detail = f" ({step['detail']})" if step.get("detail") else ""
         facts.append(
             f"Column `{step.get('column')}`: {step.get('action')} before training{detail}."
         )
-    try:
-        dp = workspace.load_report(run_id, "privacy")
-    except WorkspaceError:
-        dp = {}
+    dp = workspace.find_report(run_id, "privacy") or {}
     if isinstance(dp, dict) and dp.get("epsilon") is not None:
         facts.append(
             f"Trained with differential privacy: ε = {dp['epsilon']:.2f}"
@@ -236,9 +229,8 @@ def _privacy_facts(workspace: Workspace, run_id: str) -> list[str]:
 
 
 def _mitigation_fact(workspace: Workspace, run_id: str) -> str | None:
-    try:
-        report = workspace.load_report(run_id, "mitigation")
-    except WorkspaceError:
+    report = workspace.find_report(run_id, "mitigation")
+    if report is None:
         return None
     return (
         f"This is a fairness-mitigated version of {report['parent_model']}: "
@@ -248,9 +240,8 @@ def _mitigation_fact(workspace: Workspace, run_id: str) -> str | None:
 
 
 def _compression_facts(workspace: Workspace, run_id: str) -> list[str]:
-    try:
-        report = workspace.load_report(run_id, "compression")
-    except WorkspaceError:
+    report = workspace.find_report(run_id, "compression")
+    if report is None:
         return []
     return [
         f"This is an int8-compressed version of {report['parent']} ({report['title']}); its "
@@ -328,10 +319,7 @@ def model_card(
     }
     task = reports.evaluation.task
     metrics = reports.evaluation.metrics
-    try:
-        stored = workspace.load_report(run_id, "test_predictions")
-    except WorkspaceError:
-        stored = None
+    stored = workspace.find_report(run_id, "test_predictions")
     if stored and n_resamples > 0:
         estimates = _intervals(stored, task, metrics, n_resamples=n_resamples, seed=seed)
     else:

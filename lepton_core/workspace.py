@@ -446,6 +446,13 @@ class Workspace:
             ) from exc
         return json.loads(text)
 
+    def find_report(self, run_id: str, name: str) -> Any | None:
+        """:meth:`load_report`, or None when the run stored no such report."""
+        try:
+            return self.load_report(run_id, name)
+        except WorkspaceError:
+            return None
+
     def load_input_schema(self, run_id: str) -> InputSchema:
         """The input schema stored with a run's model (the demo form and request checks)."""
         from lepton_core.inputs import InputSchema
