@@ -8,7 +8,7 @@ the 872-sentence dev set:
 - torch int8: the encoder's Linear layers quantised by torch (what
   ``lepton_core.compression.quantise(model, "torch-int8")`` does);
 - ONNX float32: ``lepton_core.text.onnx.text_to_onnx`` run by onnxruntime
-  (``TextOnnxScorer``: the model's tokenizer and length-sorted batches);
+  (``text_onnx_scorer``: the model's tokenizer and length-sorted batches);
 - ONNX int8: the same graph through ``quantize_text_onnx``.
 
 Figures: accuracy, labels agreeing with torch float32, weight size, and
@@ -44,7 +44,7 @@ def main() -> None:
     from lepton_core.compression import _state_size, quantise
     from lepton_core.samples import load_sample
     from lepton_core.text.model import TextModel
-    from lepton_core.text.onnx import TextOnnxScorer, quantize_text_onnx, text_to_onnx
+    from lepton_core.text.onnx import quantize_text_onnx, text_onnx_scorer, text_to_onnx
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -78,8 +78,8 @@ def main() -> None:
     variants = {
         "torch float32": model,
         "torch int8": quantise(model, "torch-int8"),
-        "ONNX float32": TextOnnxScorer(model, graph, threads=threads),
-        "ONNX int8": TextOnnxScorer(model, int8_graph, threads=threads),
+        "ONNX float32": text_onnx_scorer(model, graph, threads=threads),
+        "ONNX int8": text_onnx_scorer(model, int8_graph, threads=threads),
     }
     sizes = {
         "torch float32": _state_size(model.final_estimator_),

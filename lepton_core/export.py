@@ -131,9 +131,9 @@ def to_onnx(model: LeptonModel) -> tuple[bytes, str]:
 def onnx_scorer(model: LeptonModel, onnx_bytes: bytes, output: str) -> Any:
     """What scores like ``model`` with its graph from :func:`to_onnx` in onnxruntime."""
     if model.family == "text":
-        from lepton_core.text.onnx import TextOnnxScorer
+        from lepton_core.text.onnx import text_onnx_scorer
 
-        return TextOnnxScorer(model, onnx_bytes)
+        return text_onnx_scorer(model, onnx_bytes)
     return OnnxScorer(model, onnx_bytes, output)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from lepton_core.exceptions import ModelError, NotFittedError
 from lepton_core.text.model import TextModel
-from lepton_core.text.onnx import TextOnnxScorer, quantize_text_onnx, text_to_onnx
+from lepton_core.text.onnx import quantize_text_onnx, text_onnx_scorer, text_to_onnx
 from tests.test_text_model import NEGATIVE, NEUTRAL, POSITIVE, _texts
 
 # Lengths from 3 to over 60 tokens, so batches mix heavy padding with none.
@@ -87,7 +87,7 @@ def test_export_matches_torch_on_texts_of_different_lengths(binary, graph) -> No
 
 
 def test_scorer_agrees_with_the_model(binary, graph) -> None:
-    scorer = TextOnnxScorer(binary, graph)
+    scorer = text_onnx_scorer(binary, graph)
     assert (scorer.task, scorer.family) == ("binary", "text")
     assert scorer.classes_.tolist() == ["neg", "pos"]
     # Batches of 2 sort and pad as TextModel.logits does; rows come back in order.
@@ -112,14 +112,14 @@ def test_int8_graph_mostly_agrees(binary, graph, int8_graph) -> None:
     assert "MatMulInteger" in ops
     X, _ = _texts([NEGATIVE, POSITIVE])
     X = pd.concat([X, pd.DataFrame({"review": MIXED})], ignore_index=True)
-    ours = TextOnnxScorer(binary, int8_graph).predict(X)
+    ours = text_onnx_scorer(binary, int8_graph).predict(X)
     assert np.mean(ours == binary.predict(X)) >= 0.9
 
 
 def test_multiclass_scorer_shapes(cache) -> None:
     X, y = _texts([NEGATIVE, POSITIVE, NEUTRAL])
     model = TextModel(task="multiclass", mode="quick", cache_dir=cache).fit(X, y)
-    scorer = TextOnnxScorer(model, text_to_onnx(model), threads=1)
+    scorer = text_onnx_scorer(model, text_to_onnx(model), threads=1)
     proba = scorer.predict_proba(X.head(7))
     assert proba.shape == (7, 3)
     assert scorer.classes_.tolist() == ["neg", "neutral", "pos"]

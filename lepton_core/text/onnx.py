@@ -6,8 +6,8 @@
   size and length) and output ``logits``.
 - :func:`quantize_text_onnx`: onnxruntime dynamic int8 quantisation of the
   graph's weight matrices, one scale per output channel.
-- :class:`TextOnnxScorer`: scores a table like the original model, with the
-  model's own tokenizer and length-sorted batches in front of the graph.
+- :func:`text_onnx_scorer`: a copy of the model that runs the graph, with the
+  model's own tokenizer and length-sorted batches in front of it.
 
 The graph builds the attention bias from the 0/1 mask itself: transformers'
 mask helpers read shapes as Python numbers, which a traced graph would freeze
@@ -23,15 +23,11 @@ from __future__ import annotations
 import copy
 import io
 import warnings
-from collections.abc import Sequence
 from typing import Any
-
-import numpy as np
-import pandas as pd
 
 from lepton_core.exceptions import ModelError
 
-__all__ = ["TextOnnxScorer", "quantize_text_onnx", "text_to_onnx"]
+__all__ = ["quantize_text_onnx", "text_onnx_scorer", "text_to_onnx"]
 
 _OPSET = 15  # as lepton_core.export; the encoder needs nothing newer
 _INPUTS = ("input_ids", "attention_mask")
@@ -116,12 +112,11 @@ def quantize_text_onnx(onnx_bytes: bytes) -> bytes:
     )
 
 
-class TextOnnxScorer:
-    """Scores like the original text model, with its network run by onnxruntime.
+def text_onnx_scorer(model: Any, onnx_bytes: bytes, *, threads: int | None = None) -> Any:
+    """A copy of the text model that runs its network as ``onnx_bytes`` in onnxruntime.
 
-    A copy of the model whose network is the graph
-    (:class:`lepton_core.export.OnnxNetwork`): the same input checks, tokenizer and
-    length-sorted batches feed it.
+    The copy keeps the model's input checks, tokenizer and length-sorted batches; only
+    the network is the graph (:class:`lepton_core.export.OnnxNetwork`).
 
     Parameters
     ----------
@@ -133,43 +128,18 @@ class TextOnnxScorer:
         onnxruntime's intra-op threads; default torch's thread count, so the
         scorer uses the cores the original would.
     """
+    from lepton_core.export import OnnxNetwork
 
-    def __init__(self, model: Any, onnx_bytes: bytes, *, threads: int | None = None) -> None:
-        from lepton_core.export import OnnxNetwork
-
-        _check_text(model)
-        network = OnnxNetwork(onnx_bytes, model.final_estimator_.config, threads=threads)
-        if set(network.inputs) != set(_INPUTS):
-            raise ModelError(
-                "The ONNX graph does not take input_ids and attention_mask; "
-                "export the text model with text_to_onnx."
-            )
-        self.model = copy.copy(model)
-        self.model.final_estimator_ = network
-        self.session = network.session
-        self.task, self.family, self.classes_ = model.task, model.family, model.classes_
-
-    def logits(self, texts: Sequence[str] | pd.Series, batch_size: int = 64) -> np.ndarray:
-        """Class scores for ``texts``, shape ``(n, n_classes)``, as ``TextModel.logits``."""
-        return self.model.logits(texts, batch_size=batch_size)
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Class probabilities, shape ``(n, n_classes)`` in the order of ``classes_``."""
-        return self.model.predict_proba(X)
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Predicted labels, one per row."""
-        return self.model.predict(X)
-
-    def predict_scored(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
-        """Labels and probabilities from one pass."""
-        return self.model.predict_scored(X)
-
-    def predict_records(
-        self, records: list[dict[str, Any]], schema: Any
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """As :meth:`LeptonModel.predict_records`."""
-        return self.model.predict_records(records, schema)
+    _check_text(model)
+    network = OnnxNetwork(onnx_bytes, model.final_estimator_.config, threads=threads)
+    if set(network.inputs) != set(_INPUTS):
+        raise ModelError(
+            "The ONNX graph does not take input_ids and attention_mask; "
+            "export the text model with text_to_onnx."
+        )
+    scorer = copy.copy(model)
+    scorer.final_estimator_ = network
+    return scorer
 
 
 # -- helpers ------------------------------------------------------------------------
