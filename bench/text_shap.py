@@ -11,10 +11,11 @@ tokenisation is 34 tokens without the special ones:
   a ``Text`` masker, 500 evaluations and batches of 5 masked texts, which the
   pipeline scores one text at a time;
 - **Lepton (probability)**: Lepton's token SHAP (same masker, same 500
-  evaluations; masked texts batched straight through the network, repeats
-  scored once, in bfloat16 where the processor has it natively, as ``explain()``
-  does) on the positive class's probability, so that both explain the same
-  function: the agreement (Spearman over the 34 tokens) is computed here;
+  evaluations; masked texts handed over as token ids, never tokenised again,
+  and batched straight through the network, repeats scored once, in bfloat16
+  where the processor has it natively, as ``explain()`` does) on the positive
+  class's probability, so that both explain the same function: the agreement
+  (Spearman over the 34 tokens) is computed here;
 - **Lepton, float32**: the same with every masked text in float32 (what
   ``LEPTON_TEXT_SHAP_PRECISION=float32`` gives), for comparison;
 - **Lepton explain()**: the product path, ``explain(model, X)``, which explains
@@ -120,13 +121,13 @@ def main() -> None:
         def probability(batch: list[str]) -> np.ndarray:
             if count:
                 evaluations.append(len(batch))
-            logits = scorer.logits(batch, batch_size=_text.FORWARD_BATCH)
+            logits = scorer.token_logits(batch, batch_size=_text.FORWARD_BATCH)
             return scipy.special.softmax(logits, axis=1)[:, positive]
 
         return probability
 
     def lepton_probability(fast: bool = True) -> np.ndarray:
-        output = probability_of(model, count=False)([text])
+        output = probability_of(model, count=False)(tok([text])["input_ids"])
         fast_score = probability_of(twin) if fast and twin is not None else None
         values, tokens, _ = _text.token_shap(
             model, [text], probability_of(model, fast), output, fast_score=fast_score

@@ -47,20 +47,15 @@ class StandIn:
         self.final_estimator_ = self.head
         self.calls: list[int] = []
 
-    def logits(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    def token_logits(self, rows: list, batch_size: int = 64) -> np.ndarray:
         import torch
 
-        self.calls.append(len(texts))
+        self.calls.append(len(rows))
         out = []
         with torch.inference_mode():
-            for start in range(0, len(texts), batch_size):
-                inputs = self.tokenizer_(
-                    list(texts[start : start + batch_size]),
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length_,
-                    return_tensors="pt",
-                )
+            for start in range(0, len(rows), batch_size):
+                batch = [[int(i) for i in row] for row in rows[start : start + batch_size]]
+                inputs = self.tokenizer_.pad({"input_ids": batch}, return_tensors="pt")
                 hidden = self.encoder(**inputs).last_hidden_state
                 mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1)
@@ -68,7 +63,8 @@ class StandIn:
         return np.concatenate(out)
 
     def raw_output(self, X: pd.DataFrame) -> np.ndarray:
-        scores = self.logits(X["review"].fillna("").astype(str).tolist())
+        texts = X["review"].fillna("").astype(str).tolist()
+        scores = self.token_logits(self.tokenizer_(texts)["input_ids"])
         return scores[:, 1] - scores[:, 0] if self.task == "binary" else scores
 
 
@@ -177,7 +173,10 @@ def test_multiclass_explains_every_class(multiclass, multiclass_expl) -> None:
     assert expl.outputs == ["a", "b", "c"] and expl.output_space == "raw score"
     assert np.asarray(expl.values[0]).shape == (len(expl.tokens[0]), 3)
     np.testing.assert_allclose(
-        expl.model_output, multiclass.logits(TEXTS[:2]), rtol=1e-5, atol=1e-5
+        expl.model_output,
+        multiclass.raw_output(pd.DataFrame({"review": TEXTS[:2]})),
+        rtol=1e-5,
+        atol=1e-5,
     )
     assert expl.additivity_error() < 1e-4
     assert expl.row(0, "b") == expl.row(0, 1)
@@ -290,7 +289,7 @@ def test_a_cheaper_scorer_for_partly_masked_texts_keeps_the_values_additive(bina
     def noisy(batch):
         return score(batch) + rng.normal(scale=0.05, size=len(batch))
 
-    output = score([text])
+    output = score(binary.tokenizer_([text])["input_ids"])
     exact, tokens, bases = _text.token_shap(binary, [text], score, output)
     approx, approx_tokens, approx_bases = _text.token_shap(
         binary, [text], score, output, fast_score=noisy

@@ -135,6 +135,21 @@ def test_finetune_learns_the_contract(finetuned: TextModel, binary_data) -> None
     np.testing.assert_allclose(model.logits(X["review"], batch_size=3), logits, atol=1e-4)
 
 
+def test_token_logits_score_token_ids_as_logits_scores_texts(
+    finetuned: TextModel, monkeypatch
+) -> None:
+    from lepton_core.text import model as text_model
+
+    texts = ["good", "a long text of many words that goes on and on past the limit", ""]
+    rows = finetuned.tokenizer_(texts)["input_ids"]  # untruncated, as token SHAP's masker has them
+    monkeypatch.setattr(text_model, "_PREDICT_MAX_LENGTH", 6)  # the long text is cut
+    assert len(rows[1]) > 6
+    np.testing.assert_allclose(
+        finetuned.token_logits(rows), finetuned.logits(texts), rtol=1e-6, atol=1e-6
+    )
+    assert text_model._closing_specials(finetuned.tokenizer_) == 1  # [SEP]
+
+
 def test_quick_mode_separates_clear_sentiment(quick: TextModel, binary_data) -> None:
     X, y = binary_data
     assert quick.history_[0]["step"] == 1

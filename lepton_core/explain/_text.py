@@ -10,17 +10,20 @@ tokens); the base value depends on the text's length, so each row keeps its
 own (``Explanation.row_base_values``). How well the token values approximate the
 Shapley values depends on ``MAX_EVALS`` and on how the masker hides tokens.
 
-Speed comes from how the masked texts reach the network: every batch the
-explainer asks for is scored in one :meth:`TextModel.logits` call (one
-tokenizer call and a forward pass per ``FORWARD_BATCH`` texts), and a masked
-text already scored for this row is not scored again (the hierarchy asks for
-the same text from several paths; about a third of the evaluations repeat).
+Speed comes from how the masked texts reach the network: the masker hands
+them over as token ids (the text's own tokens with some replaced by the mask
+token's id), so they are never tokenised again; every batch the explainer asks
+for is scored in one :meth:`TextModel.token_logits` call (a forward pass per
+``FORWARD_BATCH`` texts), and a masked text already scored for this row is not
+scored again (the hierarchy asks for the same text from several paths; about a
+third of the evaluations repeat).
 Where the processor computes bfloat16 natively (AMX or AVX-512 BF16, or a CUDA
 GPU), the partly masked texts go through a bfloat16 copy of the network, about
 twice as fast; the fully masked and the unmasked text, which fix the base value
-and the sum of the values, are scored first, in float32, so the values add up
-exactly as before. Token ranks agree with float32's (Spearman about 0.997 on
-SST-2); ``LEPTON_TEXT_SHAP_PRECISION=float32`` scores everything in float32.
+and the sum of the values, are scored in float32 (the unmasked one is the
+model's output itself), so the values add up exactly as before. Token ranks
+agree with float32's (Spearman about 0.997 on SST-2);
+``LEPTON_TEXT_SHAP_PRECISION=float32`` scores everything in float32.
 
 The values are in the model's raw output space, as ``model.raw_output``: the
 log-odds of the positive class (binary) or one logit per class (multiclass).
@@ -51,17 +54,17 @@ FORWARD_BATCH = 64
 
 
 def supports(model: Any) -> bool:
-    """Text models: a tokenizer and a batched ``logits(texts)``."""
+    """Text models: a tokenizer and a batched ``token_logits(rows of token ids)``."""
     return (
         getattr(model, "family", None) == "text"
         and hasattr(model, "tokenizer_")
-        and callable(getattr(model, "logits", None))
+        and callable(getattr(model, "token_logits", None))
     )
 
 
-def raw_scores(model: Any, texts: list[str]) -> np.ndarray:
-    """``model.raw_output`` for plain texts: log-odds (binary) or logits, one batched call."""
-    logits = np.asarray(model.logits(texts, batch_size=FORWARD_BATCH), dtype=float)
+def raw_scores(model: Any, rows: Any) -> np.ndarray:
+    """``model.raw_output`` for token-id rows: log-odds (binary) or logits, one batched call."""
+    logits = np.asarray(model.token_logits(rows, batch_size=FORWARD_BATCH), dtype=float)
     if model.task == "binary":
         return logits[:, -1] - logits[:, 0] if logits.shape[1] > 1 else logits[:, 0]
     return logits
@@ -104,31 +107,39 @@ def bf16_twin(model: Any) -> Any | None:
 
 
 class _CachedScorer:
-    """The function shap calls: masked texts in, raw outputs out, repeats scored once.
+    """The function shap calls: masked texts (token-id rows) in, outputs out, repeats scored once.
 
-    Texts shap asks for are scored by ``fast`` (default ``score``); :meth:`anchor`
-    scores texts with ``score`` before shap asks for them.
+    Rows shap asks for are scored by ``fast`` (default ``score``); :meth:`anchor`
+    scores rows with ``score`` before shap asks for them, or takes their known value.
     """
 
     def __init__(self, score: Any, fast: Any = None) -> None:
         self.score, self.fast = score, fast or score
-        self.cache: dict[str, np.ndarray] = {}
+        self.cache: dict[bytes, np.ndarray] = {}
         self.evaluations = 0
 
-    def anchor(self, texts: list[str]) -> None:
-        """Score ``texts`` with the precise scorer now; shap's requests for them hit the cache."""
-        self._add(texts, self.score)
+    def anchor(self, rows: list[np.ndarray], values: np.ndarray | None = None) -> None:
+        """Score ``rows`` precisely now, or take their ``values``; shap's requests hit the cache."""
+        rows = [np.asarray(row, dtype=np.int64) for row in rows]
+        if values is None:
+            self._add(rows, self.score)
+        else:
+            keys = (row.tobytes() for row in rows)
+            self.cache.update(zip(keys, _per_row(values, len(rows)), strict=True))
 
-    def __call__(self, texts: Any) -> np.ndarray:
-        texts = [str(t) for t in texts]
-        self._add(texts, self.fast)
-        return np.stack([self.cache[t] for t in texts])
+    def __call__(self, rows: Any) -> np.ndarray:
+        rows = [np.asarray(row, dtype=np.int64) for row in rows]
+        self._add(rows, self.fast)
+        return np.stack([self.cache[row.tobytes()] for row in rows])
 
-    def _add(self, texts: list[str], score: Any) -> None:
-        todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
+    def _add(self, rows: list[np.ndarray], score: Any) -> None:
+        todo = {row.tobytes(): row for row in rows}
+        todo = {key: row for key, row in todo.items() if key not in self.cache}
         if todo:
             self.evaluations += len(todo)
-            self.cache.update(zip(todo, np.asarray(score(todo), dtype=float), strict=True))
+            self.cache.update(
+                zip(todo, _per_row(score(list(todo.values())), len(todo)), strict=True)
+            )
 
     def reset(self) -> None:
         # A new row: its masked texts will hardly ever equal the previous row's.
@@ -146,8 +157,7 @@ def explain(model: Any, X: pd.DataFrame, background: pd.DataFrame, seed: int) ->
     # The model's own output first: it rejects unusable input with a clear message.
     model_output = np.asarray(model.raw_output(X), dtype=float).reshape(len(X), -1)
     names = output_names(model)
-    # shap's Text masker hides tokens with the tokenizer's mask token, or "..." without one.
-    mask = getattr(model.tokenizer_, "mask_token", None) or "..."
+    mask = model.tokenizer_.convert_ids_to_tokens(_masker(model.tokenizer_).mask_token_id)
     twin = bf16_twin(model)
     values, tokens, bases = token_shap(
         model,
@@ -194,16 +204,18 @@ def token_shap(
 ) -> tuple[list, list[list[str]], list[list[float]]]:
     """Token values, tokens and base values of ``texts`` for the batched function ``score``.
 
-    ``score`` maps a list of texts to an array ``(n,)`` or ``(n, n_outputs)``;
-    ``outputs`` holds its value for each text (used for texts with no tokens).
-    ``fast_score``, a cheaper approximation of ``score``, scores the partly masked texts.
+    ``score`` maps a list of texts as token-id rows (what the tokenizer makes of
+    them, some ids replaced by the mask token's) to an array ``(n,)`` or
+    ``(n, n_outputs)``; ``outputs`` holds its value for each unmasked text, which
+    fixes the sum of that text's values. ``fast_score``, a cheaper approximation
+    of ``score``, scores the partly masked texts.
     :func:`explain` passes the raw outputs; ``bench/text_shap.py`` passes
     probabilities to compare with shap's pipeline wrapper, which explains those.
     """
     shap = import_shap()
     outputs = np.asarray(outputs, dtype=float).reshape(len(texts), -1)
     scorer = _CachedScorer(score, fast_score)
-    masker = shap.maskers.Text(model.tokenizer_)
+    masker = _masker(model.tokenizer_)
     explainer = shap.PartitionExplainer(scorer, masker, seed=seed)
     values, tokens, bases = [], [], []
     # shap seeds numpy's global generator; give the caller's state back afterwards.
@@ -220,6 +232,20 @@ def token_shap(
     return values, tokens, bases
 
 
+def _per_row(scores: Any, n: int) -> np.ndarray:
+    """Scores as ``(n, n_outputs)``: one output per row comes as ``(n,)`` or ``(n, 1)``."""
+    return np.asarray(scores, dtype=float).reshape(n, -1)
+
+
+def _masker(tokenizer: Any) -> Any:
+    """shap's Text masker, handing masked texts over as token ids.
+
+    A hidden token becomes the tokenizer's mask token (``[MASK]``), or the first
+    token of "..." for a tokenizer without one.
+    """
+    return import_shap().maskers.Text(tokenizer, output_type="token_ids")
+
+
 def _explain_one(
     explainer: Any, masker: Any, scorer: _CachedScorer, text: str, output: np.ndarray
 ) -> tuple[np.ndarray, list[str], np.ndarray]:
@@ -232,9 +258,11 @@ def _explain_one(
         # No tokens (an empty text): nothing to attribute, the output is the base value.
         return np.zeros((0, n_outputs)), [], output.copy()
     # The fully masked and the unmasked text fix the base value and the sum of the
-    # values: score them precisely up front (the masker makes the very strings shap asks for).
-    ends = [masker(np.full(len(segments), keep), text)[0][0] for keep in (False, True)]
-    scorer.anchor([str(t) for t in ends])
+    # values: score the one precisely up front and take the other's known output (the
+    # masker makes the very rows shap asks for).
+    masked, unmasked = (masker(np.full(len(segments), keep), text)[0][0] for keep in (False, True))
+    scorer.anchor([masked])
+    scorer.anchor([unmasked], output[None])
     result = explainer([text], max_evals=MAX_EVALS, batch_size=EXPLAIN_BATCH, silent=True)
     values = np.asarray(result.values[0], dtype=float).reshape(len(segments), n_outputs)
     base = np.asarray(result.base_values[0], dtype=float).reshape(n_outputs)

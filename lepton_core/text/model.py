@@ -235,6 +235,27 @@ class TextModel(LeptonModel):
         values = pd.Series(list(texts) if not isinstance(texts, pd.Series) else texts, dtype=object)
         return self._scores(values.fillna("").astype(str).tolist(), batch_size)
 
+    def token_logits(
+        self, rows: Sequence[Sequence[int]], batch_size: int = _PREDICT_BATCH
+    ) -> np.ndarray:
+        """Class scores for texts given as token ids, special tokens included, as :meth:`logits`.
+
+        A row is what the tokenizer makes of a text, possibly with some ids
+        replaced (token SHAP's masked texts, scored without tokenising them
+        again). Rows longer than the model reads are cut as texts are: the
+        closing special tokens are kept.
+        """
+        self._check_fitted()
+        limit = self._predict_max_length()
+        closing = _closing_specials(self.tokenizer_)
+        cut = [
+            list(row[: limit - closing]) + list(row[len(row) - closing :])
+            if len(row) > limit
+            else row
+            for row in rows
+        ]
+        return _token_logits(self.final_estimator_, self.tokenizer_, cut, batch_size=batch_size)
+
     def _scores(self, texts: list[str], batch_size: int = _PREDICT_BATCH) -> np.ndarray:
         return _logits(
             self.final_estimator_,
@@ -586,50 +607,67 @@ def _label(config: PretrainedConfig, classes: np.ndarray) -> None:
     config.problem_type = "single_label_classification"
 
 
-def _batches(
-    tokenizer: Any, texts: list[str], *, max_length: int, batch_size: int, device: torch.device
-):
-    """Yield ``(positions, inputs)`` over ``texts`` sorted by length (least padding).
+def _closing_specials(tokenizer: Any) -> int:
+    """How many special tokens the tokenizer puts after a text (``[SEP]``: 1)."""
+    with_specials = tokenizer("a")["input_ids"]
+    plain = tokenizer("a", add_special_tokens=False)["input_ids"]
+    opening = next(
+        (i for i in range(len(with_specials)) if with_specials[i : i + len(plain)] == plain), 0
+    )
+    return len(with_specials) - opening - len(plain)
 
-    Texts are tokenised once, without padding; each batch is padded to its own
-    longest text.
+
+def _batches(
+    tokenizer: Any, rows: Sequence[Sequence[int]], *, batch_size: int, device: torch.device
+):
+    """Yield ``(positions, inputs)`` over token-id rows sorted by length (least padding).
+
+    Each batch is padded to its own longest row.
     """
-    encoded = tokenizer(texts, truncation=True, max_length=max_length)
-    ids = encoded["input_ids"]
-    types = encoded.get("token_type_ids")
-    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+    lengths = np.fromiter((len(row) for row in rows), dtype=np.int64, count=len(rows))
     order = np.argsort(-lengths, kind="stable")  # longest first: memory peaks early
     pad_id = tokenizer.pad_token_id or 0
     left = getattr(tokenizer, "padding_side", "right") == "left"
+    # One text is one segment: its segment ids are all 0.
+    segments = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         width = int(lengths[idx].max())
-        input_ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(idx), width), dtype=torch.long)
-        token_types = torch.zeros((len(idx), width), dtype=torch.long) if types else None
+        input_ids = np.full((len(idx), width), pad_id, dtype=np.int64)
+        mask = np.zeros((len(idx), width), dtype=np.int64)
         for row, i in enumerate(idx):
-            n = int(lengths[i])
-            cols = slice(width - n, width) if left else slice(0, n)
-            input_ids[row, cols] = torch.as_tensor(ids[i])
+            cols = slice(width - lengths[i], width) if left else slice(0, lengths[i])
+            input_ids[row, cols] = rows[i]
             mask[row, cols] = 1
-            if token_types is not None:
-                token_types[row, cols] = torch.as_tensor(types[i])
-        inputs = {"input_ids": input_ids, "attention_mask": mask}
-        if token_types is not None:
-            inputs["token_type_ids"] = token_types
+        inputs = {
+            "input_ids": torch.from_numpy(input_ids),
+            "attention_mask": torch.from_numpy(mask),
+        }
+        if segments:
+            inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
         yield idx, {k: v.to(device) for k, v in inputs.items()}
+
+
+def _encode(tokenizer: Any, texts: list[str], max_length: int) -> list[list[int]]:
+    return tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
 
 
 def _logits(
     network: TextClassifier, tokenizer: Any, texts: list[str], *, max_length: int, batch_size: int
 ) -> np.ndarray:
+    rows = _encode(tokenizer, texts, max_length)
+    return _token_logits(network, tokenizer, rows, batch_size=batch_size)
+
+
+def _token_logits(
+    network: TextClassifier, tokenizer: Any, rows: Sequence[Sequence[int]], *, batch_size: int
+) -> np.ndarray:
     return _run(
         network,
         tokenizer,
-        texts,
+        rows,
         lambda batch: network(**batch).logits,
         width=network.config.num_labels,
-        max_length=max_length,
         batch_size=batch_size,
     )
 
@@ -640,10 +678,9 @@ def _embed(
     return _run(
         network,
         tokenizer,
-        texts,
+        _encode(tokenizer, texts, max_length),
         lambda batch: network.embed(**batch),
         width=network.config.hidden_size,
-        max_length=max_length,
         batch_size=_PREDICT_BATCH,
     ).astype(np.float32)
 
@@ -651,21 +688,18 @@ def _embed(
 def _run(
     network: TextClassifier,
     tokenizer: Any,
-    texts: list[str],
+    rows: Sequence[Sequence[int]],
     forward: Any,
     *,
     width: int,
-    max_length: int,
     batch_size: int,
 ) -> np.ndarray:
-    """``forward(batch)`` over ``texts`` in length-sorted batches, rows in the given order."""
+    """``forward(batch)`` over token-id ``rows`` in length-sorted batches, in the given order."""
     network.eval()
     device = next(network.parameters()).device
-    out = np.zeros((len(texts), width), dtype=np.float64)
+    out = np.zeros((len(rows), width), dtype=np.float64)
     with torch.inference_mode():
-        for idx, inputs in _batches(
-            tokenizer, texts, max_length=max_length, batch_size=batch_size, device=device
-        ):
+        for idx, inputs in _batches(tokenizer, rows, batch_size=batch_size, device=device):
             out[idx] = forward(inputs).float().cpu().numpy()
     return out
 
