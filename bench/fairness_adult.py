@@ -96,8 +96,6 @@ def print_threshold_bound(ws, run_id: str, acc0: float) -> None:
     """The best test accuracy of group thresholds picked on the test labels, per allowed DPD."""
     from dataclasses import replace
 
-    import numpy as np
-
     from lepton_core.reports import load_run_reports
     from lepton_core.training import TrainConfig, prepare_data
 
@@ -108,6 +106,28 @@ def print_threshold_bound(ws, run_id: str, acc0: float) -> None:
     scores = model.predict_proba(data.x_test)[:, 1]
     truth = (data.split.test[data.info.target].to_numpy() == model.classes_[1]).astype(int)
     groups = data.split.test["sex"].astype(str).to_numpy()
+    print(
+        "\nbound for post-processing the baseline's scores (thresholds fitted on the test labels):"
+    )
+    for tolerance in TOLERANCES:
+        accuracy = threshold_bound(scores, truth, groups, tolerance)
+        print(
+            f"  DPD ≤ {tolerance:<6} accuracy {accuracy:.4f} "
+            f"({(accuracy - acc0) * 100:+.2f} points)"
+        )
+
+
+TOLERANCES = (0.005, 0.01, 0.02, 0.03)
+
+
+def threshold_bound(scores, truth, groups, tolerance: float) -> float:
+    """Best accuracy of two group thresholds whose positive shares differ by ≤ ``tolerance``.
+
+    The thresholds are chosen with the labels ``truth`` themselves, so no method
+    that post-processes ``scores`` can do better on these rows.
+    """
+    import numpy as np
+
     # Per group: correct predictions when its k top-scored rows are called positive, k = 0..n.
     shares, correct = [], []
     for group in np.unique(groups):
@@ -117,21 +137,13 @@ def print_threshold_bound(ws, run_id: str, acc0: float) -> None:
         shares.append(k / len(ranked))
         correct.append(hits + (len(ranked) - ranked.sum()) - (k - hits))
     if len(shares) != 2:
-        return
-    print(
-        "\nbound for post-processing the baseline's scores (thresholds fitted on the test labels):"
-    )
-    for tolerance in (0.005, 0.01, 0.02, 0.03):
-        best = 0
-        for j, share in enumerate(shares[1]):
-            near = np.flatnonzero(np.abs(shares[0] - share) <= tolerance)
-            if len(near):
-                best = max(best, correct[0][near].max() + correct[1][j])
-        accuracy = best / len(truth)
-        print(
-            f"  DPD ≤ {tolerance:<6} accuracy {accuracy:.4f} "
-            f"({(accuracy - acc0) * 100:+.2f} points)"
-        )
+        raise ValueError("The bound is for two groups.")
+    best = 0
+    for j, share in enumerate(shares[1]):
+        near = np.flatnonzero(np.abs(shares[0] - share) <= tolerance)
+        if len(near):
+            best = max(best, correct[0][near].max() + correct[1][j])
+    return best / len(truth)
 
 
 if __name__ == "__main__":
