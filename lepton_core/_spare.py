@@ -13,7 +13,8 @@ LightGBM, shap and MLflow. The handshake goes through files in the spares folder
 
 An unclaimed spare exits when the process that started it ends or after
 :data:`IDLE_S` seconds; it gives itself up with the same rename, so a spare is
-never both claimed and gone.
+never both claimed and gone. It also exits when that rename finds no file at
+all: its folder was deleted with its workspace.
 
 Run: ``python -m lepton_core._spare FOLDER CREATOR_PID``
 """
@@ -29,6 +30,8 @@ from pathlib import Path
 #: How long an unclaimed spare waits before it exits.
 IDLE_S = 600.0
 _POLL_S = 0.05
+#: How long a claimed spare waits for its order (the claimer writes it at once).
+_ORDER_S = 30.0
 
 
 #: Variables libraries set for themselves at run time (MLflow its tracking URI, torch's
@@ -65,15 +68,18 @@ def main(folder: Path, creator: int) -> int:
     tmp.rename(ready)
     deadline = time.monotonic() + IDLE_S
     while not order.exists():
-        if time.monotonic() > deadline or os.getppid() != creator:
-            try:
-                ready.rename(folder / f"{pid}.gone")  # fails once a job has claimed us
-            except FileNotFoundError:
-                deadline = float("inf")  # claimed: the order is on its way
-                continue
-            (folder / f"{pid}.gone").unlink(missing_ok=True)
-            return 0
         time.sleep(_POLL_S)
+        if time.monotonic() < deadline and os.getppid() == creator:
+            continue
+        try:
+            ready.rename(folder / f"{pid}.gone")  # fails once a job has claimed us
+        except FileNotFoundError:
+            claimed = (folder / f"{pid}.claimed").exists()
+            if claimed and time.monotonic() < deadline + _ORDER_S:
+                continue  # the order is on its way
+            return 0  # the folder went with its workspace, or the claimer never wrote
+        (folder / f"{pid}.gone").unlink(missing_ok=True)
+        return 0
     spec = json.loads(order.read_text(encoding="utf-8"))
     order.unlink()
     os.environ.clear()

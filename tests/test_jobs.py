@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -279,7 +280,8 @@ def test_a_spare_worker_runs_the_next_job_and_ends_like_any_worker(
     os.killpg(spare, signal.SIGTERM)  # spares outlive a test otherwise
 
 
-def test_a_spare_gives_itself_up_when_its_starter_ends(tmp_path):
+@pytest.mark.parametrize("workspace_deleted", [False, True])
+def test_a_spare_gives_itself_up_when_its_starter_ends(tmp_path, workspace_deleted):
     folder = tmp_path / "spares"
     folder.mkdir()
     starter = subprocess.Popen(
@@ -296,10 +298,12 @@ def test_a_spare_gives_itself_up_when_its_starter_ends(tmp_path):
         assert time.time() < deadline
         time.sleep(0.2)
     pid = int(next(folder.glob("*.ready")).name.split(".")[0])
+    if workspace_deleted:
+        shutil.rmtree(folder)  # a temporary workspace removed while its spare waits
     starter.kill()
     starter.wait()
     deadline = time.time() + 10
     while Path(f"/proc/{pid}").exists() and b"_spare" in Path(f"/proc/{pid}/cmdline").read_bytes():
         assert time.time() < deadline, "the unclaimed spare outlived its starter"
         time.sleep(0.1)
-    assert not list(folder.iterdir())
+    assert not folder.exists() if workspace_deleted else not list(folder.iterdir())
