@@ -2,7 +2,8 @@
 
 Started by :meth:`lepton_core.executors.LocalExecutor.warm`, so that a job does
 not spend its first seconds starting Python and importing pandas, scikit-learn,
-LightGBM, shap and MLflow. The handshake goes through files in the spares folder:
+LightGBM, shap, MLflow, torch and transformers, nor compiling shap's numba code
+(for text and model-agnostic SHAP). The handshake goes through files in the spares folder:
 
 - the spare writes ``PID.ready`` (its environment's fingerprint) when it is warm;
 - the executor claims it by renaming ``PID.ready`` to ``PID.claimed`` (a rename
@@ -62,8 +63,12 @@ def main(folder: Path, creator: int) -> int:
     import shap  # noqa: F401
 
     import lepton_core.jobs
+    import lepton_core.text.model  # torch and transformers
     import lepton_core.training  # noqa: F401
+    from lepton_core.explain._base import compile_shap
 
+    # Text and model-agnostic SHAP would compile this in the job, about 5 s.
+    compile_shap()
     tmp.write_text(fingerprint, encoding="utf-8")
     tmp.rename(ready)
     deadline = time.monotonic() + IDLE_S

@@ -317,3 +317,32 @@ def test_bf16_twin_only_where_bfloat16_is_native_and_allowed(binary, monkeypatch
     monkeypatch.setenv("LEPTON_TEXT_SHAP_PRECISION", "float32")
     assert _text.bf16_twin(binary) is None
     assert "bfloat16" not in explain(binary, pd.DataFrame({"review": ["so bad"]})).note
+
+
+def test_compile_shap_leaves_token_shap_nothing_to_compile() -> None:
+    # A fresh process: in this one, earlier tests have compiled shap's code already.
+    import subprocess
+    import sys
+
+    code = """
+import numpy as np, pandas as pd
+import numba.core.event as events
+from lepton_core.explain import explain
+from lepton_core.explain._base import compile_shap
+from lepton_core.text.library import load_encoder, load_tokenizer
+from tests.test_text_explain import StandIn
+
+model = StandIn(load_encoder("minilm").eval(), load_tokenizer("minilm"), ["neg", "pos"])
+np.random.seed(7)
+state = np.random.get_state()[1].copy()
+compile_shap()
+assert (np.random.get_state()[1] == state).all(), "numpy's random state changed"
+with events.install_recorder("numba:compile") as compiled:
+    explain(model, pd.DataFrame({"review": ["a great film"]}))
+print("compiled", len(compiled.buffer))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "compiled 0" in done.stdout

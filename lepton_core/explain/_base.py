@@ -231,6 +231,35 @@ def import_shap() -> Any:
     return shap
 
 
+def compile_shap() -> None:
+    """Compile shap's numba code now instead of in the first explanation that needs it.
+
+    The Partition and Permutation explainers (token SHAP, and SHAP for models
+    without an explainer of their own) compile their inner loops on first use,
+    about 5 s per process; a spare worker calls this while it waits for a job.
+    Both output shapes are compiled: one output per row, and several. numpy's
+    global random state, which shap reseeds, is left as it was.
+    """
+    shap = import_shap()
+    data = np.random.default_rng(0).normal(size=(8, 4))
+
+    def one(x: np.ndarray) -> np.ndarray:
+        return x.sum(axis=1)
+
+    def several(x: np.ndarray) -> np.ndarray:
+        return np.stack([x.sum(axis=1), -x.sum(axis=1)], axis=1)
+
+    state = np.random.get_state()
+    try:
+        for outputs in (one, several):
+            shap.PartitionExplainer(outputs, shap.maskers.Partition(data))(data[:1], silent=True)
+            shap.PermutationExplainer(outputs, shap.maskers.Independent(data))(
+                data[:1], silent=True
+            )
+    finally:
+        np.random.set_state(state)
+
+
 def summarize(expl: Explanation, *, top: int = 20) -> dict[str, Any]:
     """A small JSON summary of an explanation: the top features (text: tokens) per output.
 
