@@ -28,10 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
-    from lepton_core.data import infer_schema, prepare_features, split_table
+    from lepton_core.data import infer_schema, load_sample, prepare_features, split_table
     from lepton_core.dp import PrivacyOptions, make_private_model
     from lepton_core.models import make_model
-    from lepton_core.samples import load_sample
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epsilons", default="1,3,8")

@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
+    from lepton_core.data import load_sample
     from lepton_core.dp import PrivacyOptions, make_private_model
-    from lepton_core.samples import load_sample
     from lepton_core.text.model import TextModel
     from lepton_core.text.private import DP_TEXT_MAX_LENGTH
 

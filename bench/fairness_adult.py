@@ -1,7 +1,7 @@
 """Fairness mitigation on UCI Adult by ``sex``: baseline LightGBM vs each fairlearn method.
 
 One process: train LightGBM with Lepton's defaults (``train``), then run every
-method of :func:`lepton_core.mitigation.mitigate_run` on that run. Each mitigated
+method of :func:`lepton_core.runs._mitigate.mitigate_run` on that run. Each mitigated
 version is evaluated on the same adult.test rows as the baseline. Printed: accuracy,
 its change in points, DPD and EOD by ``sex``, and the DPD ratio to the baseline.
 
@@ -31,12 +31,11 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
-    from lepton_core.mitigation import METHODS, mitigate_run
-    from lepton_core.training import TrainConfig, train
+    from lepton_core.runs import MITIGATION_METHODS, TrainConfig, mitigate_run, train
     from lepton_core.workspace import Workspace
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--methods", default=",".join(MITIGATION_METHODS))
     parser.add_argument("--max-iter", type=int, default=50)
     parser.add_argument("--eps", type=float, default=0.01, help="ExponentiatedGradient's eps")
     args = parser.parse_args()
@@ -77,7 +76,7 @@ def main() -> None:
             eod = rows["equalized_odds_difference"]["after"]
             delta = (acc - acc0) * 100
             outcomes[method] = (delta, dpd)
-            name = f"{METHODS[method][0]} · {METHODS[method][1]}"
+            name = f"{MITIGATION_METHODS[method][0]} · {MITIGATION_METHODS[method][1]}"
             print(
                 f"{name:<40}{acc:>9.4f}{delta:>8.2f}{dpd:>8.4f}{eod:>8.4f}"
                 f"{dpd / dpd0:>10.2f}{result.seconds:>7.1f}"
@@ -96,8 +95,7 @@ def print_threshold_bound(ws, run_id: str, acc0: float) -> None:
     """The best test accuracy of group thresholds picked on the test labels, per allowed DPD."""
     from dataclasses import replace
 
-    from lepton_core.reports import load_run_reports
-    from lepton_core.training import TrainConfig, prepare_data
+    from lepton_core.runs import TrainConfig, load_run_reports, prepare_data
 
     run = load_run_reports(ws, run_id).run
     config = TrainConfig.from_dict(ws.load_report(run_id, "config"))

@@ -47,7 +47,7 @@ def overhead(workspace, repeats: int, model: str = "lightgbm") -> None:
     import os
 
     from lepton_core.jobs import JobStore, start_job
-    from lepton_core.training import TrainConfig, train
+    from lepton_core.runs import TrainConfig, train
 
     config = (
         TrainConfig(data="sample:sst2", model="text", params={"mode": "quick"})
@@ -80,8 +80,7 @@ def overhead(workspace, repeats: int, model: str = "lightgbm") -> None:
 
 
 def auto(workspace, budget: float, ray_cpus: int | None = None) -> None:
-    from lepton_core.auto import AutoConfig, run_auto
-    from lepton_core.training import TrainConfig, train
+    from lepton_core.runs import AutoConfig, TrainConfig, run_auto, train
 
     base = TrainConfig(data="sample:adult", sensitive=["sex", "race"], explain_rows=500)
     defaults = train(base, workspace=workspace).evaluation.metrics["roc_auc"]

@@ -100,9 +100,8 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=200)
     args = parser.parse_args()
 
-    from lepton_core.apikeys import ApiKeyStore
-    from lepton_core.training import TrainConfig, train
-    from lepton_core.workspace import Workspace
+    from lepton_core.runs import TrainConfig, train
+    from lepton_core.workspace import ApiKeyStore, Workspace
 
     tmp = Path(tempfile.mkdtemp(prefix="lepton-bench-serve-"))
     ws = Workspace(tmp / "ws")

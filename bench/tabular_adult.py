@@ -37,7 +37,7 @@ def _paths() -> tuple[Path, Path]:
     if (SHARED / "adult.data").is_file():
         return SHARED / "adult.data", SHARED / "adult.test"
     # Without ../shared, fall back to the shipped sample (same rows, stored as Parquet).
-    samples = ROOT / "lepton_core" / "samples"
+    samples = ROOT / "lepton_core" / "data" / "sample_files"
     return samples / "adult_train.parquet", samples / "adult_test.parquet"
 
 
@@ -92,9 +92,8 @@ def baseline(train_path: Path, test_path: Path) -> dict[str, float]:
 def lepton(train_path: Path, test_path: Path) -> dict[str, float]:
     """The same steps through lepton_core's public functions."""
     from lepton_core.data import infer_schema, load_table, prepare_features, profile_table
-    from lepton_core.evaluation import evaluate
+    from lepton_core.evaluation import evaluate, fairness_report
     from lepton_core.explain import explain
-    from lepton_core.fairness import fairness_report
     from lepton_core.models import make_model
 
     train, test = load_table(train_path), load_table(test_path)
@@ -153,7 +152,7 @@ def main() -> None:
     print(f"{'median seconds':24}{b:12.3f}{lt:12.3f}")
     print(f"ratio lepton / baseline: {lt / b:.2f}  (goal <= 1.5)")
 
-    from lepton_core.training import TrainConfig, train
+    from lepton_core.runs import TrainConfig, train
     from lepton_core.workspace import Workspace
 
     with tempfile.TemporaryDirectory() as tmp:

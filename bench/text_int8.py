@@ -6,7 +6,7 @@ the 872-sentence dev set:
 
 - torch float32: the model itself (``TextModel.logits``);
 - torch int8: the encoder's Linear layers quantised by torch (what
-  ``lepton_core.compression.quantise(model, "torch-int8")`` does);
+  ``lepton_core.runs._compress.quantise(model, "torch-int8")`` does);
 - ONNX float32: ``lepton_core.text.onnx.text_to_onnx`` run by onnxruntime
   (``text_onnx_scorer``: the model's tokenizer and length-sorted batches);
 - ONNX int8: the same graph through ``quantize_text_onnx``.
@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT))
 def main() -> None:
     import torch
 
-    from lepton_core.compression import _state_size, quantise
-    from lepton_core.samples import load_sample
+    from lepton_core.data import load_sample
+    from lepton_core.runs import _state_size, quantise
     from lepton_core.text.model import TextModel
     from lepton_core.text.onnx import quantize_text_onnx, text_onnx_scorer, text_to_onnx
 

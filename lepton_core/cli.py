@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lepton_core.exceptions import LeptonError
+from lepton_core.core import LeptonError
 
 __all__ = ["main"]
 
@@ -120,11 +120,11 @@ def _workspace(args: argparse.Namespace) -> Any:
 
 
 def _train(args: argparse.Namespace) -> dict[str, Any]:
-    from lepton_core.callbacks import ProgressBarCallback
-    from lepton_core.training import TrainConfig, train
+    from lepton_core.core import ProgressBarCallback
+    from lepton_core.runs import TrainConfig, train
 
     if args.config and args.auto:
-        from lepton_core.auto import AutoConfig
+        from lepton_core.runs import AutoConfig
 
         config: Any = AutoConfig.from_json(Path(args.config).read_text(encoding="utf-8"))
     elif args.config:
@@ -150,7 +150,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
 
         return run_job(args.job, workspace=workspace, callbacks=callbacks)
     if args.auto:
-        from lepton_core.auto import AutoConfig, run_auto
+        from lepton_core.runs import AutoConfig, run_auto
 
         if not args.config:
             config = AutoConfig(
@@ -165,7 +165,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _mitigate(args: argparse.Namespace) -> dict[str, Any]:
-    from lepton_core.mitigation import MitigationConfig
+    from lepton_core.runs import MitigationConfig
 
     workspace = _workspace(args)
     if args.job:
@@ -182,7 +182,7 @@ def _mitigate(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _compress(args: argparse.Namespace) -> dict[str, Any]:
-    from lepton_core.compression import compress
+    from lepton_core.runs import compress
     from lepton_core.workspace import parse_model_ref
 
     name, version = parse_model_ref(args.model)
@@ -191,7 +191,7 @@ def _compress(args: argparse.Namespace) -> dict[str, Any]:
 
 def _audit(args: argparse.Namespace) -> dict[str, Any]:
     from lepton_core.data import load_table
-    from lepton_core.fairness import audit_predictions
+    from lepton_core.evaluation import audit_predictions
 
     report = audit_predictions(
         load_table(args.data),
@@ -224,9 +224,8 @@ def _explain(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _predict(args: argparse.Namespace) -> dict[str, Any]:
-    from lepton_core.batch import score_table, write_table
     from lepton_core.data import load_table
-    from lepton_core.scoring import load_bundle
+    from lepton_core.runs import load_bundle, score_table, write_table
     from lepton_core.workspace import parse_model_ref
 
     name, version = parse_model_ref(args.model)

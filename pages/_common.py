@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from lepton_core.exceptions import LeptonError
+from lepton_core.core import LeptonError
 from lepton_core.workspace import DatasetInfo, RunSummary, Workspace
 
 T = TypeVar("T")

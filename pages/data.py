@@ -5,26 +5,26 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from lepton_core.core import TASKS
 from lepton_core.data import (
-    check_sensitive,
-    check_target,
-    fingerprint,
-    load_table,
-    profile_table,
-)
-from lepton_core.hub import load_hub_dataset, parse_hub_source
-from lepton_core.plots import class_balance_figure, column_distribution_figure, token_length_figure
-from lepton_core.privacy import (
     ACTIONS,
     KIND_LABELS,
     Action,
     anonymise,
+    check_sensitive,
+    check_target,
+    fingerprint,
     k_anonymity,
+    list_samples,
+    load_hub_dataset,
     load_salt,
+    load_sample,
+    load_table,
+    parse_hub_source,
+    profile_table,
     scan_table,
 )
-from lepton_core.samples import list_samples, load_sample
-from lepton_core.tasks import TASKS
+from lepton_core.plots import class_balance_figure, column_distribution_figure, token_length_figure
 from pages._common import Keys, guard, header, python_cell, workspace
 
 header(
@@ -346,9 +346,9 @@ steps_code = ", ".join(
 python_cell(
     f"""
 from lepton_core.data import load_table, profile_table, check_target
-from lepton_core.privacy import Action, anonymise, k_anonymity, load_salt, scan_table
-from lepton_core.samples import load_sample
-from lepton_core.hub import load_hub_dataset
+from lepton_core.data import Action, anonymise, k_anonymity, load_salt, scan_table
+from lepton_core.data import load_sample
+from lepton_core.data import load_hub_dataset
 {load_code}
 findings = scan_table(df)  # advisory: check the table yourself too
 df, _, steps = anonymise(df, [{steps_code}], salt=load_salt(workspace_folder))

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lepton_core.exceptions import LeptonError
-from lepton_core.modelcard import cached_model_card
+from lepton_core.core import LeptonError
 from lepton_core.plots import waterfall_figure
-from lepton_core.scoring import load_bundle
-from lepton_core.sharelinks import ShareLinks
+from lepton_core.runs import cached_model_card, load_bundle
+from lepton_core.workspace import ShareLinks
 from pages._common import fmt, guard, metric_row, through_router, workspace
 from pages._text import token_highlights
 

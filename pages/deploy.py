@@ -9,16 +9,20 @@ from urllib.parse import urlencode, urlparse
 import pandas as pd
 import streamlit as st
 
-from lepton_core.apikeys import ApiKeyStore
-from lepton_core.batch import score_table
-from lepton_core.compression import METHODS, compress
 from lepton_core.data import load_table
-from lepton_core.export import export_mlflow_zip, export_onnx
-from lepton_core.modelcard import cached_model_card, set_intended_use
-from lepton_core.reports import load_run_reports
-from lepton_core.scoring import load_bundle
+from lepton_core.runs import (
+    COMPRESSION_METHODS,
+    cached_model_card,
+    compress,
+    export_mlflow_zip,
+    export_onnx,
+    load_bundle,
+    load_run_reports,
+    score_table,
+    set_intended_use,
+)
 from lepton_core.serving import DEFAULT_HOST, DEFAULT_PORT, api_examples, try_predict
-from lepton_core.sharelinks import EXPIRY_CHOICES, ShareLinks
+from lepton_core.workspace import EXPIRY_CHOICES, ApiKeyStore, ShareLinks
 from pages._common import Keys, guard, header, metric_row, python_cell, when, workspace
 
 
@@ -262,7 +266,7 @@ if exported and exported[0] == version.ref:
         icon=":material/download:",
     )
 method = st.radio(
-    "Compression", list(METHODS), format_func=METHODS.get, horizontal=True, key="deploy_method"
+    "Compression", list(COMPRESSION_METHODS), format_func=COMPRESSION_METHODS.get, horizontal=True, key="deploy_method"
 )
 if st.button("Compress into a new version", icon=":material/compress:"):
     with st.spinner("Quantising, then scoring, checking and explaining the new version…"):
@@ -313,13 +317,13 @@ with st.expander("All versions"):
 
 python_cell(
     f"""
-from lepton_core.batch import score_table
+from lepton_core.runs import score_table
 from lepton_core.data import load_table
-from lepton_core.compression import compress
-from lepton_core.export import export_mlflow_zip, export_onnx
-from lepton_core.modelcard import cached_model_card, set_intended_use
-from lepton_core.scoring import load_bundle
-from lepton_core.sharelinks import ShareLinks
+from lepton_core.runs import compress
+from lepton_core.runs import export_mlflow_zip, export_onnx
+from lepton_core.runs import cached_model_card, set_intended_use
+from lepton_core.runs import load_bundle
+from lepton_core.workspace import ShareLinks
 from lepton_core.workspace import Workspace
 ws = Workspace()
 ws.set_published({version.name!r}, {version.version})
@@ -327,6 +331,6 @@ link = ShareLinks(ws).create({version.name!r}, {version.version}, expires_in=7 *
 bundle = load_bundle(ws, {version.name!r}, {version.version})
 scored = score_table(bundle, load_table("my_file.csv"))
 # MLP and text models: compress(ws, {version.name!r}, {version.version}, method="torch-int8")
-# REST API: python -m lepton_core serve   (keys: lepton_core.apikeys.ApiKeyStore(ws).create())
+# REST API: python -m lepton_core serve   (keys: lepton_core.workspace._apikeys.ApiKeyStore(ws).create())
 """
 )

@@ -9,10 +9,16 @@ import streamlit as st
 
 from lepton_core.data import load_table
 from lepton_core.dp import load_privacy
-from lepton_core.evaluation import EvalReport, compare_reports
-from lepton_core.fairness import FairnessReport, audit_predictions
+from lepton_core.evaluation import (
+    GAPS,
+    EvalReport,
+    FairnessReport,
+    audit_predictions,
+    compare_reports,
+    tradeoff,
+    tradeoff_figure,
+)
 from lepton_core.jobs import JobStore, cancel_job, start_job
-from lepton_core.mitigation import METHOD_TITLES, MitigationConfig
 from lepton_core.plots import (
     calibration_figure,
     compare_figure,
@@ -23,8 +29,7 @@ from lepton_core.plots import (
     residual_figure,
     roc_figure,
 )
-from lepton_core.reports import headline_figures, load_run_reports
-from lepton_core.tradeoff import GAPS, tradeoff, tradeoff_figure
+from lepton_core.runs import METHOD_TITLES, MitigationConfig, headline_figures, load_run_reports
 from pages._common import (
     METRIC_LABELS,
     Keys,
@@ -255,14 +260,14 @@ with st.expander("Audit predictions made elsewhere", icon=":material/fact_check:
 
 python_cell(
     f"""
-from lepton_core.reports import load_run_reports
+from lepton_core.runs import load_run_reports
 from lepton_core.workspace import Workspace
 reports = load_run_reports(Workspace(), {run.run_id!r})
 print(reports.evaluation.metrics)
 for report in reports.fairness:
     print(report.attribute, report.summary())
 # a fairer version (new model version, same test rows):
-from lepton_core.mitigation import mitigate_run
+from lepton_core.runs import mitigate_run
 result = mitigate_run(Workspace(), {run.run_id!r}, sensitive={chosen!r}, method="threshold_dp")
 print(result.rows)
 # or as a background job: python -m lepton_core mitigate --run {run.run_id} --sensitive {chosen}

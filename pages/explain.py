@@ -11,7 +11,7 @@ from lepton_core.plots import (
     importance_figure,
     waterfall_figure,
 )
-from lepton_core.reports import load_explanation
+from lepton_core.runs import load_explanation
 from pages._common import fmt, guard, header, pick_run, python_cell, workspace
 from pages._text import explain_text
 
@@ -61,7 +61,7 @@ with c2:
 
 python_cell(
     f"""
-from lepton_core.reports import load_explanation
+from lepton_core.runs import load_explanation
 from lepton_core.workspace import Workspace
 expl = load_explanation(Workspace(), {run.run_id!r})
 print(expl.global_importance({output}))

@@ -8,13 +8,19 @@ import uuid
 import pandas as pd
 import streamlit as st
 
-from lepton_core.auto import FAIRNESS_LIMITS, AutoConfig, default_metric, leaderboard_table
 from lepton_core.dp import PrivacyOptions, default_delta, load_privacy
 from lepton_core.jobs import JobStore, cancel_job, start_job
 from lepton_core.models import FAMILIES, FAMILY_TITLES
 from lepton_core.plots import training_curves_figure
-from lepton_core.reports import load_run_reports
-from lepton_core.training import TEXT_FAMILY, TrainConfig
+from lepton_core.runs import (
+    FAIRNESS_LIMITS,
+    TEXT_FAMILY,
+    AutoConfig,
+    TrainConfig,
+    default_metric,
+    leaderboard_table,
+    load_run_reports,
+)
 from pages._common import (
     Keys,
     current_dataset,
@@ -276,8 +282,8 @@ if auto is not None:
     )
     python_cell(
         f"""
-from lepton_core.auto import AutoConfig, run_auto
-from lepton_core.training import TrainConfig
+from lepton_core.runs import AutoConfig, run_auto
+from lepton_core.runs import TrainConfig
 config = AutoConfig(base=TrainConfig(data="dataset:{dataset.id}", seed={int(seed)}),
                     budget_s={auto.budget_s}, fairness_metric={auto.fairness_metric!r},
                     fairness_limit={auto.fairness_limit!r})
@@ -290,7 +296,7 @@ print(result.leaderboard[0], result.winner.headline())
 else:
     python_cell(
         f"""
-from lepton_core.training import TrainConfig, train
+from lepton_core.runs import TrainConfig, train
 config = TrainConfig(data="dataset:{dataset.id}", model={family!r}, params={params!r},
                      seed={int(seed)})
 result = train(config)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-SAMPLES = Path(__file__).resolve().parents[1] / "lepton_core" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "lepton_core" / "data" / "sample_files"
 SENSITIVE = ["sex", "race", "age"]
 
 
@@ -54,7 +54,7 @@ def workspace(_private_workspace: Path):
 @pytest.fixture(scope="session")
 def adult_run(workspace):
     """LightGBM defaults trained on the Adult sample and scored on adult.test (a TrainResult)."""
-    from lepton_core.training import TrainConfig, train
+    from lepton_core.runs import TrainConfig, train
 
     return train(
         TrainConfig(data="sample:adult", sensitive=["sex", "race", "age"], explain_rows=500),

@@ -7,13 +7,12 @@ import time
 
 import pytest
 
-import lepton_core.auto as auto_module
-from lepton_core.auto import AutoConfig, run_auto
+import lepton_core.runs._auto as auto_module
+from lepton_core.core import TrainingError
 from lepton_core.data import infer_schema, prepare_features, split_table
 from lepton_core.evaluation import evaluate
-from lepton_core.exceptions import TrainingError
 from lepton_core.jobs import JobStore, start_job
-from lepton_core.training import TrainConfig
+from lepton_core.runs import AutoConfig, TrainConfig, run_auto
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +160,7 @@ def test_auto_job_publishes_a_live_leaderboard(base, workspace):
 def test_train_page_auto_shows_the_leaderboard(adult_csv, workspace):
     from streamlit.testing.v1 import AppTest
 
-    from lepton_core.training import resolve_dataset
+    from lepton_core.runs import resolve_dataset
     from pages._common import Keys
     from tests.test_pages import ROOT
 

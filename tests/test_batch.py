@@ -6,10 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lepton_core.batch import score_table
 from lepton_core.cli import main
-from lepton_core.exceptions import DataError
-from lepton_core.scoring import load_bundle
+from lepton_core.core import DataError
+from lepton_core.runs import load_bundle, score_table
 
 
 @pytest.fixture(scope="module")

@@ -42,7 +42,7 @@ def _start(args: list[str], env: dict, health: str) -> subprocess.Popen:
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory, adult_csv):
     """A workspace with a trained model, the app and the API on loopback; stopped after."""
-    from lepton_core.training import TrainConfig, train
+    from lepton_core.runs import TrainConfig, train
     from lepton_core.workspace import Workspace
 
     ws = Workspace(tmp_path_factory.mktemp("deploy-ws"))

@@ -1,4 +1,4 @@
-"""Tests of lepton_core.data (load, schema, suggestions, checks, profile, split) and its plots."""
+"""Tests of lepton_core.data._table (load, schema, suggestions, checks, profile, split) and its plots."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
+from lepton_core.core import DataError
 from lepton_core.data import (
     MAX_CLASSES,
     DataProfile,
@@ -31,8 +32,7 @@ from lepton_core.data import (
     suggest_sensitive,
     suggest_target,
 )
-from lepton_core.exceptions import DataError
-from lepton_core.plots._data import (
+from lepton_core.plots import (
     class_balance_figure,
     column_distribution_figure,
     missing_values_figure,
@@ -880,7 +880,7 @@ def test_plots_of_dates_and_without_classes():
 
 def test_importing_data_does_not_import_streamlit():
     code = (
-        "import sys, lepton_core.data, lepton_core.samples, lepton_core.plots._data; "
+        "import sys, lepton_core.data._table, lepton_core.data._samples, lepton_core.plots._data; "
         "assert 'streamlit' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

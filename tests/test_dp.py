@@ -6,13 +6,13 @@ import itertools
 
 import pytest
 
+from lepton_core.core import TrainingError
 from lepton_core.dp import (
     PrivacyOptions,
     default_delta,
     epsilon_spent,
     make_private_model,
 )
-from lepton_core.exceptions import TrainingError
 from lepton_core.models import MLPModel, make_model
 
 
@@ -78,7 +78,7 @@ def test_dp_fit_reports_spent_epsilon_within_target(adult_small):
 
 
 def test_tiny_end_to_end_dp_run_saves_a_plain_mlp(workspace, adult_csv):
-    from lepton_core.training import TrainConfig, train
+    from lepton_core.runs import TrainConfig, train
 
     result = train(
         TrainConfig(

@@ -1,4 +1,4 @@
-"""Tests for lepton_core.evaluation: every figure checked against scikit-learn."""
+"""Tests for lepton_core.evaluation._metrics: every figure checked against scikit-learn."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 from sklearn.linear_model import LogisticRegression
 
+from lepton_core.core import DataError
 from lepton_core.evaluation import (
     MAX_CURVE_POINTS,
     MAX_RESIDUAL_POINTS,
@@ -18,7 +19,6 @@ from lepton_core.evaluation import (
     evaluate,
     headline,
 )
-from lepton_core.exceptions import DataError
 
 NUMERIC = ["age", "education-num", "hours-per-week", "capital-gain"]
 

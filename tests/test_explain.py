@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lepton_core.exceptions import ExplainError, ModelError, NotFittedError
+from lepton_core.core import ExplainError, ModelError, NotFittedError
 from lepton_core.explain import (
     Explanation,
     _agnostic,

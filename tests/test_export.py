@@ -8,11 +8,18 @@ import numpy as np
 import onnx
 import pytest
 
-from lepton_core.compression import compress
-from lepton_core.exceptions import ModelError
-from lepton_core.export import _test_rows, export_mlflow_zip, export_onnx, onnx_scorer, to_onnx
-from lepton_core.modelcard import model_card
-from lepton_core.training import TrainConfig, train
+from lepton_core.core import ModelError
+from lepton_core.runs import (
+    TrainConfig,
+    compress,
+    export_mlflow_zip,
+    export_onnx,
+    load_test_rows,
+    model_card,
+    onnx_scorer,
+    to_onnx,
+    train,
+)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +113,7 @@ def test_int8_compression_reports_size_accuracy_and_fairness(small_runs, compres
 def test_compression_registers_a_new_version_that_loads_compressed(
     small_runs, compressed, workspace, method
 ):
-    from lepton_core.reports import load_run_reports
+    from lepton_core.runs import load_run_reports
 
     run, report = small_runs["mlp"], compressed[method]
     assert report.new_version > run.model_version
@@ -118,7 +125,7 @@ def test_compression_registers_a_new_version_that_loads_compressed(
         f"{run.model_name}:{run.model_version}"
     )
     # The loaded version predicts what the measured one did, on the same test rows.
-    X, _, _ = _test_rows(workspace, run.run_id)
+    X, _, _ = load_test_rows(workspace, run.run_id)
     labels = workspace.load_report(report.run_id, "test_predictions")["y_pred"]
     assert model.predict(X).tolist() == labels
     parent = workspace.load_model(run.model_name, run.model_version)

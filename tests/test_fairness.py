@@ -1,4 +1,4 @@
-"""Tests for lepton_core.fairness: every figure checked against fairlearn computed directly."""
+"""Tests for lepton_core.evaluation._fairness: every figure checked against fairlearn computed directly."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ from fairlearn.metrics import (
 from sklearn import metrics as skm
 from sklearn.linear_model import LogisticRegression
 
-from lepton_core.evaluation import EvalReport
-from lepton_core.exceptions import DataError
-from lepton_core.fairness import (
+from lepton_core.core import DataError
+from lepton_core.evaluation import (
     AuditReport,
+    EvalReport,
     FairnessReport,
     audit_predictions,
     band_numeric,

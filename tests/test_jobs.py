@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lepton_core.jobs import JobStore, cancel_job, start_job
-from lepton_core.training import TrainConfig, resolve_dataset
+from lepton_core.runs import TrainConfig, resolve_dataset
 
 
 def _wait(store: JobStore, job_id: str, *, until, timeout: float = 180):
@@ -88,7 +88,7 @@ def fresh_ws(tmp_path):
 
 def _sleeper(store: JobStore, seconds: float, limit: int) -> str:
     """A queued job whose worker only records that it started and sleeps (no training)."""
-    from lepton_core.training import TrainConfig
+    from lepton_core.runs import TrainConfig
 
     code = f"import sys, time; open(sys.argv[2] + '.starts', 'a').write('x'); time.sleep({seconds})"
     return store.create(TrainConfig(data="unused"), [sys.executable, "-c", code], limit=limit).id
@@ -160,7 +160,7 @@ def test_server_restart_marks_orphans_interrupted_and_starts_the_queue(fresh_ws)
 
 
 def test_job_limit_comes_from_the_argument_or_the_environment(monkeypatch):
-    from lepton_core.exceptions import JobError
+    from lepton_core.core import JobError
     from lepton_core.jobs import max_jobs
 
     monkeypatch.delenv("LEPTON_MAX_JOBS", raising=False)
@@ -289,7 +289,7 @@ def test_a_spare_gives_itself_up_when_its_starter_ends(tmp_path, workspace_delet
             sys.executable,
             "-c",
             "import subprocess, sys, time; subprocess.Popen([sys.executable, '-m', "
-            f"'lepton_core._spare', {str(folder)!r}, str(__import__('os').getpid())], "
+            f"'lepton_core.jobs._spare', {str(folder)!r}, str(__import__('os').getpid())], "
             "start_new_session=True); time.sleep(60)",
         ]
     )

@@ -6,16 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lepton_core.exceptions import ModelError
-from lepton_core.mitigation import MitigatedModel, mitigate_run
-from lepton_core.modelcard import model_card
+from lepton_core.core import ModelError
 from lepton_core.models import load_model, make_model
-from lepton_core.scoring import load_bundle
+from lepton_core.runs import MitigatedModel, load_bundle, mitigate_run, model_card
 
 
 @pytest.fixture(scope="module")
 def small_run(workspace, adult_csv):
-    from lepton_core.training import TrainConfig, train
+    from lepton_core.runs import TrainConfig, train
 
     return train(
         TrainConfig(data=str(adult_csv), sensitive=["sex", "race"], explain_rows=50),
@@ -122,7 +120,7 @@ def test_refusals(workspace, small_run, adult_small):
 def test_pareto_front_by_hand():
     from types import SimpleNamespace
 
-    from lepton_core.tradeoff import tradeoff, tradeoff_figure
+    from lepton_core.evaluation import tradeoff, tradeoff_figure
 
     def run(i, acc, gap, eps=None):
         metrics = {"test_accuracy": acc, "fairness_sex_demographic_parity_difference": gap}
@@ -143,7 +141,7 @@ def test_pareto_front_by_hand():
 
 
 def test_unfitted_mitigated_model_says_how_to_make_it(adult_small):
-    from lepton_core.exceptions import NotFittedError
+    from lepton_core.core import NotFittedError
 
     with pytest.raises(NotFittedError, match="mitigate_run"):
         MitigatedModel().predict(adult_small.head(2))
@@ -153,7 +151,7 @@ def test_mitigation_runs_as_a_background_job(workspace, small_run):
     import time
 
     from lepton_core.jobs import JobStore, start_job
-    from lepton_core.mitigation import MitigationConfig
+    from lepton_core.runs import MitigationConfig
 
     job = start_job(
         MitigationConfig(run_id=small_run.run_id, sensitive="sex", method="threshold_eo"),

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from lepton_core.exceptions import WorkspaceError
-from lepton_core.modelcard import model_card, set_intended_use
+from lepton_core.core import WorkspaceError
+from lepton_core.runs import model_card, set_intended_use
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests for lepton_core.models: every family behind the same estimator contract."""
+"""Tests for lepton_core.models._base: every family behind the same estimator contract."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from scipy.special import expit, softmax
 from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.metrics import accuracy_score, roc_auc_score
 
-from lepton_core.exceptions import DataError, ModelError, NotFittedError
+from lepton_core.core import DataError, ModelError, NotFittedError
 from lepton_core.models import (
     FAMILIES,
     FAMILY_TITLES,
@@ -285,7 +285,7 @@ def test_mlp_holds_out_validation_and_restores_best_epoch(fitted):
 
 
 def test_mlp_starts_from_the_class_prior():
-    from lepton_core import _mlp
+    from lepton_core.models import _mlp_net as _mlp
 
     network = _mlp.build_network(4, 1)
     _mlp.init_output_bias(network, np.array([0] * 74 + [1] * 24), "binary")
@@ -390,8 +390,7 @@ def _records(schema, n: int, seed: int = 0) -> list[dict]:
 
 @pytest.mark.parametrize("task", ["binary", "multiclass"])
 def test_lightgbm_scores_plain_records_as_the_table_path_does(task):
-    from lepton_core.data import infer_schema
-    from lepton_core.inputs import InputSchema
+    from lepton_core.data import InputSchema, infer_schema
 
     X, y = _synthetic(task if task == "multiclass" else "regression")
     if task == "binary":

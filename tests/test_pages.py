@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lepton_core.training import TrainConfig, train
+from lepton_core.runs import TrainConfig, train
 from pages._common import Keys
 
 TIMEOUT = 120
@@ -151,7 +151,7 @@ def test_file_over_the_upload_limit_is_refused():
 
 
 def test_train_page_job_outlives_the_session(adult_csv, workspace):
-    from lepton_core.training import TrainConfig, resolve_dataset
+    from lepton_core.runs import TrainConfig, resolve_dataset
 
     info, _, _ = resolve_dataset(
         TrainConfig(data=str(adult_csv), target="Y", sensitive=["sex"]), workspace

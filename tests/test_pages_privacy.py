@@ -76,7 +76,7 @@ def test_data_page_flags_hashes_and_saves_a_new_version(workspace):
 
 
 def test_evaluate_page_mitigates_and_shows_the_tradeoff(workspace, adult_csv):
-    from lepton_core.training import TrainConfig, train
+    from lepton_core.runs import TrainConfig, train
 
     run = train(
         TrainConfig(data=str(adult_csv), sensitive=["sex"], explain_rows=20, model_name="pg"),
@@ -112,7 +112,7 @@ def test_evaluate_page_mitigates_and_shows_the_tradeoff(workspace, adult_csv):
     # The new version opens with its stored before/after table; the front lists both runs.
     assert not at.exception, [e.value for e in at.exception]
     assert any("ThresholdOptimizer" in m.value for m in at.markdown)
-    from lepton_core.tradeoff import tradeoff
+    from lepton_core.evaluation import tradeoff
 
     trade = tradeoff(workspace, run.dataset_id, attribute="sex")
     assert {p.run_id for p in trade.points} >= {run.run_id, mitigated}

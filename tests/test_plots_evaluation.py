@@ -7,9 +7,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from lepton_core.evaluation import evaluate
-from lepton_core.fairness import fairness_report
-from lepton_core.plots._evaluation import (
+from lepton_core.evaluation import evaluate, fairness_report
+from lepton_core.plots import (
     calibration_figure,
     compare_figure,
     confusion_matrix_figure,

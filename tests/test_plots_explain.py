@@ -9,7 +9,7 @@ import pytest
 
 from lepton_core.explain import Explanation, explain
 from lepton_core.models import make_model
-from lepton_core.plots._explain import (
+from lepton_core.plots import (
     beeswarm_figure,
     dependence_figure,
     importance_figure,

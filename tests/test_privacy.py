@@ -9,8 +9,8 @@ import stat
 import pandas as pd
 import pytest
 
-from lepton_core.exceptions import DataError
-from lepton_core.privacy import (
+from lepton_core.core import DataError
+from lepton_core.data import (
     KINDS,
     Action,
     anonymise,

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from lepton_core.jobs import JobStore, cancel_job, start_job
-from lepton_core.training import TrainConfig
+from lepton_core.runs import TrainConfig
 
 ray = pytest.importorskip("ray")
 
@@ -130,9 +130,9 @@ def test_auto_runs_its_trials_in_parallel_on_ray_tune(adult_csv, on_ray, monkeyp
     import pandas as pd
     from ray import tune
 
-    import lepton_core.auto as auto_module
-    from lepton_core.auto import AutoConfig, run_auto
+    import lepton_core.runs._auto as auto_module
     from lepton_core.data import infer_schema, load_table, prepare_features, split_table
+    from lepton_core.runs import AutoConfig, run_auto
 
     shipped, tune_configs, scored_here = [], [], []
     with_parameters, tuner = tune.with_parameters, tune.Tuner
@@ -186,7 +186,7 @@ def test_auto_runs_its_trials_in_parallel_on_ray_tune(adult_csv, on_ray, monkeyp
 
 
 def test_an_auto_job_on_ray_runs_its_trials_on_that_cluster(adult_csv, on_ray):
-    from lepton_core.auto import AutoConfig
+    from lepton_core.runs import AutoConfig
 
     base = TrainConfig(data=str(adult_csv), target="Y", sensitive=["sex"], explain_rows=20)
     config = AutoConfig(base=base, budget_s=90, max_trials=3, families=["lightgbm"])
@@ -202,8 +202,8 @@ def test_an_auto_job_on_ray_runs_its_trials_on_that_cluster(adult_csv, on_ray):
 
 
 def test_cancelling_an_auto_search_on_ray_stops_its_trials(adult_csv, on_ray):
-    from lepton_core.auto import AutoConfig, run_auto
-    from lepton_core.exceptions import TrainingError
+    from lepton_core.core import TrainingError
+    from lepton_core.runs import AutoConfig, run_auto
 
     base = TrainConfig(data=str(adult_csv), target="Y", sensitive=["sex"], explain_rows=20)
     config = AutoConfig(base=base, budget_s=120, families=["lightgbm", "tree"])

@@ -1,13 +1,20 @@
-"""Tests of lepton_core.samples: every sample loads offline and is ready to train on."""
+"""Tests of lepton_core.data._samples: every sample loads offline and is ready to train on."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from lepton_core.data import check_sensitive, check_target, infer_schema, split_table
-from lepton_core.exceptions import DataError
-from lepton_core.samples import Sample, list_samples, load_sample
+from lepton_core.core import DataError
+from lepton_core.data import (
+    Sample,
+    check_sensitive,
+    check_target,
+    infer_schema,
+    list_samples,
+    load_sample,
+    split_table,
+)
 
 
 def test_list_samples():

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lepton_core.exceptions import DataError, ModelError
-from lepton_core.scoring import load_bundle
+from lepton_core.core import DataError, ModelError
+from lepton_core.runs import load_bundle
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_unpublished_model_is_not_served(adult_run, workspace):
 
 
 def test_tampered_model_files_are_refused(adult_csv, workspace):
-    from lepton_core.training import TrainConfig, train
+    from lepton_core.runs import TrainConfig, train
 
     result = train(
         TrainConfig(

@@ -14,9 +14,9 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
-from lepton_core.apikeys import ApiKeyStore
-from lepton_core.inputs import MAX_RECORDS
+from lepton_core.data import MAX_RECORDS
 from lepton_core.serving import create_app
+from lepton_core.workspace import ApiKeyStore
 
 
 @pytest.fixture(scope="module")

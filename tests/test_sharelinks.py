@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lepton_core.exceptions import ModelError
-from lepton_core.sharelinks import ShareLinks
-from lepton_core.workspace import Workspace
+from lepton_core.core import ModelError
+from lepton_core.workspace import ShareLinks, Workspace
 from pages._common import Keys
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,7 +117,7 @@ def _demo(token: str) -> AppTest:
 
 
 def test_deploy_page_links_keys_and_try_it(adult_run, workspace):
-    from lepton_core.apikeys import ApiKeyStore
+    from lepton_core.workspace import ApiKeyStore
 
     workspace.set_published(adult_run.model_name, adult_run.model_version, True)
     token = (

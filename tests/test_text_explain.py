@@ -10,7 +10,7 @@ import pytest
 
 from lepton_core.explain import Explanation, _text, explain, summarize, supported_explainer
 from lepton_core.plots import token_highlight_html, token_importance_figure
-from lepton_core.scoring import _one_row
+from lepton_core.runs import one_row
 
 TEXTS = ["a great film, not boring at all", "so bad", "brilliant acting <3"]
 
@@ -161,7 +161,7 @@ def test_subset_keeps_one_row_with_its_base_value(binary_expl) -> None:
     assert one.tokens == [binary_expl.tokens[1]] and one.data == [binary_expl.data[1]]
     assert one.base_values == binary_expl.row_base_values[1]
     assert one.additivity_error() < 1e-4
-    assert _one_row(binary_expl, 1) == one
+    assert one_row(binary_expl, 1) == one
     both = binary_expl.subset([2, 0])
     assert both.tokens == [binary_expl.tokens[2], binary_expl.tokens[0]]
     with pytest.raises(ValueError, match="out of range"):
@@ -328,7 +328,7 @@ def test_compile_shap_leaves_token_shap_nothing_to_compile() -> None:
 import numpy as np, pandas as pd
 import numba.core.event as events
 from lepton_core.explain import explain
-from lepton_core.explain._base import compile_shap
+from lepton_core.explain import compile_shap
 from lepton_core.text.library import load_encoder, load_tokenizer
 from tests.test_text_explain import StandIn
 

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from test_pages import _ok, _page
 
-from lepton_core.exceptions import DataError
-from lepton_core.inputs import InputSchema
-from lepton_core.training import TrainConfig, prepare_data, resolve_dataset, train
+from lepton_core.core import DataError
+from lepton_core.data import InputSchema
+from lepton_core.runs import TrainConfig, prepare_data, resolve_dataset, train
 from pages._common import Keys
 
 TIMEOUT = 180
@@ -64,7 +64,7 @@ def text_run(reviews_csv, workspace):
 
 
 def test_sst2_sample_has_a_text_column_and_the_full_dev_set():
-    from lepton_core.samples import load_sample
+    from lepton_core.data import load_sample
 
     sample = load_sample("sst2")
     assert sample.text_column == "sentence" and sample.target == "sentiment"
@@ -74,7 +74,7 @@ def test_sst2_sample_has_a_text_column_and_the_full_dev_set():
 
 
 def test_hub_data_set_offline_gives_one_sentence(monkeypatch):
-    from lepton_core import hub
+    from lepton_core.data import _hub as hub
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     hub.hub_reachable.cache_clear()
@@ -93,7 +93,7 @@ def test_hub_data_set_offline_gives_one_sentence(monkeypatch):
     ],
 )
 def test_hub_source_names_id_config_and_split(source, parsed):
-    from lepton_core.hub import parse_hub_source
+    from lepton_core.data import parse_hub_source
 
     assert parse_hub_source(source) == parsed
 
@@ -139,7 +139,7 @@ def test_quick_text_model_is_evaluated_fairness_checked_and_explained(text_run, 
 
 
 def test_text_explanation_has_tokens_per_row(text_run, workspace):
-    from lepton_core.reports import load_explanation
+    from lepton_core.runs import load_explanation
 
     expl = load_explanation(workspace, text_run.run_id)
     assert expl.tokens is not None and len(expl.tokens) == len(expl.values) == 6
@@ -148,7 +148,7 @@ def test_text_explanation_has_tokens_per_row(text_run, workspace):
 
 
 def test_scoring_a_text_record_gives_label_probabilities_and_tokens(text_run, workspace):
-    from lepton_core.scoring import load_bundle
+    from lepton_core.runs import load_bundle
 
     bundle = load_bundle(workspace, text_run.model_name, text_run.model_version)
     [prediction] = bundle.predict([{"review": "a brilliant and funny film"}])
@@ -228,7 +228,7 @@ def test_evaluate_explain_deploy_and_demo_pages_for_a_text_model(text_run, works
     workspace.set_published(text_run.model_name, text_run.model_version)
     deploy = _ok(_page("deploy").run())
     assert not deploy.exception
-    from lepton_core.sharelinks import ShareLinks
+    from lepton_core.workspace import ShareLinks
 
     links = ShareLinks(workspace)
     token = links.create(text_run.model_name, text_run.model_version, expires_in=600).token
@@ -245,9 +245,7 @@ def test_evaluate_explain_deploy_and_demo_pages_for_a_text_model(text_run, works
 def test_text_model_int8_versions_stay_text_models_and_export_to_onnx(
     text_run, workspace, tmp_path
 ):
-    from lepton_core.compression import compress
-    from lepton_core.export import export_onnx
-    from lepton_core.reports import load_explanation
+    from lepton_core.runs import compress, export_onnx, load_explanation
 
     name, version = text_run.model_name, text_run.model_version
     exported = export_onnx(workspace, name, version, tmp_path)

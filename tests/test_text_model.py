@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lepton_core.exceptions import DataError, ModelError, NotFittedError
+from lepton_core.core import DataError, ModelError, NotFittedError
 from lepton_core.models import load_model
 from lepton_core.text import library
 from lepton_core.text.model import TextClassifier, TextModel
@@ -260,7 +260,7 @@ def test_tampered_weights_are_refused(tmp_path, monkeypatch, binary_data) -> Non
 
 
 def test_offline_hub_id_gives_a_clear_message(monkeypatch, binary_data) -> None:
-    from lepton_core.hub import hub_reachable
+    from lepton_core.data import hub_reachable
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     hub_reachable.cache_clear()  # the answer is cached per process

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lepton_core.exceptions import ModelError, NotFittedError
+from lepton_core.core import ModelError, NotFittedError
 from lepton_core.text.model import TextModel
 from lepton_core.text.onnx import quantize_text_onnx, text_onnx_scorer, text_to_onnx
 from tests.test_text_model import NEGATIVE, NEUTRAL, POSITIVE, _texts

@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
 
-from lepton_core.callbacks import TrainerCallback
-from lepton_core.exceptions import DataError, ModelError, TrainingError
-from lepton_core.reports import load_explanation, load_run_reports
-from lepton_core.training import TrainConfig, TrainResult, train
+from lepton_core.core import DataError, ModelError, TrainerCallback, TrainingError
+from lepton_core.runs import TrainConfig, TrainResult, load_explanation, load_run_reports, train
 
 
 def test_adult_lightgbm_defaults_match_the_plain_library(adult_run, adult_test):

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from lepton_core.exceptions import ExplainError, NotFittedError
+from lepton_core.core import ExplainError, NotFittedError
 from lepton_core.explain import _agnostic, _linear, _text, _tree
 from lepton_core.explain._base import Explanation, sample_rows, summarize
 
@@ -72,7 +72,7 @@ def explain(
     Parameters
     ----------
     model : LeptonModel
-        A fitted model from :func:`lepton_core.models.make_model`.
+        A fitted model from :func:`lepton_core.models._base.make_model`.
     X : DataFrame
         Rows to explain, with at least the model's columns (others are ignored).
     background : DataFrame, optional

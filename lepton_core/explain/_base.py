@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lepton_core._serde import JsonMixin
+from lepton_core.core import JsonMixin
 
 #: How a raw model output is read, by task: the margin SHAP explains.
 RAW_SPACE = {"binary": "log-odds", "multiclass": "raw score", "regression": "value"}

@@ -1,7 +1,7 @@
 """Plotly figures of evaluation and fairness reports.
 
-Every figure is drawn from an :class:`~lepton_core.evaluation.EvalReport` or a
-:class:`~lepton_core.fairness.FairnessReport` alone, so a page only renders it.
+Every figure is drawn from an :class:`~lepton_core.evaluation._metrics.EvalReport` or a
+:class:`~lepton_core.evaluation._fairness.FairnessReport` alone, so a page only renders it.
 Asking for a figure the report has no data for (a ROC curve without probabilities)
 raises ``ValueError``.
 """
@@ -12,8 +12,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-from lepton_core.evaluation import EvalReport, compare_reports
-from lepton_core.fairness import SMALL_GROUP, FairnessReport
+from lepton_core.evaluation import SMALL_GROUP, EvalReport, FairnessReport, compare_reports
 
 __all__ = [
     "calibration_figure",

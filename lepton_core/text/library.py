@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lepton_core.exceptions import ModelError
-from lepton_core.hub import hub_reachable
+from lepton_core.core import ModelError
+from lepton_core.data import hub_reachable
 
 __all__ = [
     "DEFAULT_BASE",

@@ -36,10 +36,9 @@ from torch import nn
 from transformers import PretrainedConfig, PreTrainedModel, TrainerCallback
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from lepton_core import models as _models
-from lepton_core.exceptions import DataError, ModelError, NotFittedError, TrainingError
+from lepton_core.core import DataError, ModelError, NotFittedError, Task, TrainingError
 from lepton_core.models import LeptonModel, ProgressFn
-from lepton_core.tasks import Task
+from lepton_core.models import _base as _models
 from lepton_core.text import tokens as _tokens
 from lepton_core.text.library import DEFAULT_BASE, base_title, load_encoder, load_tokenizer
 
@@ -349,7 +348,7 @@ class TextModel(LeptonModel):
 
     def _fit_probe(self, network, texts, y, valid_texts, valid_y, progress) -> None:
         """Train the head on frozen embeddings (quick mode, and LP-FT's start)."""
-        from lepton_core import _mlp
+        from lepton_core.models import _mlp_net as _mlp
 
         train_x = self._embeddings(network, texts)
         valid_x = self._embeddings(network, valid_texts)

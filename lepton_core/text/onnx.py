@@ -25,11 +25,11 @@ import io
 import warnings
 from typing import Any
 
-from lepton_core.exceptions import ModelError
+from lepton_core.core import ModelError
 
 __all__ = ["quantize_text_onnx", "text_onnx_scorer", "text_to_onnx"]
 
-_OPSET = 15  # as lepton_core.export; the encoder needs nothing newer
+_OPSET = 15  # as lepton_core.runs._export; the encoder needs nothing newer
 _INPUTS = ("input_ids", "attention_mask")
 _OUTPUT = "logits"
 # Dynamic int8 settings chosen on SST-2 dev (bench/text_int8.py): per-tensor scales
@@ -97,7 +97,7 @@ def quantize_text_onnx(onnx_bytes: bytes) -> bytes:
     """
     import onnx
 
-    from lepton_core.compression import quantize_onnx
+    from lepton_core.runs import quantize_onnx
 
     # The encoder's Linear layers are MatMul nodes; the head is a Gemm, which the
     # quantiser would otherwise turn into a MatMul and quantise too.
@@ -116,7 +116,7 @@ def text_onnx_scorer(model: Any, onnx_bytes: bytes, *, threads: int | None = Non
     """A copy of the text model that runs its network as ``onnx_bytes`` in onnxruntime.
 
     The copy keeps the model's input checks, tokenizer and length-sorted batches; only
-    the network is the graph (:class:`lepton_core.export.OnnxNetwork`).
+    the network is the graph (:class:`lepton_core.runs._export.OnnxNetwork`).
 
     Parameters
     ----------
@@ -128,7 +128,7 @@ def text_onnx_scorer(model: Any, onnx_bytes: bytes, *, threads: int | None = Non
         onnxruntime's intra-op threads; default torch's thread count, so the
         scorer uses the cores the original would.
     """
-    from lepton_core.export import OnnxNetwork
+    from lepton_core.runs import OnnxNetwork
 
     _check_text(model)
     network = OnnxNetwork(onnx_bytes, model.final_estimator_.config, threads=threads)

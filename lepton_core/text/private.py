@@ -17,8 +17,8 @@
   number of weights that learn, and 4,000 rows cannot outweigh it over 10 million
   weights. ``DP_FINETUNE_SCOPE = "layers"`` trains the layers' weights too.
 
-Both go through :func:`lepton_core.dp.dp_sgd`, the DP-SGD core the MLP uses, and
-report the same :class:`lepton_core.dp.PrivacyReport`. The truncation length is a
+Both go through :func:`lepton_core.dp._sgd.dp_sgd`, the DP-SGD core the MLP uses, and
+report the same :class:`lepton_core.dp._sgd.PrivacyReport`. The truncation length is a
 fixed setting (128 tokens unless set), never read from the private texts. The
 saved model is a plain ``text`` model with ``privacy`` in its meta.
 """
@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lepton_core.core import Task, TrainingError
 from lepton_core.dp import (
     DEFAULT_MAX_GRAD_NORM,
     DP_PATIENCE,
@@ -41,9 +42,7 @@ from lepton_core.dp import (
     private_batch_size,
     train_private,
 )
-from lepton_core.exceptions import TrainingError
 from lepton_core.models import ProgressFn
-from lepton_core.tasks import Task
 from lepton_core.text.library import DEFAULT_BASE
 from lepton_core.text.model import TextModel, _logits
 
@@ -83,7 +82,7 @@ class DPTextModel(TextModel):
     """A text model trained with DP-SGD in Quick or Fine-tune mode; saved as a ``text`` model.
 
     Set the privacy target with :meth:`set_privacy` before ``fit``; ``privacy_``
-    holds the :class:`lepton_core.dp.PrivacyReport` after it. Defaults differ from
+    holds the :class:`lepton_core.dp._sgd.PrivacyReport` after it. Defaults differ from
     :class:`TextModel`'s where DP-SGD needs it: a fixed ``max_length`` of 128,
     fine-tuning for 3 epochs at an expected batch of 256 and learning rate 5e-3
     (the head's 0.01), no weight decay, patience 3. ``batch_size`` is the expected

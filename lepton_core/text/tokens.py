@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from lepton_core._serde import JsonMixin
+from lepton_core.core import JsonMixin
 from lepton_core.text.library import DEFAULT_BASE
 
 __all__ = [

@@ -1,0 +1,178 @@
+"""A model's input schema: the form on the demo page and the check on every request.
+
+Built from the training table when a model is trained and stored with it, so
+the demo page and the API need nothing from the publisher's session.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lepton_core.core import DataError, JsonMixin
+from lepton_core.data._table import ColumnInfo, Schema, prepare_features
+
+__all__ = ["MAX_RECORDS", "InputField", "InputSchema"]
+
+MAX_RECORDS = 10_000
+_MAX_CHOICES = 200
+
+
+@dataclass
+class InputField(JsonMixin):
+    """One input column: its kind, the range or choices seen in training, and a default."""
+
+    name: str
+    kind: str
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    integer: bool = False
+    choices: list[str] | None = None
+
+
+@dataclass
+class InputSchema(JsonMixin):
+    """The columns a model takes, in training order."""
+
+    fields: list[InputField]
+
+    @classmethod
+    def from_frame(cls, raw: pd.DataFrame, schema: Schema, features: list[str]) -> InputSchema:
+        """Describe ``features`` of the raw training table ``raw``."""
+        fields = []
+        for name in features:
+            kind = schema.kind(name)
+            col = raw[name]
+            if kind == "numeric":
+                values = pd.to_numeric(col, errors="coerce").dropna()
+                integer = bool(len(values) and np.all(np.mod(values, 1) == 0))
+                median = float(values.median()) if len(values) else 0.0
+                fields.append(
+                    InputField(
+                        name=name,
+                        kind=kind,
+                        default=round(median) if integer else median,
+                        minimum=float(values.min()) if len(values) else None,
+                        maximum=float(values.max()) if len(values) else None,
+                        integer=integer,
+                    )
+                )
+            elif kind == "text":
+                # A free-text box: an example from training as the default, no choices.
+                texts = col.dropna().astype(str)
+                example = texts[texts.str.len().between(20, 200)]
+                default = (example if len(example) else texts).iloc[0] if len(texts) else ""
+                fields.append(InputField(name=name, kind=kind, default=default))
+            else:
+                counts = col.dropna().astype(str).value_counts()
+                choices = sorted(counts.index[:_MAX_CHOICES].tolist())
+                default = counts.index[0] if len(counts) else None
+                fields.append(InputField(name=name, kind=kind, default=default, choices=choices))
+        return cls(fields=fields)
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def defaults(self) -> dict[str, Any]:
+        """One record with every field at its default."""
+        return {f.name: f.default for f in self.fields}
+
+    def check(self, records: list[dict[str, Any]]) -> None:
+        """Check that request records have exactly the schema's fields.
+
+        Raises
+        ------
+        DataError
+            For no records, too many, or an unknown or missing field.
+        """
+        if not isinstance(records, list) or not records:
+            raise DataError("No records were sent; send a list with at least one record.")
+        if len(records) > MAX_RECORDS:
+            raise DataError(
+                f"{len(records):,} records were sent, over the limit of {MAX_RECORDS:,}; "
+                "send them in smaller batches."
+            )
+        names = self.names
+        expected = set(names)
+        for i, record in enumerate(records):
+            if not isinstance(record, dict):
+                raise DataError(
+                    f"Record {i} is not an object; send each record as {{column: value}}."
+                )
+            if record.keys() == expected:
+                continue
+            extra = sorted(set(record) - expected)
+            if extra:
+                raise DataError(
+                    f"Record {i} has an unknown field '{extra[0]}'; the model takes "
+                    f"{', '.join(names)}."
+                )
+            missing = [n for n in names if n not in record]
+            raise DataError(
+                f"Record {i} has no field '{missing[0]}'; send every field "
+                "(use null for an unknown value)."
+            )
+
+    def to_frame(self, records: list[dict[str, Any]]) -> pd.DataFrame:
+        """Check request records against the schema and turn them into model input.
+
+        Raises
+        ------
+        DataError
+            As :meth:`check`, or for a value of the wrong type.
+        """
+        self.check(records)
+        return self.prepare(pd.DataFrame.from_records(records, columns=self.names))
+
+    def prepare(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Select and convert the model's columns of ``table`` (extra columns are ignored)."""
+        missing = [n for n in self.names if n not in table.columns]
+        if missing:
+            raise DataError(
+                f"The table has no column '{missing[0]}'; it needs every column the model "
+                f"was trained on ({', '.join(self.names)})."
+            )
+        raw = table[self.names].copy()
+        for field in self.fields:
+            if field.kind == "numeric":
+                raw[field.name] = _numeric(raw[field.name], field.name)
+        schema = Schema(
+            columns=[
+                ColumnInfo(name=f.name, kind=f.kind, dtype="", missing_share=0.0, distinct=0)  # type: ignore[arg-type]
+                for f in self.fields
+            ]
+        )
+        out = prepare_features(raw, schema, None)
+        for field in self.fields:
+            if field.kind == "text":  # text models read the words as they are
+                checked = raw[field.name].map(
+                    lambda v, n=field.name: _text(v, n), na_action="ignore"
+                )
+                out[field.name] = checked.fillna("").astype("str")
+        return out[self.names]
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise DataError(f"Field '{name}' must be text, got {value!r}; send it as a string.")
+    return value
+
+
+def _numeric(col: pd.Series, name: str) -> pd.Series:
+    def convert(value: Any) -> float:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return math.nan
+        if isinstance(value, bool):
+            raise DataError(f"Field '{name}' must be a number, not true/false.")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise DataError(f"Field '{name}' must be a number, got {value!r}.") from None
+
+    return col.map(convert).astype("float64")

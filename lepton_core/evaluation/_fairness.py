@@ -1,0 +1,556 @@
+"""How fair a model is: metrics by group of a sensitive attribute, computed by fairlearn.
+
+The functions keep fairlearn's shape, ``(y_true, y_pred, *, sensitive_features, ...)``;
+every number comes from fairlearn's ``MetricFrame`` and its disparity metrics. Labels
+may be strings such as ``">50K"``: they are turned into 0/1 against the positive label
+before fairlearn sees them, so ``selection_rate`` is the share predicted positive.
+
+:func:`audit_predictions` checks a table of predictions made elsewhere.
+
+Positive label inference (when none is given): the first label, in sorted order, that
+reads as "yes" (``True``, ``"true"``, ``"yes"``, ``"y"``, ``"positive"``, ``"pos"``,
+case-insensitive); otherwise the second label in sorted order, numbers sorting as
+numbers (``">50K"`` after ``"<=50K"``, ``1`` after ``0``, ``2`` after ``1``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lepton_core.core import TASKS, DataError, JsonMixin, Task
+from lepton_core.evaluation._metrics import EvalReport, _as_arrays, _sorted_labels, evaluate
+
+__all__ = [
+    "AuditReport",
+    "FairnessReport",
+    "audit_predictions",
+    "band_numeric",
+    "fairness_report",
+    "fairness_reports",
+]
+
+#: Groups with fewer rows than this are flagged: their figures are unreliable.
+SMALL_GROUP = 30
+#: A numeric attribute with more distinct values than this is binned into bands.
+MAX_UNBINNED_GROUPS = 10
+MISSING = "missing"
+_YES = {"true", "yes", "y", "positive", "pos"}
+#: A numeric prediction column in [0, 1] with more distinct values than this is a score.
+_SCORE_MIN_DISTINCT = 2
+#: A numeric label column with more distinct whole numbers than this holds measurements.
+_MAX_AUDIT_CLASSES = 20
+
+
+@dataclass
+class FairnessReport(JsonMixin):
+    """Metrics of one sensitive attribute, overall and for each of its groups.
+
+    Attributes
+    ----------
+    attribute : str
+        The sensitive column's name.
+    task : Task
+        The kind of prediction.
+    positive_class : str or None
+        Binary tasks: the label counted as the positive (selected) outcome.
+    binned : bool
+        Whether a numeric attribute (such as age) was binned into bands first.
+    groups : list of str
+        Group labels in display order: bands in numeric order, other values sorted,
+        ``"missing"`` last.
+    overall, by_group : dict
+        The same metrics for all rows and for each group. Binary: ``count``,
+        ``selection_rate``, ``accuracy``, ``tpr``, ``fpr``, ``fnr``; multiclass:
+        ``count``, ``accuracy``; regression: ``count``, ``mae``, ``mean_prediction``.
+        Figures fairlearn cannot define (a zero-over-zero ratio) are ``None``.
+    demographic_parity_difference, demographic_parity_ratio, equalized_odds_difference
+        fairlearn's disparity metrics between groups (binary tasks only).
+    worst_group : dict
+        ``{"metric", "group", "value", "gap"}``: the group with the lowest accuracy
+        (regression: the highest MAE), ignoring small groups when any group is large
+        enough; ``gap`` is how much worse than overall it is (never negative).
+    small_groups : list of str
+        Groups with fewer than 30 rows.
+    """
+
+    attribute: str
+    task: Task
+    positive_class: str | None
+    binned: bool
+    groups: list[str]
+    overall: dict[str, float]
+    by_group: dict[str, dict[str, float]]
+    demographic_parity_difference: float | None
+    demographic_parity_ratio: float | None
+    equalized_odds_difference: float | None
+    worst_group: dict[str, Any]
+    small_groups: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """One flat row for headline tables and model cards."""
+        return {
+            "attribute": self.attribute,
+            "demographic_parity_difference": self.demographic_parity_difference,
+            "demographic_parity_ratio": self.demographic_parity_ratio,
+            "equalized_odds_difference": self.equalized_odds_difference,
+            "worst_group": self.worst_group.get("group"),
+            "worst_group_metric": self.worst_group.get("metric"),
+            "worst_group_value": self.worst_group.get("value"),
+            "worst_group_gap": self.worst_group.get("gap"),
+        }
+
+
+@dataclass
+class AuditReport(JsonMixin):
+    """Accuracy and fairness of a table of predictions made elsewhere.
+
+    Attributes
+    ----------
+    label, prediction : str
+        The columns holding the truth and the predictions (labels or scores).
+    n_rows : int
+        Rows audited (those with both a label and a prediction).
+    threshold : float or None
+        The cut-off applied to a score column; ``None`` when it held labels.
+    evaluation : EvalReport
+    fairness : list of FairnessReport
+        One per sensitive attribute, in the order given.
+    """
+
+    label: str
+    prediction: str
+    n_rows: int
+    threshold: float | None
+    evaluation: EvalReport
+    fairness: list[FairnessReport]
+
+
+# --------------------------------------------------------------------------- banding
+
+
+def band_numeric(values: pd.Series, *, max_bands: int = 5) -> pd.Series:
+    """Bin a numeric column into at most ``max_bands`` readable bands of similar size.
+
+    Band edges are quantiles, rounded (to integers when every value is a whole number,
+    as for age; else to three significant figures) and deduplicated. A band covers its
+    lower edge up to the next band's lower edge, labelled ``"17–25"``, ``"26–32"``, …
+    for whole numbers. Missing values become ``"missing"``.
+
+    Returns
+    -------
+    pandas.Series
+        An ordered categorical with bands in numeric order (``"missing"`` last),
+        aligned with ``values``.
+    """
+    if max_bands < 1:
+        raise ValueError(f"max_bands must be at least 1, got {max_bands}")
+    numbers = pd.to_numeric(values, errors="raise").astype(float)
+    present = numbers.dropna().to_numpy()
+    missing = numbers.isna().to_numpy()
+    if len(present) == 0:
+        labels: list[str] = []
+        codes = np.zeros(len(numbers), dtype=int)
+    else:
+        integral = bool(np.all(present == np.round(present)))
+        low, high = present.min(), present.max()
+        inner = np.quantile(present, np.linspace(0, 1, max_bands + 1)[1:-1])
+        inner = np.round(inner) if integral else np.array([_round_sig(q) for q in inner])
+        cuts = np.unique(inner[(inner > low) & (inner <= high)])
+        lowers = np.concatenate([[low], cuts])
+        uppers = np.concatenate([cuts - 1, [high]]) if integral else np.concatenate([cuts, [high]])
+        labels = [_band_label(a, b, integral) for a, b in zip(lowers, uppers, strict=True)]
+        codes = np.searchsorted(cuts, np.nan_to_num(numbers.to_numpy(), nan=low), side="right")
+    categories = labels + ([MISSING] if missing.any() else [])
+    out = np.array(labels, dtype=object)[codes] if labels else np.full(len(codes), MISSING)
+    out = np.where(missing, MISSING, out)
+    return pd.Series(
+        pd.Categorical(out, categories=categories, ordered=True),
+        index=values.index,
+        name=values.name,
+    )
+
+
+def _round_sig(x: float, digits: int = 3) -> float:
+    return float(f"{x:.{digits}g}")
+
+
+def _band_label(low: float, high: float, integral: bool) -> str:
+    fmt = (lambda v: str(int(v))) if integral else (lambda v: f"{v:g}")
+    return fmt(low) if low == high else f"{fmt(low)}–{fmt(high)}"
+
+
+# --------------------------------------------------------------------------- fairness
+
+
+def fairness_report(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    sensitive_features: pd.Series,
+    task: Task,
+    positive_label: Any = None,
+    name: str | None = None,
+) -> FairnessReport:
+    """Compare accuracy-type metrics across the groups of one sensitive attribute.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n,)
+        True and predicted labels (or values for regression).
+    sensitive_features : pandas.Series
+        The attribute, aligned by position with ``y_true``. A numeric attribute with
+        more than 10 distinct values is binned with :func:`band_numeric`; missing
+        values form a ``"missing"`` group.
+    task : Task
+        The kind of prediction.
+    positive_label : optional
+        Binary tasks: the label that counts as selected; inferred when omitted (see
+        the module docstring).
+    name : str, optional
+        The attribute's name; defaults to the series name.
+
+    Returns
+    -------
+    FairnessReport
+    """
+    from fairlearn.metrics import MetricFrame, count
+
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    y_true, y_pred = _as_arrays(y_true, y_pred)
+    sensitive_features = pd.Series(sensitive_features)
+    if len(sensitive_features) != len(y_true):
+        raise ValueError(
+            f"sensitive_features has {len(sensitive_features)} rows but y_true has {len(y_true)}"
+        )
+    attribute = str(name if name is not None else (sensitive_features.name or "group"))
+    groups_series, binned = _groups(sensitive_features)
+    groups = [str(g) for g in groups_series.cat.categories]
+    if len(groups) < 2:
+        raise DataError(
+            f"The column '{attribute}' has a single group, so fairness cannot be compared; "
+            "pick a column with at least two groups."
+        )
+    sf = groups_series.astype(str).to_numpy()
+
+    positive = None
+    metrics, disparity = _metrics_for(task)
+    if task == "binary":
+        positive = _resolve_positive(positive_label, np.concatenate([y_true, y_pred]))
+        y_true = (y_true == positive).astype(int)
+        y_pred = (y_pred == positive).astype(int)
+    frame = MetricFrame(
+        metrics={"count": count, **metrics}, y_true=y_true, y_pred=y_pred, sensitive_features=sf
+    )
+    by_group_frame = frame.by_group
+    by_group = {g: _clean_row(by_group_frame.loc[g].to_dict()) for g in groups}
+    overall = _clean_row(frame.overall.to_dict())
+
+    dpd = dpr = eod = None
+    if disparity:
+        # What fairlearn's demographic_parity_difference/_ratio and equalized_odds_difference
+        # compute, read off the one frame instead of building three more.
+        difference = frame.difference(method="between_groups")
+        dpd = _finite(difference["selection_rate"])
+        dpr = _finite(frame.ratio(method="between_groups")["selection_rate"])
+        eod = _finite(max(difference["tpr"], difference["fpr"]))
+
+    small = [g for g in groups if by_group[g]["count"] < SMALL_GROUP]
+    return FairnessReport(
+        attribute=attribute,
+        task=task,
+        positive_class=None if positive is None else str(positive),
+        binned=binned,
+        groups=groups,
+        overall=overall,
+        by_group=by_group,
+        demographic_parity_difference=dpd,
+        demographic_parity_ratio=dpr,
+        equalized_odds_difference=eod,
+        worst_group=_worst_group(task, groups, small, overall, by_group),
+        small_groups=small,
+    )
+
+
+def fairness_reports(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    sensitive_features: pd.DataFrame,
+    task: Task,
+    positive_label: Any = None,
+) -> list[FairnessReport]:
+    """One :func:`fairness_report` per column of ``sensitive_features``, in column order."""
+    return [
+        fairness_report(
+            y_true,
+            y_pred,
+            sensitive_features=sensitive_features[column],
+            task=task,
+            positive_label=positive_label,
+            name=str(column),
+        )
+        for column in sensitive_features.columns
+    ]
+
+
+def _metrics_for(task: Task) -> tuple[dict[str, Any], bool]:
+    """fairlearn/sklearn metric functions by report name, and whether disparities apply."""
+    from fairlearn.metrics import (
+        false_negative_rate,
+        false_positive_rate,
+        mean_prediction,
+        selection_rate,
+        true_positive_rate,
+    )
+    from sklearn.metrics import accuracy_score, mean_absolute_error
+
+    if task == "binary":
+        return {
+            "selection_rate": selection_rate,
+            "accuracy": accuracy_score,
+            "tpr": true_positive_rate,
+            "fpr": false_positive_rate,
+            "fnr": false_negative_rate,
+        }, True
+    if task == "multiclass":
+        return {"accuracy": accuracy_score}, False
+    return {"mae": mean_absolute_error, "mean_prediction": mean_prediction}, False
+
+
+def _groups(values: pd.Series) -> tuple[pd.Series, bool]:
+    """The attribute as an ordered categorical of group labels, and whether it was binned."""
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if numeric and values.nunique(dropna=True) > MAX_UNBINNED_GROUPS:
+        return band_numeric(values).cat.remove_unused_categories(), True
+    present = values.dropna()
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        order = [c for c in values.cat.categories if (present == c).any()]
+    else:
+        order = _sorted_labels(present.to_numpy())
+    labels = [str(v) for v in order]
+    out = values.map(lambda v: MISSING if pd.isna(v) else str(v)).astype(object)
+    if values.isna().any():
+        labels.append(MISSING)
+    return pd.Series(pd.Categorical(out, categories=list(dict.fromkeys(labels)))), False
+
+
+def infer_positive_label(values: Any) -> Any:
+    """The label that counts as the positive outcome, by the rule in the module docstring."""
+    labels = _sorted_labels(pd.Series(np.asarray(values).ravel()).dropna().to_numpy())
+    if not labels:
+        raise DataError("There are no labels to pick a positive class from; give a label column.")
+    for value in labels:
+        if str(value).strip().lower() in _YES:
+            return value
+    return labels[1] if len(labels) > 1 else labels[0]
+
+
+def _resolve_positive(positive_label: Any, values: np.ndarray) -> Any:
+    if positive_label is None:
+        return infer_positive_label(values)
+    present = pd.Series(values).dropna().unique().tolist()
+    if positive_label in present:
+        return positive_label
+    # Accept "1" for 1 (and the reverse), as a label typed into a form would be.
+    by_text = {str(v): v for v in present}
+    if str(positive_label) in by_text:
+        return by_text[str(positive_label)]
+    shown = ", ".join(repr(v) for v in present[:5])
+    raise DataError(
+        f"The positive label {positive_label!r} is not among the labels ({shown}); "
+        "pick one of those values."
+    )
+
+
+def _finite(value: Any) -> float | None:
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _clean_row(row: dict[str, Any]) -> dict[str, float | None]:
+    return {k: (int(v) if k == "count" else _finite(v)) for k, v in row.items()}
+
+
+def _worst_group(
+    task: Task,
+    groups: list[str],
+    small: list[str],
+    overall: dict[str, Any],
+    by_group: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    metric = "mae" if task == "regression" else "accuracy"
+    # A 5-row group is "worst" by chance too often; prefer groups large enough to trust.
+    candidates = [g for g in groups if g not in small and by_group[g][metric] is not None]
+    candidates = candidates or [g for g in groups if by_group[g][metric] is not None]
+    if not candidates or overall[metric] is None:
+        return {"metric": metric, "group": None, "value": None, "gap": None}
+    pick = max if metric == "mae" else min
+    group = pick(candidates, key=lambda g: by_group[g][metric])
+    value = by_group[group][metric]
+    gap = value - overall[metric] if metric == "mae" else overall[metric] - value
+    return {"metric": metric, "group": group, "value": value, "gap": max(gap, 0.0)}
+
+
+# --------------------------------------------------------------------------- audit
+
+
+def audit_predictions(
+    df: pd.DataFrame,
+    *,
+    label: str,
+    prediction: str,
+    sensitive: list[str],
+    positive: Any = None,
+    threshold: float | None = None,
+) -> AuditReport:
+    """Check the accuracy and fairness of a table of predictions made elsewhere.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row per case, with the true outcome, the prediction and sensitive columns.
+    label : str
+        The column holding the true outcomes. Two values make a binary task, more a
+        multiclass one; fractional numbers, or more than 20 distinct whole numbers, are
+        measurements and make a regression task.
+    prediction : str
+        The column holding predicted labels (the label column's values; ``1`` matches
+        ``"1"``), or for a binary task a score: numbers in [0, 1] with more than two
+        distinct values (or any numbers in [0, 1] when ``threshold`` is given). A score
+        also gives the evaluation its ROC and calibration curves.
+    sensitive : list of str
+        Columns to compare groups across.
+    positive : optional
+        The positive label; inferred when omitted (see the module docstring).
+    threshold : float, optional
+        Scores at or above it are predicted positive; 0.5 when the prediction column is
+        a score and no threshold is given.
+
+    Returns
+    -------
+    AuditReport
+        Rows missing a label or a prediction are left out; ``n_rows`` counts the rest.
+    """
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must lie between 0 and 1, got {threshold}")
+    sensitive = list(sensitive or [])
+    _check_columns(df, [label, prediction, *sensitive])
+    if not sensitive:
+        raise DataError(
+            "No sensitive attribute was given, so fairness cannot be checked; "
+            "pick at least one column such as sex, race or age."
+        )
+    if df[label].isna().all():
+        raise DataError(
+            f"The label column '{label}' has no values; pick the column that holds the "
+            "true outcomes."
+        )
+    rows = df[df[label].notna() & df[prediction].notna()]
+    if rows.empty:
+        raise DataError(
+            f"No row has both a label and a prediction in '{prediction}'; pick the column "
+            "that holds the predictions."
+        )
+    y_true = rows[label].to_numpy()
+    pred = rows[prediction]
+    task = _audit_task(rows[label])
+    threshold_used = None
+    y_proba = classes = pos = None
+    if task == "regression":
+        if threshold is not None or not pd.api.types.is_numeric_dtype(pred):
+            raise DataError(
+                f"The label column '{label}' holds measurements, so the prediction column "
+                f"'{prediction}' must hold predicted numbers and no threshold; pick that column."
+            )
+        y_pred = pred.to_numpy(dtype=float)
+    else:
+        classes = _sorted_labels(pd.unique(y_true))
+        if len(classes) < 2:
+            raise DataError(
+                f"The label column '{label}' holds a single value ({classes[0]!r}), so accuracy "
+                "and fairness cannot be measured; pick a column with at least two outcomes."
+            )
+        if task == "binary":
+            pos = _resolve_positive(positive, y_true)
+            classes = [next(v for v in classes if v != pos), pos]
+        if _is_score(pred, threshold):
+            if task != "binary":
+                raise DataError(
+                    f"The prediction column '{prediction}' holds scores but the label column "
+                    f"'{label}' has {len(classes)} outcomes; pick the column with predicted labels."
+                )
+            threshold_used = 0.5 if threshold is None else float(threshold)
+            score = pred.to_numpy(dtype=float)
+            y_pred = np.where(score >= threshold_used, classes[1], classes[0])
+            y_proba = np.column_stack([1.0 - score, score])
+        elif threshold is not None:
+            raise DataError(
+                f"The prediction column '{prediction}' holds labels, not scores, so a "
+                "threshold does not apply; leave the threshold empty."
+            )
+        else:
+            y_pred = _match_labels(pred, classes, prediction)
+
+    evaluation = evaluate(y_true, y_pred, task=task, y_proba=y_proba, classes=classes)
+    fairness = fairness_reports(
+        y_true,
+        y_pred,
+        sensitive_features=rows[sensitive].reset_index(drop=True),
+        task=task,
+        positive_label=pos,
+    )
+    return AuditReport(
+        label=label,
+        prediction=prediction,
+        n_rows=len(rows),
+        threshold=threshold_used,
+        evaluation=evaluation,
+        fairness=fairness,
+    )
+
+
+def _check_columns(df: pd.DataFrame, columns: list[str]) -> None:
+    unknown = [c for c in dict.fromkeys(columns) if c not in df.columns]
+    if unknown:
+        names = ", ".join(f"'{c}'" for c in unknown)
+        have = ", ".join(str(c) for c in df.columns[:12]) + (", …" if df.shape[1] > 12 else "")
+        raise DataError(f"The table has no column {names}; pick from its columns: {have}.")
+
+
+def _audit_task(labels: pd.Series) -> Task:
+    """Regression for measurements (fractional or many distinct numbers), else by class count."""
+    present = labels.dropna()
+    if pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present):
+        numbers = present.to_numpy(dtype=float)
+        if np.any(numbers != np.round(numbers)) or present.nunique() > _MAX_AUDIT_CLASSES:
+            return "regression"
+    return "binary" if present.nunique() <= 2 else "multiclass"
+
+
+def _is_score(pred: pd.Series, threshold: float | None) -> bool:
+    if pd.api.types.is_bool_dtype(pred) or not pd.api.types.is_numeric_dtype(pred):
+        return False
+    if pred.min() < 0 or pred.max() > 1:
+        return False
+    return threshold is not None or pred.nunique() > _SCORE_MIN_DISTINCT
+
+
+def _match_labels(pred: pd.Series, values: list[Any], column: str) -> np.ndarray:
+    """Predicted labels as the label column's values, matching ``1`` with ``"1"`` too."""
+    if pred.isin(values).all():
+        return pred.to_numpy()
+    by_text = {str(v): v for v in values}
+    text = pred.astype(str)
+    if text.isin(list(by_text)).all():
+        return text.map(by_text).to_numpy()
+    example = pred[~text.isin(list(by_text))].iloc[0]
+    raise DataError(
+        f"The prediction column '{column}' holds values the label column never has "
+        f"(e.g. '{example}'); pick the column with predicted labels or give a threshold "
+        "for scores."
+    )

@@ -1,0 +1,136 @@
+"""Accuracy against fairness (and privacy) across the runs of one data set, with the Pareto front.
+
+Every figure comes from the metrics each run logged: ``test_accuracy``, the chosen
+gap of one sensitive attribute (``fairness_<attr>_<gap>``) and, for runs trained
+with differential privacy, ``privacy_epsilon``. A run is on the Pareto front when no
+other run is at least as accurate with at most the same gap, and better in one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lepton_core.core import DataError, JsonMixin
+
+__all__ = ["GAPS", "Tradeoff", "TradeoffPoint", "tradeoff", "tradeoff_figure"]
+
+GAPS = ("demographic_parity_difference", "equalized_odds_difference")
+
+
+@dataclass
+class TradeoffPoint(JsonMixin):
+    run_id: str
+    label: str
+    family: str
+    accuracy: float
+    gap: float
+    epsilon: float | None
+    pareto: bool
+
+
+@dataclass
+class Tradeoff(JsonMixin):
+    """Points of one data set's runs; ``skipped`` counts runs without both figures."""
+
+    dataset_id: str
+    attribute: str
+    gap: str
+    points: list[TradeoffPoint]
+    skipped: int = 0
+
+    @property
+    def front(self) -> list[TradeoffPoint]:
+        return sorted((p for p in self.points if p.pareto), key=lambda p: p.gap)
+
+
+def tradeoff(workspace: Any, dataset_id: str, *, attribute: str, gap: str = GAPS[0]) -> Tradeoff:
+    """Collect the runs of ``dataset_id`` as (accuracy, gap, ε) points and mark the front.
+
+    Raises
+    ------
+    DataError
+        ``gap`` is not one of :data:`GAPS`.
+    """
+    if gap not in GAPS:
+        raise DataError(f"'{gap}' is not a fairness gap; pick one of {', '.join(GAPS)}.")
+    points, skipped = [], 0
+    for run in workspace.list_runs():
+        if run.dataset_id != dataset_id:
+            continue
+        accuracy = run.metrics.get("test_accuracy")
+        value = run.metrics.get(f"fairness_{attribute}_{gap}")
+        if accuracy is None or value is None:
+            skipped += 1
+            continue
+        points.append(
+            TradeoffPoint(
+                run_id=run.run_id,
+                label=f"{run.model_name}:{run.model_version} · {run.family}",
+                family=run.family,
+                accuracy=float(accuracy),
+                gap=float(value),
+                epsilon=run.metrics.get("privacy_epsilon"),
+                pareto=False,
+            )
+        )
+    for p in points:
+        p.pareto = not any(
+            q.accuracy >= p.accuracy
+            and q.gap <= p.gap
+            and (q.accuracy > p.accuracy or q.gap < p.gap)
+            for q in points
+        )
+    return Tradeoff(dataset_id, attribute, gap, points, skipped)
+
+
+def tradeoff_figure(result: Tradeoff) -> Any:
+    """Scatter of accuracy against the gap; the front drawn as a line; run ids as customdata."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for on_front in (False, True):
+        pts = [p for p in result.points if p.pareto == on_front]
+        if not pts:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=[p.gap for p in pts],
+                y=[p.accuracy for p in pts],
+                mode="markers+text",
+                text=[f"ε={p.epsilon:.2g}" if p.epsilon is not None else "" for p in pts],
+                textposition="top center",
+                customdata=[p.run_id for p in pts],
+                hovertext=[
+                    p.label + (f" · ε {p.epsilon:.2f}" if p.epsilon is not None else "")
+                    for p in pts
+                ],
+                hovertemplate="%{hovertext}<br>gap %{x:.3f} · accuracy %{y:.3f}<extra></extra>",
+                marker={
+                    "size": 13 if on_front else 9,
+                    "symbol": ["diamond" if p.epsilon is not None else "circle" for p in pts],
+                    "color": "#d62728" if on_front else "#7f7f7f",
+                },
+                name="Pareto front" if on_front else "other runs",
+            )
+        )
+    front = result.front
+    if len(front) > 1:
+        fig.add_trace(
+            go.Scatter(
+                x=[p.gap for p in front],
+                y=[p.accuracy for p in front],
+                mode="lines",
+                line={"color": "#d62728", "dash": "dot"},
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+    fig.update_layout(
+        xaxis_title=f"{result.gap.replace('_', ' ')} by {result.attribute} (lower is fairer)",
+        yaxis_title="test accuracy",
+        height=420,
+        margin={"t": 30},
+        legend={"orientation": "h"},
+    )
+    return fig

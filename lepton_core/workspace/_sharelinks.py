@@ -1,0 +1,198 @@
+"""Signed share links to a model version's demo page.
+
+A link carries a token ``<payload>.<signature>``: the payload names the link,
+the model, the version and the expiry; the signature is HMAC-SHA256 with a
+secret kept in ``<workspace>/share_secret`` (created with mode 0600). The
+links themselves are listed in ``<workspace>/sharelinks.db`` so they can be
+revoked. A link never expires only when the user asks for that (``public``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lepton_core.core import JsonMixin, ModelError, WorkspaceError
+from lepton_core.workspace._workspace import Workspace
+
+__all__ = ["EXPIRY_CHOICES", "ShareLink", "ShareLinks"]
+
+#: Expiry choices offered on the Deploy page, in seconds (None: public, no expiry).
+EXPIRY_CHOICES: dict[str, float | None] = {
+    "1 day": 86_400.0,
+    "7 days": 7 * 86_400.0,
+    "30 days": 30 * 86_400.0,
+    "Public, no expiry": None,
+}
+_INVALID = "This link is not valid; ask the person who shared it for a new link."
+
+
+@dataclass
+class ShareLink(JsonMixin):
+    """One share link: the model version it opens, when it expires, whether it is revoked."""
+
+    id: str
+    model: str
+    version: int
+    created: float
+    expires: float | None
+    token: str
+    revoked: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked is None and (self.expires is None or self.expires > time.time())
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class ShareLinks:
+    """Create, verify, list and revoke a workspace's share links."""
+
+    def __init__(self, workspace: Workspace):
+        self.root: Path = workspace.root
+        self._db_path = self.root / "sharelinks.db"
+        self._secret = self._load_secret()
+        with self._db() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS links (id TEXT PRIMARY KEY, model TEXT, version INT, "
+                "created REAL, expires REAL, token TEXT, revoked REAL)"
+            )
+
+    def _load_secret(self) -> bytes:
+        path = self.root / "share_secret"
+        try:
+            # O_EXCL: two processes starting at once must not both write a secret.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            secret = path.read_bytes()
+            if len(secret) < 32:
+                raise WorkspaceError(
+                    f"The share-link secret {path} is damaged; delete it (every link will "
+                    "stop working) and publish again."
+                ) from None
+            return secret
+        except OSError as exc:
+            raise WorkspaceError(
+                f"The share-link secret cannot be created in {self.root} ({exc.strerror}); "
+                "check the workspace folder's permissions."
+            ) from exc
+        secret = secrets.token_bytes(32)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secret)
+        return secret
+
+    def _db(self) -> sqlite3.Connection:
+        return sqlite3.connect(self._db_path, timeout=10)
+
+    def _sign(self, payload: str) -> str:
+        return _b64(hmac.new(self._secret, payload.encode(), hashlib.sha256).digest())
+
+    def create(
+        self, model: str, version: int, *, expires_in: float | None, public: bool = False
+    ) -> ShareLink:
+        """Create a link to ``model`` version ``version``.
+
+        Parameters
+        ----------
+        expires_in : float or None
+            Seconds until the link stops working; None only together with ``public=True``.
+        public : bool
+            The user's explicit choice of a link that never expires.
+        """
+        if expires_in is None and not public:
+            raise ValueError("a link without expiry must be asked for with public=True")
+        if expires_in is not None and expires_in <= 0:
+            raise ValueError(f"expires_in must be positive, got {expires_in}")
+        now = time.time()
+        link_id = secrets.token_hex(8)
+        expires = None if expires_in is None else now + expires_in
+        payload = _b64(
+            json.dumps(
+                {"l": link_id, "m": model, "v": int(version), "e": expires}, separators=(",", ":")
+            ).encode()
+        )
+        token = f"{payload}.{self._sign(payload)}"
+        link = ShareLink(link_id, model, int(version), now, expires, token)
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO links VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                (link.id, link.model, link.version, link.created, link.expires, link.token),
+            )
+        return link
+
+    def verify(self, token: str | None) -> ShareLink:
+        """The link a token stands for.
+
+        Raises
+        ------
+        ModelError
+            The token is malformed, tampered with, expired, revoked or unknown.
+        """
+        if not token or len(token) > 1000 or token.count(".") != 1:
+            raise ModelError(_INVALID)
+        payload, signature = token.split(".")
+        if not hmac.compare_digest(self._sign(payload), signature):
+            raise ModelError(_INVALID)
+        try:
+            claims = json.loads(_unb64(payload))
+        except (ValueError, binascii.Error):
+            raise ModelError(_INVALID) from None
+        with self._db() as db:
+            row = db.execute(
+                "SELECT id, model, version, created, expires, token, revoked FROM links "
+                "WHERE id = ?",
+                (claims.get("l"),),
+            ).fetchone()
+        if row is None:
+            raise ModelError(_INVALID)
+        link = ShareLink(*row)
+        # The signed claims and the stored link must agree; either alone is not enough.
+        if (claims.get("m"), claims.get("v"), claims.get("e")) != (
+            link.model,
+            link.version,
+            link.expires,
+        ):
+            raise ModelError(_INVALID)
+        if not link.active:
+            raise ModelError(_INVALID)
+        return link
+
+    def list(self, model: str | None = None, version: int | None = None) -> list[ShareLink]:
+        """Links, newest first (of one model, or one version), revoked and expired included."""
+        query = "SELECT id, model, version, created, expires, token, revoked FROM links"
+        where, args = [], []
+        if model is not None:
+            where.append("model = ?")
+            args.append(model)
+        if version is not None:
+            where.append("version = ?")
+            args.append(int(version))
+        if where:
+            query += " WHERE " + " AND ".join(where)
+        with self._db() as db:
+            rows = db.execute(query + " ORDER BY created DESC", args).fetchall()
+        return [ShareLink(*row) for row in rows]
+
+    def revoke(self, link_id: str) -> None:
+        """Revoke a link: it shows "this link is not valid" from then on."""
+        with self._db() as db:
+            db.execute(
+                "UPDATE links SET revoked = ? WHERE id = ? AND revoked IS NULL",
+                (time.time(), link_id),
+            )

