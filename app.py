@@ -6,18 +6,18 @@ from urllib.parse import urlparse
 
 import streamlit as st
 
-from pages._common import Keys, current_dataset, workspace
+from app_pages._common import Keys, current_dataset, workspace
 
 st.set_page_config(page_title="Lepton", page_icon=":material/scatter_plot:", layout="wide")
 
 STEPS = [
-    st.Page("pages/data.py", title="1 · Data", icon=":material/table:", default=True),
-    st.Page("pages/train.py", title="2 · Train", icon=":material/model_training:"),
-    st.Page("pages/evaluate.py", title="3 · Evaluate", icon=":material/balance:"),
-    st.Page("pages/explain.py", title="4 · Explain", icon=":material/lightbulb:"),
-    st.Page("pages/deploy.py", title="5 · Deploy", icon=":material/rocket_launch:"),
+    st.Page("app_pages/data.py", title="1 · Data", icon=":material/table:", default=True),
+    st.Page("app_pages/train.py", title="2 · Train", icon=":material/model_training:"),
+    st.Page("app_pages/evaluate.py", title="3 · Evaluate", icon=":material/balance:"),
+    st.Page("app_pages/explain.py", title="4 · Explain", icon=":material/lightbulb:"),
+    st.Page("app_pages/deploy.py", title="5 · Deploy", icon=":material/rocket_launch:"),
 ]
-DEMO = st.Page("pages/demo.py", title="Demo", icon=":material/share:", url_path="demo")
+DEMO = st.Page("app_pages/demo.py", title="Demo", icon=":material/share:", url_path="demo")
 
 # A visitor opening a share link sees the demo page alone, without the notebook around it.
 # The menu is drawn here with page links (config hides Streamlit's own list of pages/).

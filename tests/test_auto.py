@@ -160,14 +160,14 @@ def test_auto_job_publishes_a_live_leaderboard(base, workspace):
 def test_train_page_auto_shows_the_leaderboard(adult_csv, workspace):
     from streamlit.testing.v1 import AppTest
 
+    from app_pages._common import Keys
     from lepton_core.runs import resolve_dataset
-    from pages._common import Keys
     from tests.test_pages import ROOT
 
     info, _, _ = resolve_dataset(
         TrainConfig(data=str(adult_csv), target="Y", sensitive=["sex"]), workspace
     )
-    at = AppTest.from_file(ROOT / "app.py", default_timeout=120).switch_page("pages/train.py")
+    at = AppTest.from_file(ROOT / "app.py", default_timeout=120).switch_page("app_pages/train.py")
     at.session_state[Keys.DATASET_ID] = info.id
     at.run()
     next(s for s in at.selectbox if s.label == "Model family").set_value("auto").run()

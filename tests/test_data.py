@@ -1,4 +1,4 @@
-"""Tests of lepton_core.data._table (load, schema, suggestions, checks, profile, split) and its plots."""
+"""Tests of lepton_core.data (load, schema, suggestions, checks, profile, split) and its plots."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for lepton_core.evaluation._fairness: every figure checked against fairlearn computed directly."""
+"""Tests for lepton_core.evaluation: every figure checked against fairlearn computed directly."""
 
 from __future__ import annotations
 

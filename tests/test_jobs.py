@@ -176,8 +176,8 @@ def test_job_limit_comes_from_the_argument_or_the_environment(monkeypatch):
 def test_train_page_after_a_restart_shows_the_orphan_interrupted(adult_csv, fresh_ws, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    from pages import _common
-    from pages._common import Keys
+    from app_pages import _common
+    from app_pages._common import Keys
     from tests.test_pages import ROOT
 
     monkeypatch.setenv("LEPTON_WORKSPACE", str(fresh_ws.root))
@@ -189,7 +189,9 @@ def test_train_page_after_a_restart_shows_the_orphan_interrupted(adult_csv, fres
     gone.wait()
     store.update(orphan, status="running", pid=gone.pid, started=time.time())
     try:
-        at = AppTest.from_file(ROOT / "app.py", default_timeout=60).switch_page("pages/train.py")
+        at = AppTest.from_file(ROOT / "app.py", default_timeout=60).switch_page(
+            "app_pages/train.py"
+        )
         at.session_state[Keys.DATASET_ID] = info.id
         at.session_state[Keys.JOB_ID] = orphan
         at.run()
@@ -204,8 +206,8 @@ def test_train_page_after_a_restart_shows_the_orphan_interrupted(adult_csv, fres
 def test_train_page_shows_a_queued_job_and_its_place(adult_csv, fresh_ws, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    from pages import _common
-    from pages._common import Keys
+    from app_pages import _common
+    from app_pages._common import Keys
     from tests.test_pages import ROOT
 
     monkeypatch.setenv("LEPTON_WORKSPACE", str(fresh_ws.root))
@@ -215,7 +217,9 @@ def test_train_page_shows_a_queued_job_and_its_place(adult_csv, fresh_ws, monkey
     first, second = _sleeper(store, 30, limit=1), _sleeper(store, 0, limit=1)
     store.promote()
     try:
-        at = AppTest.from_file(ROOT / "app.py", default_timeout=60).switch_page("pages/train.py")
+        at = AppTest.from_file(ROOT / "app.py", default_timeout=60).switch_page(
+            "app_pages/train.py"
+        )
         at.session_state[Keys.DATASET_ID] = info.id
         at.session_state[Keys.JOB_ID] = second
         at.run()

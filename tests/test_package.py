@@ -8,8 +8,8 @@ import sys
 
 def test_core_never_imports_streamlit():
     code = (
-        "import sys, lepton_core, lepton_core.runs._training, lepton_core.jobs._jobs, lepton_core.cli, "
-        "lepton_core.runs._scoring, lepton_core.plots\n"
+        "import sys, lepton_core, lepton_core.runs, lepton_core.jobs, lepton_core.cli, "
+        "lepton_core.plots\n"
         "assert 'streamlit' not in sys.modules, 'lepton_core imported streamlit'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

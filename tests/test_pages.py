@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app_pages._common import Keys
 from lepton_core.runs import TrainConfig, train
-from pages._common import Keys
 
 TIMEOUT = 120
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _page(name: str) -> AppTest:
     """The app opened on one page, as the router runs it (so page links resolve)."""
     at = AppTest.from_file(ROOT / "app.py", default_timeout=TIMEOUT)
-    return at.switch_page(f"pages/{name}.py")
+    return at.switch_page(f"app_pages/{name}.py")
 
 
 def _ok(at: AppTest) -> AppTest:
@@ -40,7 +40,7 @@ def test_pages_before_their_prerequisite_say_which_step_first(name, tmp_path, mo
     monkeypatch.setenv("LEPTON_WORKSPACE", str(tmp_path / "empty"))
     at = _page(name)
     # A fresh workspace for this test only: bypass the cached one.
-    from pages import _common
+    from app_pages import _common
 
     _common._workspace.clear()
     _ok(at.run())

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from pages._common import Keys
+from app_pages._common import Keys
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,7 +32,7 @@ def _people(n: int = 300, seed: int = 0) -> pd.DataFrame:
 
 
 def test_data_page_flags_hashes_and_saves_a_new_version(workspace):
-    at = AppTest.from_file(ROOT / "app.py", default_timeout=120).switch_page("pages/data.py")
+    at = AppTest.from_file(ROOT / "app.py", default_timeout=120).switch_page("app_pages/data.py")
     df = _people()
     at.session_state[Keys.DRAFT] = {
         "name": "people",
@@ -82,7 +82,9 @@ def test_evaluate_page_mitigates_and_shows_the_tradeoff(workspace, adult_csv):
         TrainConfig(data=str(adult_csv), sensitive=["sex"], explain_rows=20, model_name="pg"),
         workspace=workspace,
     )
-    at = AppTest.from_file(ROOT / "app.py", default_timeout=180).switch_page("pages/evaluate.py")
+    at = AppTest.from_file(ROOT / "app.py", default_timeout=180).switch_page(
+        "app_pages/evaluate.py"
+    )
     at.session_state[Keys.RUN_ID] = run.run_id
     at.run()
     assert not at.exception, [e.value for e in at.exception]

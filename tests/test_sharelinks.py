@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app_pages._common import Keys
 from lepton_core.core import ModelError
 from lepton_core.workspace import ShareLinks, Workspace
-from pages._common import Keys
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -102,7 +102,9 @@ def test_no_expiry_is_an_explicit_choice(links):
 
 # ------------------------------------------------------------------------ pages
 def _page(name: str) -> AppTest:
-    return AppTest.from_file(ROOT / "app.py", default_timeout=120).switch_page(f"pages/{name}.py")
+    return AppTest.from_file(ROOT / "app.py", default_timeout=120).switch_page(
+        f"app_pages/{name}.py"
+    )
 
 
 def _ok(at: AppTest) -> AppTest:

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from test_pages import _ok, _page
 
+from app_pages._common import Keys
 from lepton_core.core import DataError
 from lepton_core.data import InputSchema
 from lepton_core.runs import TrainConfig, prepare_data, resolve_dataset, train
-from pages._common import Keys
 
 TIMEOUT = 180
 _GOOD = ["wonderful", "great", "moving", "brilliant", "funny", "warm", "superb", "delightful"]

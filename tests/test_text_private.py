@@ -14,7 +14,13 @@ from lepton_core.models import load_model
 from lepton_core.text.model import TextModel
 from lepton_core.text.private import DP_FINETUNE_SCOPE, DP_TEXT_MAX_LENGTH, DPTextModel
 
-SAMPLE = Path(__file__).resolve().parents[1] / "lepton_core" / "data" / "sample_files" / "sst2_train.parquet"
+SAMPLE = (
+    Path(__file__).resolve().parents[1]
+    / "lepton_core"
+    / "data"
+    / "sample_files"
+    / "sst2_train.parquet"
+)
 # A couple of DP-SGD steps on short texts: these check the plumbing, not the accuracy.
 TINY = {"max_length": 16, "batch_size": 8, "epochs": 0.4, "evals_per_epoch": 1}
 

@@ -39,7 +39,14 @@ from lepton_core.core import JsonMixin, ModelError
 from lepton_core.models import LeptonModel
 from lepton_core.workspace import Workspace
 
-__all__ = ["COMPRESSION_METHODS", "CompressionReport", "Int8", "VariantFigures", "compress", "quantise"]
+__all__ = [
+    "COMPRESSION_METHODS",
+    "CompressionReport",
+    "Int8",
+    "VariantFigures",
+    "compress",
+    "quantise",
+]
 
 #: method id → title
 COMPRESSION_METHODS = {"torch-int8": "PyTorch int8", "onnx-int8": "ONNX int8 (onnxruntime)"}
@@ -75,7 +82,9 @@ def quantise(model: LeptonModel, method: str) -> LeptonModel:
         The model has no network to quantise, or is already compressed.
     """
     if method not in COMPRESSION_METHODS:
-        raise ValueError(f"Unknown compression method {method!r}; use one of {', '.join(COMPRESSION_METHODS)}.")
+        raise ValueError(
+            f"Unknown compression method {method!r}; use one of {', '.join(COMPRESSION_METHODS)}."
+        )
     if model.compression_ is not None:
         raise ModelError(
             "This version is already compressed; compress the version it was made from."
@@ -219,7 +228,11 @@ def compress(
         },
         tags={"parent_run": info.run_id, "compression": method},
         reports={
-            "compression": {"method": method, "title": COMPRESSION_METHODS[method], "parent": info.ref},
+            "compression": {
+                "method": method,
+                "title": COMPRESSION_METHODS[method],
+                "parent": info.ref,
+            },
             # Quantising the weights keeps the parent's differential-privacy guarantee.
             "privacy": workspace.find_report(info.run_id, "privacy"),
         },
@@ -229,7 +242,12 @@ def compress(
     before_size, after_size = _sizes(model, compressed)
     before = _figures("original", model, before_size, rows, parent.evaluation, parent.fairness)
     after = _figures(
-        COMPRESSION_METHODS[method], compressed, after_size, rows, recorded.evaluation, recorded.fairness
+        COMPRESSION_METHODS[method],
+        compressed,
+        after_size,
+        rows,
+        recorded.evaluation,
+        recorded.fairness,
     )
     labels = [
         workspace.load_report(run_id, "test_predictions")["y_pred"]

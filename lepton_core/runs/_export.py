@@ -234,7 +234,9 @@ class OnnxNetwork:
         return iter([self._device_probe])
 
 
-def load_test_rows(workspace: Workspace, run_id: str) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
+def load_test_rows(
+    workspace: Workspace, run_id: str
+) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
     """The run's test rows (features, target, sensitive columns), split as training did."""
     from lepton_core.runs._training import TrainConfig, split_run_data
 

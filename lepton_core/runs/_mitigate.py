@@ -39,7 +39,13 @@ from lepton_core.evaluation import (
 from lepton_core.models import LeptonModel
 from lepton_core.models import _base as _models
 
-__all__ = ["MITIGATION_METHODS", "MitigatedModel", "MitigationConfig", "MitigationResult", "mitigate_run"]
+__all__ = [
+    "MITIGATION_METHODS",
+    "MitigatedModel",
+    "MitigationConfig",
+    "MitigationResult",
+    "mitigate_run",
+]
 
 #: method id → (fairlearn class, constraint)
 MITIGATION_METHODS = {
@@ -101,7 +107,9 @@ class MitigatedModel(LeptonModel):
         needs the sensitive column among the model's inputs, since it reads it when scoring.
         """
         if self.method not in MITIGATION_METHODS:
-            raise ValueError(f"Unknown method {self.method!r}; use one of {', '.join(MITIGATION_METHODS)}.")
+            raise ValueError(
+                f"Unknown method {self.method!r}; use one of {', '.join(MITIGATION_METHODS)}."
+            )
         if base.task != "binary" or self.task != "binary":
             raise ModelError(
                 "fairlearn's mitigations here need a yes/no (binary) target; "

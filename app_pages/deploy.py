@@ -9,6 +9,7 @@ from urllib.parse import urlencode, urlparse
 import pandas as pd
 import streamlit as st
 
+from app_pages._common import Keys, guard, header, metric_row, python_cell, when, workspace
 from lepton_core.data import load_table
 from lepton_core.runs import (
     COMPRESSION_METHODS,
@@ -23,7 +24,6 @@ from lepton_core.runs import (
 )
 from lepton_core.serving import DEFAULT_HOST, DEFAULT_PORT, api_examples, try_predict
 from lepton_core.workspace import EXPIRY_CHOICES, ApiKeyStore, ShareLinks
-from pages._common import Keys, guard, header, metric_row, python_cell, when, workspace
 
 
 class _State:
@@ -47,7 +47,7 @@ ws = workspace()
 versions = guard(ws.model_versions)
 if not versions:
     st.info("There is no trained model yet; train one on the **Train** page first.")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
 refs = [v.ref for v in versions]
@@ -266,7 +266,11 @@ if exported and exported[0] == version.ref:
         icon=":material/download:",
     )
 method = st.radio(
-    "Compression", list(COMPRESSION_METHODS), format_func=COMPRESSION_METHODS.get, horizontal=True, key="deploy_method"
+    "Compression",
+    list(COMPRESSION_METHODS),
+    format_func=COMPRESSION_METHODS.get,
+    horizontal=True,
+    key="deploy_method",
 )
 if st.button("Compress into a new version", icon=":material/compress:"):
     with st.spinner("Quantising, then scoring, checking and explaining the new version…"):
@@ -331,6 +335,6 @@ link = ShareLinks(ws).create({version.name!r}, {version.version}, expires_in=7 *
 bundle = load_bundle(ws, {version.name!r}, {version.version})
 scored = score_table(bundle, load_table("my_file.csv"))
 # MLP and text models: compress(ws, {version.name!r}, {version.version}, method="torch-int8")
-# REST API: python -m lepton_core serve   (keys: lepton_core.workspace._apikeys.ApiKeyStore(ws).create())
+# REST API: python -m lepton_core serve   (keys: lepton_core.ApiKeyStore(ws).create())
 """
 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from app_pages._common import fmt, guard, header, pick_run, python_cell, workspace
+from app_pages._text import explain_text
 from lepton_core.plots import (
     beeswarm_figure,
     dependence_figure,
@@ -12,8 +14,6 @@ from lepton_core.plots import (
     waterfall_figure,
 )
 from lepton_core.runs import load_explanation
-from pages._common import fmt, guard, header, pick_run, python_cell, workspace
-from pages._text import explain_text
 
 header(
     "4 · Explain",

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app_pages._common import fmt, guard, metric_row, require_router, workspace
+from app_pages._text import token_highlights
 from lepton_core.core import LeptonError
 from lepton_core.plots import waterfall_figure
 from lepton_core.runs import cached_model_card, load_bundle
 from lepton_core.workspace import ShareLinks
-from pages._common import fmt, guard, metric_row, through_router, workspace
-from pages._text import token_highlights
 
-through_router()
+require_router()
 # Only a signed, unexpired, unrevoked token opens a model: nothing else is read from the
 # query, and nothing from the publisher's session.
 try:

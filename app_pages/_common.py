@@ -47,23 +47,15 @@ def guard(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise  # unreachable: st.stop() raises
 
 
-def through_router() -> None:
-    """Rerun through app.py when a page was started without it.
-
-    The first request after a server start can reach a page straight from the
-    ``pages/`` folder: Streamlit keeps its legacy folder routing until some run
-    has called ``st.navigation``. Turning that off and rerunning sends the
-    request through the router, with its layout and menu.
-    """
+def require_router() -> None:
+    """Stop a page started without ``app.py``: the router draws the menu and decides access."""
     if not st.session_state.get(Keys.ROUTED):
-        from streamlit.runtime.pages_manager import PagesManager
-
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+        st.error("This page is one step of Lepton; start the app with `streamlit run app.py`.")
+        st.stop()
 
 
 def header(title: str, purpose: str) -> None:
-    through_router()
+    require_router()
     st.title(title)
     st.write(purpose)
 
@@ -105,7 +97,7 @@ def pick_run(
     runs = [r for r in guard(workspace().list_runs) if r.run_id != exclude]
     if not runs:
         st.info("There is no trained model yet; train one on the **Train** page first.")
-        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+        st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
         st.stop()
     ids = [r.run_id for r in runs]
     current = st.session_state.get(key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from app_pages._common import Keys, guard, header, python_cell, workspace
 from lepton_core.core import TASKS
 from lepton_core.data import (
     ACTIONS,
@@ -25,7 +26,6 @@ from lepton_core.data import (
     scan_table,
 )
 from lepton_core.plots import class_balance_figure, column_distribution_figure, token_length_figure
-from pages._common import Keys, guard, header, python_cell, workspace
 
 header(
     "1 · Data",
@@ -329,7 +329,7 @@ if st.button("Use this data", type="primary"):
     )
     st.session_state[Keys.DATASET_ID] = info.id
     st.success(f"Data set **{info.name}** is ready ({info.n_rows:,} rows); next, train a model.")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
 
 if draft["source"].startswith("sample:"):
     load_code = f"df = load_sample({draft['name']!r}).train"

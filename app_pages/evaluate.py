@@ -7,6 +7,19 @@ import uuid
 import pandas as pd
 import streamlit as st
 
+from app_pages._common import (
+    METRIC_LABELS,
+    Keys,
+    fmt,
+    guard,
+    header,
+    metric_row,
+    pick_run,
+    python_cell,
+    run_label,
+    workspace,
+)
+from app_pages._privacy import privacy_row
 from lepton_core.data import load_table
 from lepton_core.dp import load_privacy
 from lepton_core.evaluation import (
@@ -30,19 +43,6 @@ from lepton_core.plots import (
     roc_figure,
 )
 from lepton_core.runs import METHOD_TITLES, MitigationConfig, headline_figures, load_run_reports
-from pages._common import (
-    METRIC_LABELS,
-    Keys,
-    fmt,
-    guard,
-    header,
-    metric_row,
-    pick_run,
-    python_cell,
-    run_label,
-    workspace,
-)
-from pages._privacy import privacy_row
 
 header(
     "3 · Evaluate",

@@ -8,6 +8,18 @@ import uuid
 import pandas as pd
 import streamlit as st
 
+from app_pages._common import (
+    Keys,
+    current_dataset,
+    guard,
+    header,
+    metric_row,
+    python_cell,
+    when,
+    workspace,
+)
+from app_pages._privacy import privacy_row
+from app_pages._text import text_model_options
 from lepton_core.dp import PrivacyOptions, default_delta, load_privacy
 from lepton_core.jobs import JobStore, cancel_job, start_job
 from lepton_core.models import FAMILIES, FAMILY_TITLES
@@ -21,18 +33,6 @@ from lepton_core.runs import (
     leaderboard_table,
     load_run_reports,
 )
-from pages._common import (
-    Keys,
-    current_dataset,
-    guard,
-    header,
-    metric_row,
-    python_cell,
-    when,
-    workspace,
-)
-from pages._privacy import privacy_row
-from pages._text import text_model_options
 
 header(
     "2 · Train",
@@ -43,7 +43,7 @@ header(
 dataset = current_dataset()
 if dataset is None:
     st.info("There is no data set yet; confirm one on the **Data** page first.")
-    st.page_link("pages/data.py", label="Go to Data", icon=":material/table:")
+    st.page_link("app_pages/data.py", label="Go to Data", icon=":material/table:")
     st.stop()
 st.markdown(
     f"Data set **{dataset.name}** · {dataset.n_rows:,} rows · target `{dataset.target}` "
@@ -221,7 +221,7 @@ def job_panel() -> None:
             privacy_row(privacy_report)
         st.session_state[Keys.RUN_ID] = job.run_id
         st.page_link(
-            "pages/evaluate.py", label="See accuracy and fairness", icon=":material/balance:"
+            "app_pages/evaluate.py", label="See accuracy and fairness", icon=":material/balance:"
         )
     elif not job.active:
         st.error(job.error or f"The job ended as {job.status}.")

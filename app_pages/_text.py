@@ -7,11 +7,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from app_pages._common import fmt, guard, python_cell, workspace
 from lepton_core.explain import Explanation, explain
 from lepton_core.plots import token_highlight_html, token_importance_figure
 from lepton_core.text.library import DEFAULT_BASE, LIBRARY, base_title
 from lepton_core.workspace import RunSummary
-from pages._common import fmt, guard, python_cell, workspace
 
 _OTHER = "other"
 _MODES = {
