@@ -10,36 +10,40 @@ import streamlit as st
 from app_pages._common import fmt, guard, python_cell, workspace
 from lepton_core.explain import Explanation, explain
 from lepton_core.plots import token_highlight_html, token_importance_figure
-from lepton_core.text.library import DEFAULT_BASE, LIBRARY, base_title
+from lepton_core.text import TextModel
 from lepton_core.workspace import RunSummary
 
 _OTHER = "other"
-_MODES = {
-    "finetune": "Fine-tune: train every layer (minutes on a laptop, most accurate)",
-    "quick": "Quick: frozen encoder and a linear head (seconds)",
-}
 
 
 def text_model_options(cols: list[Any]) -> dict[str, Any]:
-    """The Train page's choices for a text model, as ``TrainConfig.params``."""
-    keys = [m.key for m in LIBRARY]
+    """The Train page's choices for a text model (``TextModel.settings``), as
+    ``TrainConfig.params``."""
+    settings = {s.name: s for s in TextModel.settings}
+    base_setting, mode_setting, epochs = settings["base"], settings["mode"], settings["epochs"]
     choice = cols[0].selectbox(
-        "Pretrained model",
-        [*keys, _OTHER],
-        format_func=lambda k: (
-            "Other: a Hugging Face id or a folder" if k == _OTHER else base_title(k)
-        ),
-        help="Only the built-in MiniLM works without internet; the others download once.",
+        base_setting.label,
+        [*base_setting.choices, _OTHER],
+        format_func=lambda k: base_setting.other if k == _OTHER else base_setting.choices[k],
+        help=base_setting.help,
     )
     base = choice
     if choice == _OTHER:
         base = (
-            cols[1].text_input("Model id or folder", placeholder="bert-base-cased") or DEFAULT_BASE
+            cols[1].text_input("Model id or folder", placeholder="bert-base-cased")
+            or base_setting.default
         )
-    mode = st.radio("Training", list(_MODES), format_func=_MODES.get, horizontal=True)
+    mode = st.radio(
+        mode_setting.label,
+        list(mode_setting.choices),
+        format_func=mode_setting.choices.get,
+        horizontal=True,
+    )
     params: dict[str, Any] = {"base": base, "mode": mode}
-    if mode == "finetune":
-        params["epochs"] = cols[2].number_input("Epochs", 1, 20, 1)
+    if epochs.when is None or params.get(epochs.when[0]) == epochs.when[1]:
+        params["epochs"] = cols[2].number_input(
+            epochs.label, epochs.minimum, epochs.maximum, epochs.default
+        )
     return params
 
 

@@ -12,7 +12,6 @@ from lepton_core.data import (
     KIND_LABELS,
     Action,
     anonymise,
-    check_sensitive,
     check_target,
     fingerprint,
     k_anonymity,
@@ -26,6 +25,7 @@ from lepton_core.data import (
     scan_table,
 )
 from lepton_core.plots import class_balance_figure, column_distribution_figure, token_length_figure
+from lepton_core.workspace import confirm_dataset
 
 header(
     "1 · Data",
@@ -42,7 +42,7 @@ def _scan(_df: pd.DataFrame, key: str):
 
 @st.cache_data(show_spinner="Counting tokens…", max_entries=8)
 def _lengths(_texts: pd.Series, key: str):
-    from lepton_core.text.tokens import length_stats
+    from lepton_core.text import length_stats
 
     return length_stats(_texts.fillna("").astype("str").tolist())
 
@@ -298,34 +298,22 @@ if text_columns and task != "regression":
         )
 
 if st.button("Use this data", type="primary"):
-    guard(check_target, df, target, task)
-    guard(check_sensitive, df, sensitive)
-
-    def store(table: pd.DataFrame, table_fingerprint: str, test, **version):
-        return guard(
-            workspace().save_dataset,
-            table,
-            name=draft["name"],
-            target=target,
-            task=task,
-            sensitive=[s for s in sensitive if s in table.columns],
-            fingerprint=table_fingerprint,
-            test=test,
-            source=draft["source"],
-            text_column=text_column,
-            **version,
-        )
-
-    parent = ""
-    if draft.get("steps"):
-        # The untouched table stays a data set of its own; the new version points at it.
-        parent = store(original, fingerprint(original), draft.get("original_test")).id
-    info = store(
+    steps = draft.get("steps", [])
+    info = guard(
+        confirm_dataset,
+        workspace(),
         df,
-        key,
-        draft["test"],
-        parent=parent,
-        anonymisation=[s.to_dict() for s in draft.get("steps", [])],
+        name=draft["name"],
+        target=target,
+        task=task,
+        sensitive=sensitive,
+        text_column=text_column,
+        test=draft["test"],
+        source=draft["source"],
+        # With no steps applied there is no older version to keep.
+        original=original if steps else None,
+        original_test=draft.get("original_test") if steps else None,
+        steps=steps,
     )
     st.session_state[Keys.DATASET_ID] = info.id
     st.success(f"Data set **{info.name}** is ready ({info.n_rows:,} rows); next, train a model.")
@@ -345,7 +333,8 @@ steps_code = ", ".join(
 )
 python_cell(
     f"""
-from lepton_core.data import load_table, profile_table, check_target
+from lepton_core import Workspace, confirm_dataset
+from lepton_core.data import load_table, profile_table
 from lepton_core.data import Action, anonymise, k_anonymity, load_salt, scan_table
 from lepton_core.data import load_sample
 from lepton_core.data import load_hub_dataset
@@ -353,9 +342,10 @@ from lepton_core.data import load_hub_dataset
 findings = scan_table(df)  # advisory: check the table yourself too
 df, _, steps = anonymise(df, [{steps_code}], salt=load_salt(workspace_folder))
 profile = profile_table(df, target={target!r})
-task = check_target(df, {target!r}, {task!r})
-# then train: TrainConfig(data={draft["source"]!r}, target={target!r}, sensitive={sensitive!r}{
-        f", model='text', text_column={text_column!r}" if text_column else ""
+info = confirm_dataset(Workspace(), df, name={draft["name"]!r}, target={target!r}, task={task!r},
+                       sensitive={sensitive!r}{
+        f", text_column={text_column!r}" if text_column else ""
     })
+# then train: TrainConfig(data=f"dataset:{{info.id}}"{", model='text'" if text_column else ""})
 """
 )

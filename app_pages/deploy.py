@@ -11,8 +11,8 @@ import streamlit as st
 
 from app_pages._common import Keys, guard, header, metric_row, python_cell, when, workspace
 from lepton_core.data import load_table
+from lepton_core.models import COMPRESSION_METHODS
 from lepton_core.runs import (
-    COMPRESSION_METHODS,
     cached_model_card,
     compress,
     export_mlflow_zip,

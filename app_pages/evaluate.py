@@ -32,6 +32,7 @@ from lepton_core.evaluation import (
     tradeoff_figure,
 )
 from lepton_core.jobs import JobStore, cancel_job, start_job
+from lepton_core.models import METHOD_TITLES, family_class, family_title
 from lepton_core.plots import (
     calibration_figure,
     compare_figure,
@@ -42,7 +43,7 @@ from lepton_core.plots import (
     residual_figure,
     roc_figure,
 )
-from lepton_core.runs import METHOD_TITLES, MitigationConfig, headline_figures, load_run_reports
+from lepton_core.runs import MitigationConfig, headline_figures, load_run_reports
 
 header(
     "3 · Evaluate",
@@ -63,7 +64,7 @@ def mitigation_panel(job_id: str) -> None:
     store = JobStore(workspace())
     job = guard(store.get, job_id)
     if job.active:
-        phase = (job.progress or {}).get("phase", "starting")
+        phase = job.progress.phase
         st.progress(0.5 if phase != "starting" else 0.1, text=f"Mitigating · {phase}")
         if st.button("Cancel", key=f"cancel-{job.id}"):
             guard(cancel_job, job.id, workspace=workspace())
@@ -160,8 +161,8 @@ st.dataframe(
 )
 
 st.subheader("Mitigate")
-if run.family == "mitigated":
-    mitigation = guard(workspace().load_report, run.run_id, "mitigation")
+mitigation = guard(workspace().find_report, run.run_id, "mitigation")
+if mitigation:
     st.write(
         f"This model is **{mitigation['title']}** for **{mitigation['sensitive']}**, made from "
         f"{mitigation['parent_model']} (fitted on its {mitigation['fitted_on']}); same test rows."
@@ -169,10 +170,10 @@ if run.family == "mitigated":
     st.dataframe(mitigation_table(mitigation["rows"]), hide_index=True)
 elif evaluation.task != "binary" or not attributes:
     st.write("Mitigation needs a yes/no target and a sensitive column.")
-elif run.family == "text":
+elif not family_class(run.family).mitigable:
     st.write(
-        "Mitigation is available for tabular models; for a text model, compare its groups "
-        "above and retrain with more varied texts for the group that fares worst."
+        f"Mitigation is not available for a {family_title(run.family).lower()}; compare its "
+        "groups above and retrain with more varied examples for the group that fares worst."
     )
 else:
     st.write(

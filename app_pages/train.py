@@ -19,20 +19,21 @@ from app_pages._common import (
     workspace,
 )
 from app_pages._privacy import privacy_row
-from app_pages._text import text_model_options
+from app_pages._settings import family_settings
 from lepton_core.dp import PrivacyOptions, default_delta, load_privacy
-from lepton_core.jobs import JobStore, cancel_job, start_job
-from lepton_core.models import FAMILIES, FAMILY_TITLES
+from lepton_core.jobs import AutoProgress, JobStore, cancel_job, start_job
+from lepton_core.models import family_class, family_names, family_title, make_model
 from lepton_core.plots import training_curves_figure
 from lepton_core.runs import (
     FAIRNESS_LIMITS,
-    TEXT_FAMILY,
     AutoConfig,
     TrainConfig,
     default_metric,
     leaderboard_table,
     load_run_reports,
 )
+
+AUTO = "auto"  # not a family: the search over the families Auto may search
 
 header(
     "2 · Train",
@@ -54,27 +55,34 @@ store = JobStore(workspace())
 # a job runs), so the job starts in well under a second.
 store.warm()
 
-# Key settings per family; everything else keeps the library's defaults.
-if dataset.text_column:
-    family = TEXT_FAMILY
+# Each family's few settings (its class lists them); everything else keeps its defaults.
+reads = "text" if dataset.text_column else "table"
+choices = family_names(reads=reads)
+if family_names(reads=reads, searchable=True):
+    choices.append(AUTO)
+if reads == "text":
     st.markdown(
         f"A pretrained language model learns to classify the text column "
         f"`{dataset.text_column}` (other columns are not read)."
     )
-else:
-    family = st.selectbox(
+family = (
+    choices[0]
+    if len(choices) == 1
+    else st.selectbox(
         "Model family",
-        (*FAMILIES, "auto"),
+        choices,
         format_func=lambda f: (
-            "Auto: search families and settings" if f == "auto" else FAMILY_TITLES[f]
+            "Auto: search families and settings" if f == AUTO else family_title(f)
         ),
     )
+)
+settings = () if family == AUTO else family_class(family).settings
 params: dict[str, object] = {}
-cols = st.columns([2, 1, 1, 1] if family == TEXT_FAMILY else 4)  # room for model names
+cols = st.columns([2, 1, 1, 1] if any(s.other for s in settings) else 4)  # room for names
 budget, fairness_metric, fairness_limit = 60, FAIRNESS_LIMITS[0], None
-if family == TEXT_FAMILY:
-    params.update(text_model_options(cols))
-elif family == "auto":
+if family != AUTO:
+    params.update(family_settings(settings, cols[:-1]))
+else:
     budget = cols[0].number_input(
         "Time budget (s)",
         10,
@@ -107,26 +115,10 @@ elif family == "auto":
         f"Auto ranks models by validation {default_metric(dataset.task)}; the test part is "
         "used once, by the winner."
     )
-elif family == "lightgbm":
-    params["n_estimators"] = cols[0].number_input("Boosting rounds", 10, 5000, 100, step=10)
-    params["learning_rate"] = cols[1].number_input("Learning rate", 0.001, 1.0, 0.1, format="%.3f")
-    params["num_leaves"] = cols[2].number_input("Leaves per tree", 2, 1024, 31)
-elif family == "logistic":
-    params["C"] = cols[0].number_input("Inverse regularisation C", 0.001, 1000.0, 1.0)
-elif family == "tree":
-    params["max_depth"] = cols[0].number_input("Maximum depth", 1, 20, 5)
-else:
-    params["max_epochs"] = cols[0].number_input("Maximum epochs", 1, 500, 30)
 seed = cols[-1].number_input("Seed", 0, 2**31 - 1, 0, help="Same seed, same split and model.")
 privacy = None
-_PRIVACY_NOTES = {
-    "quick": " The pretrained encoder stays frozen; only the head learns from your rows.",
-    "finetune": " The encoder's biases and layer norms and the head learn with DP-SGD "
-    "(texts cut at 128 tokens; 3 epochs when Epochs is left at 1); it takes 2–3 times a "
-    "plain fine-tune (about 2.5 minutes for 4,000 short texts on one CPU core).",
-}
-# Differential privacy (issue 6): the MLP, or a text model (Quick head or Fine-tune).
-if family in ("mlp", TEXT_FAMILY):
+# Differential privacy, for the families that have a private variant.
+if family != AUTO and family_class(family).private_variant:
     with st.expander("Differential privacy", icon=":material/shield_lock:"):
         if st.toggle("Train with differential privacy (Opacus)"):
             d1, d2, d3 = st.columns(3)
@@ -146,11 +138,12 @@ if family in ("mlp", TEXT_FAMILY):
             )
             st.caption(
                 "Noise is calibrated to reach ε; Poisson sampling and per-sample clipping. "
-                "ε spent is reported with the model." + _PRIVACY_NOTES.get(params.get("mode"), "")
+                "ε spent is reported with the model. "
+                + make_model(family, dataset.task, **params).privacy_note().strip()
             )
 config = TrainConfig(
     data=f"dataset:{dataset.id}",
-    model="lightgbm" if family == "auto" else family,
+    model="lightgbm" if family == AUTO else family,
     params=params,
     seed=int(seed),
     privacy=privacy,
@@ -162,7 +155,7 @@ auto = (
         fairness_metric=fairness_metric,
         fairness_limit=fairness_limit,
     )
-    if family == "auto"
+    if family == AUTO
     else None
 )
 
@@ -185,9 +178,10 @@ def job_panel() -> None:
             return
         job_id = jobs[0].id
     job = guard(store.get, job_id)
-    progress = job.progress or {}
-    phase = progress.get("phase", "starting")
-    title = "Auto search" if job.kind == "auto" else FAMILY_TITLES.get(job.family, job.family)
+    progress = job.progress
+    phase = progress.phase
+    search = progress if isinstance(progress, AutoProgress) else None
+    title = "Auto search" if job.kind == "auto" else family_title(job.family)
     st.subheader(f"Job {job.id} · {title} · {job.status}")
     if job.status == "queued":
         st.info(
@@ -195,14 +189,14 @@ def job_panel() -> None:
             f"{job.max_jobs} job(s) run at once. It starts by itself when a slot frees."
         )
     if job.status == "running":
-        if phase == "searching":
-            elapsed = time.time() - progress.get("search_started", time.time())
-            budget_s = progress.get("budget_s") or 1.0
+        if search is not None and phase == "searching":
+            elapsed = time.time() - (search.search_started or time.time())
+            budget_s = search.budget_s or 1.0
             fraction, left = elapsed / budget_s, max(0.0, budget_s - elapsed)
-            text = f"searching · trial {progress.get('trials', 0)} · about {left:.0f} s left"
+            text = f"searching · trial {search.trials} · about {left:.0f} s left"
         else:
-            fraction = (progress.get("step") or 0) / (progress.get("total_steps") or 1)
-            eta = progress.get("eta_seconds")
+            fraction = progress.step / (progress.total_steps or 1)
+            eta = progress.eta_seconds
             eta_text = (
                 f" · about {eta:.0f} s left" if eta is not None and phase == "training" else ""
             )
@@ -227,14 +221,20 @@ def job_panel() -> None:
         st.error(job.error or f"The job ended as {job.status}.")
         with st.expander("Log"):
             st.code(store.read_log(job.id) or "(empty)")
-    if progress.get("leaderboard"):
+    if search is not None and search.leaderboard:
+        board = search.leaderboard
         st.markdown(
-            f"**Leaderboard** · {len(progress['leaderboard'])} best of "
-            f"{progress.get('trials', 0)} trials, scored on validation data"
+            f"**Leaderboard** · {len(board)} best of {search.trials} trials, "
+            "scored on validation data"
         )
-        st.dataframe(leaderboard_table(progress), hide_index=True)
-        board = progress["leaderboard"]
-        if progress.get("fairness_limit") is not None and not board[0]["meets_limit"]:
+        table = leaderboard_table(
+            board,
+            metric=search.metric,
+            fairness_metric=search.fairness_metric,
+            fairness_limit=search.fairness_limit,
+        )
+        st.dataframe(table, hide_index=True)
+        if search.fairness_limit is not None and not board[0]["meets_limit"]:
             st.warning(
                 (
                     "No model meets the fairness limit yet"
@@ -243,7 +243,7 @@ def job_panel() -> None:
                 )
                 + "; give Auto more time or loosen the limit."
             )
-    history = progress.get("history") or []
+    history = progress.history
     if len(history) > 1 and phase != "searching":  # a single tree has no curve to draw
         st.plotly_chart(training_curves_figure(history))
 

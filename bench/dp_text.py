@@ -28,9 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> None:
     from lepton_core.data import load_sample
-    from lepton_core.dp import PrivacyOptions, make_private_model
-    from lepton_core.text.model import TextModel
-    from lepton_core.text.private import DP_TEXT_MAX_LENGTH
+    from lepton_core.dp import PrivacyOptions
+    from lepton_core.text import DP_TEXT_MAX_LENGTH, TextModel
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epsilons", default="1,3,8")
@@ -60,7 +59,7 @@ def main() -> None:
     )
     print(f"{'quick':<16}{acc0:>9.4f}{'':>8}{'':>9}{'':>7}{'':>7}{t0:>7.1f}{1:>8.2f}")
     for eps in _floats(args.epsilons):
-        private = make_private_model(TextModel(mode="quick"), PrivacyOptions(epsilon=eps))
+        private = TextModel(mode="quick").private(PrivacyOptions(epsilon=eps))
         acc, t, model = run(private)
         _row(f"DP ε={eps:g}", acc, acc0, t, t0, model.privacy_)
     if not _floats(args.finetune_epsilons):
@@ -70,7 +69,7 @@ def main() -> None:
     print(f"Fine-tune on the first {len(X):,} training sentences")
     print(f"{'finetune':<16}{acc0:>9.4f}{'':>8}{'':>9}{'':>7}{'':>7}{t0:>7.1f}{1:>8.2f}")
     for eps in _floats(args.finetune_epsilons):
-        private = make_private_model(TextModel(mode="finetune"), PrivacyOptions(epsilon=eps))
+        private = TextModel(mode="finetune").private(PrivacyOptions(epsilon=eps))
         acc, t, model = run(private)
         _row(f"DP-FT ε={eps:g}", acc, acc0, t, t0, model.privacy_)
 

@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
-    from lepton_core.runs import MITIGATION_METHODS, TrainConfig, mitigate_run, train
+    from lepton_core.models import MITIGATION_METHODS
+    from lepton_core.runs import TrainConfig, mitigate_run, train
     from lepton_core.workspace import Workspace
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -6,8 +6,8 @@ the 872-sentence dev set:
 
 - torch float32: the model itself (``TextModel.logits``);
 - torch int8: the encoder's Linear layers quantised by torch (what
-  ``lepton_core.runs._compress.quantise(model, "torch-int8")`` does);
-- ONNX float32: ``lepton_core.text.onnx.text_to_onnx`` run by onnxruntime
+  ``model.quantise("torch-int8")`` does);
+- ONNX float32: ``lepton_core.text.text_to_onnx`` run by onnxruntime
   (``text_onnx_scorer``: the model's tokenizer and length-sorted batches);
 - ONNX int8: the same graph through ``quantize_text_onnx``.
 
@@ -26,11 +26,13 @@ Run: ``python bench/text_int8.py [--repeats 3] [--threads N] [--mode finetune]``
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,9 +44,7 @@ def main() -> None:
     import torch
 
     from lepton_core.data import load_sample
-    from lepton_core.runs import _state_size, quantise
-    from lepton_core.text.model import TextModel
-    from lepton_core.text.onnx import quantize_text_onnx, text_onnx_scorer, text_to_onnx
+    from lepton_core.text import TextModel, quantize_text_onnx, text_onnx_scorer, text_to_onnx
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -77,7 +77,7 @@ def main() -> None:
     )
     variants = {
         "torch float32": model,
-        "torch int8": quantise(model, "torch-int8"),
+        "torch int8": model.quantise("torch-int8"),
         "ONNX float32": text_onnx_scorer(model, graph, threads=threads),
         "ONNX int8": text_onnx_scorer(model, int8_graph, threads=threads),
     }
@@ -129,6 +129,15 @@ def main() -> None:
             f"{f['agreement']:>7.3f}{f['size'] / 1e6:>7.1f}{cells}"
         )
     print("goal: ≥ 1.8× faster than torch float32, accuracy within 1 point")
+
+
+def _state_size(network: Any) -> int:
+    """Bytes of the network's weights as ``torch.save`` writes them."""
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(network.state_dict(), buffer)
+    return len(buffer.getvalue())
 
 
 if __name__ == "__main__":

@@ -82,8 +82,9 @@ def main() -> None:
     import transformers
     from transformers.utils import logging as hf_logging
 
-    from lepton_core.explain import _text, explain, import_shap
-    from lepton_core.text.model import TextModel
+    from lepton_core.explain import _text, explain
+    from lepton_core.explain._base import import_shap
+    from lepton_core.text import TextModel
 
     warnings.filterwarnings("ignore")
     # pipeline() logs an error that it does not know TextClassifier; it works regardless.

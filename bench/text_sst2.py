@@ -64,7 +64,7 @@ def baseline(train: pd.DataFrame, dev: pd.DataFrame, seed: int = 0) -> tuple[flo
     )
     from transformers.utils import logging as hf_logging
 
-    from lepton_core.text.library import resolve_base
+    from lepton_core.text import resolve_base
 
     hf_logging.set_verbosity_error()
     datasets.disable_progress_bars()

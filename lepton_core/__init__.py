@@ -41,6 +41,7 @@ _EXPORTS = {
     "train": "runs",
     "TrainerCallback": "core",
     "Workspace": "workspace",
+    "confirm_dataset": "workspace",
     "start_job": "jobs",
     "cancel_job": "jobs",
     "AutoConfig": "runs",
@@ -67,7 +68,7 @@ _EXPORTS = {
     "PrivacyOptions": "dp",
     "PrivacyReport": "dp",
     "mitigate_run": "runs",
-    "MitigatedModel": "runs",
+    "MitigatedModel": "models",
     "MitigationResult": "runs",
     "tradeoff": "evaluation",
 }

@@ -15,9 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lepton_core.core import LeptonError
+from lepton_core.core import LeptonError, ProgressBarCallback
 
 __all__ = ["main"]
+
+# Each command imports the engine packages it uses inside its function: `lepton --help`
+# and a mistyped option answer at once instead of after the seconds that pandas,
+# scikit-learn and MLflow take to import.
 
 
 def _param(text: str) -> tuple[str, Any]:
@@ -120,12 +124,9 @@ def _workspace(args: argparse.Namespace) -> Any:
 
 
 def _train(args: argparse.Namespace) -> dict[str, Any]:
-    from lepton_core.core import ProgressBarCallback
-    from lepton_core.runs import TrainConfig, train
+    from lepton_core.runs import AutoConfig, TrainConfig, run_auto, train
 
     if args.config and args.auto:
-        from lepton_core.runs import AutoConfig
-
         config: Any = AutoConfig.from_json(Path(args.config).read_text(encoding="utf-8"))
     elif args.config:
         config = TrainConfig.from_json(Path(args.config).read_text(encoding="utf-8"))
@@ -150,8 +151,6 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
 
         return run_job(args.job, workspace=workspace, callbacks=callbacks)
     if args.auto:
-        from lepton_core.runs import AutoConfig, run_auto
-
         if not args.config:
             config = AutoConfig(
                 base=config,

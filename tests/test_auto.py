@@ -146,14 +146,14 @@ def test_auto_job_publishes_a_live_leaderboard(base, workspace):
     boards: list[int] = []
     deadline = time.time() + 180
     while (current := store.get(job.id)).active and time.time() < deadline:
-        if current.progress.get("leaderboard"):
-            boards.append(len(current.progress["leaderboard"]))
+        if current.progress.leaderboard:
+            boards.append(len(current.progress.leaderboard))
         time.sleep(0.3)
     assert current.status == "succeeded", store.read_log(job.id)
     assert boards and boards == sorted(boards)  # seen growing while the search ran
-    board = current.progress["leaderboard"]
-    assert current.progress["metric"] == "roc_auc" and len(board) == 5
-    assert current.progress["budget_s"] == 90
+    board = current.progress.leaderboard
+    assert current.progress.metric == "roc_auc" and len(board) == 5
+    assert current.progress.budget_s == 90
     assert workspace.get_run(current.run_id).family == board[0]["model"]
 
 

@@ -63,4 +63,4 @@ def test_reload_mid_run_keeps_the_job_and_its_curves(app_url, browser, tmp_path_
     store = next(s for s in stores if job_id in {j.id for j in s.list()})
     jobs = store.list()
     assert [j.id for j in jobs] == [job_id] and jobs[0].status == "succeeded"
-    assert len(jobs[0].progress["history"]) >= 2  # epoch curves kept with the job
+    assert len(jobs[0].progress.history) >= 2  # epoch curves kept with the job

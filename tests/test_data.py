@@ -18,8 +18,10 @@ import pytest
 from lepton_core.core import DataError
 from lepton_core.data import (
     MAX_CLASSES,
+    Action,
     DataProfile,
     Schema,
+    anonymise,
     check_sensitive,
     check_target,
     fingerprint,
@@ -37,6 +39,7 @@ from lepton_core.plots import (
     column_distribution_figure,
     missing_values_figure,
 )
+from lepton_core.workspace import Workspace, confirm_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_ADULT = ROOT.parent / "shared" / "data" / "adult"
@@ -657,6 +660,51 @@ def test_check_sensitive(adult_small):
         check_sensitive(adult_small.assign(sex=np.nan), ["sex"])
 
 
+# --------------------------------------------------------------------------- confirm
+
+
+def test_confirm_dataset_checks_the_choices_and_keeps_one_id(adult_small, tmp_path):
+    ws = Workspace(tmp_path)
+    with pytest.raises(
+        DataError, match=r"^The target column 'income' is not in the table; pick from its columns$"
+    ):
+        confirm_dataset(ws, adult_small, name="adult", target="income")
+    with pytest.raises(DataError, match=r"The target column 'Y' has one class"):
+        confirm_dataset(ws, adult_small.assign(Y=">50K"), name="adult", target="Y")
+    with pytest.raises(DataError, match=r"The sensitive column 'gender' is not in the table"):
+        confirm_dataset(ws, adult_small, name="adult", target="Y", sensitive=["gender"])
+    with pytest.raises(DataError, match=r"There is no text column 'Y' besides the target"):
+        confirm_dataset(ws, adult_small, name="adult", target="Y", text_column="Y")
+    assert ws.list_datasets() == []
+
+    info = confirm_dataset(ws, adult_small, name="adult", target="Y", sensitive=["sex", "race"])
+    assert (info.task, info.sensitive, info.n_rows) == ("binary", ["sex", "race"], 3000)
+    again = confirm_dataset(
+        ws, adult_small.copy(), name="adult", target="Y", task="binary", sensitive=["race", "sex"]
+    )
+    assert again.id == info.id
+    suggested = confirm_dataset(ws, adult_small, name="adult", target="Y")
+    assert suggested.sensitive == [c for c in suggest_sensitive(adult_small) if c != "Y"]
+
+
+def test_confirm_dataset_keeps_the_original_as_parent(adult_small, tmp_path):
+    ws = Workspace(tmp_path)
+    anonymised, _, steps = anonymise(adult_small, [Action("age", "generalise")], salt=b"s" * 32)
+    child = confirm_dataset(
+        ws,
+        anonymised,
+        name="adult",
+        target="Y",
+        sensitive=["sex", "age"],
+        original=adult_small,
+        steps=steps,
+    )
+    plain = confirm_dataset(ws, adult_small, name="adult", target="Y", sensitive=["sex", "age"])
+    assert child.parent == plain.id != child.id
+    assert [s["action"] for s in child.anonymisation] == ["generalise"]
+    assert ws.load_dataset(child.id)[0]["age"].iloc[0] != adult_small["age"].iloc[0]
+
+
 # --------------------------------------------------------------------------- fingerprint
 
 
@@ -879,8 +927,5 @@ def test_plots_of_dates_and_without_classes():
 
 
 def test_importing_data_does_not_import_streamlit():
-    code = (
-        "import sys, lepton_core.data._table, lepton_core.data._samples, lepton_core.plots._data; "
-        "assert 'streamlit' not in sys.modules"
-    )
+    code = "import sys, lepton_core.data, lepton_core.plots; assert 'streamlit' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

@@ -17,7 +17,7 @@ from lepton_core.explain import (
     summarize,
     supported_explainer,
 )
-from lepton_core.models import FAMILIES, LeptonModel, make_model
+from lepton_core.models import LeptonModel, family_names, make_model
 
 EXPLAINERS = {
     "lightgbm": "shap.TreeExplainer",
@@ -93,7 +93,7 @@ def _check(expl: Explanation, model: LeptonModel, X: pd.DataFrame) -> None:
     assert expl.explainer == EXPLAINERS[model.family] == supported_explainer(model)
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", family_names(reads="table"))
 def test_binary_explanations_add_up_to_the_model_output(fitted, tables, family, monkeypatch):
     monkeypatch.setattr(_agnostic, "DEFAULT_MAX_ROWS", 60)
     model = fitted(family, "binary")

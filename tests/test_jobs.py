@@ -38,8 +38,8 @@ def test_job_runs_detached_and_registers_a_model(adult_csv, workspace):
     store = JobStore(workspace)
     done = _wait(store, job.id, until=lambda j: not j.active)
     assert done.status == "succeeded", store.read_log(job.id)
-    assert done.progress["phase"] == "done"
-    assert len(done.progress["history"]) == 100  # one entry per boosting round
+    assert done.progress.phase == "done"
+    assert len(done.progress.history) == 100  # one entry per boosting round
     assert workspace.get_run(done.run_id).model_version == done.model_version
     assert job.id in [j.id for j in store.list(owner="t")]
 
@@ -64,7 +64,7 @@ def test_cancelled_or_killed_job_ends_without_a_model(adult_csv, workspace, how)
         workspace=workspace,
     )
     store = JobStore(workspace)
-    _wait(store, job.id, until=lambda j: j.progress.get("phase") == "training")
+    _wait(store, job.id, until=lambda j: j.progress.phase == "training")
     if how == "cancel":
         cancel_job(job.id, workspace=workspace)
     else:
@@ -269,7 +269,7 @@ def test_a_spare_worker_runs_the_next_job_and_ends_like_any_worker(
     assert job.pid == pid  # handed to the spare, not a new process
     store = JobStore(fresh_ws)
     if how == "kill":
-        _wait(store, job.id, until=lambda j: j.progress.get("phase") == "training")
+        _wait(store, job.id, until=lambda j: j.progress.phase == "training")
         os.kill(pid, signal.SIGKILL)
     done = _wait(store, job.id, until=lambda j: not j.active)
     if how == "finish":
@@ -293,7 +293,7 @@ def test_a_spare_gives_itself_up_when_its_starter_ends(tmp_path, workspace_delet
             sys.executable,
             "-c",
             "import subprocess, sys, time; subprocess.Popen([sys.executable, '-m', "
-            f"'lepton_core.jobs._spare', {str(folder)!r}, str(__import__('os').getpid())], "
+            f"'lepton_core.worker', {str(folder)!r}, str(__import__('os').getpid())], "
             "start_new_session=True); time.sleep(60)",
         ]
     )
@@ -307,7 +307,8 @@ def test_a_spare_gives_itself_up_when_its_starter_ends(tmp_path, workspace_delet
     starter.kill()
     starter.wait()
     deadline = time.time() + 10
-    while Path(f"/proc/{pid}").exists() and b"_spare" in Path(f"/proc/{pid}/cmdline").read_bytes():
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    while cmdline.exists() and b"lepton_core.worker" in cmdline.read_bytes():
         assert time.time() < deadline, "the unclaimed spare outlived its starter"
         time.sleep(0.1)
     assert not folder.exists() if workspace_deleted else not list(folder.iterdir())

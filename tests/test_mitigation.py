@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from lepton_core.core import ModelError
-from lepton_core.models import load_model, make_model
-from lepton_core.runs import MitigatedModel, load_bundle, mitigate_run, model_card
+from lepton_core.models import MitigatedModel, load_model, make_model
+from lepton_core.runs import load_bundle, mitigate_run, model_card
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +168,7 @@ def test_mitigation_runs_as_a_background_job(workspace, small_run):
     assert done.status == "succeeded", store.read_log(job.id)
     assert done.model_name == small_run.model_name
     assert workspace.get_run(done.run_id).family == "mitigated"
-    assert done.progress["phase"] == "done"
+    assert done.progress.phase == "done"
     report = workspace.load_report(done.run_id, "mitigation")
     assert report["sensitive"] == "sex" and report["parent_run_id"] == small_run.run_id
 

@@ -11,14 +11,15 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 
 from lepton_core.core import DataError, ModelError, NotFittedError
 from lepton_core.models import (
-    FAMILIES,
-    FAMILY_TITLES,
     LeptonModel,
     TreeModel,
+    family_names,
+    family_title,
     load_model,
     make_model,
 )
 
+FAMILIES = family_names(reads="table")
 TASKS = ("binary", "multiclass", "regression")
 CASES = [(family, task) for family in FAMILIES for task in TASKS]
 
@@ -229,7 +230,8 @@ def test_make_model_rejects_unknown_family_task_and_params():
     with pytest.raises(ValueError, match="Unknown parameter 'depth' for tree"):
         make_model("tree", "binary", depth=3)
     assert make_model("tree", "binary", max_depth=3).max_depth == 3
-    assert set(FAMILY_TITLES) == {*FAMILIES, "text"}  # text models: lepton_core.text
+    assert family_names() == [*FAMILIES, "text"]  # text models: lepton_core.text
+    assert all(family_title(f) != f for f in family_names())  # every family has a title
 
 
 @pytest.mark.parametrize(("family", "params"), [("lightgbm", {}), ("mlp", {"max_epochs": 30})])

@@ -83,7 +83,7 @@ def test_job_runs_as_a_ray_job_and_registers_its_model(adult_csv, on_ray, ray_ad
     done = _wait(store, job.id, lambda j: not j.active)
     assert done.status == "succeeded", store.read_log(job.id)
     assert on_ray.get_run(done.run_id).model_version == done.model_version
-    assert done.progress["phase"] == "done"
+    assert done.progress.phase == "done"
     client = JobSubmissionClient(ray_address)
     deadline = time.time() + 30
     while client.get_job_status(job.handle) == JobStatus.RUNNING and time.time() < deadline:
@@ -100,7 +100,7 @@ def test_cancel_stops_the_ray_job_without_a_model(adult_csv, on_ray, ray_address
     )
     job = start_job(config, workspace=on_ray)
     store = JobStore(on_ray)
-    _wait(store, job.id, lambda j: j.progress.get("phase") == "training")
+    _wait(store, job.id, lambda j: j.progress.phase == "training")
     assert cancel_job(job.id, workspace=on_ray).status == "cancelled"
     client = JobSubmissionClient(ray_address)
     deadline = time.time() + 60
@@ -118,7 +118,7 @@ def test_a_ray_job_stopped_elsewhere_reads_as_interrupted(adult_csv, on_ray, ray
     )
     job = start_job(config, workspace=on_ray)
     store = JobStore(on_ray)
-    _wait(store, job.id, lambda j: j.progress.get("phase") == "training")
+    _wait(store, job.id, lambda j: j.progress.phase == "training")
     JobSubmissionClient(ray_address).stop_job(job.handle)  # as if the cluster lost the worker
     done = _wait(store, job.id, lambda j: not j.active, timeout=60)
     assert done.status == "interrupted"
@@ -195,7 +195,7 @@ def test_an_auto_job_on_ray_runs_its_trials_on_that_cluster(adult_csv, on_ray):
     store = JobStore(on_ray)
     done = _wait(store, job.id, lambda j: not j.active)
     assert done.status == "succeeded", store.read_log(job.id)
-    assert len(done.progress["leaderboard"]) == 3
+    assert len(done.progress.leaderboard) == 3
     # The job did not need LEPTON_RAY_ADDRESS on the cluster: it searched with Tune there.
     tags = on_ray.client.get_run(done.run_id).data.tags
     assert tags["lepton.auto_backend"] == "ray" and tags["lepton.auto_trials"] == "3"

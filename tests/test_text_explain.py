@@ -70,7 +70,7 @@ class StandIn:
 
 @pytest.fixture(scope="module")
 def minilm():
-    from lepton_core.text.library import load_encoder, load_tokenizer
+    from lepton_core.text import load_encoder, load_tokenizer
 
     return load_encoder("minilm").eval(), load_tokenizer("minilm")
 
@@ -249,7 +249,7 @@ def test_token_views_reject_tabular_explanations() -> None:
 
 
 def test_real_text_model(tmp_path) -> None:
-    from lepton_core.text.model import TextModel
+    from lepton_core.text import TextModel
 
     texts = ["a great film", "I loved it", "so good", "a dull mess", "I hated it", "so bad"] * 3
     labels = np.asarray(["pos", "pos", "pos", "neg", "neg", "neg"] * 3, dtype=object)
@@ -329,7 +329,7 @@ import numpy as np, pandas as pd
 import numba.core.event as events
 from lepton_core.explain import explain
 from lepton_core.explain import compile_shap
-from lepton_core.text.library import load_encoder, load_tokenizer
+from lepton_core.text import load_encoder, load_tokenizer
 from tests.test_text_explain import StandIn
 
 model = StandIn(load_encoder("minilm").eval(), load_tokenizer("minilm"), ["neg", "pos"])

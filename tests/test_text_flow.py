@@ -174,7 +174,7 @@ def test_tiny_fine_tune_runs_as_a_job_and_registers_a_model(reviews_csv, workspa
         time.sleep(0.5)
     done = store.get(job.id)
     assert done.status == "succeeded", store.read_log(job.id)
-    assert done.progress["history"]
+    assert done.progress.history
     model = workspace.load_model(done.model_name, done.model_version)
     assert model.get_params()["mode"] == "finetune"
 

@@ -11,15 +11,16 @@ import pytest
 
 from lepton_core.core import DataError, ModelError, NotFittedError
 from lepton_core.models import load_model
-from lepton_core.text import library
-from lepton_core.text.model import TextClassifier, TextModel
-from lepton_core.text.tokens import (
+from lepton_core.text import (
     LengthStats,
+    TextClassifier,
+    TextModel,
     length_stats,
     suggest_max_length,
     token_lengths,
     tokenize_dataset,
 )
+from lepton_core.text import _library as library  # white-box: the MiniLM folder is patched
 
 POSITIVE = ["a great film", "wonderful and moving", "I loved it", "brilliant acting", "so good"]
 NEGATIVE = ["a dull mess", "boring and long", "I hated it", "terrible acting", "so bad"]
@@ -138,7 +139,7 @@ def test_finetune_learns_the_contract(finetuned: TextModel, binary_data) -> None
 def test_token_logits_score_token_ids_as_logits_scores_texts(
     finetuned: TextModel, monkeypatch
 ) -> None:
-    from lepton_core.text import model as text_model
+    from lepton_core.text import _network as text_model  # white-box: its length limit
 
     texts = ["good", "a long text of many words that goes on and on past the limit", ""]
     rows = finetuned.tokenizer_(texts)["input_ids"]  # untruncated, as token SHAP's masker has them

@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 from lepton_core.core import ModelError, NotFittedError
-from lepton_core.text.model import TextModel
-from lepton_core.text.onnx import quantize_text_onnx, text_onnx_scorer, text_to_onnx
+from lepton_core.text import TextModel, quantize_text_onnx, text_onnx_scorer, text_to_onnx
 from tests.test_text_model import NEGATIVE, NEUTRAL, POSITIVE, _texts
 
 # Lengths from 3 to over 60 tokens, so batches mix heavy padding with none.

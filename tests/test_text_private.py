@@ -11,8 +11,7 @@ import pytest
 from lepton_core.core import TrainingError
 from lepton_core.dp import PrivacyOptions, PrivacyReport, default_delta, make_private_model
 from lepton_core.models import load_model
-from lepton_core.text.model import TextModel
-from lepton_core.text.private import DP_FINETUNE_SCOPE, DP_TEXT_MAX_LENGTH, DPTextModel
+from lepton_core.text import DP_FINETUNE_SCOPE, DP_TEXT_MAX_LENGTH, DPTextModel, TextModel
 
 SAMPLE = (
     Path(__file__).resolve().parents[1]
@@ -118,9 +117,11 @@ def test_chunks_of_similar_length_give_the_whole_batch_clipped_gradient() -> Non
     from torch import nn
     from torch.utils.data import DataLoader
 
-    from lepton_core.text.library import load_encoder, load_tokenizer
-    from lepton_core.text.model import TextClassifier, _label
-    from lepton_core.text.private import _by_length, _freeze_public_layers, _PadBatch, _TokenRows
+    from lepton_core.text import TextClassifier, load_encoder, load_tokenizer
+
+    # white-box: the DP fine-tune's own pieces
+    from lepton_core.text._network import _label
+    from lepton_core.text._private import _by_length, _freeze_public_layers, _PadBatch, _TokenRows
 
     tokenizer = load_tokenizer("minilm")
     texts = ["a good film", "bad", "a dull plot, overall", "wonderful", "meh", "a long mess"]
@@ -164,8 +165,10 @@ def test_chunks_of_similar_length_give_the_whole_batch_clipped_gradient() -> Non
 def test_an_empty_poisson_batch_has_the_batch_structure() -> None:
     from opacus.data_loader import wrap_collate_with_empty
 
-    from lepton_core.text.library import load_tokenizer
-    from lepton_core.text.private import _by_length, _PadBatch, _TokenRows
+    from lepton_core.text import load_tokenizer
+
+    # white-box: the DP fine-tune's own pieces
+    from lepton_core.text._private import _by_length, _PadBatch, _TokenRows
 
     rows = _TokenRows(load_tokenizer("minilm")(["a film"])["input_ids"], np.array([1]))
     collate = wrap_collate_with_empty(

@@ -20,6 +20,11 @@ from lepton_core.core._exceptions import (
 from lepton_core.core._serde import (
     JsonMixin,
 )
+from lepton_core.core._settings import ENV_TRACKING_URI, ENV_WORKSPACE, default_workspace_path
+from lepton_core.core._sqlite import (
+    BUSY_TIMEOUT_S,
+    sqlite_connection,
+)
 from lepton_core.core._tasks import (
     FEATURE_KINDS,
     TASKS,
@@ -29,6 +34,9 @@ from lepton_core.core._tasks import (
 )
 
 __all__ = [
+    "BUSY_TIMEOUT_S",
+    "ENV_TRACKING_URI",
+    "ENV_WORKSPACE",
     "FEATURE_KINDS",
     "TASKS",
     "CallbackList",
@@ -47,5 +55,7 @@ __all__ = [
     "TrainerState",
     "TrainingError",
     "WorkspaceError",
+    "default_workspace_path",
     "is_classification",
+    "sqlite_connection",
 ]

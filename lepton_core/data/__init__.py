@@ -1,5 +1,15 @@
-"""data."""
+"""Tables: load, type, profile and split them; find and anonymise personal data."""
 
+from lepton_core.data._choices import (
+    MAX_CLASSES,
+    MIN_LABELLED_ROWS,
+    Suggestions,
+    check_sensitive,
+    check_target,
+    infer_task,
+    suggest_sensitive,
+    suggest_target,
+)
 from lepton_core.data._hub import (
     hub_reachable,
     load_hub_dataset,
@@ -10,47 +20,47 @@ from lepton_core.data._inputs import (
     InputField,
     InputSchema,
 )
-from lepton_core.data._pii import (
+from lepton_core.data._kanonymity import (
+    KAnonymity,
+    k_anonymity,
+)
+from lepton_core.data._load import load_table
+from lepton_core.data._pii_actions import (
     ACTIONS,
-    KIND_LABELS,
-    KINDS,
     Action,
     AnonymisationStep,
-    ColumnFinding,
-    KAnonymity,
-    ScanReport,
     anonymise,
-    k_anonymity,
     load_salt,
     mask_text,
-    scan_table,
     suggested_actions,
+)
+from lepton_core.data._pii_detect import (
+    KIND_LABELS,
+    KINDS,
+    ColumnFinding,
+    ScanReport,
+    scan_table,
+)
+from lepton_core.data._profile import (
+    ColumnProfile,
+    DataProfile,
+    fingerprint,
+    profile_table,
 )
 from lepton_core.data._samples import (
     Sample,
     list_samples,
     load_sample,
 )
-from lepton_core.data._table import (
-    MAX_CLASSES,
-    MIN_LABELLED_ROWS,
+from lepton_core.data._schema import (
     ColumnInfo,
-    ColumnProfile,
-    DataProfile,
-    DataSplit,
     Schema,
-    Suggestions,
-    check_sensitive,
-    check_target,
-    fingerprint,
     infer_schema,
-    infer_task,
-    load_table,
+)
+from lepton_core.data._split import (
+    DataSplit,
     prepare_features,
-    profile_table,
     split_table,
-    suggest_sensitive,
-    suggest_target,
 )
 
 __all__ = [

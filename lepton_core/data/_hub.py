@@ -1,14 +1,17 @@
 """The Hugging Face Hub, when this machine can reach it: data sets by id.
 
 Everything here fails within seconds with one clear sentence when the machine
-is offline, instead of retrying for a minute.
+is offline, instead of retrying for a minute. ``datasets`` is imported inside the
+functions that use it: it takes about a second to import and most runs never touch the Hub.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import socket
 from typing import Any
+from urllib.parse import urlparse
 
 import pandas as pd
 
@@ -22,9 +25,6 @@ _MAX_ROWS = 1_000_000
 @functools.lru_cache(maxsize=1)
 def hub_reachable() -> bool:
     """Whether the Hub's host answers at all; asked once per process."""
-    import socket
-    from urllib.parse import urlparse
-
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
         return False
     host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname

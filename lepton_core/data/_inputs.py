@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from lepton_core.core import DataError, JsonMixin
-from lepton_core.data._table import ColumnInfo, Schema, prepare_features
+from lepton_core.data._schema import ColumnInfo, Schema
+from lepton_core.data._split import prepare_features
 
 __all__ = ["MAX_RECORDS", "InputField", "InputSchema"]
 

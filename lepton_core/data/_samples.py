@@ -1,7 +1,8 @@
 """Sample data sets that work offline with zero configuration.
 
 ``adult`` and ``sst2`` ship with Lepton as Parquet files (see ``sample_files/PROVENANCE.md``);
-``wine`` and ``diabetes`` come from the copies bundled with scikit-learn.
+``wine`` and ``diabetes`` come from the copies bundled with scikit-learn, imported only
+when one of them is loaded because importing scikit-learn is slow.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
-"""dp."""
+"""Differential privacy: the DP-SGD core (Opacus), privacy options and the ε report."""
 
 from lepton_core.dp._sgd import (
     DEFAULT_MAX_GRAD_NORM,
+    DP_BATCH_SIZE,
+    DP_EPOCHS,
+    DP_LEARNING_RATE,
     DP_PATIENCE,
     DPSGD,
-    DPMLPModel,
     PrivacyOptions,
     PrivacyReport,
     default_delta,
@@ -13,14 +15,15 @@ from lepton_core.dp._sgd import (
     load_privacy,
     make_private_model,
     private_batch_size,
-    train_private,
 )
 
 __all__ = [
     "DEFAULT_MAX_GRAD_NORM",
     "DPSGD",
+    "DP_BATCH_SIZE",
+    "DP_EPOCHS",
+    "DP_LEARNING_RATE",
     "DP_PATIENCE",
-    "DPMLPModel",
     "PrivacyOptions",
     "PrivacyReport",
     "default_delta",
@@ -29,5 +32,4 @@ __all__ = [
     "load_privacy",
     "make_private_model",
     "private_batch_size",
-    "train_private",
 ]

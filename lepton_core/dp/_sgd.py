@@ -1,4 +1,4 @@
-"""Differentially private training with Opacus: the MLP, and text models (Quick and Fine-tune).
+"""Differentially private training with Opacus: the DP-SGD core the private families share.
 
 The user sets a target ε (and optionally δ, by default ``1/n`` rounded down to a
 power of ten). The noise multiplier is calibrated with Opacus's
@@ -13,11 +13,11 @@ cross-checked by replaying the same history through the RDP accountant; the larg
 is reported. An accountant that fails is an error, never a number.
 
 :func:`dp_sgd` is the one DP-SGD core: it calibrates, wraps a network, optimiser,
-loss and loader with Opacus, and reports what was spent. :func:`train_private`
-runs it over arrays (the MLP, the text Quick head); the text fine-tune runs it over
-token batches (:mod:`lepton_core.text.private`). The saved models are the plain
-``mlp`` and ``text`` models; the privacy facts live in :class:`PrivacyReport`,
-stored with the run.
+loss and loader with Opacus, and reports what was spent.  A family's private
+variant runs it (``LeptonModel.private``): the MLP and the text Quick head over
+arrays (``lepton_core.models.train_private``), the text fine-tune over token
+batches. The saved models are the plain ``mlp`` and ``text`` models; the privacy
+facts live in :class:`PrivacyReport`, stored with the run.
 """
 
 from __future__ import annotations
@@ -29,14 +29,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from lepton_core.core import JsonMixin, TrainingError
-from lepton_core.models import MLPModel
 
 __all__ = [
+    "DEFAULT_MAX_GRAD_NORM",
     "DPSGD",
-    "DPMLPModel",
+    "DP_BATCH_SIZE",
+    "DP_EPOCHS",
+    "DP_LEARNING_RATE",
+    "DP_PATIENCE",
     "PrivacyOptions",
     "PrivacyReport",
     "default_delta",
@@ -324,160 +325,16 @@ def _calibrate(
         ) from exc
 
 
-def train_private(
-    build: Any,
-    inputs: np.ndarray,
-    targets: np.ndarray,
-    valid: tuple[np.ndarray, np.ndarray],
-    *,
-    task: str,
-    options: PrivacyOptions,
-    batch_size: int,
-    learning_rate: float,
-    weight_decay: float,
-    max_epochs: int,
-    patience: int,
-    seed: int,
-    progress: Any = None,
-    loss_scale: float = 1.0,
-) -> tuple[Any, Any, PrivacyReport]:
-    """Train the network ``build()`` makes on arrays with DP-SGD (:func:`dp_sgd`).
-
-    Poisson sampling at about ``batch_size / n``, noise calibrated for
-    ``max_epochs``, early stopping on ``valid``. Returns the plain network, the
-    training outcome (:class:`lepton_core.models._mlp_net.TrainOutcome`) and the
-    :class:`PrivacyReport`.
+def make_private_model(model: Any, options: PrivacyOptions) -> Any:
+    """The DP variant of an unfitted model, keeping the user's parameters (its family's
+    :meth:`~lepton_core.models.LeptonModel.private`).
 
     Raises
     ------
     TrainingError
-        No noise level reaches the target, or an accountant fails.
+        The family has no private variant.
     """
-    import torch
-
-    from lepton_core.models import _mlp_net as _mlp
-
-    batch = private_batch_size(len(inputs), batch_size)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        network = build()
-        optimizer = _mlp.build_optimizer(network, learning_rate, weight_decay)
-        loader = _mlp.build_loader(inputs, targets, task=task, batch_size=batch, seed=seed)
-        criterion = _mlp.loss_function(task)  # type: ignore[arg-type]
-        with dp_sgd(
-            network, optimizer, loader, criterion, options=options, epochs=max_epochs, seed=seed
-        ) as dp:
-            outcome = _mlp.train(
-                dp.module,
-                dp.optimizer,
-                dp.loader,
-                task=task,  # type: ignore[arg-type]
-                valid=valid,
-                max_epochs=max_epochs,
-                patience=patience,
-                progress=progress,
-                loss_scale=loss_scale,
-                criterion=dp.criterion,
-            )
-    report = dp.report(
-        epochs=len(outcome.history),
-        notes=[
-            "Validation rows choose the best epoch; they come from the same private "
-            "table, so the guarantee covers the training rows."
-        ],
-    )
-    return dp.network, outcome, report
-
-
-class DPMLPModel(MLPModel):
-    """The MLP trained with DP-SGD (Opacus); saved and loaded as a plain ``mlp`` model.
-
-    Set the privacy target with :meth:`set_privacy` before ``fit``; ``privacy_`` holds
-    the :class:`PrivacyReport` after it. Defaults differ from the MLP's where DP-SGD
-    needs it: batches of 1,024, learning rate 3e-3, no dropout, at most 15 epochs.
-    """
-
-    def __init__(
-        self,
-        task: str = "binary",
-        seed: int = 0,
-        hidden_sizes: tuple[int, ...] = (128, 64),
-        dropout: float = 0.0,
-        learning_rate: float = DP_LEARNING_RATE,
-        weight_decay: float = 0.0,
-        batch_size: int = DP_BATCH_SIZE,
-        max_epochs: int = DP_EPOCHS,
-        patience: int = DP_PATIENCE,
-        max_categories: int | None = 50,
-    ) -> None:
-        super().__init__(
-            task=task,  # type: ignore[arg-type]
-            seed=seed,
-            hidden_sizes=hidden_sizes,
-            dropout=dropout,
-            learning_rate=learning_rate,
-            weight_decay=weight_decay,
-            batch_size=batch_size,
-            max_epochs=max_epochs,
-            patience=patience,
-            max_categories=max_categories,
-        )
-
-    def set_privacy(self, options: PrivacyOptions) -> DPMLPModel:
-        self.privacy_options = options.check()
-        return self
-
-    def _train_network(self, build, inputs, targets, valid, progress, *, loss_scale):
-        # The MLP's preparation stays; only the training loop becomes DP-SGD.
-        network, outcome, self.privacy_ = train_private(
-            build,
-            inputs,
-            targets,
-            valid,
-            task=self.task,
-            options=getattr(self, "privacy_options", PrivacyOptions()),
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            weight_decay=self.weight_decay,
-            max_epochs=self.max_epochs,
-            patience=self.patience,
-            seed=self.seed,
-            progress=progress,
-            loss_scale=loss_scale,
-        )
-        return network, outcome
-
-    def _estimator_meta(self) -> dict[str, Any]:
-        meta = super()._estimator_meta()
-        if hasattr(self, "privacy_"):
-            meta["privacy"] = self.privacy_.to_dict()
-        return meta
-
-
-def make_private_model(model: Any, options: PrivacyOptions) -> Any:
-    """The DP version of an unfitted ``mlp`` or ``text`` model, keeping the user's parameters.
-
-    Parameters the user left at the model's defaults take DP-SGD's defaults instead
-    (larger batches, fewer or more epochs, a fixed text length). Text models train
-    Quick mode's head, or fine-tune the encoder, with DP-SGD
-    (:mod:`lepton_core.text.private`).
-    """
-    if getattr(model, "family", "") == "text":
-        from lepton_core.text.model import TextModel
-        from lepton_core.text.private import DPTextModel
-
-        return DPTextModel(**_dp_params(model, TextModel(), DPTextModel())).set_privacy(options)
-    if not isinstance(model, MLPModel):
-        raise TrainingError(
-            "Differential privacy is available for the neural network (mlp) and text "
-            "families; choose one, or train without the privacy option."
-        )
-    return DPMLPModel(**_dp_params(model, MLPModel(), DPMLPModel())).set_privacy(options)
-
-
-def _dp_params(model: Any, plain: Any, private: Any) -> dict[str, Any]:
-    defaults, dp_defaults = plain.get_params(), private.get_params()
-    return {k: (dp_defaults[k] if v == defaults[k] else v) for k, v in model.get_params().items()}
+    return model.private(options)
 
 
 def load_privacy(workspace: Any, run_id: str) -> PrivacyReport | None:

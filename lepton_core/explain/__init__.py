@@ -22,9 +22,9 @@ import pandas as pd
 
 from lepton_core.core import ExplainError, NotFittedError
 from lepton_core.explain import _agnostic, _linear, _text, _tree
-from lepton_core.explain._base import Explanation, sample_rows, summarize
+from lepton_core.explain._base import Explanation, compile_shap, sample_rows, summarize
 
-__all__ = ["Explanation", "explain", "summarize", "supported_explainer"]
+__all__ = ["Explanation", "compile_shap", "explain", "summarize", "supported_explainer"]
 
 _STRATEGIES = (_text, _tree, _linear, _agnostic)
 

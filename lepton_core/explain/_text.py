@@ -54,12 +54,8 @@ FORWARD_BATCH = 64
 
 
 def supports(model: Any) -> bool:
-    """Text models: a tokenizer and a batched ``token_logits(rows of token ids)``."""
-    return (
-        getattr(model, "family", None) == "text"
-        and hasattr(model, "tokenizer_")
-        and callable(getattr(model, "token_logits", None))
-    )
+    """Models that read text: a tokenizer and a batched ``token_logits(rows of token ids)``."""
+    return hasattr(model, "tokenizer_") and callable(getattr(model, "token_logits", None))
 
 
 def raw_scores(model: Any, rows: Any) -> np.ndarray:

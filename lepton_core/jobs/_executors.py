@@ -8,11 +8,14 @@ fetches its log.
 The local executor is the default. With ``LEPTON_RAY_ADDRESS`` set (a Ray
 dashboard address such as ``http://head:8265``), new jobs are submitted to
 that cluster through the Ray Jobs API instead.
+
+Ray is an optional dependency: it is imported inside the methods that talk to a cluster.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shlex
@@ -23,9 +26,30 @@ from pathlib import Path
 
 from lepton_core.core import JobError
 
-__all__ = ["Executor", "LocalExecutor", "RayExecutor", "default_executor", "get_executor"]
+__all__ = [
+    "Executor",
+    "LocalExecutor",
+    "RayExecutor",
+    "default_executor",
+    "env_fingerprint",
+    "get_executor",
+]
 
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+#: The spare worker's module, run as ``python -m``; its command line marks a spare.
+_WORKER_MODULE = "lepton_core.worker"
+#: Variables libraries set for themselves at run time (MLflow its tracking URI, torch's
+#: OpenMP its flags); they differ between processes without meaning anything.
+_RUNTIME_PREFIXES = ("MLFLOW_", "KMP_")
+
+
+def env_fingerprint(env: dict[str, str]) -> str:
+    """What a job's environment must match for a spare worker to run it.
+
+    Some settings, such as thread counts, are read once, when a library is imported.
+    """
+    kept = sorted((k, v) for k, v in env.items() if not k.startswith(_RUNTIME_PREFIXES))
+    return hashlib.sha256(json.dumps(kept).encode()).hexdigest()
 
 
 class Executor:
@@ -53,7 +77,7 @@ class Executor:
 class LocalExecutor(Executor):
     """A detached process per job on this machine (the default).
 
-    :meth:`warm` starts a spare worker ahead of time (see :mod:`lepton_core.jobs._spare`);
+    :meth:`warm` starts a spare worker ahead of time (see :mod:`lepton_core.worker`);
     :meth:`start` hands the job to it when one is ready, else starts Python afresh.
     """
 
@@ -83,7 +107,7 @@ class LocalExecutor(Executor):
     def warm(self, jobs_folder: Path) -> None:
         """Start a spare worker for the next job unless one is waiting or warming up.
 
-        The spare lives while this process does (at most ``_spare.IDLE_S``), so call
+        The spare lives while this process does (at most ``lepton_core.worker.IDLE_S``), so call
         it from a long-lived process (the app). ``LEPTON_WARM_WORKER=0`` turns it off;
         it needs Linux's ``/proc`` to tell a spare from a recycled process id.
         """
@@ -103,7 +127,7 @@ class LocalExecutor(Executor):
             elif where == folder:
                 return  # one is still importing
         proc = subprocess.Popen(
-            [sys.executable, "-m", "lepton_core.jobs._spare", str(folder), str(os.getpid())],
+            [sys.executable, "-m", _WORKER_MODULE, str(folder), str(os.getpid())],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -113,8 +137,6 @@ class LocalExecutor(Executor):
         _starting[proc.pid] = folder
 
     def _claim_spare(self, job_id: str, command: list[str], log_path: Path) -> str | None:
-        from lepton_core.jobs._spare import env_fingerprint
-
         folder = log_path.parent.parent / _SPARES
         if command[:3] != [sys.executable, "-m", "lepton_core"] or not folder.is_dir():
             return None
@@ -153,10 +175,10 @@ class LocalExecutor(Executor):
                 return False
             if job_id.encode() in cmdline:
                 return True
-            # A spare worker (python -m lepton_core.jobs._spare FOLDER CREATOR) running this job
+            # A spare worker (python -m lepton_core.worker FOLDER CREATOR) running this job
             # keeps FOLDER/PID.claimed, which names the job, until it ends.
             args = cmdline.split(b"\0")
-            if len(args) < 4 or args[2] != b"lepton_core.jobs._spare":
+            if len(args) < 4 or args[2] != _WORKER_MODULE.encode():
                 return False
             claimed = Path(os.fsdecode(args[3])) / f"{pid}.claimed"
             with contextlib.suppress(OSError):
@@ -189,7 +211,7 @@ def _worker_env() -> dict[str, str]:
 
 def _is_spare(pid: int) -> bool:
     try:
-        return b"lepton_core.jobs._spare" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return _WORKER_MODULE.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
 

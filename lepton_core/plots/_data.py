@@ -1,7 +1,7 @@
 """Plotly figures of a data profile.
 
-Every figure is drawn from a :class:`~lepton_core.data._table.DataProfile` or one of
-its :class:`~lepton_core.data._table.ColumnProfile` entries alone, so a page only
+Every figure is drawn from a :class:`~lepton_core.data.DataProfile` or one of
+its :class:`~lepton_core.data.ColumnProfile` entries alone, so a page only
 renders it. Asking for a figure the profile has no data for (class balance
 without a classification target) raises ``ValueError``.
 """
@@ -155,7 +155,7 @@ def missing_values_figure(profile: DataProfile) -> go.Figure:
 def token_length_figure(stats: Any) -> go.Figure:
     """Histogram of texts' lengths in tokens, with the truncation length marked.
 
-    ``stats`` is a :class:`lepton_core.text.tokens.LengthStats`.
+    ``stats`` is a :class:`lepton_core.text.LengthStats`.
     """
     edges, counts = stats.edges, stats.counts
     fig = go.Figure(

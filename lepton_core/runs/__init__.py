@@ -1,11 +1,6 @@
-"""runs."""
+"""Runs: train, Auto, mitigate, compress, export, score and model cards."""
 
 from lepton_core.runs._auto import (
-    AUTO_FAMILIES,
-    FAIRNESS_LIMITS,
-    AutoConfig,
-    AutoResult,
-    default_metric,
     leaderboard_table,
     run_auto,
 )
@@ -16,19 +11,13 @@ from lepton_core.runs._batch import (
     write_table,
 )
 from lepton_core.runs._compress import (
-    COMPRESSION_METHODS,
     CompressionReport,
-    Int8,
     VariantFigures,
     compress,
     quantise,
-    quantize_onnx,
-    restore,
 )
 from lepton_core.runs._export import (
     OnnxExport,
-    OnnxNetwork,
-    OnnxScorer,
     export_mlflow_zip,
     export_onnx,
     load_test_rows,
@@ -36,9 +25,6 @@ from lepton_core.runs._export import (
     to_onnx,
 )
 from lepton_core.runs._mitigate import (
-    METHOD_TITLES,
-    MITIGATION_METHODS,
-    MitigatedModel,
     MitigationConfig,
     MitigationResult,
     mitigate_run,
@@ -62,8 +48,14 @@ from lepton_core.runs._scoring import (
     load_bundle,
     one_row,
 )
+from lepton_core.runs._search import (
+    FAIRNESS_LIMITS,
+    AutoConfig,
+    AutoResult,
+    default_families,
+    default_metric,
+)
 from lepton_core.runs._training import (
-    TEXT_FAMILY,
     PreparedData,
     RecordedRun,
     TrainConfig,
@@ -76,26 +68,17 @@ from lepton_core.runs._training import (
 )
 
 __all__ = [
-    "AUTO_FAMILIES",
-    "COMPRESSION_METHODS",
     "FAIRNESS_LIMITS",
     "MAX_BATCH_ROWS",
-    "METHOD_TITLES",
-    "MITIGATION_METHODS",
-    "TEXT_FAMILY",
     "AutoConfig",
     "AutoResult",
     "CompressionReport",
-    "Int8",
     "MetricEstimate",
-    "MitigatedModel",
     "MitigationConfig",
     "MitigationResult",
     "ModelBundle",
     "ModelCard",
     "OnnxExport",
-    "OnnxNetwork",
-    "OnnxScorer",
     "Prediction",
     "PreparedData",
     "RecordedRun",
@@ -105,6 +88,7 @@ __all__ = [
     "VariantFigures",
     "cached_model_card",
     "compress",
+    "default_families",
     "default_metric",
     "export_mlflow_zip",
     "export_onnx",
@@ -121,10 +105,8 @@ __all__ = [
     "predict_frame",
     "prepare_data",
     "quantise",
-    "quantize_onnx",
     "record_run",
     "resolve_dataset",
-    "restore",
     "run_auto",
     "score_table",
     "set_intended_use",

@@ -1,18 +1,9 @@
 """int8 compression: a model version quantised into a new version, measured like any other.
 
-Two methods, for the models with weight matrices (the MLP and text models):
-
-- ``torch-int8``: torch's dynamic quantisation of the network's Linear layers (for
-  a text model, the encoder's; its small head stays float32);
-- ``onnx-int8``: the network exported to ONNX (:func:`lepton_core.runs._export.to_onnx`),
-  its weights quantised by onnxruntime, and every prediction run by onnxruntime.
-
-:func:`quantise` swaps the model's network for the int8 one and keeps everything
-else (input checks, encoding, tokenizer), so the result is the same family:
-explanations, serving, the demo page and the model card treat it as they treat
-its parent. Its folder keeps the float weights it was made from (plus the int8
-graph for ONNX) and loading quantises them again; torch's dynamic quantisation is
-deterministic, so the loaded model is the one that was measured.
+The families with weight matrices (the MLP and text models) quantise themselves
+(``LeptonModel.quantise``, methods ``torch-int8`` and ``onnx-int8``); the result
+is the same family, so explanations, serving, the demo page and the model card
+treat it as they treat its parent.
 
 :func:`compress` registers the result as a new version of the same model —
 scored, fairness-checked and explained on the parent's test rows by
@@ -22,55 +13,21 @@ scored, fairness-checked and explained on the parent's test rows by
 
 from __future__ import annotations
 
-import copy
 import io
-import logging
 import statistics
-import tempfile
 import time
-import warnings
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lepton_core.core import JsonMixin, ModelError
-from lepton_core.models import LeptonModel
+from lepton_core.core import JsonMixin
+from lepton_core.models import COMPRESSION_METHODS, LeptonModel
 from lepton_core.workspace import Workspace
 
-__all__ = [
-    "COMPRESSION_METHODS",
-    "CompressionReport",
-    "Int8",
-    "VariantFigures",
-    "compress",
-    "quantise",
-]
+__all__ = ["CompressionReport", "VariantFigures", "compress", "quantise"]
 
-#: method id → title
-COMPRESSION_METHODS = {"torch-int8": "PyTorch int8", "onnx-int8": "ONNX int8 (onnxruntime)"}
-_FAMILIES = ("mlp", "text")
-_GRAPH_FILE = "model.int8.onnx"
 _LATENCY_ROWS = 256  # rows scored per latency measurement (median of three)
-_TEXT_EXPLAIN_ROWS = 10  # token SHAP is seconds a row; the page waits for it
-
-
-@dataclass
-class Int8:
-    """How a model's network was compressed; the float network is what gets saved."""
-
-    method: str
-    float_network: Any
-    graph: bytes | None = None  # the int8 ONNX graph (``onnx-int8``)
-    float_graph_size: int = 0  # bytes of the float graph it was quantised from
-
-    def save(self, folder: Path) -> list[str]:
-        """Write what loading needs besides the float weights; return the file names."""
-        if self.graph is None:
-            return []
-        (folder / _GRAPH_FILE).write_bytes(self.graph)
-        return [_GRAPH_FILE]
 
 
 def quantise(model: LeptonModel, method: str) -> LeptonModel:
@@ -79,88 +36,9 @@ def quantise(model: LeptonModel, method: str) -> LeptonModel:
     Raises
     ------
     ModelError
-        The model has no network to quantise, or is already compressed.
+        The model's family has no network to quantise, or it is already compressed.
     """
-    if method not in COMPRESSION_METHODS:
-        raise ValueError(
-            f"Unknown compression method {method!r}; use one of {', '.join(COMPRESSION_METHODS)}."
-        )
-    if model.compression_ is not None:
-        raise ModelError(
-            "This version is already compressed; compress the version it was made from."
-        )
-    if model.family not in _FAMILIES:
-        raise ModelError(
-            "int8 compression applies to the neural network (MLP) and text models; tree and "
-            "linear models have no weight matrices worth quantising."
-        )
-    compressed = copy.deepcopy(model)
-    int8 = Int8(method, compressed.final_estimator_)
-    if method == "onnx-int8":
-        from lepton_core.runs._export import to_onnx
-
-        data, _ = to_onnx(model)
-        int8.graph, int8.float_graph_size = _quantise_graph(model, data), len(data)
-    _swap(compressed, int8)
-    return compressed
-
-
-def restore(model: LeptonModel, method: str, folder: Path) -> None:
-    """Compress a model just loaded from ``folder`` as it was when saved."""
-    graph = (folder / _GRAPH_FILE).read_bytes() if method == "onnx-int8" else None
-    _swap(model, Int8(method, model.final_estimator_, graph))
-
-
-def _swap(model: LeptonModel, int8: Int8) -> None:
-    import torch
-
-    if int8.graph is not None:
-        from lepton_core.runs._export import OnnxNetwork
-
-        network: Any = OnnxNetwork(int8.graph, getattr(int8.float_network, "config", None))
-    else:
-        with warnings.catch_warnings():
-            # Eager dynamic quantisation is deprecated in favour of torchao, which is not a
-            # dependency; it still runs on torch 2.13 CPU.
-            warnings.simplefilter("ignore")
-            if model.family == "text":
-                # The encoder's Linear layers only: the small head stays float32, so a head
-                # with large weights (a linear probe on separable data) keeps its precision.
-                network = copy.deepcopy(int8.float_network).cpu().eval()
-                network.encoder = torch.ao.quantization.quantize_dynamic(
-                    network.encoder, {torch.nn.Linear}, dtype=torch.qint8
-                )
-            else:
-                network = torch.ao.quantization.quantize_dynamic(
-                    int8.float_network.cpu().eval(), {torch.nn.Linear}, dtype=torch.qint8
-                )
-    model.final_estimator_ = network
-    model.compression_ = int8
-
-
-def _quantise_graph(model: LeptonModel, data: bytes) -> bytes:
-    """An ONNX graph with int8 weights (onnxruntime dynamic quantisation)."""
-    if model.family == "text":  # per channel, encoder only: no accuracy lost on SST-2
-        from lepton_core.text.onnx import quantize_text_onnx
-
-        return quantize_text_onnx(data)
-    return quantize_onnx(data)
-
-
-def quantize_onnx(data: bytes, **options: Any) -> bytes:
-    """``data`` with int8 weights by onnxruntime's ``quantize_dynamic`` (``options`` passed on)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    with tempfile.TemporaryDirectory() as tmp:
-        src, dst = Path(tmp) / "model.onnx", Path(tmp) / _GRAPH_FILE
-        src.write_bytes(data)
-        # onnxruntime logs advice through the root logger on every call; keep it quiet.
-        logging.disable(logging.WARNING)
-        try:
-            quantize_dynamic(src, dst, weight_type=QuantType.QInt8, **options)
-        finally:
-            logging.disable(logging.NOTSET)
-        return dst.read_bytes()
+    return model.quantise(method)
 
 
 # ------------------------------------------------------------------ the new version
@@ -236,7 +114,7 @@ def compress(
             # Quantising the weights keeps the parent's differential-privacy guarantee.
             "privacy": workspace.find_report(info.run_id, "privacy"),
         },
-        explain_rows=_TEXT_EXPLAIN_ROWS if model.family == "text" else config.explain_rows,
+        explain_rows=model.explain_rows or config.explain_rows,
     )
     rows = data.x_test.head(_LATENCY_ROWS)
     before_size, after_size = _sizes(model, compressed)

@@ -19,7 +19,7 @@ from lepton_core.models import LeptonModel
 from lepton_core.runs._reports import RunReports, load_run_reports
 from lepton_core.workspace import ModelVersionInfo, Workspace
 
-__all__ = ["ModelBundle", "Prediction", "load_bundle"]
+__all__ = ["ModelBundle", "Prediction", "load_bundle", "one_row"]
 
 
 @dataclass

@@ -20,25 +20,23 @@ from lepton_core.data import (
     InputSchema,
     Schema,
     check_sensitive,
-    check_target,
-    fingerprint,
     infer_schema,
+    load_hub_dataset,
     load_sample,
     load_table,
+    parse_hub_source,
     prepare_features,
     split_table,
-    suggest_sensitive,
     suggest_target,
 )
-from lepton_core.dp import PrivacyOptions, PrivacyReport, make_private_model
+from lepton_core.dp import PrivacyOptions, PrivacyReport
 from lepton_core.evaluation import EvalReport, FairnessReport, evaluate, fairness_reports
 from lepton_core.explain import explain, summarize
-from lepton_core.models import FAMILIES, make_model
+from lepton_core.models import family_class, family_names, make_model
 from lepton_core.runs._reports import headline_figures
-from lepton_core.workspace import DatasetInfo, Workspace, slugify
+from lepton_core.workspace import DatasetInfo, Workspace, confirm_dataset, slugify
 
 __all__ = [
-    "TEXT_FAMILY",
     "PreparedData",
     "RecordedRun",
     "TrainConfig",
@@ -52,7 +50,6 @@ __all__ = [
 
 _BACKGROUND_ROWS = 100
 #: The model family that reads one free-text column (``lepton_core.text``).
-TEXT_FAMILY = "text"
 
 
 @dataclass
@@ -141,8 +138,6 @@ def resolve_dataset(
             info = _store(workspace, df, test, config, name=info.name, source=info.source)
         return info, df, test
     if source.startswith("hub:"):
-        from lepton_core.data import load_hub_dataset, parse_hub_source
-
         dataset_id, subset, split = parse_hub_source(source)
         df = load_hub_dataset(dataset_id, config=subset, split=split)
         info = _store(workspace, df, None, config, name=slugify(dataset_id), source=source)
@@ -175,25 +170,28 @@ def _store(
     target = config.target or suggest_target(df, schema)
     if target is None:
         raise DataError("No column can serve as the target; name one with --target.")
-    task = check_target(df, target, config.task)  # type: ignore[arg-type]
-    sensitive = config.sensitive
-    if sensitive is None:
-        sensitive = [c for c in suggest_sensitive(df, schema) if c != target]
-    check_sensitive(df, sensitive)
     text_column = config.text_column or ""
-    if not text_column and config.model == TEXT_FAMILY:
+    if not text_column and _reads_text(config.model):
         text_column = _first_text_column(schema, target)
-    return workspace.save_dataset(
+    return confirm_dataset(
+        workspace,
         df,
         name=name,
         target=target,
-        task=task,
-        sensitive=sensitive,
-        fingerprint=fingerprint(df),
+        task=config.task,  # type: ignore[arg-type]
+        sensitive=config.sensitive,
+        text_column=text_column,
         test=test,
         source=source,
-        text_column=text_column,
     )
+
+
+def _reads_text(family: str) -> bool:
+    """Whether ``family`` learns from one text column (an unknown name does not)."""
+    try:
+        return family_class(family).reads == "text"
+    except ValueError:
+        return False
 
 
 def _first_text_column(schema: Schema, target: str) -> str:
@@ -246,7 +244,7 @@ def prepare_data(config: TrainConfig, workspace: Workspace) -> PreparedData:
         info.sensitive = list(config.sensitive)
     schema = infer_schema(df)
     split = split_run_data(config, info, df, test_df)
-    if config.model == TEXT_FAMILY:
+    if _reads_text(config.model):
         column = config.text_column or info.text_column or _first_text_column(schema, info.target)
         if column not in df.columns or column == info.target:
             raise DataError(
@@ -288,13 +286,11 @@ def train(
     TrainingError
         Training was cancelled or could not produce a model.
     """
-    if config.model not in (*FAMILIES, TEXT_FAMILY):
+    families = family_names()
+    if config.model not in families:
         raise TrainingError(
-            f"There is no model family '{config.model}'; "
-            f"pick one of {', '.join((*FAMILIES, TEXT_FAMILY))}."
+            f"There is no model family '{config.model}'; pick one of {', '.join(families)}."
         )
-    if config.model == TEXT_FAMILY:
-        import lepton_core.text.model  # noqa: F401 - registers the family (imports transformers)
     workspace = workspace or Workspace()
     cb = CallbackList(callbacks)
     timings: dict[str, float] = {}
@@ -316,7 +312,7 @@ def train(
     cb.phase("training")
     model = make_model(config.model, task, seed=config.seed, **config.params)  # type: ignore[arg-type]
     if config.privacy is not None:
-        model = make_private_model(model, config.privacy)
+        model = model.private(config.privacy)
     has_valid = len(split.valid) > 0  # none with valid_size=0 (e.g. Auto's final refit)
     model.fit(
         data.x_train,
@@ -409,7 +405,7 @@ def record_run(
     lap = lap or (lambda name: None)
     info, split, features = data.info, data.split, data.features
     task, target = info.task, info.target
-    text = config.model == TEXT_FAMILY
+    text = _reads_text(config.model)
 
     cb.phase("evaluating")
     y_test = split.test[target].to_numpy()

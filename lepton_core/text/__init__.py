@@ -1,15 +1,18 @@
 """Text classification: pretrained transformer encoders fine-tuned on the user's labelled text.
 
-``TextModel`` and ``TextClassifier`` live in :mod:`lepton_core.text.model`,
-which imports torch and transformers; they are loaded on first use, so
-``import lepton_core.text`` stays light.
+The ``text`` model family (:class:`TextModel`, found by the model registry), its
+differentially private variant, the base-model library, tokenising with cached
+length statistics, and ONNX export. Importing the package, or reading the family's
+title and settings, does not import torch or transformers: the network
+(:class:`TextClassifier`, :func:`mean_pool`) and DP fine-tuning are loaded on first use.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from lepton_core.text.library import (
+from lepton_core.text._library import (
     DEFAULT_BASE,
     LIBRARY,
     BaseModel,
@@ -18,7 +21,10 @@ from lepton_core.text.library import (
     load_tokenizer,
     resolve_base,
 )
-from lepton_core.text.tokens import (
+from lepton_core.text._model import DPTextModel, TextModel
+from lepton_core.text._onnx import quantize_text_onnx, text_onnx_scorer, text_to_onnx
+from lepton_core.text._settings import DP_TEXT_MAX_LENGTH, MODES
+from lepton_core.text._tokens import (
     LengthStats,
     default_cache_dir,
     length_stats,
@@ -28,13 +34,17 @@ from lepton_core.text.tokens import (
 )
 
 if TYPE_CHECKING:
-    from lepton_core.text.model import MODES, TextClassifier, TextModel
+    from lepton_core.text._network import TextClassifier, mean_pool
+    from lepton_core.text._private import DP_FINETUNE_SCOPE
 
 __all__ = [
     "DEFAULT_BASE",
+    "DP_FINETUNE_SCOPE",
+    "DP_TEXT_MAX_LENGTH",
     "LIBRARY",
     "MODES",
     "BaseModel",
+    "DPTextModel",
     "LengthStats",
     "TextClassifier",
     "TextModel",
@@ -43,18 +53,25 @@ __all__ = [
     "length_stats",
     "load_encoder",
     "load_tokenizer",
+    "mean_pool",
+    "quantize_text_onnx",
     "resolve_base",
     "suggest_max_length",
+    "text_onnx_scorer",
+    "text_to_onnx",
     "token_lengths",
     "tokenize_dataset",
 ]
 
-_LAZY = {"MODES", "TextClassifier", "TextModel"}
+# Names from the modules that import torch and transformers at the top: loaded on first use.
+_LAZY = {
+    "TextClassifier": "lepton_core.text._network",
+    "mean_pool": "lepton_core.text._network",
+    "DP_FINETUNE_SCOPE": "lepton_core.text._private",
+}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from lepton_core.text import model
-
-        return getattr(model, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lepton_core.core import JsonMixin, WorkspaceError
+from lepton_core.core import JsonMixin, sqlite_connection
 from lepton_core.workspace._workspace import Workspace
 
 __all__ = ["ApiKey", "ApiKeyStore"]
@@ -54,20 +53,11 @@ class ApiKeyStore:
 
     def __init__(self, workspace: Workspace):
         self.path: Path = workspace.root / "apikeys.db"
-        with self._db() as db:
+        with sqlite_connection(self.path) as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS keys (id TEXT PRIMARY KEY, name TEXT, hint TEXT, "
                 "hash TEXT UNIQUE, created REAL, revoked REAL, last_used REAL)"
             )
-
-    def _db(self) -> sqlite3.Connection:
-        try:
-            return sqlite3.connect(self.path, timeout=10)
-        except sqlite3.Error as exc:
-            raise WorkspaceError(
-                f"The API key store {self.path} cannot be opened ({exc}); check the workspace "
-                "folder's permissions."
-            ) from exc
 
     def create(self, name: str = "") -> tuple[ApiKey, str]:
         """Create a key; return its listing and the key itself (shown once, never stored)."""
@@ -78,7 +68,7 @@ class ApiKeyStore:
             hint=token[: len(_PREFIX) + 4] + "…",
             created=time.time(),
         )
-        with self._db() as db:
+        with sqlite_connection(self.path) as db:
             db.execute(
                 "INSERT INTO keys VALUES (?, ?, ?, ?, ?, NULL, NULL)",
                 (key.id, key.name, key.hint, _hash(token), key.created),
@@ -87,7 +77,7 @@ class ApiKeyStore:
 
     def list(self) -> list[ApiKey]:
         """Every key, newest first, revoked ones included."""
-        with self._db() as db:
+        with sqlite_connection(self.path) as db:
             rows = db.execute(
                 "SELECT id, name, hint, created, revoked, last_used FROM keys ORDER BY created DESC"
             ).fetchall()
@@ -95,7 +85,7 @@ class ApiKeyStore:
 
     def revoke(self, key_id: str) -> None:
         """Revoke a key: requests sending it get 401 from then on."""
-        with self._db() as db:
+        with sqlite_connection(self.path) as db:
             db.execute(
                 "UPDATE keys SET revoked = ? WHERE id = ? AND revoked IS NULL",
                 (time.time(), key_id),
@@ -106,7 +96,7 @@ class ApiKeyStore:
         if not token or not token.startswith(_PREFIX) or len(token) > 200:
             return None
         # Looked up by hash: the comparison never touches the secret itself.
-        with self._db() as db:
+        with sqlite_connection(self.path) as db:
             row = db.execute(
                 "SELECT id, name, hint, created, revoked, last_used FROM keys WHERE hash = ?",
                 (_hash(token),),

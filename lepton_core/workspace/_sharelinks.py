@@ -16,12 +16,11 @@ import hmac
 import json
 import os
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lepton_core.core import JsonMixin, ModelError, WorkspaceError
+from lepton_core.core import JsonMixin, ModelError, WorkspaceError, sqlite_connection
 from lepton_core.workspace._workspace import Workspace
 
 __all__ = ["EXPIRY_CHOICES", "ShareLink", "ShareLinks"]
@@ -68,7 +67,7 @@ class ShareLinks:
         self.root: Path = workspace.root
         self._db_path = self.root / "sharelinks.db"
         self._secret = self._load_secret()
-        with self._db() as db:
+        with sqlite_connection(self._db_path) as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS links (id TEXT PRIMARY KEY, model TEXT, version INT, "
                 "created REAL, expires REAL, token TEXT, revoked REAL)"
@@ -96,9 +95,6 @@ class ShareLinks:
         with os.fdopen(fd, "wb") as f:
             f.write(secret)
         return secret
-
-    def _db(self) -> sqlite3.Connection:
-        return sqlite3.connect(self._db_path, timeout=10)
 
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self._secret, payload.encode(), hashlib.sha256).digest())
@@ -129,7 +125,7 @@ class ShareLinks:
         )
         token = f"{payload}.{self._sign(payload)}"
         link = ShareLink(link_id, model, int(version), now, expires, token)
-        with self._db() as db:
+        with sqlite_connection(self._db_path) as db:
             db.execute(
                 "INSERT INTO links VALUES (?, ?, ?, ?, ?, ?, NULL)",
                 (link.id, link.model, link.version, link.created, link.expires, link.token),
@@ -153,7 +149,7 @@ class ShareLinks:
             claims = json.loads(_unb64(payload))
         except (ValueError, binascii.Error):
             raise ModelError(_INVALID) from None
-        with self._db() as db:
+        with sqlite_connection(self._db_path) as db:
             row = db.execute(
                 "SELECT id, model, version, created, expires, token, revoked FROM links "
                 "WHERE id = ?",
@@ -185,13 +181,13 @@ class ShareLinks:
             args.append(int(version))
         if where:
             query += " WHERE " + " AND ".join(where)
-        with self._db() as db:
+        with sqlite_connection(self._db_path) as db:
             rows = db.execute(query + " ORDER BY created DESC", args).fetchall()
         return [ShareLink(*row) for row in rows]
 
     def revoke(self, link_id: str) -> None:
         """Revoke a link: it shows "this link is not valid" from then on."""
-        with self._db() as db:
+        with sqlite_connection(self._db_path) as db:
             db.execute(
                 "UPDATE links SET revoked = ? WHERE id = ? AND revoked IS NULL",
                 (time.time(), link_id),

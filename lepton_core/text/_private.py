@@ -17,10 +17,13 @@
   number of weights that learn, and 4,000 rows cannot outweigh it over 10 million
   weights. ``DP_FINETUNE_SCOPE = "layers"`` trains the layers' weights too.
 
-Both go through :func:`lepton_core.dp._sgd.dp_sgd`, the DP-SGD core the MLP uses, and
-report the same :class:`lepton_core.dp._sgd.PrivacyReport`. The truncation length is a
+Both go through :func:`lepton_core.dp.dp_sgd`, the DP-SGD core the MLP uses, and
+report the same :class:`lepton_core.dp.PrivacyReport`. The truncation length is a
 fixed setting (128 tokens unless set), never read from the private texts. The
 saved model is a plain ``text`` model with ``privacy`` in its meta.
+
+The estimator, :class:`~lepton_core.text.DPTextModel`, lives with the plain one in
+:mod:`._model`; this module imports torch at the top and is imported on first use.
 """
 
 from __future__ import annotations
@@ -31,41 +34,30 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 
-from lepton_core.core import Task, TrainingError
+from lepton_core.core import TrainingError
 from lepton_core.dp import (
-    DEFAULT_MAX_GRAD_NORM,
     DP_PATIENCE,
     DPSGD,
     PrivacyOptions,
+    PrivacyReport,
     dp_sgd,
     private_batch_size,
-    train_private,
 )
-from lepton_core.models import ProgressFn
-from lepton_core.text.library import DEFAULT_BASE
-from lepton_core.text.model import TextModel, _logits
+from lepton_core.models import ProgressFn, train_private
+from lepton_core.text._network import TextClassifier, text_logits
 
-__all__ = ["DPTextModel"]
+__all__ = ["DP_FINETUNE_SCOPE", "private_finetune", "train_private_head"]
 
 #: Expected batch of Poisson sampling, epochs and step size of the private Quick head.
 DP_TEXT_BATCH = 256
 DP_TEXT_EPOCHS = 20
 DP_TEXT_LEARNING_RATE = 0.05
-#: Truncation length unless the user sets one: a fixed setting, so that it reveals
-#: nothing about the private texts (short-text classification rarely needs more).
-DP_TEXT_MAX_LENGTH = 128
-#: DP fine-tune: larger expected batches (the noise per step is shared by the batch),
-#: larger steps and more epochs than the plain fine-tune, as in DP NLP work; what
-#: learns ("bias": biases, layer norms and the head; "layers": every layer weight
-#: too), and the head's own step size (it starts from nothing).
-DP_FINETUNE_BATCH = 256
-DP_FINETUNE_EPOCHS = 3.0
-DP_FINETUNE_LEARNING_RATE = 5e-3
+#: What the DP fine-tune trains ("bias": biases, layer norms and the head; "layers":
+#: every layer weight too), and the head's own step size (it starts from nothing).
 DP_FINETUNE_SCOPE = "bias"
 DP_FINETUNE_HEAD_LEARNING_RATE = 0.01
-#: Evaluations without a lower validation loss before stopping (noisy under DP).
-DP_FINETUNE_PATIENCE = 3
 _SCOPE_NOTES = {
     "bias": "The embeddings and the weight matrices (pretrained on public text) are frozen; "
     "the biases and layer norms of the encoder layers and the head learned from the rows "
@@ -78,173 +70,116 @@ _EVAL_BATCH = 64
 _MICRO_BATCH = 16
 
 
-class DPTextModel(TextModel):
-    """A text model trained with DP-SGD in Quick or Fine-tune mode; saved as a ``text`` model.
+def train_private_head(
+    network: TextClassifier,
+    train_x: np.ndarray,
+    y: np.ndarray,
+    valid: tuple[np.ndarray, np.ndarray],
+    *,
+    options: PrivacyOptions,
+    seed: int,
+    progress: ProgressFn | None,
+) -> tuple[Any, PrivacyReport]:
+    """Quick mode: train ``network``'s head on frozen embeddings with DP-SGD.
 
-    Set the privacy target with :meth:`set_privacy` before ``fit``; ``privacy_``
-    holds the :class:`lepton_core.dp._sgd.PrivacyReport` after it. Defaults differ from
-    :class:`TextModel`'s where DP-SGD needs it: a fixed ``max_length`` of 128,
-    fine-tuning for 3 epochs at an expected batch of 256 and learning rate 5e-3
-    (the head's 0.01), no weight decay, patience 3. ``batch_size`` is the expected
-    batch of Poisson sampling. Quick mode's head keeps its own settings (expected
-    batch 256, at most 20 epochs).
+    Returns the training outcome and the privacy report.
     """
+    valid_x, valid_y = valid
+    n_classes = network.config.num_labels
 
-    def __init__(
-        self,
-        task: Task = "binary",
-        seed: int = 0,
-        base: str = DEFAULT_BASE,
-        mode: str = "finetune",
-        max_length: int | None = DP_TEXT_MAX_LENGTH,
-        epochs: float = DP_FINETUNE_EPOCHS,
-        learning_rate: float = DP_FINETUNE_LEARNING_RATE,
-        batch_size: int = DP_FINETUNE_BATCH,
-        warmup_ratio: float = 0.1,
-        weight_decay: float = 0.0,
-        patience: int = DP_FINETUNE_PATIENCE,
-        evals_per_epoch: int = 2,
-        probe_init: bool = False,
-        cache_dir: str | None = None,
-    ) -> None:
-        super().__init__(
-            task=task,
-            seed=seed,
-            base=base,
-            mode=mode,
-            max_length=max_length,
-            epochs=epochs,
-            learning_rate=learning_rate,
-            batch_size=batch_size,
-            warmup_ratio=warmup_ratio,
-            weight_decay=weight_decay,
-            patience=patience,
-            evals_per_epoch=evals_per_epoch,
-            probe_init=probe_init,
-            cache_dir=cache_dir,
-        )
+    def head() -> nn.Module:
+        built = nn.Linear(train_x.shape[1], n_classes)
+        with torch.no_grad():  # zero start: nothing learned from the rows before DP-SGD
+            nn.init.zeros_(built.weight)
+            nn.init.zeros_(built.bias)
+        return built
 
-    def set_privacy(self, options: PrivacyOptions) -> DPTextModel:
-        self.privacy_options = options.check()
-        return self
+    trained, outcome, report = train_private(
+        head,
+        train_x.astype(np.float32),
+        np.asarray(y),
+        (valid_x.astype(np.float32), np.asarray(valid_y)),
+        task="multiclass",  # one logit per class, as the network's head has
+        options=options,
+        batch_size=DP_TEXT_BATCH,
+        learning_rate=DP_TEXT_LEARNING_RATE,
+        weight_decay=0.0,
+        max_epochs=DP_TEXT_EPOCHS,
+        patience=DP_PATIENCE,
+        seed=seed,
+        progress=progress,
+    )
+    report.notes.append(
+        "The pretrained encoder is frozen; only the linear head learned from the rows."
+    )
+    network.classifier.load_state_dict(trained.state_dict())
+    return outcome, report
 
-    def _options(self) -> PrivacyOptions:
-        return getattr(self, "privacy_options", PrivacyOptions(max_grad_norm=DEFAULT_MAX_GRAD_NORM))
 
-    def _fit(self, X, y, valid, progress) -> None:
-        if self.max_length is None:
-            raise TrainingError(
-                "Differential privacy needs a fixed maximum text length (it must not be read "
-                f"from the private texts); set max_length, such as {DP_TEXT_MAX_LENGTH}."
-            )
-        if self.mode == "finetune" and self.probe_init:
-            raise TrainingError(
-                "A private fine-tune starts its head at random; turn probe_init off, or "
-                "train without the privacy option."
-            )
-        super()._fit(X, y, valid, progress)
+def private_finetune(
+    model: Any,
+    network: TextClassifier,
+    texts: list[str],
+    y: np.ndarray,
+    valid: tuple[list[str], np.ndarray],
+    options: PrivacyOptions,
+    progress: ProgressFn | None,
+) -> tuple[_FinetuneLoop, PrivacyReport]:
+    """Fine-tune mode: the encoder layers' biases and norms, and the head, with DP-SGD.
 
-    # -- Quick: the head on frozen embeddings -----------------------------------------
-
-    def _fit_probe(self, network, texts, y, valid_texts, valid_y, progress) -> None:
-        train_x = self._embeddings(network, texts)
-        valid_x = self._embeddings(network, valid_texts)
-        n_classes = len(self.classes_)
-
-        def head() -> nn.Module:
-            built = nn.Linear(train_x.shape[1], n_classes)
-            with torch.no_grad():  # zero start: nothing learned from the rows before DP-SGD
-                nn.init.zeros_(built.weight)
-                nn.init.zeros_(built.bias)
-            return built
-
-        trained, outcome, self.privacy_ = train_private(
-            head,
-            train_x.astype(np.float32),
-            np.asarray(y),
-            (valid_x.astype(np.float32), np.asarray(valid_y)),
-            task="multiclass",  # one logit per class, as the network's head has
-            options=self._options(),
-            batch_size=DP_TEXT_BATCH,
-            learning_rate=DP_TEXT_LEARNING_RATE,
-            weight_decay=0.0,
-            max_epochs=DP_TEXT_EPOCHS,
-            patience=DP_PATIENCE,
-            seed=self.seed,
-            progress=progress,
-        )
-        self.privacy_.notes.append(
-            "The pretrained encoder is frozen; only the linear head learned from the rows."
-        )
-        network.classifier.load_state_dict(trained.state_dict())
-        self.history_ = outcome.history
-        self.best_iteration_ = outcome.best_epoch
-        self.cancelled_ = outcome.cancelled
-
-    # -- Fine-tune: the encoder layers' biases and norms, and the head -----------------
-
-    def _finetune(self, network, texts, y, valid_texts, valid_y, progress) -> None:
-        from torch.utils.data import DataLoader
-
-        frozen = _freeze_public_layers(network, DP_FINETUNE_SCOPE)
-        head = list(network.classifier.parameters())
-        body = [
-            p for p in network.parameters() if p.requires_grad and all(p is not h for h in head)
-        ]
-        encoded = self.tokenizer_(texts, truncation=True, max_length=self.max_length_)
-        rows = _TokenRows(encoded["input_ids"], np.asarray(y))
-        loader = DataLoader(
-            rows,
-            batch_size=private_batch_size(len(rows), int(self.batch_size)),
-            shuffle=True,
-            generator=torch.Generator().manual_seed(int(self.seed)),
-            collate_fn=_PadBatch(self.tokenizer_),
-        )
-        # The head starts from nothing and needs far larger steps than the pretrained
-        # layers (its own step size, as Quick mode's private head has).
-        optimizer = torch.optim.AdamW(
-            [{"params": body}, {"params": head, "lr": DP_FINETUNE_HEAD_LEARNING_RATE}],
-            lr=float(self.learning_rate),
-            weight_decay=float(self.weight_decay),
-        )
-        try:
-            with dp_sgd(
-                network,
-                optimizer,
-                loader,
-                nn.CrossEntropyLoss(),
-                options=self._options(),
-                epochs=float(self.epochs),
-                seed=int(self.seed),
-            ) as dp:
-                loop = _FinetuneLoop(self, dp, optimizer, progress)
-                loop.run(valid_texts, np.asarray(valid_y))
-        except torch.OutOfMemoryError:
-            raise TrainingError(
-                "Private fine-tuning ran out of memory; lower the batch size or the maximum length."
-            ) from None
-        finally:
-            for p in frozen:
-                p.requires_grad_(True)
-        self.privacy_ = dp.report(
-            epochs=math.ceil(loop.step / dp.steps_per_epoch),
-            notes=[
-                _SCOPE_NOTES[DP_FINETUNE_SCOPE],
-                "Validation rows choose the best checkpoint; they come from the same private "
-                "table, so the guarantee covers the training rows.",
-                f"Texts are cut at {self.max_length_} tokens, a fixed setting not read from "
-                "the private texts.",
-            ],
-        )
-        self.history_ = loop.history
-        self.best_iteration_ = loop.best_step
-        self.cancelled_ = loop.cancelled
-
-    def _estimator_meta(self) -> dict[str, Any]:
-        meta = super()._estimator_meta()
-        if hasattr(self, "privacy_"):
-            meta["privacy"] = self.privacy_.to_dict()
-        return meta
+    ``model`` is the :class:`~lepton_core.text.DPTextModel` being fitted (its settings,
+    tokenizer and truncation length). Returns the finished loop (history, best step,
+    whether it was cancelled) and the privacy report.
+    """
+    frozen = _freeze_public_layers(network, DP_FINETUNE_SCOPE)
+    head = list(network.classifier.parameters())
+    body = [p for p in network.parameters() if p.requires_grad and all(p is not h for h in head)]
+    encoded = model.tokenizer_(texts, truncation=True, max_length=model.max_length_)
+    rows = _TokenRows(encoded["input_ids"], np.asarray(y))
+    loader = DataLoader(
+        rows,
+        batch_size=private_batch_size(len(rows), int(model.batch_size)),
+        shuffle=True,
+        generator=torch.Generator().manual_seed(int(model.seed)),
+        collate_fn=_PadBatch(model.tokenizer_),
+    )
+    # The head starts from nothing and needs far larger steps than the pretrained
+    # layers (its own step size, as Quick mode's private head has).
+    optimizer = torch.optim.AdamW(
+        [{"params": body}, {"params": head, "lr": DP_FINETUNE_HEAD_LEARNING_RATE}],
+        lr=float(model.learning_rate),
+        weight_decay=float(model.weight_decay),
+    )
+    try:
+        with dp_sgd(
+            network,
+            optimizer,
+            loader,
+            nn.CrossEntropyLoss(),
+            options=options,
+            epochs=float(model.epochs),
+            seed=int(model.seed),
+        ) as dp:
+            loop = _FinetuneLoop(model, dp, optimizer, progress)
+            loop.run(valid[0], np.asarray(valid[1]))
+    except torch.OutOfMemoryError:
+        raise TrainingError(
+            "Private fine-tuning ran out of memory; lower the batch size or the maximum length."
+        ) from None
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
+    report = dp.report(
+        epochs=math.ceil(loop.step / dp.steps_per_epoch),
+        notes=[
+            _SCOPE_NOTES[DP_FINETUNE_SCOPE],
+            "Validation rows choose the best checkpoint; they come from the same private "
+            "table, so the guarantee covers the training rows.",
+            f"Texts are cut at {model.max_length_} tokens, a fixed setting not read from "
+            "the private texts.",
+        ],
+    )
+    return loop, report
 
 
 # -- helpers ------------------------------------------------------------------------
@@ -328,7 +263,7 @@ class _FinetuneLoop:
     return stops training. The best evaluation's weights are restored at the end.
     """
 
-    def __init__(self, model: DPTextModel, dp: DPSGD, optimizer: Any, progress: ProgressFn | None):
+    def __init__(self, model: Any, dp: DPSGD, optimizer: Any, progress: ProgressFn | None):
         self.model, self.dp, self.progress = model, dp, progress
         total = dp.planned_steps
         warmup = math.ceil(total * float(model.warmup_ratio))
@@ -399,7 +334,7 @@ class _FinetuneLoop:
         network.eval()
 
     def _evaluate(self, network, texts: list[str], y: np.ndarray) -> dict[str, float]:
-        logits = _logits(
+        logits = text_logits(
             network,
             self.model.tokenizer_,
             texts,

@@ -5,7 +5,8 @@ Tokenised data sets are written under a cache folder (by default
 texts (and labels) and the truncation length, so training the same data again
 skips tokenisation. The length histogram the Data page draws comes from
 :func:`length_stats`; :func:`suggest_max_length` picks the truncation length
-from it (the 95th percentile, capped).
+from it (the 95th percentile, capped). ``datasets`` is imported on first use: it
+is slow to import and only training needs it.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from lepton_core.core import JsonMixin
-from lepton_core.text.library import DEFAULT_BASE
+from lepton_core.core import JsonMixin, default_workspace_path
+from lepton_core.text._library import DEFAULT_BASE, load_tokenizer
 
 __all__ = [
     "LengthStats",
@@ -38,8 +40,6 @@ _MIN_LENGTH = 8
 
 def default_cache_dir() -> Path:
     """``<workspace>/cache/text``: where tokenised data and embeddings are kept."""
-    from lepton_core.workspace import default_workspace_path
-
     return default_workspace_path() / "cache" / "text"
 
 
@@ -193,11 +193,7 @@ def length_stats(
 
     ``tokenizer`` saves loading the base model's tokenizer again when the caller has it.
     """
-    import pandas as pd
-
     if tokenizer is None:
-        from lepton_core.text.library import load_tokenizer
-
         tokenizer = load_tokenizer(base)
     series = pd.Series(list(texts), dtype=object)
     lengths = token_lengths(series.fillna("").astype(str).tolist(), tokenizer)

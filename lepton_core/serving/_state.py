@@ -1,0 +1,135 @@
+"""What every route shares, reached through dependencies: the app's state and the API key check.
+
+:func:`create_app <lepton_core.serving.create_app>` puts one :class:`ServingState` on
+``app.state``; routes ask for it with ``Depends(serving_state)`` and routers that need
+a key add ``Depends(authorised)`` once, for all their routes.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from lepton_core.core import ModelError
+from lepton_core.runs import ModelBundle, load_bundle, onnx_scorer, to_onnx
+from lepton_core.workspace import ApiKeyStore, ModelVersionInfo, Workspace
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_EXPLAIN_RECORDS",
+    "ModelCache",
+    "ServingState",
+    "Unauthorised",
+    "authorised",
+    "serving_state",
+]
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+# SHAP for the MLP is model-agnostic (permutation) and costs seconds per hundred rows.
+MAX_EXPLAIN_RECORDS = 100
+_VERSION_RE = re.compile(r"[0-9]{1,9}")
+_LATEST_TTL = 2.0  # seconds a resolved "latest" is reused; a new version shows up within it
+
+# Module level: FastAPI resolves the (string) annotations that name it from module globals.
+_BEARER = HTTPBearer(auto_error=False, description="An API key from the Deploy page.")
+
+
+class ModelCache:
+    """Loaded model versions, kept in memory; "latest" re-resolved every few seconds."""
+
+    def __init__(self, workspace: Workspace, runtime: str):
+        self.workspace, self.runtime = workspace, runtime
+        self._bundles: dict[tuple[str, int], ModelBundle] = {}
+        self._scorers: dict[tuple[str, int], Any] = {}
+        self._latest: dict[str, tuple[float, ModelVersionInfo]] = {}
+        self._lock = threading.Lock()
+
+    def info(self, name: str, version: str) -> ModelVersionInfo:
+        if version == "latest":
+            hit = self._latest.get(name)
+            if hit and time.monotonic() - hit[0] < _LATEST_TTL:
+                return hit[1]
+            info = self.workspace.model_version(name, None)
+            self._latest[name] = (time.monotonic(), info)
+            return info
+        if not _VERSION_RE.fullmatch(version):
+            raise ModelError(f"'{version[:40]}' is not a model version; give a number or 'latest'.")
+        return self.workspace.model_version(name, int(version))
+
+    def get(self, name: str, version: str) -> ModelBundle:
+        if _VERSION_RE.fullmatch(version):
+            hit = self._bundles.get((name, int(version)))
+            if hit is not None:
+                return hit
+        info = self.info(name, version)
+        key = (info.name, info.version)
+        with self._lock:
+            if key not in self._bundles:
+                self._bundles[key] = load_bundle(self.workspace, info.name, info.version)
+            return self._bundles[key]
+
+    def scorer(self, bundle: ModelBundle) -> Any:
+        """What predicts for ``bundle``: the model itself, or its ONNX graph in onnxruntime."""
+        model = bundle.model
+        # A compressed version already runs its int8 network (an ONNX int8 one in onnxruntime).
+        if self.runtime == "native" or model.compression_ is not None:
+            return model
+        key = (bundle.version.name, bundle.version.version)
+        with self._lock:
+            if key not in self._scorers:
+                self._scorers[key] = onnx_scorer(model, *to_onnx(model))
+            return self._scorers[key]
+
+
+@dataclass
+class ServingState:
+    """One app's settings and the stores its routes read.
+
+    Attributes
+    ----------
+    workspace : Workspace
+        The workspace whose registered models are served.
+    keys : ApiKeyStore
+        The workspace's API keys.
+    models : ModelCache
+        Model versions loaded so far.
+    runtime : str
+        ``"native"`` or ``"onnx"``.
+    require_key : bool
+        Whether routes behind :func:`authorised` need a valid key.
+    max_body_bytes : int
+        The largest request body (and uploaded table) accepted.
+    """
+
+    workspace: Workspace
+    keys: ApiKeyStore
+    models: ModelCache
+    runtime: str
+    require_key: bool
+    max_body_bytes: int
+
+
+def serving_state(request: Request) -> ServingState:
+    """The app's :class:`ServingState` (a dependency)."""
+    return request.app.state.serving
+
+
+class Unauthorised(Exception):
+    """No valid API key came with a request that needs one (answered with 401)."""
+
+
+def authorised(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    state: Annotated[ServingState, Depends(serving_state)],
+) -> None:
+    """Refuse a request without an active API key as ``Authorization: Bearer <key>``."""
+    if not state.require_key:
+        return
+    if credentials is None or state.keys.verify(credentials.credentials) is None:
+        raise Unauthorised
