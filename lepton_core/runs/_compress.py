@@ -23,6 +23,8 @@ import numpy as np
 
 from lepton_core.core import JsonMixin
 from lepton_core.models import COMPRESSION_METHODS, LeptonModel
+from lepton_core.runs._reports import load_run_reports
+from lepton_core.runs._training import TrainConfig, prepare_data, record_run
 from lepton_core.workspace import Workspace
 
 __all__ = ["CompressionReport", "VariantFigures", "compress", "quantise"]
@@ -82,9 +84,6 @@ def compress(
     ModelError
         The version does not exist, or the method does not apply to its family.
     """
-    from lepton_core.runs._reports import load_run_reports
-    from lepton_core.runs._training import TrainConfig, prepare_data, record_run
-
     info = workspace.model_version(name, version)
     model = workspace.load_model(info.name, info.version)
     compressed = quantise(model, method)

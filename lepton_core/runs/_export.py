@@ -26,6 +26,7 @@ import pandas as pd
 
 from lepton_core.core import JsonMixin, ModelError
 from lepton_core.models import LeptonModel
+from lepton_core.runs._training import TrainConfig, split_run_data
 from lepton_core.workspace import Workspace
 
 __all__ = [
@@ -79,8 +80,6 @@ def load_test_rows(
     workspace: Workspace, run_id: str
 ) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
     """The run's test rows (features, target, sensitive columns), split as training did."""
-    from lepton_core.runs._training import TrainConfig, split_run_data
-
     config = TrainConfig.from_dict(workspace.load_report(run_id, "config"))
     info = workspace.get_dataset(workspace.get_run(run_id).dataset_id)
     split = split_run_data(config, info, *workspace.load_dataset(info.id))

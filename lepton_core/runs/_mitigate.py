@@ -15,10 +15,11 @@ deploys, scores and explains like any other.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lepton_core.core import JsonMixin, ModelError, TrainingError
+from lepton_core.core import CallbackList, JsonMixin, ModelError, TrainingError
 from lepton_core.evaluation import (
     EvalReport,
     FairnessReport,
@@ -30,6 +31,8 @@ from lepton_core.models import (
     MitigatedModel,
     family_class,
 )
+from lepton_core.runs._reports import load_run_reports
+from lepton_core.runs._training import TrainConfig, prepare_data, record_run
 
 __all__ = [
     "MitigationConfig",
@@ -139,12 +142,6 @@ def mitigate_run(
         The run's task is not binary, the attribute is unusable, or the method does not
         apply to this model family.
     """
-    import time
-
-    from lepton_core.core import CallbackList
-    from lepton_core.runs._reports import load_run_reports
-    from lepton_core.runs._training import TrainConfig, prepare_data, record_run
-
     if method not in MITIGATION_METHODS:
         raise ValueError(f"Unknown method {method!r}; use one of {', '.join(MITIGATION_METHODS)}.")
     start = time.perf_counter()

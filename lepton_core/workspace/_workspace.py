@@ -41,13 +41,13 @@ from lepton_core.core import (
     WorkspaceError,
     default_workspace_path,
 )
+from lepton_core.data import InputSchema
 
 # MLflow and lepton_core.models (scikit-learn: seconds to import) are imported inside the
 # methods that log or load a model, so that opening a workspace stays fast.
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from lepton_core.data import InputSchema
     from lepton_core.models import LeptonModel
 
 __all__ = [
@@ -453,8 +453,6 @@ class Workspace:
 
     def load_input_schema(self, run_id: str) -> InputSchema:
         """The input schema stored with a run's model (the demo form and request checks)."""
-        from lepton_core.data import InputSchema
-
         return InputSchema.from_dict(self.load_report(run_id, "input_schema"))
 
     def _artifact_uri(self, run_id: str) -> str:
