@@ -6,7 +6,15 @@ from urllib.parse import urlparse
 
 import streamlit as st
 
-from app_pages._common import Keys, current_dataset, workspace
+from app_pages._common import (
+    REFUSAL,
+    Keys,
+    announce_exposure,
+    current_dataset,
+    exposed_address,
+    visitor_session,
+    workspace,
+)
 
 st.set_page_config(page_title="Lepton", page_icon=":material/scatter_plot:", layout="wide")
 
@@ -18,11 +26,26 @@ STEPS = [
     st.Page("app_pages/deploy.py", title="5 · Deploy", icon=":material/rocket_launch:"),
 ]
 DEMO = st.Page("app_pages/demo.py", title="Demo", icon=":material/share:", url_path="demo")
+# A visitor's session has the demo page and, at every other address, this sentence.
+REFUSED = st.Page(lambda: st.error(REFUSAL), title="Lepton", url_path="lepton", default=True)
 
-# A visitor opening a share link sees the demo page alone, without the notebook around it.
+address = exposed_address()
+if address is not None:
+    announce_exposure(address)  # once per process, in the server log
+
+# A session that lands on a share link (the demo path, or a token, which only share links
+# carry) is a visitor for the rest of the session: it gets the demo page alone, so no other
+# page can run in it, whatever it asks for later. A new page load is a new session, judged
+# afresh by visitor_session().
+landed = urlparse(st.context.url or "").path.rstrip("/").endswith("/demo")
+if landed or "token" in st.query_params:
+    st.session_state[Keys.VISITOR] = True
+visitor = visitor_session()
 # The menu is drawn here with page links (config hides Streamlit's own list of pages/).
-visitor = urlparse(st.context.url or "").path.rstrip("/").endswith("/demo")
-page = st.navigation([*STEPS, DEMO], position="hidden")
+page = st.navigation([REFUSED, DEMO] if visitor else [*STEPS, DEMO], position="hidden")
+if page is DEMO and not visitor:  # the landing URL was not known (AppTest): same rule
+    st.session_state[Keys.VISITOR] = visitor = True
+    page = st.navigation([REFUSED, DEMO], position="hidden")
 
 if not visitor:
     with st.sidebar:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import ipaddress
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import streamlit as st
 
@@ -25,6 +28,7 @@ class Keys:
     COMPARE_RUN_ID = "compare_run_id"
     OWNER = "owner"
     ROUTED = "routed"  # set by app.py: this session's pages run through the router
+    VISITOR = "visitor"  # set by app.py: this session came in through a share link
 
 
 @st.cache_resource(show_spinner=False)
@@ -54,10 +58,98 @@ def require_router() -> None:
         st.stop()
 
 
+# ------------------------------------------------------------------------ access
+# Until team sign-in exists, the notebook belongs to whoever runs the app on this computer.
+# A share-link visitor gets the demo page alone: app.py gives its session no other page,
+# and every notebook page refuses it again itself (header()).
+_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+# A proxy or tunnel in front of the app names the real client in one of these.
+_FORWARDED = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip")
+REFUSAL = (
+    "This page is part of the Lepton notebook, which only the person running Lepton on this "
+    "computer can open; a share link opens its demo page alone."
+)
+_LOG = logging.getLogger("lepton")
+
+
+def exposed_address() -> str | None:
+    """The address the server listens on when that reaches beyond this computer, else None."""
+    address = (st.get_option("server.address") or "").strip()
+    if address.startswith("unix://"):
+        return None
+    if address.strip("[]").lower() in _LOOPBACK_NAMES:
+        return None
+    # Unset, Streamlit listens on every interface.
+    return address or "every network interface"
+
+
+def is_local_request(headers: Mapping[str, str]) -> bool:
+    """Whether a session's HTTP request came straight from this computer.
+
+    The ``Host`` must name this computer (``localhost``, ``127.0.0.1``, ``::1``) and no
+    proxy may have forwarded the request: a share link opened through a tunnel or a reverse
+    proxy, or a web page rebinding its own name to 127.0.0.1, is not local. A session
+    without a request at all (``AppTest``) is local.
+    """
+    lower = {str(k).lower(): str(v) for k, v in headers.items()}
+    if not lower:
+        return True
+    if any(name in lower for name in _FORWARDED):
+        return False
+    try:
+        host = urlsplit("//" + lower.get("host", "")).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def visitor_session() -> bool:
+    """Whether this session may see the demo page only.
+
+    It is when it came in through a share link, or, while the server listens on loopback
+    only, when its request did not come straight from this computer.
+    """
+    if st.session_state.get(Keys.VISITOR):
+        return True
+    return exposed_address() is None and not is_local_request(st.context.headers)
+
+
+@st.cache_resource(show_spinner=False)
+def announce_exposure(address: str) -> None:
+    """Say once per server process, in its log, that the notebook is open to the network."""
+    _LOG.warning(
+        "Lepton is listening on %s without sign-in: anyone who can reach this computer can "
+        "use the notebook. Start it with --server.address 127.0.0.1 unless you mean that.",
+        address,
+    )
+
+
+def require_notebook() -> None:
+    """Stop a notebook page in a session that may see the demo page only."""
+    if visitor_session():
+        st.error(REFUSAL)
+        st.stop()
+
+
 def header(title: str, purpose: str) -> None:
+    """The top of every notebook page; it refuses a share-link visitor before anything runs."""
     require_router()
+    require_notebook()
     st.title(title)
     st.write(purpose)
+    address = exposed_address()
+    if address is not None:
+        st.warning(
+            f"Lepton is listening on {address}, so anyone who can reach this computer can "
+            "use this notebook without signing in; restart it with `--server.address "
+            "127.0.0.1` unless that is what you want.",
+            icon=":material/warning:",
+        )
 
 
 def python_cell(code: str) -> None:

@@ -135,6 +135,8 @@ c2.metric("Columns", profile.n_columns)
 missing = sum(c.missing_share for c in profile.columns) / max(len(profile.columns), 1)
 c3.metric("Missing values", f"{missing:.1%}")
 c4.metric("Test rows", f"{len(draft['test']):,}" if draft["test"] is not None else "held out")
+for warning in profile.warnings:  # e.g. a column name with zero-width characters
+    st.warning(warning, icon=":material/visibility_off:")
 
 st.subheader("Preview")
 st.dataframe(df.head(200), height=260)

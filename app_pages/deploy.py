@@ -21,9 +21,16 @@ from lepton_core.runs import (
     load_run_reports,
     score_table,
     set_intended_use,
+    to_csv,
 )
 from lepton_core.serving import DEFAULT_HOST, DEFAULT_PORT, api_examples, try_predict
-from lepton_core.workspace import EXPIRY_CHOICES, ApiKeyStore, ShareLinks
+from lepton_core.workspace import (
+    EXPIRY_CHOICES,
+    KEY_EXPIRY_CHOICES,
+    ApiKey,
+    ApiKeyStore,
+    ShareLinks,
+)
 
 
 class _State:
@@ -157,25 +164,35 @@ if new_key:
     st.warning("Copy this key now: it is shown once and stored only as a hash.")
     st.code(new_key, language=None)
 with st.form("new-key", clear_on_submit=True, border=False):
-    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    left, middle, right = st.columns([3, 2, 1], vertical_alignment="bottom")
     key_name = left.text_input("Key name", placeholder="e.g. billing-service")
+    key_expiry = middle.selectbox(
+        "Key expires after",
+        list(KEY_EXPIRY_CHOICES),
+        index=1,
+        help="An expired key gets 401; create a new one before it runs out.",
+    )
     if right.form_submit_button("Create key", icon=":material/key:"):
-        _, token = store.create(key_name)
+        _, token = store.create(key_name, expires_in=KEY_EXPIRY_CHOICES[key_expiry])
         st.session_state[_State.NEW_KEY] = token
         st.rerun()
-keys = store.list()
-for key in keys:
-    cols = st.columns([3, 2, 2, 1])
+
+
+def _key_state(key: ApiKey) -> str:
+    if key.revoked:
+        return "revoked"
+    if key.expired:
+        return "expired"
+    return f"last used {when(key.last_used)}" if key.last_used else "never used"
+
+
+for key in store.list():
+    cols = st.columns([3, 2, 2, 2, 1])
     cols[0].write(f"**{key.name}** `{key.hint}`")
     cols[1].write(f"created {when(key.created)}")
-    cols[2].write(
-        "revoked"
-        if key.revoked
-        else f"last used {when(key.last_used)}"
-        if key.last_used
-        else "unused"
-    )
-    if key.active and cols[3].button("Revoke", key=f"revoke-key-{key.id}"):
+    cols[2].write("never expires" if key.expires is None else f"expires {when(key.expires)}")
+    cols[3].write(_key_state(key))
+    if key.active and cols[4].button("Revoke", key=f"revoke-key-{key.id}"):
         store.revoke(key.id)
         st.rerun()
 
@@ -202,7 +219,7 @@ if _State.SCORED in st.session_state:
     st.dataframe(scored.head(50), hide_index=True)
     st.download_button(
         "Download the scored table",
-        scored.to_csv(index=False),
+        to_csv(scored),  # formula-like cells escaped for spreadsheets
         file_name=f"{name.rsplit('.', 1)[0]}-scored.csv",
         mime="text/csv",
         icon=":material/download:",
@@ -335,6 +352,6 @@ link = ShareLinks(ws).create({version.name!r}, {version.version}, expires_in=7 *
 bundle = load_bundle(ws, {version.name!r}, {version.version})
 scored = score_table(bundle, load_table("my_file.csv"))
 # MLP and text models: compress(ws, {version.name!r}, {version.version}, method="torch-int8")
-# REST API: python -m lepton_core serve   (keys: lepton_core.ApiKeyStore(ws).create())
+# REST API: python -m lepton_core serve   (a key: ApiKeyStore(ws).create(expires_in=90 * 86400))
 """
 )

@@ -60,11 +60,6 @@ reads = "text" if dataset.text_column else "table"
 choices = family_names(reads=reads)
 if family_names(reads=reads, searchable=True):
     choices.append(AUTO)
-if reads == "text":
-    st.markdown(
-        f"A pretrained language model learns to classify the text column "
-        f"`{dataset.text_column}` (other columns are not read)."
-    )
 family = (
     choices[0]
     if len(choices) == 1
@@ -76,6 +71,11 @@ family = (
         ),
     )
 )
+if reads == "text":
+    st.markdown(
+        f"The model learns to classify the text column `{dataset.text_column}` "
+        "(other columns are not read)."
+    )
 settings = () if family == AUTO else family_class(family).settings
 params: dict[str, object] = {}
 cols = st.columns([2, 1, 1, 1] if any(s.other for s in settings) else 4)  # room for names

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-import lepton_core.runs._auto as auto_module
+# Trials score through this module's evaluate(); the tests record its calls.
+import lepton_core.runs._search as search_module
 from lepton_core.core import TrainingError
 from lepton_core.data import infer_schema, prepare_features, split_table
 from lepton_core.evaluation import evaluate
@@ -30,7 +31,7 @@ def searched(base, workspace):
         return evaluate(y_true, *args, **kwargs)
 
     mp = pytest.MonkeyPatch()
-    mp.setattr(auto_module, "evaluate", recording)
+    mp.setattr(search_module, "evaluate", recording)
     try:
         result = run_auto(
             AutoConfig(base=base, budget_s=8, max_trials=8, refit=False), workspace=workspace
@@ -89,9 +90,7 @@ def test_the_winner_is_refitted_on_training_and_validation_rows(base, workspace)
     assert winner.config.params["early_stopping_rounds"] is None
     df, test = workspace.load_dataset(winner.dataset_id)
     searched = split_table(df, "Y", task="binary", test=test, seed=0)
-    refitted = split_table(
-        df, "Y", task="binary", test=test, valid_size=auto_module._REFIT_VALID_SIZE, seed=0
-    )
+    refitted = split_table(df, "Y", task="binary", test=test, valid_size=0.0, seed=0)
     # The same test part; every validation row joined the training part.
     assert refitted.test.equals(searched.test) and winner.n_test == len(searched.test)
     assert winner.n_valid == 0

@@ -1,4 +1,5 @@
-"""Deploy in headless Chromium: publish, create a key, call the API, share, revoke, reload."""
+"""Deploy in headless Chromium: publish, create a key, call the API, share, revoke, reload;
+and a share-link visitor, on this computer or through another name, gets the demo alone."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_browser import CHROMIUM, _free_port, _no_errors, _shot, browser  # noqa: F401
+from test_browser import CHROMIUM, FLAGS, _free_port, _no_errors, _shot, browser  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [
@@ -71,7 +72,7 @@ def servers(tmp_path_factory, adult_csv):
                 f"http://127.0.0.1:{api_port}/health",
             )
         )
-        yield f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{api_port}", run
+        yield f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{api_port}", run, ws
     finally:
         for proc in procs:
             proc.terminate()
@@ -81,7 +82,7 @@ def servers(tmp_path_factory, adult_csv):
 def test_publish_key_api_share_revoke(servers, browser):  # noqa: F811
     from playwright.sync_api import expect
 
-    app, api, run = servers
+    app, api, run, _ = servers
     context = browser.new_context(viewport={"width": 1400, "height": 2400})
     page = context.new_page()
     page.set_default_timeout(90_000)
@@ -145,3 +146,81 @@ def test_publish_key_api_share_revoke(servers, browser):  # noqa: F811
         raise
     finally:
         context.close()
+
+
+# A name that is not this computer's but leads to it, as a tunnel or a proxy would.
+REMOTE = "lepton-share.test"
+NOTEBOOK = ["/", "/train", "/deploy"]
+
+
+def _only_the_demo(page) -> None:
+    """Must not happen: any notebook page, its menu, or one of its actions."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_role("heading", name=re.compile(r"^[1-5] · "))).to_have_count(0)
+    expect(page.get_by_role("link", name=re.compile(r"^[1-5] · "))).to_have_count(0)
+    for action in ("Publish", "Create key", "Start training", "Load sample", "Withdraw"):
+        expect(page.get_by_role("button", name=action)).to_have_count(0)
+    expect(page.get_by_text("Workspace:")).to_have_count(0)
+    _no_errors(page)
+
+
+def test_a_share_link_opens_the_demo_page_and_nothing_else(servers, browser):  # noqa: F811
+    from playwright.sync_api import expect
+
+    from lepton_core.workspace import ShareLinks
+
+    app, _, run, ws = servers
+    ws.set_published(run.model_name, run.model_version, True)
+    token = ShareLinks(ws).create(run.model_name, run.model_version, expires_in=3600).token
+    refused = re.compile("This page is part of the Lepton notebook|This link is not valid")
+    title = f"{run.model_name} · version {run.model_version}"
+
+    # On this computer: the session that came in through the link keeps to the demo page,
+    # whichever notebook address it moves to (the back and forward buttons, a typed
+    # path the page handles itself).
+    context = browser.new_context(viewport={"width": 1400, "height": 1400})
+    try:
+        for path in NOTEBOOK:
+            visitor = context.new_page()
+            visitor.set_default_timeout(60_000)
+            visitor.goto(f"{app}/demo?token={token}")
+            expect(visitor.get_by_role("heading", name=title)).to_be_visible(timeout=90_000)
+            visitor.evaluate(
+                "path => { history.pushState(null, '', path);"
+                " dispatchEvent(new PopStateEvent('popstate')); }",
+                path,
+            )
+            expect(visitor.get_by_text(refused).first).to_be_visible(timeout=30_000)
+            _only_the_demo(visitor)
+            visitor.close()
+    finally:
+        context.close()
+
+    # Through another name (a tunnel, a proxy): the link works, and every notebook address
+    # opened afterwards in the same browser says it is not for this visitor.
+    remote_browser = browser.browser_type.launch(
+        executable_path=CHROMIUM, args=[*FLAGS, f"--host-resolver-rules=MAP {REMOTE} 127.0.0.1"]
+    )
+    remote = remote_browser.new_context(viewport={"width": 1400, "height": 1400}).new_page()
+    remote.set_default_timeout(60_000)
+    here = app.replace("127.0.0.1", REMOTE)
+    try:
+        remote.goto(f"{here}/demo?token={token}")
+        remote.get_by_role("button", name="Predict").click()
+        expect(remote.get_by_text(re.compile(r"^(<=50K|>50K)$"))).to_be_visible(timeout=90_000)
+        _only_the_demo(remote)
+        _shot(remote, "visitor-demo")
+        for path in NOTEBOOK:
+            remote.goto(f"{here}{path}")
+            expect(remote.get_by_text("This page is part of the Lepton notebook")).to_be_visible(
+                timeout=30_000
+            )
+            _only_the_demo(remote)
+            if path == "/train":
+                _shot(remote, "visitor-train-refused")
+    except Exception:
+        _shot(remote, "visitor-failure")
+        raise
+    finally:
+        remote_browser.close()

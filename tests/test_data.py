@@ -20,6 +20,8 @@ from lepton_core.data import (
     MAX_CLASSES,
     Action,
     DataProfile,
+    InputField,
+    InputSchema,
     Schema,
     anonymise,
     check_sensitive,
@@ -929,3 +931,111 @@ def test_plots_of_dates_and_without_classes():
 def test_importing_data_does_not_import_streamlit():
     code = "import sys, lepton_core.data, lepton_core.plots; assert 'streamlit' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+# ------------------------------------------- bad records and hidden names (issue 14)
+def _schema() -> InputSchema:
+    return InputSchema(
+        fields=[
+            InputField(name="age", kind="numeric", default=30),
+            InputField(name="job", kind="categorical", default="a", choices=["a", "b"]),
+        ]
+    )
+
+
+def test_visible_name_cuts_and_shows_hidden_characters():
+    from lepton_core.data import visible_name
+
+    assert visible_name("age") == "age"
+    assert visible_name("x" * 1_000_000) == "x" * 60 + "…"
+    assert visible_name("\u200bage") == "\\u200bage"
+    assert visible_name("a\u202eb\nc") == "a\\u202eb\\x0ac"
+    # A lone surrogate comes out as text any response can carry.
+    assert visible_name("\ud800").encode("utf-8") == b"\\ud800"
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"age": 1, "job": "a", "\ud800": 1}, "unknown field '\\ud800'"),
+        ({"age": 1, "job": "a", "k" * 1_000_000: 1}, "'" + "k" * 60 + "…'"),
+        ({"age": float("nan"), "job": "a"}, "'age' is nan, not a finite number"),
+        ({"age": 1, "job": float("-inf")}, "'job' is -inf, not a finite number"),
+        ({"age": "inf", "job": "a"}, "'age' must be a finite number, got 'inf'"),
+        ({"age": "1e309", "job": "a"}, "'age' must be a finite number, got '1e309'"),
+        ({"age": "NaN", "job": "a"}, "'age' must be a finite number, got 'NaN'"),
+        ({"age": "y" * 100_000, "job": "a"}, "got '" + "y" * 59 + "…"),
+    ],
+)
+def test_records_with_unreadable_values_or_names_get_one_short_sentence(record, message):
+    with pytest.raises(DataError) as caught:
+        _schema().to_frame([record])
+    text = str(caught.value)
+    assert message in text and len(text) < 400
+    text.encode("utf-8")  # no lone surrogate in the message
+
+
+def test_a_number_in_a_categorical_field_is_its_text_even_when_huge():
+    # 1e308 is a whole number beyond int64: it used to fail the cast to Int64 (a 500).
+    assert _schema().to_frame([{"age": 1, "job": 1e308}])["job"].tolist() == ["1e+308"]
+    assert _schema().to_frame([{"age": 1, "job": 3.0}])["job"].tolist() == ["3"]
+    features = prepare_features(
+        pd.DataFrame({"job": [-1e300, None]}), Schema.from_dict(_job_schema()), None
+    )
+    assert features["job"].iloc[0] == "-1e+300" and pd.isna(features["job"].iloc[1])
+
+
+def _job_schema() -> dict:
+    return {
+        "columns": [
+            {"name": "job", "kind": "categorical", "dtype": "", "missing_share": 0, "distinct": 0}
+        ]
+    }
+
+
+def test_a_table_with_infinite_numbers_is_refused_and_empty_cells_are_missing():
+    schema = _schema()
+    ok = schema.prepare(pd.DataFrame({"age": [1.0, np.nan, None], "job": ["a", "b", None]}))
+    assert ok["age"].isna().tolist() == [False, True, True]
+    for bad in ([1.0, np.inf], ["1", "-Infinity"]):
+        with pytest.raises(DataError, match=r"'age'.*finite"):
+            schema.prepare(pd.DataFrame({"age": bad, "job": ["a", "b"]}))
+
+
+def test_profile_warns_about_column_names_with_hidden_characters():
+    df = pd.DataFrame({"\u200bage": [1, 2], "age": [3, 4], "na\u202eme": ["x", "y"], "ok": [1, 2]})
+    warnings = profile_table(df).warnings
+    assert len(warnings) == 2
+    assert "'\\u200bage'" in warnings[0] and "looks like column 'age'" in warnings[0]
+    assert "\\u202e" in warnings[1]
+    assert profile_table(pd.DataFrame({"age": [1, 2]})).warnings == []
+    assert DataProfile.from_json(profile_table(df).to_json()).warnings == warnings
+
+
+def test_data_page_warns_about_a_column_name_with_hidden_characters():
+    from streamlit.testing.v1 import AppTest
+
+    from app_pages._common import Keys
+
+    root = Path(__file__).resolve().parents[1]
+    at = AppTest.from_file(root / "app.py", default_timeout=120).switch_page("app_pages/data.py")
+    df = pd.DataFrame({"\u200bage": [1, 2, 3, 4], "age": [5, 6, 7, 8], "y": ["a", "b"] * 2})
+    at.session_state[Keys.DRAFT] = {
+        "name": "hidden",
+        "df": df,
+        "test": None,
+        "source": "hidden.csv",
+        "target": "y",
+        "sensitive": [],
+        "about": "A table with a hidden character.",
+    }
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = [w.value for w in at.warning]
+    assert any("'\\u200bage'" in w and "looks like column 'age'" in w for w in shown), shown
+
+
+def test_json_with_an_escaped_lone_surrogate_is_refused_in_a_sentence():
+    data = b'{"a": "\\ud800", "b": 1}\n{"a": "x", "b": 2}\n'
+    with pytest.raises(DataError, match="not valid Unicode"):
+        load_table(data, filename="records.jsonl")

@@ -130,7 +130,7 @@ def test_auto_runs_its_trials_in_parallel_on_ray_tune(adult_csv, on_ray, monkeyp
     import pandas as pd
     from ray import tune
 
-    import lepton_core.runs._auto as auto_module
+    import lepton_core.runs._search as search_module
     from lepton_core.data import infer_schema, load_table, prepare_features, split_table
     from lepton_core.runs import AutoConfig, run_auto
 
@@ -147,7 +147,7 @@ def test_auto_runs_its_trials_in_parallel_on_ray_tune(adult_csv, on_ray, monkeyp
 
     monkeypatch.setattr(tune, "with_parameters", recording_with_parameters)
     monkeypatch.setattr(tune, "Tuner", recording_tuner)
-    monkeypatch.setattr(auto_module, "evaluate", lambda *a, **k: scored_here.append(a))
+    monkeypatch.setattr(search_module, "evaluate", lambda *a, **k: scored_here.append(a))
     boards: list[int] = []
 
     def on_leaderboard(leaderboard, **info):

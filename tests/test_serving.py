@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
+import pickle
 import sys
 from pathlib import Path
 from urllib.parse import quote
@@ -14,6 +17,7 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
+from lepton_core.core import ModelError
 from lepton_core.data import MAX_RECORDS
 from lepton_core.serving import create_app
 from lepton_core.workspace import ApiKeyStore
@@ -324,3 +328,333 @@ def test_no_5xx_from_the_openapi_spec(api):
         check()
     assert not failures, failures[:5]
     assert len(statuses) > 3 * len(operations) and 200 in statuses and 422 in statuses
+
+
+# ------------------------------------------------------- keys and headers (issue 14)
+def _set_key(store: ApiKeyStore, key_id: str, **values: float | None) -> None:
+    from lepton_core.core import sqlite_connection
+
+    with sqlite_connection(store.path) as db:
+        for column, value in values.items():
+            db.execute(f"UPDATE keys SET {column} = ? WHERE id = ?", (value, key_id))
+
+
+def test_an_expired_key_gets_401_that_says_so(api, workspace):
+    import time
+
+    _, _, store = api
+    anonymous = TestClient(create_app(workspace))
+    key, token = store.create("quarterly", expires_in=90 * 86_400)
+    assert key.expires == pytest.approx(time.time() + 90 * 86_400, abs=5)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert anonymous.get("/models", headers=headers).status_code == 200
+    _set_key(store, key.id, expires=time.time() - 1)
+    response = anonymous.get("/models", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    detail = response.json()["detail"]
+    assert "('quarterly') expired on " in detail and "create a new one on the Deploy page" in detail
+    listed = next(k for k in store.list() if k.id == key.id)
+    assert listed.expired and not listed.active
+    # Revoked outranks expired; unknown keys get the plain sentence.
+    store.revoke(key.id)
+    assert "expired" not in anonymous.get("/models", headers=headers).json()["detail"]
+    never, forever = store.create("forever")
+    assert never.expires is None
+    assert anonymous.get("/models", headers={"Authorization": f"Bearer {forever}"}).is_success
+    with pytest.raises(ValueError, match="positive"):
+        store.create("x", expires_in=0)
+
+
+def test_last_used_is_recorded_at_most_once_a_minute(api, workspace):
+    import time
+
+    _, _, store = api
+    client = TestClient(create_app(workspace))
+    key, token = store.create("busy")
+    assert key.last_used is None
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def last_used() -> float | None:
+        return next(k for k in store.list() if k.id == key.id).last_used
+
+    assert client.get("/models", headers=headers).status_code == 200
+    first = last_used()
+    assert first == pytest.approx(time.time(), abs=5)
+    for _ in range(3):
+        client.get("/models", headers=headers)
+    assert last_used() == first  # no write per request
+    _set_key(store, key.id, last_used=first - 61)
+    client.get("/models", headers=headers)
+    assert last_used() == pytest.approx(time.time(), abs=5)
+
+
+def test_a_key_file_from_before_expiry_keeps_working(tmp_path):
+    import hashlib
+    import sqlite3
+    import time
+    from contextlib import closing
+
+    from lepton_core.workspace import Workspace
+
+    ws = Workspace(tmp_path / "ws")
+    token = "lk_" + "a" * 43
+    with closing(sqlite3.connect(ws.root / "apikeys.db")) as db, db:
+        db.execute(
+            "CREATE TABLE keys (id TEXT PRIMARY KEY, name TEXT, hint TEXT, hash TEXT UNIQUE, "
+            "created REAL, revoked REAL, last_used REAL)"
+        )
+        db.execute(
+            "INSERT INTO keys VALUES (?, ?, ?, ?, ?, NULL, NULL)",
+            ("old1", "old", "lk_aaaa…", hashlib.sha256(token.encode()).hexdigest(), time.time()),
+        )
+    store = ApiKeyStore(ws)
+    assert store.verify(token).name == "old"
+    [old] = store.list()
+    assert old.expires is None and old.active and old.last_used is not None
+    new, _ = store.create("new", expires_in=30 * 86_400)
+    assert {k.id for k in ApiKeyStore(ws).list()} == {"old1", new.id}
+
+
+def test_every_response_carries_the_security_headers(api, workspace, record):
+    client, run, _ = api
+    anonymous = TestClient(create_app(workspace))
+    small = TestClient(create_app(workspace, require_key=False, max_body_bytes=100))
+    responses = {
+        "health": anonymous.get("/health"),
+        "401": anonymous.get("/models"),
+        "models": client.get("/models"),
+        "predict": client.post(_url(run, "/predict"), json={"records": [record]}),
+        "422": client.post(_url(run, "/predict"), json={"records": []}),
+        "404": client.get("/models/nope/versions/1"),
+        "no route": client.get("/nowhere"),
+        "413": small.post(_url(run, "/predict"), json={"records": [record] * 5}),
+        "docs": anonymous.get("/docs"),
+        "openapi": anonymous.get("/openapi.json"),
+        "v2": client.get(f"/v2/models/{run.model_name}"),
+    }
+    for what, response in responses.items():
+        headers = response.headers
+        assert headers["x-content-type-options"] == "nosniff", what
+        assert headers["cache-control"] == "no-store", what
+        assert headers["x-frame-options"] == "DENY", what
+        assert headers["content-security-policy"] == "frame-ancestors 'none'", what
+        assert "server" not in headers, what
+        assert len(headers.get_list("cache-control")) == 1, what
+    assert responses["413"].status_code == 413 and responses["401"].status_code == 401
+
+
+def test_serve_sends_no_server_banner(monkeypatch, workspace):
+    import uvicorn
+
+    from lepton_core.serving import serve
+
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(kwargs))
+    serve(workspace, port=1)
+    assert seen["server_header"] is False
+    assert seen["host"] == "127.0.0.1"
+
+
+# ------------------------------------------ bad records and output safety (issue 14)
+def _post_raw(client, url: str, body: dict) -> object:
+    # ensure_ascii writes lone surrogates as \ud800 escapes: valid JSON text a client may send.
+    content = json.dumps(body, allow_nan=True).encode()
+    return client.post(url, content=content, headers={"Content-Type": "application/json"})
+
+
+def test_a_float_in_a_categorical_field_reads_as_its_text_on_both_paths(api, record):
+    client, run, _ = api
+    unseen = dict(record, workclass="never-seen")
+    for value in (1e308, -1e308, 5):
+        response = _post_raw(
+            client, _url(run, "/predict"), {"records": [dict(record, workclass=value)]}
+        )
+        assert response.status_code == 200, response.text
+        # The number is the category's text ("1e+308"), which training never saw: the fast
+        # path (plain strings) and the table path (anything else) agree on unseen values.
+        expected = client.post(_url(run, "/predict"), json={"records": [unseen]}).json()
+        assert response.json()["predictions"] == expected["predictions"]
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        (lambda r: {"records": [{**r, "\ud800": 1}]}, "unknown field '\\ud800'"),
+        # pydantic refuses the value and names the key (already made printable by pydantic).
+        (lambda r: {"records": [{**r, "\ud800": [1]}]}, "Field 'records.0."),
+        # In a value, on the table path (age) and the fast path (workclass) alike.
+        (lambda r: {"records": [dict(r, age="\ud800")]}, "'age' holds text that is not valid"),
+        (lambda r: {"records": [dict(r, workclass="x\udfff")]}, "'x\\udfff' has a lone"),
+    ],
+)
+def test_a_lone_surrogate_gets_422_with_a_printable_sentence(api, record, body, shown):
+    client, run, _ = api
+    response = _post_raw(client, _url(run, "/predict"), body(record))
+    assert response.status_code == 422, response.text
+    detail = json.loads(response.content.decode("utf-8"))["detail"]
+    assert shown in detail
+
+
+@pytest.mark.parametrize("value", ["inf", "-Infinity", "1e309", "NaN", "nan", float("nan")])
+def test_non_finite_numbers_are_refused_even_as_text(api, record, value):
+    client, run, _ = api
+    for what in ("/predict", "/explain"):
+        response = _post_raw(client, _url(run, what), {"records": [dict(record, age=value)]})
+        assert response.status_code == 422, (what, response.text)
+        assert "'age'" in response.json()["detail"] and "finite" in response.json()["detail"]
+    inputs = [
+        {"name": k, "shape": [1], "datatype": "BYTES", "data": [value if k == "age" else v]}
+        for k, v in record.items()
+    ]
+    response = _post_raw(client, f"/v2/models/{run.model_name}/infer", {"inputs": inputs})
+    assert response.status_code == 422 and "'age'" in response.json()["error"]
+
+
+def test_long_field_names_are_cut_in_messages(api, record):
+    client, run, _ = api
+    huge = "k" * 1_000_000
+    for body in (
+        {"records": [{**record, huge: 1}]},  # an unknown field
+        {"records": [{**record, huge: [1]}]},  # a value of the wrong type under it
+    ):
+        response = _post_raw(client, _url(run, "/predict"), body)
+        assert response.status_code == 422
+        assert len(response.content) < 2_000 and "k" * 60 + "…" in response.json()["detail"]
+    tensor = {"name": "t" * 200, "shape": [1], "datatype": "FP64", "data": [1]}
+    response = client.post(f"/v2/models/{run.model_name}/infer", json={"inputs": [tensor]})
+    assert response.status_code == 422 and "t" * 60 + "…'" in response.json()["error"]
+
+
+def test_names_with_a_trailing_newline_are_not_names(api, workspace):
+    client, run, _ = api
+    for name in (f"{run.model_name}\n", f"{run.model_name}\r\n"):
+        with pytest.raises(ModelError, match="not a valid model name"):
+            workspace.model_version(name)
+    response = client.get(f"/models/{quote(run.model_name + chr(10))}/versions/latest")
+    assert response.status_code == 404
+    assert "\\x0a' is not a valid model name" in response.json()["detail"]
+
+
+def test_batch_csv_escapes_formula_cells(api, adult_test):
+    client, run, _ = api
+    attacks = ['=HYPERLINK("http://evil","x")', "+1+2", "-2+3", "@SUM(A1)"]
+    table = adult_test.head(len(attacks)).copy()
+    table["workclass"] = attacks
+    table["note"] = ["-5", "fine", "=1", "@x"]
+    upload = {"file": ("t.csv", table.to_csv(index=False).encode(), "text/csv")}
+    response = client.post(_url(run, "/batch"), files=upload)
+    assert response.status_code == 200, response.text
+    rows = list(csv.reader(io.StringIO(response.text, newline="")))
+    header = rows[0]
+    assert [r[header.index("workclass")] for r in rows[1:]] == ["'" + a for a in attacks]
+    assert [r[header.index("note")] for r in rows[1:]] == ["-5", "fine", "'=1", "'@x"]
+    assert all(not r[header.index("reason_1")].startswith(tuple("=+-@")) for r in rows[1:])
+
+
+class _Unpickled:
+    """Loading a pickle of this makes a folder: proof that something unpickled it."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.mkdir, (str(self.marker),))
+
+
+def test_a_pickle_in_place_of_a_model_file_is_refused_unread(workspace, adult_csv, tmp_path):
+    import mlflow.artifacts
+
+    from lepton_core.runs import TrainConfig, train
+    from lepton_core.workspace import _workspace as ws_module
+
+    result = train(
+        TrainConfig(
+            data=str(adult_csv), target="Y", model="logistic", model_name="pickled", explain_rows=20
+        ),
+        workspace=workspace,
+    )
+    name, version = result.model_name, result.model_version
+    uri = workspace.model_location(name, version)
+    folder = Path(mlflow.artifacts.download_artifacts(uri, tracking_uri=workspace.tracking_uri))
+    folder = folder / "artifacts" / "lepton_model"
+    marker = tmp_path / "unpickled"
+    for victim in sorted(p for p in folder.iterdir() if p.is_file()):
+        saved = victim.read_bytes()
+        victim.write_bytes(pickle.dumps(_Unpickled(marker)))
+        # The attacker rewrites the integrity tag to match the new files, too.
+        digest = ws_module._digest(ws_module._hash_files(folder))
+        workspace.client.set_model_version_tag(name, str(version), "lepton.sha256", digest)
+        workspace._load_model_cached.cache_clear()
+        try:
+            with pytest.raises(ModelError, match="not the ones Lepton saved"):
+                workspace.load_model(name, version)
+            client = TestClient(create_app(workspace, require_key=False))
+            response = client.get(f"/models/{name}/versions/{version}")
+            assert response.status_code == 404, (victim.name, response.text)
+            assert "not the ones Lepton saved" in response.json()["detail"]
+        finally:
+            victim.write_bytes(saved)
+    assert not marker.exists()
+    digest = ws_module._digest(ws_module._hash_files(folder))  # leave the version whole again
+    workspace.client.set_model_version_tag(name, str(version), "lepton.sha256", digest)
+    workspace._load_model_cached.cache_clear()
+    assert workspace.load_model(name, version).family == "logistic"
+
+
+def test_no_5xx_from_the_openapi_spec_with_the_models_own_fields(api, record):
+    """The record routes again, with the spec's generated values under the model's own field
+    names (and tensor names), so they reach the value checks rather than stop at the names."""
+    client, run, _ = api
+    schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
+    headers = dict(client.headers)
+    names = list(record)
+    failures: list[tuple[str, int, str]] = []
+    statuses: list[int] = []
+    operations = [
+        op
+        for op in (result.ok() for result in schema.get_all_operations())
+        if op.method.upper() == "POST" and op.path.endswith(("/predict", "/explain", "/infer"))
+    ]
+    assert len(operations) == 4
+
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=25,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def check(case):
+            params = case.path_parameters or {}
+            params["name"] = run.model_name
+            if "version" in params:
+                params["version"] = "latest"
+            if case.query and "version" in case.query:
+                case.query["version"] = "latest"
+            body = case.body
+            start = len(repr(body)) % len(names)  # spread the values over every field
+            fields = names[start:] + names[:start]
+            if isinstance(body, dict) and isinstance(body.get("records"), list):
+                body["records"] = [
+                    {**record, **dict(zip(fields, r.values(), strict=False))}
+                    if isinstance(r, dict)
+                    else r
+                    for r in body["records"]
+                ]
+            if isinstance(body, dict) and isinstance(body.get("inputs"), list):
+                for tensor, name in zip(body["inputs"], fields * 200, strict=False):
+                    if isinstance(tensor, dict):
+                        tensor["name"] = name
+            response = case.call(headers=headers)
+            statuses.append(response.status_code)
+            text = response.content.decode("utf-8")  # every answer is UTF-8, errors included
+            if response.status_code >= 500 or len(text) > 100_000:
+                failures.append((case.formatted_path, response.status_code, text[:200]))
+
+        check()
+    assert not failures, failures[:5]
+    assert len(statuses) >= 50 and 200 in statuses and 422 in statuses, statuses

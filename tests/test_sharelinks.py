@@ -187,3 +187,103 @@ def test_demo_page_arguments_never_name_files(adult_run, workspace):
         demo = _page("demo")
         demo.query_params = query
         assert _ok(demo.run()).title[0].value == "This link is not valid", query
+
+
+# ------------------------------------------------------------ hardening (issue 14)
+@pytest.mark.parametrize(
+    "signature",
+    ["é" * 43, "\ud800", "ＡＡＡ", "\u200b" + "A" * 42, "A" * 42 + "\x00"],
+)
+def test_a_signature_with_non_ascii_characters_is_not_valid(links, signature):
+    payload = links.create("adult", 1, expires_in=60).token.split(".")[0]
+    with pytest.raises(ModelError, match="not valid"):
+        links.verify(f"{payload}.{signature}")
+    with pytest.raises(ModelError, match="not valid"):
+        links.verify(f"\ud800.{signature}")
+
+
+def test_the_demo_page_says_not_valid_for_a_non_ascii_signature(adult_run, workspace):
+    workspace.set_published(adult_run.model_name, adult_run.model_version, True)
+    links = ShareLinks(workspace)
+    token = links.create(adult_run.model_name, adult_run.model_version, expires_in=60).token
+    payload = token.split(".")[0]
+    assert _demo(f"{payload}.{'é' * 43}").title[0].value == "This link is not valid"
+
+
+def _columns(path: Path) -> list[str]:
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(path)) as db:
+        return [row[1] for row in db.execute("PRAGMA table_info(links)")]
+
+
+def test_the_store_keeps_only_what_verification_needs(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    links = ShareLinks(ws)
+    link = links.create("adult", 2, expires_in=3600)
+    payload, signature = link.token.split(".")
+    db = ws.root / "sharelinks.db"
+    assert _columns(db) == ["id", "model", "version", "created", "expires", "revoked"]
+    stored = db.read_bytes()
+    assert signature.encode() not in stored and payload.encode() not in stored
+    # The Deploy page still shows the link: it is signed anew from its row.
+    assert [x.token for x in ShareLinks(ws).list("adult", 2)] == [link.token]
+    assert ShareLinks(ws).verify(link.token).id == link.id
+
+
+def test_an_older_store_loses_its_tokens_and_is_made_private(tmp_path):
+    import sqlite3
+    from contextlib import closing
+
+    ws = Workspace(tmp_path / "ws")
+    link = ShareLinks(ws).create("adult", 1, expires_in=3600, public=False)
+    revoked = ShareLinks(ws).create("adult", 1, expires_in=None, public=True)
+    # The layout an older Lepton wrote: every token in the file, the file world-readable.
+    db = ws.root / "sharelinks.db"
+    db.unlink()
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute(
+            "CREATE TABLE links (id TEXT PRIMARY KEY, model TEXT, version INT, created REAL, "
+            "expires REAL, token TEXT, revoked REAL)"
+        )
+        for x, gone in ((link, None), (revoked, 1.0)):
+            conn.execute(
+                "INSERT INTO links VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (x.id, x.model, x.version, x.created, x.expires, x.token, gone),
+            )
+    for path in (db, ws.root / "share_secret"):
+        path.chmod(0o644)
+    assert link.token.encode() in db.read_bytes()
+
+    links = ShareLinks(ws)
+    assert "token" not in _columns(db)
+    for x in (link, revoked):
+        assert x.token.split(".")[1].encode() not in db.read_bytes()
+    for path in (db, ws.root / "share_secret"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+    # The links an older Lepton handed out keep working (or stay revoked).
+    assert links.verify(link.token).id == link.id
+    with pytest.raises(ModelError, match="not valid"):
+        links.verify(revoked.token)
+    assert {x.id: x.token for x in links.list()} == {link.id: link.token, revoked.id: revoked.token}
+    assert ShareLinks(ws).verify(link.token).id == link.id  # opening it again changes nothing
+
+
+def test_every_store_file_is_made_owner_only_when_a_store_opens_it(tmp_path):
+    from lepton_core.jobs import JobStore
+    from lepton_core.workspace import ApiKeyStore
+
+    ws = Workspace(tmp_path / "ws")
+    opens = {
+        "apikeys.db": lambda: ApiKeyStore(ws).list(),
+        "sharelinks.db": lambda: ShareLinks(ws).list(),
+        "jobs.db": lambda: JobStore(ws).list(),
+        "share_secret": lambda: ShareLinks(ws),
+    }
+    for name, use in opens.items():
+        use()
+        assert stat.S_IMODE((ws.root / name).stat().st_mode) == 0o600, name
+        (ws.root / name).chmod(0o644)
+        use()
+        assert stat.S_IMODE((ws.root / name).stat().st_mode) == 0o600, name

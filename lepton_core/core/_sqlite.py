@@ -2,8 +2,9 @@
 
 Every connection runs in WAL mode (readers never wait for a writer), waits up to a
 busy timeout for a lock instead of failing at once, and is closed when the block
-ends, so no file handle outlives its use. A new database file is created readable by
-its owner only: the stores hold key hashes, link tokens and job commands.
+ends, so no file handle outlives its use. A database file is created readable by its
+owner only, and an existing one is made so: the stores hold key hashes, share links
+and job commands.
 """
 
 from __future__ import annotations
@@ -65,8 +66,15 @@ def sqlite_connection(
 def _open(path: Path, timeout: float, autocommit: bool) -> sqlite3.Connection:
     conn = None
     try:
-        # sqlite3 would create the file with the umask's mode; create it first, owner-only.
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        # sqlite3 would create the file with the umask's mode; create it first, owner-only,
+        # and tighten a file an older version left readable by others (SQLite gives its
+        # -wal and -shm files the database file's mode).
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_mode & 0o077:
+                os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
         conn = sqlite3.connect(path, timeout=timeout, isolation_level=None if autocommit else "")
         conn.execute("PRAGMA journal_mode=WAL")
     except (OSError, sqlite3.Error) as exc:

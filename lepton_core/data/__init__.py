@@ -24,7 +24,12 @@ from lepton_core.data._kanonymity import (
     KAnonymity,
     k_anonymity,
 )
+from lepton_core.data._limits import (
+    LIMIT_SETTINGS,
+    InputLimits,
+)
 from lepton_core.data._load import load_table
+from lepton_core.data._names import visible_name
 from lepton_core.data._pii_actions import (
     ACTIONS,
     Action,
@@ -67,6 +72,7 @@ __all__ = [
     "ACTIONS",
     "KINDS",
     "KIND_LABELS",
+    "LIMIT_SETTINGS",
     "MAX_CLASSES",
     "MAX_RECORDS",
     "MIN_LABELLED_ROWS",
@@ -78,6 +84,7 @@ __all__ = [
     "DataProfile",
     "DataSplit",
     "InputField",
+    "InputLimits",
     "InputSchema",
     "KAnonymity",
     "Sample",
@@ -106,4 +113,5 @@ __all__ = [
     "suggest_sensitive",
     "suggest_target",
     "suggested_actions",
+    "visible_name",
 ]

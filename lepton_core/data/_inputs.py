@@ -12,8 +12,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api import types as ptypes
 
 from lepton_core.core import DataError, JsonMixin
+from lepton_core.data._names import visible_name
 from lepton_core.data._schema import ColumnInfo, Schema
 from lepton_core.data._split import prepare_features
 
@@ -85,12 +87,14 @@ class InputSchema(JsonMixin):
         return {f.name: f.default for f in self.fields}
 
     def check(self, records: list[dict[str, Any]]) -> None:
-        """Check that request records have exactly the schema's fields.
+        """Check that request records have exactly the schema's fields and plain values.
 
         Raises
         ------
         DataError
-            For no records, too many, or an unknown or missing field.
+            For no records, too many, an unknown or missing field, text with a lone
+            surrogate, or a number no model can read: infinite, NaN or an integer beyond a
+            float's exact range (send null for an unknown value).
         """
         if not isinstance(records, list) or not records:
             raise DataError("No records were sent; send a list with at least one record.")
@@ -106,19 +110,20 @@ class InputSchema(JsonMixin):
                 raise DataError(
                     f"Record {i} is not an object; send each record as {{column: value}}."
                 )
-            if record.keys() == expected:
-                continue
-            extra = sorted(set(record) - expected)
-            if extra:
+            if record.keys() != expected:
+                extra = sorted(set(record) - expected)
+                if extra:
+                    raise DataError(
+                        f"Record {i} has an unknown field '{visible_name(extra[0])}'; the model "
+                        f"takes {', '.join(visible_name(n) for n in names)}."
+                    )
+                missing = [n for n in names if n not in record]
                 raise DataError(
-                    f"Record {i} has an unknown field '{extra[0]}'; the model takes "
-                    f"{', '.join(names)}."
+                    f"Record {i} has no field '{visible_name(missing[0])}'; send every field "
+                    "(use null for an unknown value)."
                 )
-            missing = [n for n in names if n not in record]
-            raise DataError(
-                f"Record {i} has no field '{missing[0]}'; send every field "
-                "(use null for an unknown value)."
-            )
+            for name, value in record.items():
+                _check_value(value, i, name)
 
     def to_frame(self, records: list[dict[str, Any]]) -> pd.DataFrame:
         """Check request records against the schema and turn them into model input.
@@ -132,12 +137,22 @@ class InputSchema(JsonMixin):
         return self.prepare(pd.DataFrame.from_records(records, columns=self.names))
 
     def prepare(self, table: pd.DataFrame) -> pd.DataFrame:
-        """Select and convert the model's columns of ``table`` (extra columns are ignored)."""
+        """Select and convert the model's columns of ``table`` (extra columns are ignored).
+
+        A numeric column takes numbers and text that reads as a finite number; an empty
+        cell (NaN) or null is a missing value; infinite numbers, "inf" or "NaN" as text
+        and true/false are refused, as they are in request records.
+
+        Raises
+        ------
+        DataError
+            For a missing column or a value a numeric column cannot take.
+        """
         missing = [n for n in self.names if n not in table.columns]
         if missing:
             raise DataError(
-                f"The table has no column '{missing[0]}'; it needs every column the model "
-                f"was trained on ({', '.join(self.names)})."
+                f"The table has no column '{visible_name(missing[0])}'; it needs every column "
+                f"the model was trained on ({', '.join(self.names)})."
             )
         raw = table[self.names].copy()
         for field in self.fields:
@@ -159,21 +174,78 @@ class InputSchema(JsonMixin):
         return out[self.names]
 
 
+def _check_value(value: Any, i: int, name: str) -> None:
+    # JSON parsers accept Infinity, NaN, huge integers and lone surrogates (\ud800); none
+    # is a value a model was trained on, NaN would pass for "missing" (which null already
+    # says), and a lone surrogate cannot even be written as UTF-8.
+    if isinstance(value, str):
+        if not value.isascii() and not _utf8(value):
+            raise DataError(
+                f"Record {i} field '{visible_name(name)}' holds text that is not valid Unicode "
+                f"('{visible_name(value)}' has a lone surrogate); send UTF-8 text."
+            )
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise DataError(
+            f"Record {i} field '{visible_name(name)}' is {value}, not a finite number; "
+            "send a number, or null for an unknown value."
+        )
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+        raise DataError(
+            f"Record {i} field '{visible_name(name)}' is out of range; send a finite number."
+        )
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(value: Any) -> str:
+    return visible_name(repr(value))
+
+
 def _text(value: Any, name: str) -> str:
     if not isinstance(value, str):
-        raise DataError(f"Field '{name}' must be text, got {value!r}; send it as a string.")
+        raise DataError(
+            f"Field '{visible_name(name)}' must be text, got {_shown(value)}; send it as a string."
+        )
     return value
 
 
 def _numeric(col: pd.Series, name: str) -> pd.Series:
+    """The column as float64: missing values NaN, and anything but a finite number refused.
+
+    A table file's empty cell (read as NaN) and a record's null are missing values; text
+    that reads as a number ("12") is that number; "inf", "NaN" or "1e309" as text, an
+    infinite number and true/false are refused.
+    """
+    shown = visible_name(name)
+    if ptypes.is_float_dtype(col.dtype) or ptypes.is_integer_dtype(col.dtype):
+        values = col.astype("float64")
+        if np.isinf(values.to_numpy()).any():
+            raise DataError(
+                f"Field '{shown}' holds an infinite number; send finite numbers, or leave a "
+                "value empty when it is unknown."
+            )
+        return values
+
     def convert(value: Any) -> float:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return math.nan
         if isinstance(value, bool):
-            raise DataError(f"Field '{name}' must be a number, not true/false.")
+            raise DataError(f"Field '{shown}' must be a number, not true/false.")
         try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise DataError(f"Field '{name}' must be a number, got {value!r}.") from None
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            raise DataError(f"Field '{shown}' must be a number, got {_shown(value)}.") from None
+        if not math.isfinite(number):
+            raise DataError(
+                f"Field '{shown}' must be a finite number, got {_shown(value)}; send a number, "
+                "or leave the value empty (null) when it is unknown."
+            )
+        return number
 
     return col.map(convert).astype("float64")

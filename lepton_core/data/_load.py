@@ -4,10 +4,17 @@
 delimiter and decimal style of delimited text, and gives the columns stripped,
 unique names. Every problem a user can fix raises
 :class:`~lepton_core.core.DataError` with one sentence saying what to do.
+
+Memory and time stay bounded by :class:`~lepton_core.data.InputLimits`, checked
+before a table is materialised: a path's size from ``stat``, a Parquet file's
+footer and the decoded length of its strings, a delimited file's header and
+rows while parsing, a JSON file's nesting and values by a scan of its text.
+Text is parsed from UTF-8 bytes, never from a decoded copy of the whole file.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import io
@@ -20,13 +27,23 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from lepton_core.core import DataError
+from lepton_core.data._limits import InputLimits
 
 __all__ = ["load_table"]
 
 # Characters of text the delimiter and decimal sniffers look at.
 _SNIFF_CHARS = 65536
+# Bytes checked or scanned at a time, and rows of a Parquet file measured at a time.
+_CHUNK = 16 * 2**20
+_BATCH_ROWS = 65536
+_SCAN_BYTES = 4 * 2**20
+# A backslash and the character it escapes; the JSON structure scan blanks them out.
+_JSON_ESCAPE = re.compile(rb"\\.", re.DOTALL)
 
 _FORMATS = {
     ".csv": "csv",
@@ -51,7 +68,11 @@ _UNNAMED_RE = re.compile(r"^Unnamed: \d+")
 
 
 def load_table(
-    source: str | os.PathLike | bytes, *, filename: str | None = None, max_bytes: int | None = None
+    source: str | os.PathLike | bytes,
+    *,
+    filename: str | None = None,
+    max_bytes: int | None = None,
+    limits: InputLimits | None = None,
 ) -> pd.DataFrame:
     """Read a CSV, TSV, Parquet, JSON or JSON Lines table from a path or raw bytes.
 
@@ -63,7 +84,11 @@ def load_table(
         Name used to pick the format by its extension (for bytes); the content
         is sniffed when there is none.
     max_bytes : int, optional
-        Refuse files larger than this.
+        Refuse files larger than this (the caller's upload limit), on top of
+        ``limits.max_file_bytes``.
+    limits : InputLimits, optional
+        The size limits; ``InputLimits.from_env()`` (the ``LEPTON_MAX_*``
+        settings) when omitted. Each is checked before the table is materialised.
 
     Returns
     -------
@@ -74,58 +99,59 @@ def load_table(
     Raises
     ------
     DataError
-        If the file is missing, empty, too large, binary, compressed or malformed.
+        If the file is missing, empty, over a limit, binary, compressed or malformed.
     """
-    data, name = _read_source(source, filename, max_bytes)
+    limits = limits if limits is not None else InputLimits.from_env()
+    data, name = _read_source(source, filename, max_bytes, limits)
     if not data:
         raise DataError("The file is empty; upload a file with a header row and data rows")
     fmt = _detect_format(data, name)
-    if fmt == "parquet":
-        df = _read_parquet(data)
-    else:
-        text = _decode(data)
-        if not text.strip():
-            raise DataError("The file is empty; upload a file with a header row and data rows")
-        if fmt in ("json", "jsonl"):
-            df = _read_json(text, lines=fmt == "jsonl")
+    try:
+        if fmt == "parquet":
+            df = _read_parquet(data, limits)
         else:
-            df = _read_delimited(text, name)
-    return _finish(df)
+            data = _utf8(data)
+            if not data or data.isspace():
+                raise DataError("The file is empty; upload a file with a header row and data rows")
+            if fmt in ("json", "jsonl"):
+                df = _read_json(data, lines=fmt == "jsonl", limits=limits)
+            else:
+                df = _read_delimited(data, name, limits)
+        return _finish(df, limits)
+    except RecursionError as exc:  # the checks above should make this unreachable
+        raise DataError(
+            "The table nests values too deeply to read; flatten the nested values into "
+            "columns and load it again"
+        ) from exc
+    except UnicodeEncodeError as exc:  # JSON escapes can spell lone surrogates ("\ud800")
+        raise DataError(
+            "The file holds text that is not valid Unicode (an escaped lone surrogate such as "
+            "\\ud800); remove or fix those values and load it again"
+        ) from exc
 
 
 def _read_source(
-    source: str | os.PathLike | bytes, filename: str | None, max_bytes: int | None
+    source: str | os.PathLike | bytes,
+    filename: str | None,
+    max_bytes: int | None,
+    limits: InputLimits,
 ) -> tuple[bytes, str]:
     if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-        _check_size(len(data), max_bytes)
-        return data, filename or ""
+        limits.check_file_size(memoryview(source).nbytes, max_bytes)
+        return bytes(source), filename or ""
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"source must be a path or bytes, not {type(source).__name__}")
     path = Path(source)
     if not path.is_file():
         raise DataError(f"The file '{path}' does not exist; check the path and try again")
-    _check_size(path.stat().st_size, max_bytes)
-    return path.read_bytes(), filename or path.name
-
-
-def _check_size(size: int, max_bytes: int | None) -> None:
-    if max_bytes is not None and size > max_bytes:
-        raise DataError(
-            f"The file is {_human_bytes(size)}, over the {_human_bytes(max_bytes)} upload limit; "
-            "upload a smaller sample or a Parquet file"
-        )
-
-
-def _human_bytes(n: int) -> str:
-    mb = n / 2**20
-    if mb >= 10:
-        return f"{mb:,.0f} MB"
-    if mb >= 1:
-        return f"{mb:.1f} MB"
-    if n >= 1024:
-        return f"{n / 1024:.0f} KB"
-    return f"{n} bytes"
+    # The size from stat refuses a large file before reading a byte of it; reading at most
+    # one byte over the limit also bounds a file that grows or whose size stat gets wrong.
+    limits.check_file_size(path.stat().st_size, max_bytes)
+    cap = limits.max_file_bytes if max_bytes is None else min(max_bytes, limits.max_file_bytes)
+    with path.open("rb") as f:
+        data = f.read(cap + 1)
+    limits.check_file_size(len(data), max_bytes)
+    return data, filename or path.name
 
 
 def _detect_format(data: bytes, name: str) -> str:
@@ -161,37 +187,57 @@ def _detect_format(data: bytes, name: str) -> str:
     return "json" if start[:1] in (b"{", b"[") else "csv"
 
 
-def _decode(data: bytes) -> str:
+def _utf8(data: bytes) -> bytes:
+    """The text as UTF-8 bytes without a byte-order mark, the way the parsers read it."""
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace")
+        data = data[3:]
+        return data if _is_utf8(data) else data.decode("utf-8", errors="replace").encode()
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace")
+        return data.decode("utf-16", errors="replace").encode()
     head = data[:8192]
     if b"\x00" in head:
         # UTF-16 without a byte-order mark puts NUL in every other byte of ASCII text.
         even, odd = head[0::2].count(0), head[1::2].count(0)
         half = len(head) // 2
         if odd > 0.8 * half and even < 0.2 * half:
-            return data.decode("utf-16-le", errors="replace")
+            return data.decode("utf-16-le", errors="replace").encode()
         if even > 0.8 * half and odd < 0.2 * half:
-            return data.decode("utf-16-be", errors="replace")
+            return data.decode("utf-16-be", errors="replace").encode()
+    if b"\x00" in data:  # anywhere: a sparse or padded file can start with a valid table
         raise DataError(
             "The file looks binary, not like a text table; upload a CSV, TSV, Parquet or JSONL file"
         )
+    if _is_utf8(data):
+        return data
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252")
+        return data.decode("cp1252").encode()
     except UnicodeDecodeError:
         # latin-1 maps every byte, so it cannot fail; a few characters may look odd.
-        return data.decode("latin-1")
+        return data.decode("latin-1").encode()
 
 
-def _read_parquet(data: bytes) -> pd.DataFrame:
+def _is_utf8(data: bytes) -> bool:
+    if data.isascii():
+        return True
+    # In pieces, so that checking never holds a decoded copy of the whole file.
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
     try:
+        for start in range(0, len(view), _CHUNK):
+            decoder.decode(view[start : start + _CHUNK])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _read_parquet(data: bytes, limits: InputLimits) -> pd.DataFrame:
+    try:
+        footer = pq.ParquetFile(io.BytesIO(data))
+        _check_parquet(data, footer, limits)
         df = pd.read_parquet(io.BytesIO(data))
+    except DataError:
+        raise
     except Exception as exc:  # pyarrow raises several unrelated types for a bad file
         raise DataError(
             "The Parquet file could not be read; export it again or upload it as CSV"
@@ -200,24 +246,122 @@ def _read_parquet(data: bytes) -> pd.DataFrame:
     return df.reset_index(drop=isinstance(df.index, pd.RangeIndex))
 
 
-def _read_json(text: str, *, lines: bool) -> pd.DataFrame:
-    if not lines:
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            if not text.lstrip().startswith("{"):
-                raise DataError(
-                    f"The JSON file is not valid (line {exc.lineno}: {exc.msg}); fix it or "
-                    "upload the table as CSV"
-                ) from exc
-            return _read_json(text, lines=True)  # several objects: JSON Lines named .json
-        return _json_frame(obj)
+def _check_parquet(data: bytes, footer: pq.ParquetFile, limits: InputLimits) -> None:
+    """Refuse a Parquet file over a limit before reading its values into a table.
+
+    The footer gives rows, columns, values (lists count each element) and sizes; a
+    fixed-width value decodes to its width. Strings are what can grow: a dictionary
+    of one long string repeated by millions of tiny indices. They are read as
+    dictionaries, a batch at a time, and their decoded length is summed without
+    expanding them.
+    """
+    meta = footer.metadata
+    limits.check_shape(meta.num_rows, meta.num_columns)
+    values = stored = 0
+    fixed: dict[str, int] = {}  # decoded bytes of fixed-width values, by top-level column
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        stored += group.total_byte_size
+        for j in range(group.num_columns):
+            chunk = group.column(j)
+            values += chunk.num_values
+            width = _PARQUET_WIDTHS.get(chunk.physical_type, 0)
+            if chunk.physical_type == "FIXED_LEN_BYTE_ARRAY":
+                width = footer.schema.column(j).length
+            top = chunk.path_in_schema.split(".", 1)[0]
+            fixed[top] = fixed.get(top, 0) + chunk.num_values * width
+    limits.check_values(values)
+    limits.check_decompressed(max(stored, sum(fixed.values())))
+    strings = [c.path for c in footer.schema if c.physical_type == "BYTE_ARRAY"]
+    if not strings:
+        return
+    # Only the columns holding strings are read, unless names with dots or repeated
+    # names make paths ambiguous: then every column is.
+    names = footer.schema_arrow.names
+    plain = len(set(names)) == len(names) and not any("." in n for n in names)
+    tops = {path.split(".", 1)[0] for path in strings}
+    columns = [n for n in names if n in tops] if plain else None
+    decoded = sum(size for top, size in fixed.items() if top not in tops) if plain else 0
+    reader = pq.ParquetFile(io.BytesIO(data), read_dictionary=strings)
+    for batch in reader.iter_batches(batch_size=_BATCH_ROWS, columns=columns):
+        decoded += sum(_decoded_size(column) for column in batch.columns)
+        limits.check_decompressed(decoded, more=True)
+
+
+_PARQUET_WIDTHS = {"BOOLEAN": 1, "INT32": 4, "INT64": 8, "INT96": 12, "FLOAT": 4, "DOUBLE": 8}
+
+
+def _decoded_size(array: pa.Array) -> int:
+    """Bytes ``array`` takes once its dictionaries of strings are expanded."""
+    kind = array.type
+    if pa.types.is_dictionary(kind):
+        value = kind.value_type
+        if not (pa.types.is_string(value) or pa.types.is_large_string(value)) and not (
+            pa.types.is_binary(value) or pa.types.is_large_binary(value)
+        ):
+            return array.nbytes
+        lengths = pc.take(pc.binary_length(array.dictionary), array.indices)
+        return 4 * len(array) + int(pc.sum(lengths).as_py() or 0)
+    if pa.types.is_struct(kind):
+        return sum(_decoded_size(array.field(i)) for i in range(kind.num_fields))
+    if isinstance(array, (pa.ListArray, pa.LargeListArray, pa.FixedSizeListArray)):
+        return 4 * len(array) + _decoded_size(array.values)
+    return array.nbytes
+
+
+def _read_json(data: bytes, *, lines: bool, limits: InputLimits) -> pd.DataFrame:
+    depth, values = _json_structure(data)
+    limits.check_depth(depth)
+    limits.check_values(values)
+    if lines:
+        return _read_json_lines(data, limits)
+    try:
+        obj = json.loads(data)
+    except json.JSONDecodeError as exc:
+        if not re.match(rb"\s*\{", data):
+            raise DataError(
+                f"The JSON file is not valid (line {exc.lineno}: {exc.msg}); fix it or "
+                "upload the table as CSV"
+            ) from exc
+        return _read_json_lines(data, limits)  # several objects: JSON Lines named .json
+    return _json_frame(obj, limits)
+
+
+def _json_structure(data: bytes) -> tuple[int, int]:
+    """How deep arrays and objects nest, and about how many values there are.
+
+    Brackets, colons and commas count only outside strings (an even number of
+    quote marks before them, once escapes are blanked out); every ``[``/``{`` is a
+    step down and every ``]``/``}`` a step up. Each value follows a colon (in an
+    object) or a comma (in an array), so the larger count bounds the cells
+    without parsing the document. Vectorised, a piece at a time.
+    """
+    if b"\\" in data:
+        data = _JSON_ESCAPE.sub(b"__", data)  # same length, no escaped quote left
+    in_string = level = deepest = colons = commas = 0
+    for start in range(0, len(data), _SCAN_BYTES):
+        chunk = np.frombuffer(data, np.uint8, min(_SCAN_BYTES, len(data) - start), start)
+        quotes = np.bitwise_xor.accumulate((chunk == 0x22).view(np.uint8)) ^ in_string
+        in_string = int(quotes[-1])
+        outside = quotes == 0
+        colons += int(np.count_nonzero((chunk == 0x3A) & outside))
+        commas += int(np.count_nonzero((chunk == 0x2C) & outside))
+        opens = ((chunk == 0x5B) | (chunk == 0x7B)) & outside
+        closes = ((chunk == 0x5D) | (chunk == 0x7D)) & outside
+        steps = np.flatnonzero(opens | closes)
+        if steps.size:
+            levels = np.cumsum(np.where(opens[steps], 1, -1)) + level
+            deepest, level = max(deepest, int(levels.max())), int(levels[-1])
+    return deepest, max(colons, commas + 1)
+
+
+def _read_json_lines(data: bytes, limits: InputLimits) -> pd.DataFrame:
     records = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+    for number, line in enumerate(data.splitlines(), start=1):
+        if not line or line.isspace():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line.decode())
         except json.JSONDecodeError as exc:
             raise DataError(
                 f"Line {number} of the JSON Lines file is not valid JSON; fix that line so that "
@@ -229,14 +373,23 @@ def _read_json(text: str, *, lines: bool) -> pd.DataFrame:
                 'per line, like {"age": 39, "sex": "Male"}'
             )
         records.append(record)
+    return _records_frame(records, limits)
+
+
+def _records_frame(records: list[dict], limits: InputLimits) -> pd.DataFrame:
+    keys: set = set()
+    for record in records:
+        keys.update(record)
+    limits.check_shape(len(records), len(keys))
     return pd.DataFrame.from_records(records)
 
 
-def _json_frame(obj: object) -> pd.DataFrame:
+def _json_frame(obj: object, limits: InputLimits) -> pd.DataFrame:
     if isinstance(obj, list) and all(isinstance(r, dict) for r in obj):
-        return pd.DataFrame.from_records(obj)
+        return _records_frame(obj, limits)
     if isinstance(obj, dict):
         if obj and all(isinstance(v, (list, dict)) for v in obj.values()):
+            limits.check_shape(max(len(v) for v in obj.values()), len(obj))
             try:
                 return pd.DataFrame(obj)  # {"column": [values]} or {"column": {row: value}}
             except ValueError as exc:
@@ -244,6 +397,7 @@ def _json_frame(obj: object) -> pd.DataFrame:
                     "The JSON columns have different lengths; give every column the same "
                     "number of values"
                 ) from exc
+        limits.check_shape(1, len(obj))
         return pd.DataFrame([obj])
     raise DataError(
         "The JSON file must hold a list of objects, one per row; export the table as records "
@@ -251,13 +405,16 @@ def _json_frame(obj: object) -> pd.DataFrame:
     )
 
 
-def _read_delimited(text: str, name: str) -> pd.DataFrame:
+def _read_delimited(data: bytes, name: str, limits: InputLimits) -> pd.DataFrame:
+    # Only the start is decoded for the sniffers (a UTF-8 character has at most 4 bytes).
+    head_bytes = data[: 4 * _SNIFF_CHARS + 4]
+    head = head_bytes.decode("utf-8", errors="ignore")
     # Excel may start a CSV with a "sep=;" line that names the delimiter.
-    declared = re.match(r"sep=([,;\t|])\r?\n", text)
+    declared = re.match(r"sep=([,;\t|])\r?\n", head)
     if declared:
-        text = text[declared.end() :]
-    sample = text[:_SNIFF_CHARS]
-    truncated = len(text) > _SNIFF_CHARS
+        head = head[declared.end() :]
+    sample = head[:_SNIFF_CHARS]
+    truncated = len(data) > len(head_bytes) or len(head) > _SNIFF_CHARS
     if declared:
         delimiter = declared.group(1)
     else:
@@ -266,11 +423,19 @@ def _read_delimited(text: str, name: str) -> pd.DataFrame:
     decimal, thousands = ".", None
     if delimiter == ";":
         decimal, thousands = _decimal_style(sample, truncated)
+    # The header bounds the columns before parsing; the parser stops one row past the
+    # last one the limits allow, so a long file is never read whole.
+    columns = _header_width(data, sample, delimiter, truncated, skip=bool(declared))
+    limits.check_shape(0, columns)
+    max_rows = min(limits.max_rows, limits.max_cells // max(columns, 1))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
             df = pd.read_csv(
-                io.StringIO(text),
+                io.BytesIO(data),
+                encoding="utf-8",
+                skiprows=1 if declared else None,
+                nrows=max_rows + 1,
                 sep=delimiter,
                 decimal=decimal,
                 thousands=thousands,
@@ -288,7 +453,19 @@ def _read_delimited(text: str, name: str) -> pd.DataFrame:
         ) from exc
     except pd.errors.ParserError as exc:
         raise DataError(_parser_message(str(exc), delimiter)) from exc
+    if len(df) > max_rows:
+        limits.check_shape(max_rows + 1, columns, more=True)
     return df
+
+
+def _header_width(data: bytes, sample: str, delimiter: str, truncated: bool, *, skip: bool) -> int:
+    rows = _sample_rows(sample, delimiter, truncated, limit=1)
+    if rows:
+        return len(rows[0])
+    # A header longer than the sample (a very wide table): count its delimiters instead.
+    start = data.find(b"\n") + 1 if skip else 0
+    end = data.find(b"\n", start)
+    return data.count(delimiter.encode(), start, end if end >= 0 else len(data)) + 1
 
 
 def _parser_message(detail: str, delimiter: str) -> str:
@@ -352,13 +529,14 @@ def _decimal_style(sample: str, truncated: bool) -> tuple[str, str | None]:
     return ",", thousands
 
 
-def _finish(df: pd.DataFrame) -> pd.DataFrame:
+def _finish(df: pd.DataFrame, limits: InputLimits) -> pd.DataFrame:
     if df.shape[1] == 0:
         raise DataError("The file is empty; upload a file with a header row and data rows")
     if len(df) == 0:
         raise DataError(
             "The file has a header but no data rows; add at least one row of data and upload again"
         )
+    limits.check_shape(len(df), df.shape[1])
     names = [str(c).strip() or f"column_{i + 1}" for i, c in enumerate(df.columns)]
     df.columns = _unique_names(names)
     # Trailing delimiters make nameless, empty columns; they carry nothing.

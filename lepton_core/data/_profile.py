@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,7 @@ from lepton_core.data._choices import (
     suggest_sensitive,
     suggest_target,
 )
+from lepton_core.data._names import hidden_characters, visible_name
 from lepton_core.data._schema import (
     _EPOCH,
     ColumnInfo,
@@ -56,7 +57,10 @@ class DataProfile(JsonMixin):
 
     ``class_balance`` maps each label to its row count when the (suggested or
     given) target is a classification target, else ``None``. ``fingerprint``
-    identifies the content (see :func:`fingerprint`).
+    identifies the content (see :func:`fingerprint`). ``warnings`` are sentences
+    about the table a person should read before training, such as a column name
+    with zero-width or bidirectional-control characters that make it look like
+    another name.
     """
 
     n_rows: int
@@ -66,6 +70,7 @@ class DataProfile(JsonMixin):
     suggestions: Suggestions
     class_balance: dict[str, int] | None
     fingerprint: str
+    warnings: list[str] = field(default_factory=list)
 
 
 def fingerprint(df: pd.DataFrame) -> str:
@@ -117,7 +122,29 @@ def profile_table(df: pd.DataFrame, *, target: str | None = None) -> DataProfile
         suggestions=Suggestions(target=target, task=task, sensitive=suggest_sensitive(df, schema)),
         class_balance=class_balance,
         fingerprint=fingerprint(df),
+        warnings=_name_warnings(list(df.columns)),
     )
+
+
+def _name_warnings(names: list[str]) -> list[str]:
+    """A sentence for each name with characters that do not show on screen.
+
+    Zero-width and bidirectional-control characters (and other invisible ones) make
+    ``"\\u200bage"`` look like ``"age"``; each is named by its escape, e.g. ``\\u200b``.
+    """
+    plain = {n for n in names if not hidden_characters(n)}
+    out = []
+    for name in names:
+        hidden = hidden_characters(name)
+        if not hidden:
+            continue
+        bare = "".join(ch for ch in name if not hidden_characters(ch))
+        twin = f" and looks like column '{visible_name(bare)}'" if bare in plain else ""
+        out.append(
+            f"Column '{visible_name(name)}' holds characters that do not show "
+            f"({', '.join(hidden)}){twin}; rename it in the file so it reads as what it is."
+        )
+    return out
 
 
 def _column_profile(s: pd.Series, info: ColumnInfo) -> ColumnProfile:

@@ -36,6 +36,7 @@ _BOOL_PAIRS = [
     )
 ]
 
+_NO_SPACE_CHAR = "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
 _ID_TOKENS = frozenset({"id", "ids", "uuid", "guid", "key", "index", "idx", "rowid", "rownum"})
 
 _DATE_RE = re.compile(
@@ -176,7 +177,8 @@ def _column_kind(name: str, s: pd.Series, n_present: int, distinct: int) -> Colu
     if _looks_like_dates(values):
         return "datetime"
     lengths = values.str.len()
-    words = values.str.count(" ") + 1
+    # Chinese and Japanese put no spaces between words: each of their characters counts.
+    words = values.str.count(" ") + 1 + values.str.count(_NO_SPACE_CHAR)
     many_distinct = distinct >= 0.5 * n_present or distinct > 1000
     if many_distinct and (lengths.mean() > 30 or words.mean() >= 5):
         return "text"

@@ -85,8 +85,9 @@ def _boolean_feature(s: pd.Series) -> pd.Series:
 def _categorical_feature(s: pd.Series) -> pd.Series:
     if ptypes.is_float_dtype(s.dtype):
         whole = s.dropna()
-        if np.all(np.isfinite(whole)) and np.all(whole == np.round(whole)):
-            s = s.astype("Int64")  # 3.0 -> "3", as the user wrote it
+        exact = np.all(np.isfinite(whole)) and np.all(np.abs(whole) < 2**53)
+        if exact and np.all(whole == np.round(whole)):
+            s = s.astype("Int64")  # 3.0 -> "3", as the user wrote it; 1e308 stays "1e+308"
     return s.astype("str")
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import os
+import sys
 import weakref
 from typing import Any
 
@@ -76,6 +77,8 @@ def bf16_twin(model: Any) -> Any | None:
     network is int8 already), and on processors without native bfloat16, where it
     would be slower than float32. The bfloat16 network is made once per network.
     """
+    if "torch" not in sys.modules:  # then the network is no torch module: nothing to copy
+        return None
     import torch
 
     network = getattr(model, "final_estimator_", None)
@@ -247,6 +250,10 @@ def _explain_one(
 ) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Values ``(n_tokens, n_outputs)``, the tokens and the base value of one text."""
     n_outputs = output.shape[0]
+    if not len(masker.tokenizer(text)["input_ids"]):
+        # A tokenizer without special tokens gives an empty text no ids, which shap's
+        # masker cannot split; there is nothing to attribute (as below).
+        return np.zeros((0, n_outputs)), [], output.copy()
     segments = masker.data_transform(text)[0]
     first = masker.keep_prefix
     last = len(segments) - masker.keep_suffix
@@ -259,6 +266,10 @@ def _explain_one(
     masked, unmasked = (masker(np.full(len(segments), keep), text)[0][0] for keep in (False, True))
     scorer.anchor([masked])
     scorer.anchor([unmasked], output[None])
+    if len(segments) == 1:
+        # shap's partition tree needs two segments; one token's Shapley value is exact.
+        base = scorer([masked])[0]
+        return (output - base)[None], [str(segments[0])], base
     result = explainer([text], max_evals=MAX_EVALS, batch_size=EXPLAIN_BATCH, silent=True)
     values = np.asarray(result.values[0], dtype=float).reshape(len(segments), n_outputs)
     base = np.asarray(result.base_values[0], dtype=float).reshape(n_outputs)

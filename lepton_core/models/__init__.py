@@ -1,15 +1,16 @@
 """Model families behind one scikit-learn estimator contract, and the registry that names them.
 
-==========  ===============================  =========================================
-family      final_estimator_                 files next to ``model.json``
-==========  ===============================  =========================================
-lightgbm    ``lightgbm.Booster``             ``booster.txt``
-logistic    ``LogisticRegression``/``Ridge``  ``pipeline.skops``
-tree        ``DecisionTree*``                ``pipeline.skops``
-mlp         ``torch.nn.Sequential``          ``pipeline.skops``, ``weights.safetensors``
-mitigated   thresholds or an ensemble        ``base/`` (the model it was made from)
-text        ``lepton_core.text``             see there
-==========  ===============================  =========================================
+==========  =================================  =======================================
+family      final_estimator_                   files next to ``model.json``
+==========  =================================  =======================================
+lightgbm    ``lightgbm.Booster``               ``booster.txt``
+logistic    ``LogisticRegression``/``Ridge``    ``pipeline.skops``
+tree        ``DecisionTree*``                  ``pipeline.skops``
+mlp         ``torch.nn.Sequential``            ``pipeline.skops``, ``weights.safetensors``
+mitigated   thresholds or an ensemble          ``base/`` (the model it was made from)
+text        a transformer network              its weights or head, the tokenizer
+ngram       TF-IDF n-grams + a linear model    ``pipeline.skops``, ``tokens.json``
+==========  =================================  =======================================
 """
 
 from lepton_core.models._base import (

@@ -146,7 +146,7 @@ class LeptonModel(BaseEstimator):
     #: What ``raw_output`` holds for classification: "logit" (log-odds, softmax logits)
     #: or "probability" (scikit-learn trees, whose TreeSHAP explains probabilities).
     margin: ClassVar[str] = "logit"
-    #: How the network was compressed to int8 (:mod:`lepton_core.runs._compress`), or None.
+    #: How the network was compressed to int8 (:mod:`._int8`), or None.
     compression_: Any = None
 
     def __init__(self, task: Task = "binary", seed: int = 0) -> None:

@@ -7,6 +7,7 @@ the types Lepton writes and refuses anything else.
 
 from __future__ import annotations
 
+import zipfile
 from abc import abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
@@ -108,7 +109,15 @@ def load_skops(path: Path) -> Any:
 
     # Only the types our own pipelines hold; anything else means the file is not ours.
     allowed = {"numpy.dtype", "sklearn.tree._tree.Tree", f"{__name__}._onehot_name", _OLD_NAMER}
-    unexpected = set(sio.get_untrusted_types(file=path)) - allowed
+    try:
+        # skops reads a zip of JSON; a pickle (or any other file) in its place fails here,
+        # before anything in it is loaded.
+        unexpected = set(sio.get_untrusted_types(file=path)) - allowed
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(
+            f"The file '{path.name}' is not a model file Lepton wrote; train and save the "
+            "model again."
+        ) from exc
     if unexpected:
         raise ModelError(
             f"The file '{path.name}' holds types Lepton does not write "

@@ -35,6 +35,7 @@ _FAMILIES = {
     "tree": "lepton_core.models._tree:TreeModel",
     "mlp": "lepton_core.models._mlp:MLPModel",
     "text": "lepton_core.text:TextModel",
+    "ngram": "lepton_core.text:NgramTextModel",
     "mitigated": "lepton_core.models._mitigated:MitigatedModel",
 }
 

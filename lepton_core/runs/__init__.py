@@ -8,6 +8,7 @@ from lepton_core.runs._batch import (
     MAX_BATCH_ROWS,
     predict_frame,
     score_table,
+    to_csv,
     write_table,
 )
 from lepton_core.runs._compress import (
@@ -111,6 +112,7 @@ __all__ = [
     "score_table",
     "set_intended_use",
     "split_run_data",
+    "to_csv",
     "to_onnx",
     "train",
     "write_table",

@@ -3,10 +3,14 @@
 The same schema checks as the REST API apply (every model column present,
 numbers where numbers are expected); rows are scored in chunks so a caller can
 show progress for a large file.
+
+Every CSV Lepton writes goes through :func:`to_csv`, which escapes text cells a
+spreadsheet would run as a formula (OWASP's CSV injection guidance).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,10 +23,15 @@ from lepton_core.explain import explain
 from lepton_core.models import LeptonModel
 from lepton_core.runs._scoring import ModelBundle
 
-__all__ = ["MAX_BATCH_ROWS", "predict_frame", "score_table", "write_table"]
+__all__ = ["MAX_BATCH_ROWS", "predict_frame", "score_table", "to_csv", "write_table"]
 
 MAX_BATCH_ROWS = 1_000_000
 _CHUNK = 2_000
+# A cell starting with one of these is a formula (or becomes one) in Excel, LibreOffice
+# and Google Sheets; OWASP's CSV injection guidance lists exactly these.
+_FORMULA_START = frozenset("=+-@\t\r")
+# Text that is a plain number ("-3", "+1.5e3") is no formula and stays as it is.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def predict_frame(
@@ -112,8 +121,47 @@ def score_table(
     return out
 
 
+def _defused(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in _FORMULA_START:
+        return value if _PLAIN_NUMBER.fullmatch(value) else "'" + value
+    return value
+
+
+def _defuse_formulas(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with a ``'`` before every text cell (and column name) that starts with
+    ``=``, ``+``, ``-``, ``@``, a tab or a carriage return; numbers are left alone."""
+    out = table.copy(deep=False)
+    out.columns = [_defused(c) for c in table.columns]
+    for j, dtype in enumerate(table.dtypes):
+        if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype):
+            continue
+        values = table.iloc[:, j].to_numpy(dtype=object)
+        escaped = [_defused(v) for v in values]
+        if any(a is not b for a, b in zip(escaped, values, strict=True)):
+            out.isetitem(j, pd.Series(escaped, index=table.index, dtype=object))
+    return out
+
+
+def to_csv(table: pd.DataFrame, path: str | Path | None = None, *, sep: str = ",") -> str | None:
+    """Write ``table`` as CSV (no index) to ``path``, or return the text when ``path`` is None.
+
+    Every CSV Lepton writes (REST batch scoring, ``lepton predict``, the Deploy page's
+    download) comes from here. A text cell or column name that starts with ``=``, ``+``,
+    ``-``, ``@``, a tab or a carriage return gets a leading ``'``, so a spreadsheet shows
+    it as text instead of running it as a formula (OWASP CSV injection guidance). Number
+    cells, and text that is a plain number such as ``"-3"``, are written unchanged. Rows
+    end in CRLF (RFC 4180), so a cell holding a line break or a lone carriage return is
+    quoted and cannot start a new row in a spreadsheet.
+    """
+    return _defuse_formulas(table).to_csv(path, index=False, sep=sep, lineterminator="\r\n")
+
+
 def write_table(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write a scored table as CSV, Parquet or JSON Lines, by the file's extension."""
+    """Write a scored table as CSV, Parquet or JSON Lines, by the file's extension.
+
+    CSV and TSV go through :func:`to_csv` (formula-like text cells escaped); Parquet and
+    JSON Lines keep every value as it is.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     try:
@@ -122,7 +170,7 @@ def write_table(table: pd.DataFrame, path: str | Path) -> Path:
         elif suffix in (".jsonl", ".json"):
             table.to_json(path, orient="records", lines=True)
         elif suffix in (".csv", ".tsv", ".txt", ""):
-            table.to_csv(path, index=False, sep="\t" if suffix == ".tsv" else ",")
+            to_csv(table, path, sep="\t" if suffix == ".tsv" else ",")
         else:
             raise DataError(
                 f"'{path.name}' has an unknown extension; name the output .csv, .tsv, "

@@ -17,6 +17,9 @@ Each resource is an ``APIRouter`` in its own module (``_health``, ``_models``,
 ``_predict``, ``_v2``); this module joins them, and the API key check and the
 shared state are dependencies (``_state``).
 
+Every response carries :data:`SECURITY_HEADERS` (``nosniff``, ``no-store``, no framing)
+and no ``server`` banner; an expired API key gets a 401 that says so.
+
 ``version`` is a number or ``latest``. Names and versions never become paths:
 they are looked up in the MLflow registry, which refuses anything that is not a
 plain name. Bad input gets a 4xx whose message names the field; never a 5xx.
@@ -31,6 +34,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from lepton_core.core import LeptonError, ModelError, WorkspaceError
+from lepton_core.data import visible_name
 from lepton_core.serving import _health, _models, _predict, _v2
 from lepton_core.serving._state import (
     MAX_BODY_BYTES,
@@ -87,6 +91,8 @@ def create_app(
         max_body_bytes=max_body_bytes,
     )
     app.add_middleware(_BodyLimit, limit=max_body_bytes)  # type: ignore[arg-type]
+    # Added last, so outermost: every answer carries them, 401 and 413 included.
+    app.add_middleware(_SecurityHeaders)  # type: ignore[arg-type]
     app.add_exception_handler(Unauthorised, _unauthorised)
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_exception_handler(LeptonError, _lepton)  # type: ignore[arg-type]
@@ -102,11 +108,12 @@ def create_app(
 
 
 async def _unauthorised(request: Request, exc: Exception) -> JSONResponse:
+    detail = getattr(exc, "detail", None) or (
+        "A valid API key is required; create one on the Deploy page and send it "
+        "as 'Authorization: Bearer <key>'."
+    )
     return JSONResponse(
-        {
-            "detail": "A valid API key is required; create one on the Deploy page and send it "
-            "as 'Authorization: Bearer <key>'."
-        },
+        {"detail": detail},
         status_code=401,
         headers={"WWW-Authenticate": "Bearer"},
     )
@@ -115,7 +122,8 @@ async def _unauthorised(request: Request, exc: Exception) -> JSONResponse:
 async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
     first = errors[0] if errors else {}
-    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
+    # A record's keys are in the location: cut them, and make lone surrogates printable.
+    where = ".".join(visible_name(p) for p in first.get("loc", ()) if p != "body") or "body"
     detail = f"Field '{where}': {first.get('msg', 'invalid value')}."
     return _error(request, detail, 422)
 
@@ -129,6 +137,38 @@ def _error(request: Request, detail: str, status: int) -> JSONResponse:
     # Open Inference Protocol clients expect {"error": ...}; the rest of the API uses FastAPI's.
     key = "error" if request.url.path.startswith("/v2/") else "detail"
     return JSONResponse({key: detail}, status_code=status)
+
+
+#: Sent with every response: no MIME sniffing, no caching of predictions or metadata (they
+#: may hold personal data), and no framing by another site.
+SECURITY_HEADERS: dict[str, str] = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+}
+_SECURITY_RAW = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+
+class _SecurityHeaders:
+    """Add :data:`SECURITY_HEADERS` to every HTTP response, replacing any a route set."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                names = {name for name, _ in _SECURITY_RAW}
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                message = {**message, "headers": kept + _SECURITY_RAW}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class _BodyLimit:
@@ -185,7 +225,10 @@ def serve(
     port: int = DEFAULT_PORT,
     runtime: str = "native",
 ) -> None:
-    """Run the API under uvicorn until interrupted (the access log never shows keys)."""
+    """Run the API under uvicorn until interrupted (the access log never shows keys).
+
+    The ``server`` header is off: a response does not name the server software.
+    """
     # uvicorn is needed only to serve for real; the app and its tests run without it.
     import uvicorn
 
@@ -195,4 +238,5 @@ def serve(
         port=port,
         log_level="info",
         access_log=True,
+        server_header=False,
     )

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from lepton_core.core import DataError
 from lepton_core.data import load_table
-from lepton_core.runs import ModelBundle, score_table
+from lepton_core.runs import ModelBundle, score_table, to_csv
 from lepton_core.serving._schemas import (
     ExplainResponse,
     PredictRequest,
@@ -26,7 +26,7 @@ from lepton_core.serving._state import (
     serving_state,
 )
 
-__all__ = ["check_values", "predictions", "router"]
+__all__ = ["check_finite", "predictions", "router"]
 
 router = APIRouter(tags=["models"], dependencies=[Depends(authorised)])
 
@@ -34,11 +34,17 @@ router = APIRouter(tags=["models"], dependencies=[Depends(authorised)])
 def predictions(
     bundle: ModelBundle, records: list[dict[str, Any]], scorer: Any
 ) -> list[RecordPrediction]:
-    """Labels (and class probabilities) of ``records`` from ``scorer``."""
-    check_values(records)
+    """Labels (and class probabilities) of ``records`` from ``scorer``.
+
+    Raises
+    ------
+    DataError
+        A record breaks the input schema (see :meth:`InputSchema.check`), or its values
+        are so far out of range that the model gives no finite prediction.
+    """
     labels, proba = scorer.predict_records(records, bundle.input_schema)
     classes = [str(c) for c in bundle.model.classes_] if proba is not None else []
-    return [
+    out = [
         RecordPrediction(
             label=plain(label),
             probabilities=(
@@ -47,26 +53,24 @@ def predictions(
         )
         for i, label in enumerate(labels)
     ]
+    for i, p in enumerate(out):
+        check_finite(i, p.label, *(p.probabilities or {}).values())
+    return out
 
 
-def check_values(records: list[dict[str, Any]]) -> None:
-    """Refuse values no model was trained on.
+def check_finite(i: int, *values: Any) -> None:
+    """Refuse record ``i`` when one of its outputs is not a finite number (JSON has none).
 
     Raises
     ------
     DataError
-        A value is infinite or an integer beyond a float's exact range.
+        A value is NaN or infinite.
     """
-    # JSON allows Infinity and huge integers; neither is a value a model was trained on.
-    for i, record in enumerate(records):
-        for name, value in record.items():
-            bad = (isinstance(value, float) and math.isinf(value)) or (
-                isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53
-            )
-            if bad:
-                raise DataError(
-                    f"Record {i} field '{name[:60]}' is out of range; send a finite number."
-                )
+    if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+        raise DataError(
+            f"Record {i} gives no finite prediction; its numbers are too far out of the range "
+            "the model was trained on, so send values closer to the training data."
+        )
 
 
 def explain_limit(body: PredictRequest) -> PredictRequest:
@@ -109,7 +113,6 @@ def explain_records(
     state: Annotated[ServingState, Depends(serving_state)],
 ) -> ExplainResponse:
     bundle = state.models.get(name, version)
-    check_values(body.records)
     out = []
     space = ""
     for p in bundle.predict(body.records):
@@ -127,12 +130,21 @@ def explain_records(
                 f: float(v)
                 for f, v in zip(expl.feature_names, expl.values_array(k)[0], strict=True)
             }
+        base = expl.base_value(0, k)
+        check_finite(
+            len(out),
+            p.label,
+            base,
+            *(p.probabilities or {}).values(),
+            *contributions.values(),
+            *(v for _, v in tokens or ()),
+        )
         out.append(
             RecordExplanation(
                 label=p.label,
                 probabilities=p.probabilities,
                 output=output,
-                base_value=expl.base_value(0, k),
+                base_value=base,
                 contributions=contributions,
                 tokens=tokens,
             )
@@ -162,7 +174,8 @@ def batch(
         file.file.read(), filename=_safe_name(file.filename), max_bytes=state.max_body_bytes
     )
     scored = score_table(bundle, table)
-    return Response(scored.to_csv(index=False), media_type="text/csv")
+    # Formula-like text cells are escaped for spreadsheets (see runs.to_csv).
+    return Response(to_csv(scored), media_type="text/csv")
 
 
 def _safe_name(filename: str | None) -> str | None:

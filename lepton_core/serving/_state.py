@@ -121,7 +121,17 @@ def serving_state(request: Request) -> ServingState:
 
 
 class Unauthorised(Exception):
-    """No valid API key came with a request that needs one (answered with 401)."""
+    """No valid API key came with a request that needs one (answered with 401).
+
+    Parameters
+    ----------
+    detail : str, optional
+        The sentence for the client, when there is more to say than "a key is required".
+    """
+
+    def __init__(self, detail: str | None = None):
+        super().__init__(detail)
+        self.detail = detail
 
 
 def authorised(
@@ -131,5 +141,15 @@ def authorised(
     """Refuse a request without an active API key as ``Authorization: Bearer <key>``."""
     if not state.require_key:
         return
-    if credentials is None or state.keys.verify(credentials.credentials) is None:
-        raise Unauthorised
+    token = credentials.credentials if credentials is not None else None
+    if state.keys.verify(token) is not None:
+        return
+    # Refused: only now look at why, to tell the holder of an expired key what to do.
+    key = state.keys.find(token)
+    if key is not None and key.revoked is None and key.expired and key.expires is not None:
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(key.expires))
+        raise Unauthorised(
+            f"This API key ('{key.name}') expired on {when}; create a new one on the Deploy "
+            "page and send it as 'Authorization: Bearer <key>'."
+        )
+    raise Unauthorised

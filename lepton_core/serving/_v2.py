@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from lepton_core.core import DataError
+from lepton_core.data import visible_name
 from lepton_core.runs import ModelBundle
 from lepton_core.serving._health import is_ready
 from lepton_core.serving._predict import predictions
@@ -84,10 +85,11 @@ def _v2_records(request: V2Request, bundle: ModelBundle) -> list[dict[str, Any]]
     names = set(bundle.input_schema.names)
     columns: dict[str, list[Any]] = {}
     for tensor in request.inputs:
+        shown = visible_name(tensor.name)
         if tensor.name not in names:
             raise DataError(
-                f"Input '{tensor.name[:60]}' is not a column of this model; it takes "
-                f"{', '.join(bundle.input_schema.names)}."
+                f"Input '{shown}' is not a column of this model; it takes "
+                f"{', '.join(visible_name(n) for n in bundle.input_schema.names)}."
             )
         if (
             not tensor.shape
@@ -95,18 +97,20 @@ def _v2_records(request: V2Request, bundle: ModelBundle) -> list[dict[str, Any]]
             or tensor.shape[1:] not in ([], [1])
         ):
             raise DataError(
-                f"Input '{tensor.name}' has shape {tensor.shape}; send one column as [N] or [N, 1]."
+                f"Input '{shown}' has shape {tensor.shape}; send one column as [N] or [N, 1]."
             )
         flat = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in tensor.data]
         if any(isinstance(v, list) for v in flat) or len(flat) != tensor.shape[0]:
             raise DataError(
-                f"Input '{tensor.name}' has {len(tensor.data)} values for shape {tensor.shape}; "
+                f"Input '{shown}' has {len(tensor.data)} values for shape {tensor.shape}; "
                 "send one value per row."
             )
         columns[tensor.name] = flat
     missing = [n for n in bundle.input_schema.names if n not in columns]
     if missing:
-        raise DataError(f"Input '{missing[0]}' is missing; send one tensor per model column.")
+        raise DataError(
+            f"Input '{visible_name(missing[0])}' is missing; send one tensor per model column."
+        )
     sizes = {len(v) for v in columns.values()}
     if len(sizes) != 1:
         raise DataError("The input tensors have different lengths; send one value per row each.")

@@ -1,8 +1,10 @@
-"""Text classification: pretrained transformer encoders fine-tuned on the user's labelled text.
+"""Text classification: pretrained transformer encoders fine-tuned on the user's labelled text,
+and word and character n-grams with a linear model.
 
 The ``text`` model family (:class:`TextModel`, found by the model registry), its
 differentially private variant, the base-model library, tokenising with cached
-length statistics, and ONNX export. Importing the package, or reading the family's
+length statistics, and ONNX export; the ``ngram`` family (:class:`NgramTextModel`),
+the fast one that needs no pretrained model. Importing the package, or reading the family's
 title and settings, does not import torch or transformers: the network
 (:class:`TextClassifier`, :func:`mean_pool`) and DP fine-tuning are loaded on first use.
 """
@@ -22,6 +24,7 @@ from lepton_core.text._library import (
     resolve_base,
 )
 from lepton_core.text._model import DPTextModel, TextModel
+from lepton_core.text._ngram import NGRAM_KINDS, NgramTextModel, NgramTokenizer, token_pattern
 from lepton_core.text._onnx import quantize_text_onnx, text_onnx_scorer, text_to_onnx
 from lepton_core.text._settings import DP_TEXT_MAX_LENGTH, MODES
 from lepton_core.text._tokens import (
@@ -43,9 +46,12 @@ __all__ = [
     "DP_TEXT_MAX_LENGTH",
     "LIBRARY",
     "MODES",
+    "NGRAM_KINDS",
     "BaseModel",
     "DPTextModel",
     "LengthStats",
+    "NgramTextModel",
+    "NgramTokenizer",
     "TextClassifier",
     "TextModel",
     "base_title",
@@ -60,6 +66,7 @@ __all__ = [
     "text_onnx_scorer",
     "text_to_onnx",
     "token_lengths",
+    "token_pattern",
     "tokenize_dataset",
 ]
 

@@ -1,6 +1,7 @@
 """workspace."""
 
 from lepton_core.workspace._apikeys import (
+    KEY_EXPIRY_CHOICES,
     ApiKey,
     ApiKeyStore,
 )
@@ -21,6 +22,7 @@ from lepton_core.workspace._workspace import (
 
 __all__ = [
     "EXPIRY_CHOICES",
+    "KEY_EXPIRY_CHOICES",
     "ApiKey",
     "ApiKeyStore",
     "DatasetInfo",

@@ -2,9 +2,12 @@
 
 A link carries a token ``<payload>.<signature>``: the payload names the link,
 the model, the version and the expiry; the signature is HMAC-SHA256 with a
-secret kept in ``<workspace>/share_secret`` (created with mode 0600). The
-links themselves are listed in ``<workspace>/sharelinks.db`` so they can be
-revoked. A link never expires only when the user asks for that (``public``).
+secret kept in ``<workspace>/share_secret`` (mode 0600). The links are listed
+in ``<workspace>/sharelinks.db`` (mode 0600) so they can be revoked; it holds
+only what verification needs (id, model, version, times, revocation), never a
+token: the Deploy page shows a link's URL again by signing its row anew, which
+only the holder of the secret can do. A link never expires only when the user
+asks for that (``public``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import hmac
 import json
 import os
 import secrets
+import sqlite3
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +38,15 @@ EXPIRY_CHOICES: dict[str, float | None] = {
     "Public, no expiry": None,
 }
 _INVALID = "This link is not valid; ask the person who shared it for a new link."
+_COLUMNS = "id, model, version, created, expires, revoked"
 
 
 @dataclass
 class ShareLink(JsonMixin):
-    """One share link: the model version it opens, when it expires, whether it is revoked."""
+    """One share link: the model version it opens, when it expires, whether it is revoked.
+
+    ``token`` is signed anew from the other fields whenever a link is read; it is never stored.
+    """
 
     id: str
     model: str
@@ -60,6 +69,18 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _owner_only(path: Path) -> None:
+    """Tighten a file an older Lepton (or a copy) left readable by others to mode 0600."""
+    try:
+        if stat.S_IMODE(path.stat().st_mode) & 0o077:
+            path.chmod(0o600)
+    except OSError as exc:
+        raise WorkspaceError(
+            f"{path} is readable by other users and cannot be made private ({exc.strerror}); "
+            "make its owner run Lepton, or run chmod 600 on it."
+        ) from exc
+
+
 class ShareLinks:
     """Create, verify, list and revoke a workspace's share links."""
 
@@ -70,8 +91,20 @@ class ShareLinks:
         with sqlite_connection(self._db_path) as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS links (id TEXT PRIMARY KEY, model TEXT, version INT, "
-                "created REAL, expires REAL, token TEXT, revoked REAL)"
+                "created REAL, expires REAL, revoked REAL)"
             )
+            columns = {row[1] for row in db.execute("PRAGMA table_info(links)")}
+        if "token" in columns:
+            self._drop_tokens()
+
+    def _drop_tokens(self) -> None:
+        """Remove the tokens an older Lepton stored, from the table and from the file's pages."""
+        with sqlite_connection(self._db_path, autocommit=True) as db:
+            try:
+                db.execute("ALTER TABLE links DROP COLUMN token")
+            except sqlite3.OperationalError:  # another process dropped it first
+                return
+            db.execute("VACUUM")  # freed pages would still hold the old tokens
 
     def _load_secret(self) -> bytes:
         path = self.root / "share_secret"
@@ -79,6 +112,7 @@ class ShareLinks:
             # O_EXCL: two processes starting at once must not both write a secret.
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
+            _owner_only(path)
             secret = path.read_bytes()
             if len(secret) < 32:
                 raise WorkspaceError(
@@ -97,7 +131,18 @@ class ShareLinks:
         return secret
 
     def _sign(self, payload: str) -> str:
-        return _b64(hmac.new(self._secret, payload.encode(), hashlib.sha256).digest())
+        return _b64(hmac.new(self._secret, payload.encode("ascii"), hashlib.sha256).digest())
+
+    def _token(self, link_id: str, model: str, version: int, expires: float | None) -> str:
+        # Deterministic: the same row always signs to the same token, so none is stored.
+        claims = {"l": link_id, "m": model, "v": int(version), "e": expires}
+        payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
+        return f"{payload}.{self._sign(payload)}"
+
+    def _link(self, row: tuple) -> ShareLink:
+        link_id, model, version, created, expires, revoked = row
+        token = self._token(link_id, model, version, expires)
+        return ShareLink(link_id, model, version, created, expires, token, revoked)
 
     def create(
         self, model: str, version: int, *, expires_in: float | None, public: bool = False
@@ -118,17 +163,12 @@ class ShareLinks:
         now = time.time()
         link_id = secrets.token_hex(8)
         expires = None if expires_in is None else now + expires_in
-        payload = _b64(
-            json.dumps(
-                {"l": link_id, "m": model, "v": int(version), "e": expires}, separators=(",", ":")
-            ).encode()
-        )
-        token = f"{payload}.{self._sign(payload)}"
+        token = self._token(link_id, model, version, expires)
         link = ShareLink(link_id, model, int(version), now, expires, token)
         with sqlite_connection(self._db_path) as db:
             db.execute(
-                "INSERT INTO links VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                (link.id, link.model, link.version, link.created, link.expires, link.token),
+                "INSERT INTO links (id, model, version, created, expires) VALUES (?, ?, ?, ?, ?)",
+                (link.id, link.model, link.version, link.created, link.expires),
             )
         return link
 
@@ -140,24 +180,26 @@ class ShareLinks:
         ModelError
             The token is malformed, tampered with, expired, revoked or unknown.
         """
-        if not token or len(token) > 1000 or token.count(".") != 1:
+        # A real token is base64url and one dot; anything else (non-ASCII, which
+        # hmac.compare_digest refuses as str) is not valid before any work is done.
+        if not token or len(token) > 1000 or not token.isascii() or token.count(".") != 1:
             raise ModelError(_INVALID)
         payload, signature = token.split(".")
-        if not hmac.compare_digest(self._sign(payload), signature):
+        if not hmac.compare_digest(self._sign(payload).encode(), signature.encode()):
             raise ModelError(_INVALID)
         try:
             claims = json.loads(_unb64(payload))
         except (ValueError, binascii.Error):
             raise ModelError(_INVALID) from None
+        if not isinstance(claims, dict):
+            raise ModelError(_INVALID)
         with sqlite_connection(self._db_path) as db:
             row = db.execute(
-                "SELECT id, model, version, created, expires, token, revoked FROM links "
-                "WHERE id = ?",
-                (claims.get("l"),),
+                f"SELECT {_COLUMNS} FROM links WHERE id = ?", (str(claims.get("l")),)
             ).fetchone()
         if row is None:
             raise ModelError(_INVALID)
-        link = ShareLink(*row)
+        link = self._link(row)
         # The signed claims and the stored link must agree; either alone is not enough.
         if (claims.get("m"), claims.get("v"), claims.get("e")) != (
             link.model,
@@ -171,7 +213,7 @@ class ShareLinks:
 
     def list(self, model: str | None = None, version: int | None = None) -> list[ShareLink]:
         """Links, newest first (of one model, or one version), revoked and expired included."""
-        query = "SELECT id, model, version, created, expires, token, revoked FROM links"
+        query = f"SELECT {_COLUMNS} FROM links"
         where, args = [], []
         if model is not None:
             where.append("model = ?")
@@ -183,7 +225,7 @@ class ShareLinks:
             query += " WHERE " + " AND ".join(where)
         with sqlite_connection(self._db_path) as db:
             rows = db.execute(query + " ORDER BY created DESC", args).fetchall()
-        return [ShareLink(*row) for row in rows]
+        return [self._link(row) for row in rows]
 
     def revoke(self, link_id: str) -> None:
         """Revoke a link: it shows "this link is not valid" from then on."""

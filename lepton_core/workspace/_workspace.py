@@ -41,7 +41,7 @@ from lepton_core.core import (
     WorkspaceError,
     default_workspace_path,
 )
-from lepton_core.data import InputSchema
+from lepton_core.data import InputSchema, visible_name
 
 # MLflow and lepton_core.models (scikit-learn: seconds to import) are imported inside the
 # methods that log or load a model, so that opening a workspace stays fast.
@@ -78,9 +78,11 @@ def parse_model_ref(ref: str) -> tuple[str, str | None]:
 
 def _check_name(name: str) -> str:
     # Names reach file paths and URLs; refuse anything that is not a plain name.
-    if not isinstance(name, str) or not _NAME_RE.match(name) or ".." in name:
+    # fullmatch: with match, "$" also matches before a trailing newline ("adult\n").
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or ".." in name:
         raise ModelError(
-            f"'{name}' is not a valid model name; use letters, digits, '-', '_' or '.'."
+            f"'{visible_name(name)}' is not a valid model name; "
+            "use letters, digits, '-', '_' or '.'."
         )
     return name
 
@@ -528,12 +530,18 @@ class Workspace:
             )
         )
         folder = path / "artifacts" / MODEL_ARTIFACT
+        not_ours = ModelError(
+            f"The files of model '{name}' version {version} are not the ones Lepton saved, "
+            "so they will not be loaded; train the model again."
+        )
         if not digest or not folder.is_dir() or _digest(_hash_files(folder)) != digest:
-            raise ModelError(
-                f"The files of model '{name}' version {version} are not the ones Lepton saved, "
-                "so they will not be loaded; train the model again."
-            )
-        return load_model(folder)
+            raise not_ours
+        try:
+            return load_model(folder)
+        except Exception as exc:
+            # The hashes matched (or the tag was rewritten too): a file its reader cannot
+            # read, whatever the reader raises, is still not a file Lepton saved.
+            raise not_ours from exc
 
     def set_published(self, name: str, version: int, published: bool = True) -> ModelVersionInfo:
         """Publish (or withdraw) a model version for its demo page."""

@@ -1,0 +1,164 @@
+"""Limits on what one input table may cost, each read from an environment variable.
+
+A table is checked against these before it is materialised: the file size
+from ``stat`` (or the upload's length), a Parquet file's rows, columns and
+decompressed size from its footer, a delimited file's columns from its header
+and its rows while it is parsed, a JSON file's nesting and values by a scan
+of its text before ``json.loads``. The defaults suit a laptop: Adult (32,561
+rows × 15 columns, 4 MB) is far below every one of them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+from lepton_core.core import DataError
+
+__all__ = ["LIMIT_SETTINGS", "InputLimits"]
+
+_MB = 2**20
+
+# field → (environment variable, unit in bytes, or 1 for a count)
+LIMIT_SETTINGS: dict[str, tuple[str, int]] = {
+    "max_file_bytes": ("LEPTON_MAX_FILE_MB", _MB),
+    "max_rows": ("LEPTON_MAX_ROWS", 1),
+    "max_columns": ("LEPTON_MAX_COLUMNS", 1),
+    "max_cells": ("LEPTON_MAX_CELLS", 1),
+    "max_decompressed_bytes": ("LEPTON_MAX_DECOMPRESSED_MB", _MB),
+    "max_json_depth": ("LEPTON_MAX_JSON_DEPTH", 1),
+}
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """The largest table :func:`~lepton_core.data.load_table` reads.
+
+    Attributes
+    ----------
+    max_file_bytes : int
+        File size, from a path or an upload (``LEPTON_MAX_FILE_MB``, 200 MB:
+        Streamlit's default upload limit).
+    max_rows : int
+        Data rows (``LEPTON_MAX_ROWS``, 5,000,000).
+    max_columns : int
+        Columns (``LEPTON_MAX_COLUMNS``, 2,000: a profile stays around a second).
+    max_cells : int
+        Rows × columns (``LEPTON_MAX_CELLS``, 10,000,000: about 1 GB as pandas
+        objects at worst, 20 times Adult).
+    max_decompressed_bytes : int
+        What a Parquet file's values decompress to (``LEPTON_MAX_DECOMPRESSED_MB``,
+        1,000 MB).
+    max_json_depth : int
+        Nesting of JSON arrays and objects (``LEPTON_MAX_JSON_DEPTH``, 32; a
+        table of records needs 2).
+    """
+
+    max_file_bytes: int = 200 * _MB
+    max_rows: int = 5_000_000
+    max_columns: int = 2_000
+    max_cells: int = 10_000_000
+    max_decompressed_bytes: int = 1_000 * _MB
+    max_json_depth: int = 32
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> InputLimits:
+        """The defaults, with each limit whose variable is set in ``environ`` replaced.
+
+        Raises
+        ------
+        DataError
+            If a variable is set to something other than a whole number of at least 1.
+        """
+        env = os.environ if environ is None else environ
+        values = {}
+        for field in fields(cls):
+            name, unit = LIMIT_SETTINGS[field.name]
+            raw = env.get(name, "").strip()
+            if not raw:
+                continue
+            if not raw.isdigit() or int(raw) < 1:
+                raise DataError(
+                    f"The setting {name}={raw!r} is not a whole number of at least 1; "
+                    f"set {name} to a positive whole number or unset it"
+                )
+            values[field.name] = int(raw) * unit
+        return cls(**values)
+
+    def check_file_size(self, size: int, upload_limit: int | None = None) -> None:
+        """Refuse a file of ``size`` bytes over this limit or the caller's ``upload_limit``."""
+        if upload_limit is not None and upload_limit <= self.max_file_bytes and size > upload_limit:
+            raise DataError(
+                f"The file is {human_bytes(size)}, over the {human_bytes(upload_limit)} upload "
+                "limit; upload a smaller sample or a Parquet file"
+            )
+        if size > self.max_file_bytes:
+            raise DataError(
+                f"The file is {human_bytes(size)}, over the {human_bytes(self.max_file_bytes)} "
+                "file-size limit; load a smaller sample of it, or raise LEPTON_MAX_FILE_MB"
+            )
+
+    def check_shape(self, rows: int, columns: int, *, more: bool = False) -> None:
+        """Refuse a table of ``rows`` × ``columns`` over the column, row or cell limit.
+
+        ``more`` says that ``rows`` is a lower bound: reading stopped there.
+        """
+        if columns > self.max_columns:
+            raise DataError(
+                f"The table has {columns:,} columns, over the {self.max_columns:,}-column "
+                "limit; keep only the columns you need, or raise LEPTON_MAX_COLUMNS"
+            )
+        at_least = "more than " if more else ""
+        if rows > self.max_rows:
+            shown = self.max_rows if more else rows
+            raise DataError(
+                f"The table has {at_least}{shown:,} rows, over the {self.max_rows:,}-row limit; "
+                "load a sample of the rows, or raise LEPTON_MAX_ROWS"
+            )
+        if rows * columns > self.max_cells:
+            shown = self.max_cells if more else rows * columns
+            raise DataError(
+                f"The table has {at_least}{shown:,} cells (rows × columns), over the "
+                f"{self.max_cells:,}-cell limit; load fewer rows or columns, or raise "
+                "LEPTON_MAX_CELLS"
+            )
+
+    def check_values(self, values: int) -> None:
+        """Refuse a JSON document holding more than ``max_cells`` values."""
+        if values > self.max_cells:
+            raise DataError(
+                f"The JSON file holds about {values:,} values, over the {self.max_cells:,}-cell "
+                "limit; load fewer rows or columns, or raise LEPTON_MAX_CELLS"
+            )
+
+    def check_decompressed(self, size: int, *, more: bool = False) -> None:
+        """Refuse Parquet values that decompress to more than ``max_decompressed_bytes``."""
+        if size > self.max_decompressed_bytes:
+            shown = human_bytes(self.max_decompressed_bytes if more else size)
+            raise DataError(
+                f"The Parquet file decompresses to {'more than ' if more else ''}{shown}, over "
+                f"the {human_bytes(self.max_decompressed_bytes)} limit on decompressed data; "
+                "load fewer rows or columns, or raise LEPTON_MAX_DECOMPRESSED_MB"
+            )
+
+    def check_depth(self, depth: int) -> None:
+        """Refuse JSON nested more than ``max_json_depth`` levels deep."""
+        if depth > self.max_json_depth:
+            raise DataError(
+                f"The JSON nests arrays and objects {depth:,} levels deep, over the "
+                f"{self.max_json_depth}-level limit; flatten the nested values into columns, "
+                "or raise LEPTON_MAX_JSON_DEPTH"
+            )
+
+
+def human_bytes(n: int) -> str:
+    """``n`` bytes in words: ``"1.5 MB"``, ``"200 MB"``, ``"12 KB"``."""
+    mb = n / _MB
+    if mb >= 10:
+        return f"{mb:,.0f} MB"
+    if mb >= 1:
+        return f"{mb:.1f} MB"
+    if n >= 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n} bytes"
