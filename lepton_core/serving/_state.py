@@ -115,8 +115,9 @@ class ServingState:
     max_body_bytes: int
 
 
-def serving_state(request: Request) -> ServingState:
-    """The app's :class:`ServingState` (a dependency)."""
+async def serving_state(request: Request) -> ServingState:
+    """The app's :class:`ServingState` (a dependency; async, so that FastAPI runs it inline
+    rather than on a worker thread: it only reads the app's state)."""
     return request.app.state.serving
 
 
