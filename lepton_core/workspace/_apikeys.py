@@ -145,24 +145,15 @@ class ApiKeyStore:
         if not _plausible(token):
             return None
         with sqlite_connection(self.path) as db:
-            row = db.execute(
-                f"SELECT {_COLUMNS} FROM keys WHERE hash = ?", (_hash(token),)
-            ).fetchone()
-        return None if row is None else ApiKey(*row)
+            return _lookup(db, token)
 
     def verify(self, token: str | None) -> ApiKey | None:
         """The active (unrevoked, unexpired) key matching ``token``, or None; records its use."""
         if not _plausible(token):
             return None
-        # Looked up by hash: the comparison never touches the secret itself.
         with sqlite_connection(self.path) as db:
-            row = db.execute(
-                f"SELECT {_COLUMNS} FROM keys WHERE hash = ?", (_hash(token),)
-            ).fetchone()
-            if row is None:
-                return None
-            key = ApiKey(*row)
-            if not key.active:
+            key = _lookup(db, token)
+            if key is None or not key.active:
                 return None
             now = time.time()
             if key.last_used is None or now - key.last_used >= LAST_USED_EVERY_S:
@@ -173,3 +164,9 @@ class ApiKeyStore:
 
 def _plausible(token: str | None) -> TypeGuard[str]:
     return token is not None and token.startswith(_PREFIX) and len(token) <= 200
+
+
+def _lookup(db: sqlite3.Connection, token: str) -> ApiKey | None:
+    # Looked up by hash: the comparison never touches the secret itself.
+    row = db.execute(f"SELECT {_COLUMNS} FROM keys WHERE hash = ?", (_hash(token),)).fetchone()
+    return None if row is None else ApiKey(*row)

@@ -1,0 +1,48 @@
+"""What every text family shares: one column of text in, classes out."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from lepton_core.core import DataError
+from lepton_core.models import LeptonModel
+
+__all__ = ["TextColumnModel"]
+
+
+class TextColumnModel(LeptonModel):
+    """Base of the text families: reads exactly one text column (missing text is empty)
+    and classifies; :meth:`_check_params` refuses a family's bad parameters."""
+
+    reads = "text"
+
+    def _check_params(self) -> None:
+        """Raise ``ValueError`` for parameters the family cannot train with."""
+
+    def _learn_schema(self, X: pd.DataFrame) -> pd.DataFrame:
+        # A text column is one feature, not thousands of categories.
+        if self.task == "regression":
+            raise DataError(
+                "Text models classify (binary or multiclass) and cannot predict numbers; "
+                "pick a target with classes or a tabular model for a numeric target."
+            )
+        self._check_params()
+        if X.shape[1] != 1:
+            raise DataError(
+                f"A text model reads exactly one text column but the table has {X.shape[1]} "
+                f"({', '.join(map(str, X.columns[:5]))}); keep only the text column as a feature."
+            )
+        self.feature_names_in_ = list(X.columns)
+        self.n_features_in_ = 1
+        self.numeric_features_ = []
+        self.categorical_features_ = []
+        self.categories_ = {}
+        self.feature_groups_ = {self.feature_names_in_[0]: [0]}
+        self.feature_names_out_ = [self.feature_names_in_[0]]
+        return self._clean(X)
+
+    def _clean(self, X: pd.DataFrame) -> pd.DataFrame:
+        return super()._clean(X).fillna("")
+
+    def _texts(self, X: pd.DataFrame) -> list[str]:
+        return X.iloc[:, 0].astype(str).tolist()
