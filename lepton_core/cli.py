@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lepton_core.core import LeptonError, ProgressBarCallback
+from lepton_core.core import LeptonError, ProgressBarCallback, disk_full_error
 
 __all__ = ["main"]
 
@@ -310,9 +310,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted.", file=sys.stderr)
         return 130
-    except Exception:
+    except Exception as exc:
+        full = disk_full_error(exc)
         print(
-            "error: an unexpected error occurred; run again with LEPTON_DEBUG=1 for details.",
+            f"error: {full}"
+            if full
+            else "error: an unexpected error occurred; run again with LEPTON_DEBUG=1 for details.",
             file=sys.stderr,
         )
         # A job's log keeps the details; so does a debugging user's terminal.

@@ -47,7 +47,7 @@ def app_url(tmp_path_factory):
             "-m",
             "streamlit",
             "run",
-            "app.py",
+            "server.py",
             "--server.address",
             "127.0.0.1",
             "--server.port",
@@ -109,6 +109,24 @@ def test_first_request_to_a_page_goes_through_the_router(app_url, browser):
     expect(page.get_by_text("There is no data set yet")).to_be_visible(timeout=30_000)
     expect(page.get_by_role("link", name="5 · Deploy")).to_be_visible()
     _no_errors(page)
+
+
+def test_no_other_site_can_frame_the_notebook(app_url, browser, tmp_path):
+    """Clickjacking: a page elsewhere that frames the notebook gets an empty frame."""
+    for path in ("/", "/deploy", "/_stcore/health"):
+        headers = urllib.request.urlopen(f"{app_url}{path}", timeout=10).headers
+        assert headers["X-Frame-Options"] == "SAMEORIGIN"
+        assert headers["Content-Security-Policy"] == "frame-ancestors 'self'"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+    attacker = tmp_path / "attacker.html"
+    attacker.write_text(f'<iframe id="f" src="{app_url}/deploy"></iframe>', encoding="utf-8")
+    page = browser.new_page()
+    page.goto(attacker.as_uri())
+    page.wait_for_timeout(3000)
+    frame = page.frame_locator("#f")
+    from playwright.sync_api import expect
+
+    expect(frame.get_by_text("Deploy")).to_have_count(0)
 
 
 def test_new_user_flow_end_to_end(app_url, browser):

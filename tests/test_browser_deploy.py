@@ -58,7 +58,7 @@ def servers(tmp_path_factory, adult_csv):
         procs.append(
             _start(
                 [
-                    *("-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1"),
+                    *("-m", "streamlit", "run", "server.py", "--server.address", "127.0.0.1"),
                     *("--server.port", str(app_port), "--server.headless", "true"),
                 ],
                 env,

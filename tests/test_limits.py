@@ -445,3 +445,34 @@ def test_batch_route_answers_422_for_each_bomb_and_keeps_no_memory(tmp_path):
     # Refused before reading: the server neither grows nor keeps what it read.
     assert result["peak_mb"] - result["before_mb"] < 150, result
     assert result["after_mb"] - result["before_mb"] < 100, result
+
+
+def _hub_table(monkeypatch, columns: int, rows: int) -> None:
+    import datasets
+
+    table = datasets.Dataset.from_dict({f"c{i}": list(range(rows)) for i in range(columns)})
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: table)
+
+
+def test_hub_data_set_is_cut_to_the_row_limit(monkeypatch):
+    from lepton_core.data import load_hub_dataset
+
+    _hub_table(monkeypatch, columns=3, rows=500)
+    monkeypatch.setenv("LEPTON_MAX_ROWS", "120")
+    assert load_hub_dataset("someone/big").shape == (120, 3)
+    monkeypatch.setenv("LEPTON_MAX_CELLS", "150")
+    assert load_hub_dataset("someone/big").shape == (50, 3)
+
+
+def test_hub_data_set_over_the_column_or_size_limit_is_refused(monkeypatch):
+    from lepton_core.data import load_hub_dataset
+
+    _hub_table(monkeypatch, columns=30, rows=10)
+    monkeypatch.setenv("LEPTON_MAX_COLUMNS", "20")
+    with pytest.raises(DataError, match="30 columns, over the 20-column limit"):
+        load_hub_dataset("someone/wide")
+    monkeypatch.delenv("LEPTON_MAX_COLUMNS")
+    _hub_table(monkeypatch, columns=2, rows=400_000)  # 6.4 MB of int64
+    monkeypatch.setenv("LEPTON_MAX_DECOMPRESSED_MB", "1")
+    with pytest.raises(DataError, match="LEPTON_MAX_DECOMPRESSED_MB"):
+        load_hub_dataset("someone/heavy")

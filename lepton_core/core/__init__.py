@@ -16,7 +16,9 @@ from lepton_core.core._exceptions import (
     NotFittedError,
     TrainingError,
     WorkspaceError,
+    disk_full_error,
 )
+from lepton_core.core._process import process_alive, process_token
 from lepton_core.core._serde import (
     JsonMixin,
 )
@@ -56,6 +58,9 @@ __all__ = [
     "TrainingError",
     "WorkspaceError",
     "default_workspace_path",
+    "disk_full_error",
     "is_classification",
+    "process_alive",
+    "process_token",
     "sqlite_connection",
 ]

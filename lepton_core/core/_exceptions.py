@@ -19,6 +19,8 @@ Bad arguments from code (not from a user's data) raise ``ValueError``.
 
 from __future__ import annotations
 
+import errno
+
 __all__ = [
     "DataError",
     "ExplainError",
@@ -28,6 +30,7 @@ __all__ = [
     "NotFittedError",
     "TrainingError",
     "WorkspaceError",
+    "disk_full_error",
 ]
 
 
@@ -61,3 +64,19 @@ class WorkspaceError(LeptonError):
 
 class JobError(LeptonError):
     """A background job could not be started, found or read."""
+
+
+def disk_full_error(exc: BaseException) -> WorkspaceError | None:
+    """The :class:`WorkspaceError` to show when ``exc`` (or what caused it) is a full disk.
+
+    Libraries wrap ``OSError`` in their own exceptions, so the whole chain is searched.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            where = f" holding {current.filename}" if current.filename else ""
+            return WorkspaceError(f"The disk{where} is full; free some space on it and try again.")
+        current = current.__cause__ or current.__context__
+    return None

@@ -16,9 +16,11 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from lepton_core.core import DataError
+from lepton_core.data._limits import InputLimits
 
 __all__ = ["hub_reachable", "load_hub_dataset", "parse_hub_source"]
 
+# Hub data sets are often far larger than a notebook needs: the first rows are kept.
 _MAX_ROWS = 1_000_000
 
 
@@ -75,9 +77,7 @@ def load_hub_dataset(dataset_id: str, *, config: str | None = None, split: str =
                 f"The data set '{dataset_id}' could not be loaded ({detail}); check the id, "
                 "config and split on its Hub page."
             ) from cached_error
-    if loaded.num_rows > _MAX_ROWS:
-        loaded = loaded.select(range(_MAX_ROWS))
-    frame = loaded.to_pandas()
+    frame = loaded.select(range(_rows_within_limits(loaded))).to_pandas()
     for name, feature in loaded.features.items():
         if isinstance(feature, datasets.ClassLabel):
             # Unlabelled rows (-1, e.g. a hidden test split) become missing values.
@@ -86,6 +86,18 @@ def load_hub_dataset(dataset_id: str, *, config: str | None = None, split: str =
                 dtype="str",
             )
     return frame
+
+
+def _rows_within_limits(loaded: Any) -> int:
+    """How many of the data set's first rows to keep, checked against :class:`InputLimits`
+    while its values are still memory-mapped Arrow files, not pandas objects."""
+    limits = InputLimits.from_env()
+    columns = max(len(loaded.column_names), 1)
+    limits.check_shape(0, columns)
+    keep = min(loaded.num_rows, _MAX_ROWS, limits.max_rows, limits.max_cells // columns)
+    if loaded.num_rows:
+        limits.check_decompressed(loaded.data.nbytes * keep // loaded.num_rows)
+    return keep
 
 
 class _offline:

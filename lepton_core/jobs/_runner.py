@@ -18,6 +18,7 @@ from lepton_core.core import (
     TrainerCallback,
     TrainerControl,
     TrainerState,
+    disk_full_error,
 )
 from lepton_core.jobs._executors import Executor
 from lepton_core.jobs._progress import AutoProgress, JobProgress
@@ -129,11 +130,14 @@ def run_job(
         store.finish(job_id, "failed", error=str(exc))
         store.promote()
         raise
-    except BaseException:
+    except BaseException as exc:
+        full = disk_full_error(exc)
         store.finish(
             job_id,
             "failed",
-            error="An unexpected error stopped training; open the job's log for the details.",
+            error=str(full)
+            if full
+            else "An unexpected error stopped training; open the job's log for the details.",
         )
         store.promote()
         raise

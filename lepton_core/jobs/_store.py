@@ -314,6 +314,7 @@ class JobStore:
             ).fetchall()
             queued = conn.execute("SELECT 1 FROM jobs WHERE status = 'queued' LIMIT 1").fetchone()
         now = time.time()
+        interrupted = False
         for row in rows:
             handle = row["handle"] or (str(row["pid"]) if row["pid"] else None)
             if handle:
@@ -322,6 +323,9 @@ class JobStore:
                 gone = now - (row["started"] or now) > _SPAWN_GRACE
             if gone:
                 self.finish(row["id"], "interrupted", error=_GONE)
+                interrupted = True
+        if interrupted:
+            self.workspace.recover()  # the run the worker was writing, if any
         if queued is None:
             return []
         return self.promote()

@@ -135,20 +135,11 @@ def export_mlflow_zip(
     workspace: Workspace, name: str, version: str | int | None, dest: str | Path
 ) -> Path:
     """Zip the version's MLflow model folder (after checking its files) into folder ``dest``."""
-    import mlflow.artifacts
-
     info = workspace.model_version(name, version)
-    workspace.load_model(info.name, info.version)  # refuses a folder changed on disk
     out = Path(dest) / f"{info.name}-v{info.version}-mlflow.zip"
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(
-            mlflow.artifacts.download_artifacts(
-                artifact_uri=workspace.model_location(info.name, info.version),
-                dst_path=tmp,
-                tracking_uri=workspace.tracking_uri,
-            )
-        )
+        folder = workspace.checked_model_folder(info.name, info.version, tmp)
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
             for path in sorted(p for p in folder.rglob("*") if p.is_file()):
                 zf.write(path, Path("model") / path.relative_to(folder))

@@ -7,6 +7,9 @@ joined by :func:`create_app`; :func:`serve` runs it under uvicorn.
 from lepton_core.serving._app import (
     DEFAULT_HOST,
     DEFAULT_PORT,
+    NOTEBOOK_HEADERS,
+    SECURITY_HEADERS,
+    SecurityHeaders,
     create_app,
     serve,
 )
@@ -25,6 +28,9 @@ __all__ = [
     "DEFAULT_PORT",
     "MAX_BODY_BYTES",
     "MAX_EXPLAIN_RECORDS",
+    "NOTEBOOK_HEADERS",
+    "SECURITY_HEADERS",
+    "SecurityHeaders",
     "TryResult",
     "api_examples",
     "create_app",

@@ -44,7 +44,15 @@ from lepton_core.serving._state import (
 )
 from lepton_core.workspace import ApiKeyStore, Workspace
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "create_app", "serve"]
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "NOTEBOOK_HEADERS",
+    "SECURITY_HEADERS",
+    "SecurityHeaders",
+    "create_app",
+    "serve",
+]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -92,7 +100,7 @@ def create_app(
     )
     app.add_middleware(_BodyLimit, limit=max_body_bytes)  # type: ignore[arg-type]
     # Added last, so outermost: every answer carries them, 401 and 413 included.
-    app.add_middleware(_SecurityHeaders)  # type: ignore[arg-type]
+    app.add_middleware(SecurityHeaders)  # type: ignore[arg-type]
     app.add_exception_handler(Unauthorised, _unauthorised)
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_exception_handler(LeptonError, _lepton)  # type: ignore[arg-type]
@@ -139,22 +147,32 @@ def _error(request: Request, detail: str, status: int) -> JSONResponse:
     return JSONResponse({key: detail}, status_code=status)
 
 
-#: Sent with every response: no MIME sniffing, no caching of predictions or metadata (they
-#: may hold personal data), and no framing by another site.
+#: Sent with every API response: no MIME sniffing, no caching of predictions or metadata
+#: (they may hold personal data), and no framing by another site.
 SECURITY_HEADERS: dict[str, str] = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "frame-ancestors 'none'",
 }
-_SECURITY_RAW = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+#: Sent with every response of the notebook (``server.py``): no framing by another site,
+#: so a page elsewhere cannot overlay the notebook and steer clicks (clickjacking); its
+#: own components may still frame its pages. Its scripts and styles stay cacheable.
+NOTEBOOK_HEADERS: dict[str, str] = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Content-Security-Policy": "frame-ancestors 'self'",
+}
 
 
-class _SecurityHeaders:
-    """Add :data:`SECURITY_HEADERS` to every HTTP response, replacing any a route set."""
+class SecurityHeaders:
+    """ASGI middleware: add ``headers`` to every HTTP response, replacing any set before."""
 
-    def __init__(self, app: Any):
+    def __init__(self, app: Any, headers: dict[str, str] = SECURITY_HEADERS):
         self.app = app
+        self.raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        self.names = {name for name, _ in self.raw}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -163,9 +181,9 @@ class _SecurityHeaders:
 
         async def send_with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
-                names = {name for name, _ in _SECURITY_RAW}
-                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
-                message = {**message, "headers": kept + _SECURITY_RAW}
+                headers = message.get("headers", [])
+                kept = [(k, v) for k, v in headers if k.lower() not in self.names]
+                message = {**message, "headers": kept + self.raw}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -23,12 +23,15 @@ import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import pandas as pd
 
@@ -40,6 +43,9 @@ from lepton_core.core import (
     ModelError,
     WorkspaceError,
     default_workspace_path,
+    disk_full_error,
+    process_alive,
+    process_token,
 )
 from lepton_core.data import InputSchema, visible_name
 
@@ -61,6 +67,8 @@ __all__ = [
 EXPERIMENT = "lepton"
 MODEL_ARTIFACT = "lepton_model"
 _TAG = "lepton."
+# A run's process without a process tag, or on another host, is presumed dead after this.
+_STALE_RUN_S = 24 * 3600
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -174,8 +182,11 @@ class Workspace:
     def __init__(self, path: str | os.PathLike | None = None, *, tracking_uri: str | None = None):
         self.root = Path(path).expanduser() if path else default_workspace_path()
         try:
+            if not self.root.exists():
+                # The folder holds personal data and secrets: only its owner may enter it.
+                self.root.mkdir(mode=0o700, parents=True)
             for sub in ("datasets", "artifacts", "jobs"):
-                (self.root / sub).mkdir(parents=True, exist_ok=True)
+                (self.root / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             raise WorkspaceError(
                 f"The workspace folder {self.root} cannot be created ({exc.strerror}); "
@@ -198,12 +209,17 @@ class Workspace:
         from mlflow import MlflowClient
 
         try:
-            return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+            client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
         except Exception as exc:  # MLflow raises many types for a bad store
             raise WorkspaceError(
                 f"The MLflow store at {self.tracking_uri} cannot be opened ({exc}); "
                 f"check {ENV_TRACKING_URI} or the workspace folder."
             ) from exc
+        database = self.root / "mlflow.db"
+        if database.is_file():  # created by MLflow with the process umask
+            with contextlib.suppress(OSError):
+                database.chmod(0o600)
+        return client
 
     @property
     def experiment_id(self) -> str:
@@ -320,7 +336,10 @@ class Workspace:
 
         _check_name(model_name)
         client = self.client
-        run = client.create_run(self.experiment_id, run_name=run_name)
+        # Which process writes the run: recover() fails it if that process dies first.
+        run = client.create_run(
+            self.experiment_id, run_name=run_name, tags={_TAG + "process": process_token()}
+        )
         run_id = run.info.run_id
         try:
             now = int(time.time() * 1000)
@@ -343,17 +362,54 @@ class Workspace:
             client.set_tag(run_id, _TAG + "model_name", model_name)
             client.set_tag(run_id, _TAG + "model_version", str(version))
             client.set_terminated(run_id, "FINISHED")
-        except Exception:
-            client.set_terminated(run_id, "FAILED")
+        except Exception as exc:
+            with contextlib.suppress(Exception):  # a full disk may refuse this write too
+                self._fail_run(run_id)
+            full = disk_full_error(exc)
+            if full is not None:
+                raise full from exc
             raise
         mlflow.set_tracking_uri(self.tracking_uri)  # keep fluent calls in this store
         return run_id, version
+
+    def _fail_run(self, run_id: str) -> None:
+        """Mark an unfinished run FAILED and remove what it wrote: versions, files."""
+        client = self.client
+        client.set_terminated(run_id, "FAILED")
+        for mv in client.search_model_versions(f"run_id = '{run_id}'"):
+            client.delete_model_version(mv.name, mv.version)
+        models = client.search_logged_models(
+            experiment_ids=[self.experiment_id], filter_string=f"source_run_id = '{run_id}'"
+        )
+        for logged in models:
+            client.delete_logged_model(logged.model_id)
+            _remove_local(logged.artifact_location)
+        _remove_local(client.get_run(run_id).info.artifact_uri)
+
+    def recover(self) -> list[str]:
+        """Fail the runs whose process died before finishing them; return their ids.
+
+        A run is RUNNING only while its process logs it (seconds), so one whose
+        process is gone was cut short (``kill -9``, a crash, a reboot). Runs from
+        another host are left alone unless a day old.
+        """
+        failed = []
+        runs = self.client.search_runs(
+            [self.experiment_id], filter_string="attributes.status = 'RUNNING'"
+        )
+        for run in runs:
+            alive = process_alive(run.data.tags.get(_TAG + "process", ""))
+            stale = time.time() - run.info.start_time / 1000 > _STALE_RUN_S
+            if alive is False or (alive is None and stale):
+                self._fail_run(run.info.run_id)
+                failed.append(run.info.run_id)
+        return failed
 
     def _log_model(
         self, run_id: str, model: LeptonModel, model_name: str, example: pd.DataFrame
     ) -> int:
         import mlflow
-        from mlflow.models import infer_signature
+        from mlflow.models import Model, infer_signature
 
         from lepton_core.workspace import _pyfunc
 
@@ -361,28 +417,48 @@ class Workspace:
             folder = Path(tmp) / MODEL_ARTIFACT
             folder.mkdir()
             model.save(folder)
-            digest = _digest(_hash_files(folder))
             signature = infer_signature(example, model.predict(example))
             mlflow.set_tracking_uri(self.tracking_uri)
             mlflow.set_registry_uri(self.tracking_uri)
-            with (
-                mlflow.start_run(run_id=run_id, nested=mlflow.active_run() is not None),
-                warnings.catch_warnings(),
-            ):
+            with warnings.catch_warnings():
                 # The signature is given explicitly; MLflow still nags for an input example.
                 warnings.simplefilter("ignore", UserWarning)
-                info = mlflow.pyfunc.log_model(
+                # Model.log with run_id, not a fluent start_run, which would mark the run
+                # FINISHED before its model is registered.
+                info = Model.log(
+                    artifact_path=None,
                     name="model",
+                    flavor=mlflow.pyfunc,
+                    run_id=run_id,
                     python_model=_pyfunc.__file__,
                     artifacts={MODEL_ARTIFACT: str(folder)},
                     signature=signature,
                     pip_requirements=_pip_requirements(model.requirements),
                 )
+        location = self.client.get_logged_model(info.model_id).artifact_location
+        with tempfile.TemporaryDirectory() as tmp:
+            digest = _digest(_hash_files(self._download(location, tmp)))
+        # The version is created with its hash in one transaction: a crash can leave an
+        # unregistered logged model (removed by recover()), never a version without a hash.
         with contextlib.redirect_stderr(io.StringIO()):  # MLflow prints "Successfully ..."
-            mv = mlflow.register_model(info.model_uri, model_name)
-        self.client.set_model_version_tag(model_name, mv.version, _TAG + "sha256", digest)
-        self.client.set_model_version_tag(model_name, mv.version, _TAG + "run_id", run_id)
+            mv = mlflow.register_model(
+                info.model_uri,
+                model_name,
+                tags={_TAG + "sha256": digest, _TAG + "hashed": "folder", _TAG + "run_id": run_id},
+            )
         return int(mv.version)
+
+    def _download(self, uri: str, dest: str) -> Path:
+        """A local copy of an artifact folder (the folder itself for a local store)."""
+        import mlflow.artifacts
+
+        if uri.startswith("file:"):
+            return Path(url2pathname(urlparse(uri).path))
+        return Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=uri, dst_path=dest, tracking_uri=self.tracking_uri
+            )
+        )
 
     def list_runs(self, *, max_results: int = 200) -> list[RunSummary]:
         """Finished training runs, newest first."""
@@ -474,6 +550,7 @@ class Workspace:
                 published=mv.tags.get(_TAG + "published") == "true",
             )
             for mv in versions
+            if mv.tags.get(_TAG + "sha256")  # one without is not Lepton's (or half-made)
         ]
         return sorted(out, key=lambda v: (v.created, v.version), reverse=True)
 
@@ -520,28 +597,45 @@ class Workspace:
 
     @functools.lru_cache(maxsize=16)  # noqa: B019 - keyed on the stored hash
     def _load_model_cached(self, name: str, version: int, digest: str) -> LeptonModel:
-        import mlflow.artifacts
-
         from lepton_core.models import load_model
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = self._download(self.model_location(name, version), tmp)
+            self._check_files(name, version, path)
+            try:
+                return load_model(path / "artifacts" / MODEL_ARTIFACT)
+            except Exception as exc:
+                # The hashes matched (or the tag was rewritten too): a file its reader cannot
+                # read, whatever the reader raises, is still not a file Lepton saved.
+                raise _not_ours(name, version) from exc
+
+    def checked_model_folder(self, name: str, version: int, dest: str | Path) -> Path:
+        """A copy, under ``dest``, of the version's MLflow model folder, checked file by file."""
+        import mlflow.artifacts
 
         path = Path(
             mlflow.artifacts.download_artifacts(
-                artifact_uri=self.model_location(name, version), tracking_uri=self.tracking_uri
+                artifact_uri=self.model_location(name, version),
+                dst_path=str(dest),
+                tracking_uri=self.tracking_uri,
             )
         )
-        folder = path / "artifacts" / MODEL_ARTIFACT
-        not_ours = ModelError(
-            f"The files of model '{name}' version {version} are not the ones Lepton saved, "
-            "so they will not be loaded; train the model again."
+        self._check_files(name, version, path)  # the copy itself, so nothing changes after
+        return path
+
+    def _check_files(self, name: str, version: int, path: Path) -> None:
+        """Refuse a model folder whose files are not the ones Lepton saved.
+
+        The hash covers the whole folder (``MLmodel``, the pyfunc code, requirements and
+        the model's own files); versions registered before it did cover ``lepton_model/``.
+        """
+        tags = self.client.get_model_version(name, str(version)).tags
+        digest = tags.get(_TAG + "sha256", "")
+        hashed = (
+            path if tags.get(_TAG + "hashed") == "folder" else path / "artifacts" / MODEL_ARTIFACT
         )
-        if not digest or not folder.is_dir() or _digest(_hash_files(folder)) != digest:
-            raise not_ours
-        try:
-            return load_model(folder)
-        except Exception as exc:
-            # The hashes matched (or the tag was rewritten too): a file its reader cannot
-            # read, whatever the reader raises, is still not a file Lepton saved.
-            raise not_ours from exc
+        if not digest or not hashed.is_dir() or _digest(_hash_files(hashed)) != digest:
+            raise _not_ours(name, version)
 
     def set_published(self, name: str, version: int, published: bool = True) -> ModelVersionInfo:
         """Publish (or withdraw) a model version for its demo page."""
@@ -551,6 +645,19 @@ class Workspace:
         )
         info.published = published
         return info
+
+
+def _remove_local(uri: str) -> None:
+    """Delete an artifact folder of the local store (a remote store keeps its own)."""
+    if uri.startswith("file:"):
+        shutil.rmtree(url2pathname(urlparse(uri).path), ignore_errors=True)
+
+
+def _not_ours(name: str, version: int) -> ModelError:
+    return ModelError(
+        f"The files of model '{name}' version {version} are not the ones Lepton saved, "
+        "so they will not be loaded; train the model again."
+    )
 
 
 def _pip_requirements(extra: tuple[str, ...] = ()) -> list[str]:

@@ -1,0 +1,14 @@
+"""The notebook's web server: the pages of ``app.py`` behind security headers.
+
+Run it with ``streamlit run server.py``. Streamlit serves ``app.py`` as usual;
+this ASGI wrapper (``st.App``) adds :data:`lepton_core.serving.NOTEBOOK_HEADERS`
+to every response, so no other site can frame the notebook and steer a user's
+clicks. ``streamlit run app.py`` still works, without those headers.
+"""
+
+import streamlit as st
+from starlette.middleware import Middleware
+
+from lepton_core.serving import NOTEBOOK_HEADERS, SecurityHeaders
+
+app = st.App("app.py", middleware=[Middleware(SecurityHeaders, headers=NOTEBOOK_HEADERS)])
