@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import streamlit as st
 
 from lepton_core.core import LeptonError
 from lepton_core.workspace import DatasetInfo, RunSummary, Workspace
+
+if TYPE_CHECKING:
+    # Imported where used: the jobs package pulls in the training stack (about 1 s), which
+    # the Data page, the first one a person sees, does not need.
+    from lepton_core.jobs import Job, JobStore
 
 T = TypeVar("T")
 
@@ -22,7 +28,10 @@ class Keys:
 
     DATASET_ID = "dataset_id"
     DRAFT = "draft"  # a loaded table not yet confirmed on the Data page
-    JOB_ID = "job_id"
+    # The Train page's job belongs to a data set: {dataset id: job id}, so switching data
+    # sets never shows another data set's job or leaderboard.
+    JOBS = "jobs_by_dataset"
+    JOB_ID = "job_id"  # the job this session started last, on whichever data set
     MITIGATION_JOB = "mitigation_job_id"
     RUN_ID = "run_id"
     COMPARE_RUN_ID = "compare_run_id"
@@ -159,8 +168,19 @@ def python_cell(code: str) -> None:
 
 
 def current_dataset() -> DatasetInfo | None:
-    """The data set chosen in this session, else the newest one in the workspace."""
+    """The data set chosen in this session, else the newest one in the workspace.
+
+    A session that has chosen none and opens a job's address (``?job=ID``, a reload of
+    the Train page or a shared link) takes that job's data set.
+    """
     ws = workspace()
+    if not st.session_state.get(Keys.DATASET_ID) and st.query_params.get("job"):
+        from lepton_core.jobs import JobStore
+
+        with contextlib.suppress(LeptonError):
+            job = JobStore(ws).get(st.query_params["job"])
+            if (dataset_id := job_dataset_id(job)) is not None:
+                st.session_state[Keys.DATASET_ID] = dataset_id
     chosen = st.session_state.get(Keys.DATASET_ID)
     if chosen:
         try:
@@ -233,3 +253,61 @@ def fmt(value: Any, digits: int = 3) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
+
+
+# ------------------------------------------------------------------------ jobs
+def job_dataset_id(job: Job) -> str | None:
+    """The workspace data set a training or Auto job learns from; None for other jobs
+    (a mitigation, or a CLI job given a file)."""
+    config = (job.config.get("base") or {}) if job.kind == "auto" else job.config
+    data = str(config.get("data") or "")
+    return data.removeprefix("dataset:") if data.startswith("dataset:") else None
+
+
+def dataset_jobs(store: JobStore, dataset_id: str, *, limit: int = 10) -> list[Job]:
+    """The newest training and Auto jobs of one data set, newest first."""
+    return [j for j in store.list(limit=200) if job_dataset_id(j) == dataset_id][:limit]
+
+
+def progress_bar(fraction: Any, text: str) -> None:
+    """``st.progress`` that never refuses a value: clamped to [0, 1], NaN shown as 0."""
+    from lepton_core.jobs import clamp_fraction
+
+    st.progress(clamp_fraction(fraction), text=text)
+
+
+def job_status(job: Job, store: JobStore, *, fraction: Any, text: str) -> None:
+    """What every job panel shows while a job waits, runs or fails.
+
+    Its place in the queue, a progress bar at ``fraction`` with ``text`` while it runs, a
+    Cancel button while it is active, and the one-sentence cause and the log once it
+    failed, was cancelled or was interrupted. A panel adds what its job's success means.
+    """
+    from lepton_core.jobs import cancel_job
+
+    if job.status == "queued":
+        st.info(
+            f"Queued, number {store.queue_position(job.id) or 1} in line; at most "
+            f"{job.max_jobs} job(s) run at once. It starts by itself when a slot frees."
+        )
+    if job.status == "running":
+        progress_bar(fraction, text)
+    if job.active and st.button("Cancel", key=f"cancel-{job.id}"):
+        guard(cancel_job, job.id, workspace=workspace())
+        st.rerun(scope="fragment")
+    if not job.active and job.status != "succeeded":
+        st.error(job.error or f"The job ended as {job.status}.")
+        with st.expander("Log"):
+            st.code(store.read_log(job.id) or "(empty)")
+
+
+def compression_methods(family: str) -> dict[str, str]:
+    """The int8 compressions a family supports (``int8_methods``), method → title; empty
+    when it has none, so a page offers Compress only where it works."""
+    from lepton_core.models import COMPRESSION_METHODS, family_class
+
+    try:
+        supported = family_class(family).int8_methods
+    except ValueError:  # a family this installation does not have
+        return {}
+    return {m: title for m, title in COMPRESSION_METHODS.items() if m in supported}

@@ -1,12 +1,18 @@
-"""A model family's few settings (``LeptonModel.settings``) as Train-page widgets."""
+"""A model family's few settings (``LeptonModel.settings``) as Train-page widgets.
+
+Labels and one-line help come from the family's declarations, in plain words; the
+expert names (the model's parameters and their defaults) sit in an "Expert details"
+expander below them.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
-from lepton_core.models import Setting
+from lepton_core.models import Setting, make_model
 
 _OTHER = "__other__"
 
@@ -41,6 +47,33 @@ def family_settings(settings: tuple[Setting, ...], cols: list[Any]) -> dict[str,
         else:
             params[setting.name] = _pick_or_type(setting, next(free), next(free))
     return params
+
+
+def expert_details(family: str, task: str, settings: tuple[Setting, ...]) -> None:
+    """An expander with every parameter of the family: the settings above by their
+    technical names, and the defaults the rest keep."""
+    shown = {s.name: s.label for s in settings}
+    try:
+        params = make_model(family, task).get_params(deep=False)
+    except (TypeError, ValueError):
+        return
+    rows = [
+        {
+            "parameter": name,
+            "on this page as": shown.get(name, ""),
+            "default": str(value),
+        }
+        for name, value in params.items()
+        if name not in ("task", "seed")
+    ]
+    if not rows:
+        return
+    with st.expander("Expert details", icon=":material/tune:"):
+        st.caption(
+            "The model's own parameter names. The settings above change the ones named; the "
+            "others keep these defaults (a script can set them through `params`)."
+        )
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
 
 
 def _pick_or_type(setting: Setting, col: Any, other_col: Any) -> Any:

@@ -1,4 +1,5 @@
-"""Text-model widgets shared by the Train, Explain and demo pages."""
+"""Text-model widgets shared by the Explain and demo pages (the Train page draws the text
+family's settings like any family's, with ``app_pages._settings``)."""
 
 from __future__ import annotations
 
@@ -10,41 +11,7 @@ import streamlit as st
 from app_pages._common import fmt, guard, python_cell, workspace
 from lepton_core.explain import Explanation, explain
 from lepton_core.plots import token_highlight_html, token_importance_figure
-from lepton_core.text import TextModel
 from lepton_core.workspace import RunSummary
-
-_OTHER = "other"
-
-
-def text_model_options(cols: list[Any]) -> dict[str, Any]:
-    """The Train page's choices for a text model (``TextModel.settings``), as
-    ``TrainConfig.params``."""
-    settings = {s.name: s for s in TextModel.settings}
-    base_setting, mode_setting, epochs = settings["base"], settings["mode"], settings["epochs"]
-    choice = cols[0].selectbox(
-        base_setting.label,
-        [*base_setting.choices, _OTHER],
-        format_func=lambda k: base_setting.other if k == _OTHER else base_setting.choices[k],
-        help=base_setting.help,
-    )
-    base = choice
-    if choice == _OTHER:
-        base = (
-            cols[1].text_input("Model id or folder", placeholder="bert-base-cased")
-            or base_setting.default
-        )
-    mode = st.radio(
-        mode_setting.label,
-        list(mode_setting.choices),
-        format_func=mode_setting.choices.get,
-        horizontal=True,
-    )
-    params: dict[str, Any] = {"base": base, "mode": mode}
-    if epochs.when is None or params.get(epochs.when[0]) == epochs.when[1]:
-        params["epochs"] = cols[2].number_input(
-            epochs.label, epochs.minimum, epochs.maximum, epochs.default
-        )
-    return params
 
 
 def token_highlights(expl: Any, row: int, output: int | str) -> None:

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import streamlit as st
 
 from app_pages._common import Keys, guard, header, python_cell, workspace
+from app_pages._privacy import PLAIN
 from lepton_core.core import TASKS
 from lepton_core.data import (
     ACTIONS,
     KIND_LABELS,
+    TYPE_CHOICES,
     Action,
+    CleanupStep,
+    TableFormat,
+    add_cleanup,
     anonymise,
+    apply_cleanups,
     check_target,
+    encoding_label,
     fingerprint,
     k_anonymity,
     list_samples,
@@ -22,7 +31,10 @@ from lepton_core.data import (
     load_table,
     parse_hub_source,
     profile_table,
+    read_table,
     scan_table,
+    set_type,
+    suggest_cleanups,
 )
 from lepton_core.plots import class_balance_figure, column_distribution_figure, token_length_figure
 from lepton_core.workspace import confirm_dataset
@@ -33,6 +45,20 @@ header(
     "to predict and which columns describe groups of people whose treatment should be fair.",
 )
 upload_limit_mb = st.get_option("server.maxUploadSize")
+# Column kinds in a spreadsheet user's words.
+KIND_WORDS = {
+    "numeric": "number",
+    "categorical": "category",
+    "boolean": "yes / no",
+    "datetime": "date",
+    "text": "text",
+    "identifier": "ID (not used)",
+}
+TYPE_HELP = (
+    "number: amounts, counts, prices. category: a few groups such as 'Full-time'. "
+    "text: sentences a text model reads (table models leave it out). date: days and times. "
+    "leave out: the column is removed from the data set."
+)
 
 
 @st.cache_data(show_spinner="Looking for personal data…", max_entries=8)
@@ -51,6 +77,122 @@ def _lengths(_texts: pd.Series, key: str):
 def _profile(_df: pd.DataFrame, key: str, target: str | None = None):
     # The leading underscore keeps Streamlit from hashing the table; ``key`` is its fingerprint.
     return profile_table(_df, target=target)
+
+
+@st.cache_data(show_spinner="Looking for columns to tidy…", max_entries=8)
+def _proposals(_df: pd.DataFrame, key: str):
+    return suggest_cleanups(_df)
+
+
+def _plain(text: str) -> str:
+    """``text`` shown as written: "$5 … $7" is money, not a formula, in Streamlit's markdown."""
+    return re.sub(r"([\\$*_`~\[\]])", r"\\\1", text)
+
+
+def _redo(draft: dict, cleanups: list[CleanupStep]) -> None:
+    """Apply ``cleanups`` to the table as loaded, then the personal-data actions again.
+
+    Undoing a clean-up is applying the others, so the loaded table is never changed.
+    """
+    loaded = draft.setdefault("loaded", draft.get("original", draft["df"]))
+    loaded_test = draft.setdefault("loaded_test", draft.get("original_test", draft["test"]))
+    df = guard(apply_cleanups, loaded, cleanups)
+    test = apply_cleanups(loaded_test, cleanups) if loaded_test is not None else None
+    draft["cleanups"] = cleanups
+    if draft.get("steps"):
+        actions = [Action(s.column, s.action, s.option) for s in draft["steps"]]
+        actions = [a for a in actions if a.column in df.columns]
+        salt = load_salt(workspace().root)
+        new_df, new_test, steps = guard(anonymise, df, actions, salt=salt, test=test)
+        draft.update(original=df, original_test=test, df=new_df, test=new_test, steps=steps)
+    else:
+        draft.update(df=df, test=test)
+    st.rerun()
+
+
+UPLOAD_TYPES = ["csv", "tsv", "txt", "data", "parquet", "jsonl", "json"]
+UPLOAD_TYPES += ["xlsx", "xlsm", "xls", "ods", "zip", "gz"]
+DELIMITER_CHOICES = {
+    ",": "comma ,",
+    ";": "semicolon ;",
+    "\t": "tab",
+    "|": "pipe |",
+    r"\s+": "spaces",
+    ":": "colon :",
+    "^": "caret ^",
+    "~": "tilde ~",
+}
+ENCODING_CHOICES = ["utf_8", "gb18030", "big5", "cp932", "cp1252", "utf_16", "cp1251", "euc_kr"]
+
+
+def _upload_id(upload) -> str:
+    return getattr(upload, "file_id", None) or f"{upload.name}:{upload.size}"
+
+
+def _load_upload(upload, test_upload, options: dict) -> None:
+    """Read the upload (with the user's ``options`` over what is detected) into the draft."""
+    limit = upload_limit_mb * 1024 * 1024
+    df, read_as = guard(
+        read_table, upload.getvalue(), filename=upload.name, max_bytes=limit, **options
+    )
+    test = None
+    if test_upload is not None:
+        test = guard(load_table, test_upload.getvalue(), filename=test_upload.name, max_bytes=limit)
+    st.session_state[Keys.DRAFT] = {
+        "name": upload.name.rsplit(".", 1)[0],
+        "df": df,
+        "test": test,
+        "source": upload.name,
+        "target": None,
+        "sensitive": None,
+        "about": f"Uploaded file {upload.name}.",
+        "upload_id": _upload_id(upload),
+        "read_as": read_as.to_dict(),
+        "read_options": options,
+    }
+
+
+def _read_options(read_as: TableFormat, chosen: dict) -> dict:
+    """The expander's inputs, set to what was used; returns the overrides they ask for."""
+    options: dict = {}
+    if read_as.format == "csv":
+        c1, c2 = st.columns(2)
+        delimiters = dict(DELIMITER_CHOICES)
+        delimiters.setdefault(read_as.delimiter or ",", repr(read_as.delimiter))
+        keys = list(delimiters)
+        options["delimiter"] = c1.selectbox(
+            "Columns separated by",
+            keys,
+            index=keys.index(read_as.delimiter or ","),
+            format_func=delimiters.get,
+        )
+        encodings = list(ENCODING_CHOICES)
+        if read_as.encoding and read_as.encoding not in encodings:
+            encodings.insert(0, read_as.encoding)
+        encoding = read_as.encoding or "utf_8"
+        options["encoding"] = c2.selectbox(
+            "Encoding",
+            encodings,
+            index=encodings.index(encoding) if encoding in encodings else 0,
+            format_func=encoding_label,
+            help="GBK/GB18030 for Simplified Chinese, Big5 for Traditional Chinese, "
+            "Shift-JIS for Japanese, Windows-1252 for Western European office files.",
+        )
+    if read_as.format == "excel" and len(read_as.sheets) > 1:
+        options["sheet"] = st.selectbox(
+            "Sheet",
+            read_as.sheets,
+            index=read_as.sheets.index(read_as.sheet) if read_as.sheet in read_as.sheets else 0,
+        )
+    if read_as.format in ("csv", "excel"):
+        answer = st.radio(
+            "Does the first row name the columns?",
+            ["Yes", "No"],
+            index=0 if read_as.header else 1,
+            horizontal=True,
+        )
+        options["header"] = answer == "Yes"
+    return options
 
 
 source = st.radio("Source", ["Sample", "Upload a file", "Hugging Face data set"], horizontal=True)
@@ -89,29 +231,26 @@ elif source == "Hugging Face data set":
         }
 else:
     upload = st.file_uploader(
-        "Table (CSV, TSV, Parquet or JSONL)", type=["csv", "tsv", "txt", "parquet", "jsonl", "json"]
+        "Table (CSV, TSV, Excel, Parquet, JSON, or a zip holding one)", type=UPLOAD_TYPES
     )
     test_upload = st.file_uploader(
         "Optional test table (same columns); otherwise part of the table is held out",
-        type=["csv", "tsv", "txt", "parquet", "jsonl", "json"],
+        type=UPLOAD_TYPES,
     )
     if upload is not None and st.button("Load file", type="primary"):
-        limit = upload_limit_mb * 1024 * 1024
-        df = guard(load_table, upload.getvalue(), filename=upload.name, max_bytes=limit)
-        test = None
-        if test_upload is not None:
-            test = guard(
-                load_table, test_upload.getvalue(), filename=test_upload.name, max_bytes=limit
-            )
-        st.session_state[Keys.DRAFT] = {
-            "name": upload.name.rsplit(".", 1)[0],
-            "df": df,
-            "test": test,
-            "source": upload.name,
-            "target": None,
-            "sensitive": None,
-            "about": f"Uploaded file {upload.name}.",
-        }
+        _load_upload(upload, test_upload, {})
+    draft = st.session_state.get(Keys.DRAFT)
+    if upload is not None and (draft is None or draft.get("upload_id") != _upload_id(upload)):
+        # The table below would be another file's: never show it as if it were this one.
+        st.info(f"**{_plain(upload.name)}** is chosen; press **Load file** to read it.")
+        st.stop()
+    if upload is not None and draft.get("read_as") is not None:
+        read_as = TableFormat.from_dict(draft["read_as"])
+        st.caption(f":material/description: {_plain(read_as.describe())}.")
+        with st.expander("Adjust how the file is read"):
+            options = _read_options(read_as, draft.get("read_options", {}))
+            if st.button("Read the file again with these settings"):
+                _load_upload(upload, test_upload, options)
 
 draft = st.session_state.get(Keys.DRAFT)
 if draft is None:
@@ -135,8 +274,8 @@ c2.metric("Columns", profile.n_columns)
 missing = sum(c.missing_share for c in profile.columns) / max(len(profile.columns), 1)
 c3.metric("Missing values", f"{missing:.1%}")
 c4.metric("Test rows", f"{len(draft['test']):,}" if draft["test"] is not None else "held out")
-for warning in profile.warnings:  # e.g. a column name with zero-width characters
-    st.warning(warning, icon=":material/visibility_off:")
+for warning in profile.warnings:  # hidden characters in a name, constant or empty columns…
+    st.warning(warning, icon=":material/warning:")
 
 st.subheader("Preview")
 st.dataframe(df.head(200), height=260)
@@ -146,7 +285,7 @@ st.dataframe(
     pd.DataFrame(
         {
             "column": [c.name for c in profile.columns],
-            "type": [c.kind for c in profile.columns],
+            "type": [KIND_WORDS.get(c.kind, c.kind) for c in profile.columns],
             "missing": [c.missing_share for c in profile.columns],
             "distinct": [c.distinct for c in profile.columns],
         }
@@ -159,6 +298,40 @@ with left:
     shown = st.selectbox("Distribution of", [c.name for c in profile.columns])
     column = next(c for c in profile.columns if c.name == shown)
     st.plotly_chart(column_distribution_figure(column))
+
+st.subheader("Clean-ups and column types")
+st.caption(
+    "Numbers written as text (\\$78,693, 34k, 45%, ￥3,000, 5万) can be read as numbers, "
+    "words like 'n/a' become blanks, and spellings of one category ('Full-time', "
+    "'full time ') can be merged. Nothing changes until you apply it, and every change "
+    "can be undone."
+)
+cleanups: list[CleanupStep] = draft.get("cleanups", [])
+proposals = _proposals(df, key)
+if proposals:
+    ticked = [
+        step
+        for i, step in enumerate(proposals)
+        if st.checkbox(_plain(step.description), value=True, key=f"cleanup_{key}_{i}")
+    ]
+    if st.button("Apply the ticked clean-ups", disabled=not ticked):
+        for step in ticked:
+            cleanups = add_cleanup(cleanups, step)
+        _redo(draft, cleanups)
+else:
+    st.caption("No column needs tidying.")
+t1, t2, t3 = st.columns([2, 2, 1], vertical_alignment="bottom")
+type_column = t1.selectbox("Column", list(df.columns), key=f"type_column_{key}")
+type_kind = t2.selectbox("Use as", list(TYPE_CHOICES), help=TYPE_HELP, key=f"type_kind_{key}")
+if t3.button("Set type"):
+    _redo(draft, add_cleanup(cleanups, guard(set_type, df, type_column, type_kind)))
+if cleanups:
+    st.markdown("**Applied**")
+    for i, step in enumerate(cleanups):
+        a1, a2 = st.columns([6, 1], vertical_alignment="center")
+        a1.markdown(f":material/check: {_plain(step.description)}")
+        if a2.button("Undo", key=f"undo_{i}_{key}"):
+            _redo(draft, [s for j, s in enumerate(cleanups) if j != i])
 
 st.subheader("Personal data")
 st.caption(
@@ -209,14 +382,27 @@ if scan.personal or scan.quasi_identifiers:
         hide_index=True,
         key=f"privacy_actions_{key}",
     )
-    st.markdown("**k-anonymity** — how many rows share each combination of quasi-identifiers")
+    st.markdown(
+        "**Can someone be singled out?** — how many rows share each combination of the "
+        "columns that could identify a person (k-anonymity)",
+        help=PLAIN["k_anonymity"],
+    )
     k1, k2 = st.columns([3, 1])
     quasi = k1.multiselect(
-        "Quasi-identifiers",
+        "Columns that could identify someone together (quasi-identifiers)",
         list(df.columns),
         default=[c for c in scan.quasi_identifiers if c in df.columns],
+        help=PLAIN["quasi_identifier"],
     )
-    k = int(k2.number_input("k", min_value=2, max_value=100, value=5))
+    k = int(
+        k2.number_input(
+            "Least rows per combination (k)",
+            min_value=2,
+            max_value=100,
+            value=5,
+            help="Combinations shared by fewer rows than this stand out.",
+        )
+    )
     before = guard(k_anonymity, original, [c for c in quasi if c in original.columns], k=k)
     after = guard(k_anonymity, df, quasi, k=k) if draft.get("steps") else None
     m1, m2, m3 = st.columns(3)
@@ -253,6 +439,10 @@ target = st.selectbox(
     "Target column", names, index=names.index(suggested) if suggested in names else len(names) - 1
 )
 inferred = guard(check_target, df, target)
+target_profile = guard(_profile, df, key, target)
+for warning in target_profile.warnings:
+    if warning not in profile.warnings:  # about this target: alike rows, different labels
+        st.warning(warning, icon=":material/warning:")
 task = st.radio(
     "Task",
     TASKS,
@@ -270,7 +460,7 @@ sensitive = st.multiselect(
 )
 with right:
     if task != "regression":
-        st.plotly_chart(class_balance_figure(guard(_profile, df, key, target)))
+        st.plotly_chart(class_balance_figure(target_profile))
 
 text_columns = [c.name for c in profile.columns if c.kind == "text" and c.name != target]
 text_column = ""
@@ -316,6 +506,7 @@ if st.button("Use this data", type="primary"):
         original=original if steps else None,
         original_test=draft.get("original_test") if steps else None,
         steps=steps,
+        cleanups=draft.get("cleanups", []),
     )
     st.session_state[Keys.DATASET_ID] = info.id
     st.success(f"Data set **{info.name}** is ready ({info.n_rows:,} rows); next, train a model.")
@@ -328,19 +519,26 @@ elif draft["source"].startswith("hub:"):
     load_code = (
         f"df = load_hub_dataset({hub_args[0]!r}, config={hub_args[1]!r}, split={hub_args[2]!r})"
     )
+elif draft.get("read_options"):
+    settings = ", ".join(f"{k}={v!r}" for k, v in draft["read_options"].items())
+    load_code = f"df, how = read_table({draft['source']!r}, {settings})"
 else:
     load_code = f"df = load_table({draft['source']!r})"
 steps_code = ", ".join(
     f"Action({s.column!r}, {s.action!r}, {s.option!r})" for s in draft.get("steps", [])
 )
+cleanups_code = ",\n            ".join(s.as_code() for s in draft.get("cleanups", []))
 python_cell(
     f"""
 from lepton_core import Workspace, confirm_dataset
-from lepton_core.data import load_table, profile_table
+from lepton_core.data import load_table, profile_table, read_table
+from lepton_core.data import CleanupStep, apply_cleanups, suggest_cleanups
 from lepton_core.data import Action, anonymise, k_anonymity, load_salt, scan_table
 from lepton_core.data import load_sample
 from lepton_core.data import load_hub_dataset
 {load_code}
+proposed = suggest_cleanups(df)  # numbers written as text, spellings of one category
+df = apply_cleanups(df, [{cleanups_code}])
 findings = scan_table(df)  # advisory: check the table yourself too
 df, _, steps = anonymise(df, [{steps_code}], salt=load_salt(workspace_folder))
 profile = profile_table(df, target={target!r})

@@ -1,15 +1,34 @@
-"""The demo page a share link opens: a form, the prediction and why, and the model's figures."""
+"""The demo page a share link opens: what the model predicts, a short form, the prediction
+and why, in plain words.
+
+A visitor sees the inputs that matter most (the rest sit at typical values under "Other
+details"), chances rather than log-odds, and accuracy-type figures only: fairness figures
+are for the model's owner, on the Evaluate page and in the model card.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
-from app_pages._common import fmt, guard, metric_row, require_router, workspace
+from app_pages._common import guard, require_router, workspace
 from app_pages._text import token_highlights
 from lepton_core.core import LeptonError
+from lepton_core.explain import (
+    friendly_name,
+    key_features,
+    prediction_title,
+    reason_sentences,
+    to_probability,
+    usual_range,
+)
 from lepton_core.plots import waterfall_figure
 from lepton_core.runs import cached_model_card, load_bundle
 from lepton_core.workspace import ShareLinks
+
+#: The model card says this until the owner describes the model on the Deploy page.
+_NOT_STATED = "Not stated yet"
 
 require_router()
 # Only a signed, unexpired, unrevoked token opens a model: nothing else is read from the
@@ -26,58 +45,162 @@ except LeptonError:
     st.stop()
 
 info = bundle.version
-st.title(f"{info.name} · version {info.version}")
-st.write("Fill in the form and press **Predict** to see what the model says and why.")
+card = guard(cached_model_card, workspace(), info.name, info.version)
 evaluation = bundle.reports.evaluation
-metric_row(bundle.reports.headline())
-st.caption(f"Measured on {evaluation.n_rows:,} test rows when the model was trained.")
-with st.expander("Model card", icon=":material/description:"):
-    st.markdown(guard(cached_model_card, workspace(), info.name, info.version).to_markdown())
+task = evaluation.task
+classes = [str(c) for c in bundle.model.classes_] if task != "regression" else None
+st.title(prediction_title(card.dataset.get("target") or "", task, classes))
+if card.intended_use and not card.intended_use.startswith(_NOT_STATED):
+    st.write(card.intended_use)
+st.write("Fill in the details and press **Predict** to see what the model says and why.")
+
+# How good it is, in words: accuracy-type figures only, with their likely range.
+intervals = {m.name: m for m in card.metrics}
+
+
+def _likely(name: str, percent: bool) -> str:
+    m = intervals.get(name)
+    if m is None or m.low is None:
+        return ""
+    shown = (lambda v: f"{v:.0%}") if percent else (lambda v: f"{v:.3g}")
+    return f" Likely between {shown(m.low)} and {shown(m.high)} on other, similar cases."
+
+
+metrics, n = evaluation.metrics, evaluation.n_rows
+figures: list[tuple[str, str, str]] = []
+if task == "regression":
+    if "mae" in metrics:
+        figures.append(
+            (
+                "Typical error",
+                f"{metrics['mae']:.3g}",
+                f"On average its prediction was this far from the truth on {n:,} test cases."
+                + _likely("mae", False),
+            )
+        )
+    if "r2" in metrics:
+        figures.append(
+            (
+                "R²",
+                f"{metrics['r2']:.2f}",
+                "How much of the variation it explains: 0 is no better than always "
+                "guessing the average, 1 is perfect." + _likely("r2", False),
+            )
+        )
+else:
+    if "accuracy" in metrics:
+        figures.append(
+            (
+                "Accuracy",
+                f"{metrics['accuracy']:.0%}",
+                f"The share of {n:,} test cases it got right." + _likely("accuracy", True),
+            )
+        )
+    if "roc_auc" in metrics:
+        figures.append(
+            (
+                "ROC AUC",
+                f"{metrics['roc_auc']:.2f}",
+                "How well it ranks cases: 0.5 is guessing, 1 is perfect."
+                + _likely("roc_auc", False),
+            )
+        )
+for col, (label, value, help_text) in zip(st.columns(3), figures, strict=False):
+    col.metric(label, value, help=help_text)
+st.caption(f"Measured on {n:,} test cases the model did not learn from.")
+
+fields = bundle.input_schema.fields
+by_name = {f.name: f for f in fields}
+if any(f.kind == "text" for f in fields):
+    main, other = fields, []
+else:
+    key = [name for name in key_features(card.top_features) if name in by_name]
+    main = [by_name[name] for name in key] or fields
+    other = [f for f in fields if f not in main]
+
+
+def _field(col: Any, field: Any) -> Any:
+    """One input with a friendly label and a hint drawn from the training data."""
+    label = friendly_name(field.name)
+    key = f"input:{field.name}"
+    if field.kind == "text":
+        return col.text_area(label, value=field.default or "", key=key)
+    if field.kind == "numeric":
+        cast = int if field.integer else float
+        seen = bundle.background.get(field.name, [])
+        hint = usual_range(list(seen), integer=field.integer)
+        if hint is None and field.minimum is not None:
+            hint = f"From {field.minimum:g} to {field.maximum:g} in the examples it learned from"
+        return col.number_input(
+            label,
+            value=cast(field.default) if field.default is not None else cast(0),
+            step=cast(1) if field.integer else None,
+            help=hint,
+            key=key,
+        )
+    choices = field.choices or [""]
+    index = choices.index(field.default) if field.default in choices else 0
+    return col.selectbox(
+        label,
+        choices,
+        index=index,
+        help=f"Most common: {field.default}" if field.default else None,
+        key=key,
+    )
+
 
 with st.form("inputs"):
     record = {}
-    fields = bundle.input_schema.fields
-    columns = st.columns(1 if any(f.kind == "text" for f in fields) else 3)
-    for i, field in enumerate(fields):
-        col = columns[i % len(columns)]
-        if field.kind == "text":
-            record[field.name] = col.text_area(field.name, value=field.default or "")
-        elif field.kind == "numeric":
-            # Whole-number columns get a whole-number input (no "37.00").
-            cast = int if field.integer else float
-            record[field.name] = col.number_input(
-                field.name,
-                value=cast(field.default) if field.default is not None else cast(0),
-                step=cast(1) if field.integer else None,
-                help=f"Seen in training: {fmt(field.minimum, 2)} to {fmt(field.maximum, 2)}",
-            )
-        else:
-            choices = field.choices or [""]
-            index = choices.index(field.default) if field.default in choices else 0
-            record[field.name] = col.selectbox(field.name, choices, index=index)
+    columns = st.columns(1 if any(f.kind == "text" for f in main) else 3)
+    for i, field in enumerate(main):
+        record[field.name] = _field(columns[i % len(columns)], field)
+    if other:
+        with st.expander(f"Other details ({len(other)}), set to typical values"):
+            st.caption("These matter less to the model; change them if you know them.")
+            more = st.columns(3)
+            for i, field in enumerate(other):
+                record[field.name] = _field(more[i % 3], field)
     submitted = st.form_submit_button("Predict", type="primary")
 
 if submitted:
     prediction = guard(bundle.predict, [record])[0]
+    expl = to_probability(prediction.explanation)
+    label = str(prediction.label)
+    chosen = expl.outputs.index(label) if len(expl.outputs) > 1 and label in expl.outputs else 0
     left, right = st.columns([1, 2])
     with left:
-        st.metric("Prediction", str(prediction.label))
+        st.metric("Prediction", label)
         if prediction.probabilities:
-            st.write("Probabilities")
+            chance = prediction.probabilities.get(label)
+            if chance is not None:
+                st.metric(
+                    f"Chance of {label}",
+                    f"{chance:.0%}",
+                    help="How sure the model is; 50% would be a coin toss between two answers.",
+                )
             st.dataframe(
                 {
-                    "class": list(prediction.probabilities),
-                    "probability": list(prediction.probabilities.values()),
+                    "answer": list(prediction.probabilities),
+                    "chance": [f"{p:.0%}" for p in prediction.probabilities.values()],
                 },
                 hide_index=True,
             )
     with right:
-        expl = prediction.explanation
-        chosen = 0
-        if len(expl.outputs) > 1 and str(prediction.label) in expl.outputs:
-            chosen = expl.outputs.index(str(prediction.label))
-        if expl.tokens is not None:
-            st.write("Why: each word's SHAP contribution")
+        reasons = reason_sentences(expl, 0, chosen)
+        if reasons:
+            st.markdown("**Why**" + "".join(f"\n- {r}." for r in reasons))
+        if expl.is_text:
+            st.caption("Red words pushed toward this answer, blue words away from it.")
             token_highlights(expl, 0, chosen)
         else:
-            st.plotly_chart(waterfall_figure(expl, 0, output=chosen))
+            title = (
+                f"How these details move the chance of {expl.outputs[chosen]}"
+                if expl.output_space == "probability"
+                else "How these details move the prediction"
+            )
+            st.plotly_chart(waterfall_figure(expl, 0, output=chosen, title=title))
+    with st.expander("Expert details", icon=":material/science:"):
+        st.caption(
+            f"Model {info.name} version {info.version} ({card.family}). {expl.explainer}: SHAP "
+            f"values, converted to chances. {expl.note}"
+        )

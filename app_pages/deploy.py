@@ -9,9 +9,17 @@ from urllib.parse import urlencode, urlparse
 import pandas as pd
 import streamlit as st
 
-from app_pages._common import Keys, guard, header, metric_row, python_cell, when, workspace
+from app_pages._common import (
+    Keys,
+    compression_methods,
+    guard,
+    header,
+    metric_row,
+    python_cell,
+    when,
+    workspace,
+)
 from lepton_core.data import load_table
-from lepton_core.models import COMPRESSION_METHODS
 from lepton_core.runs import (
     cached_model_card,
     compress,
@@ -282,14 +290,22 @@ if exported and exported[0] == version.ref:
         file_name=Path(result.path).name,
         icon=":material/download:",
     )
-method = st.radio(
-    "Compression",
-    list(COMPRESSION_METHODS),
-    format_func=COMPRESSION_METHODS.get,
-    horizontal=True,
-    key="deploy_method",
-)
-if st.button("Compress into a new version", icon=":material/compress:"):
+methods = compression_methods(guard(ws.get_run, version.run_id).family)
+if not methods:
+    st.caption(
+        "This kind of model has no int8 compression; it is already small and fast. "
+        "Compression is offered for neural networks and text models."
+    )
+    method = None
+else:
+    method = st.radio(
+        "Compression",
+        list(methods),
+        format_func=methods.get,
+        horizontal=True,
+        key="deploy_method",
+    )
+if method and st.button("Compress into a new version", icon=":material/compress:"):
     with st.spinner("Quantising, then scoring, checking and explaining the new version…"):
         st.session_state[_State.COMPRESSED] = (
             version.ref,

@@ -8,12 +8,13 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._common import (
+    METRIC_HELP,
     METRIC_LABELS,
     Keys,
     fmt,
     guard,
     header,
-    metric_row,
+    job_status,
     pick_run,
     python_cell,
     run_label,
@@ -31,7 +32,7 @@ from lepton_core.evaluation import (
     tradeoff,
     tradeoff_figure,
 )
-from lepton_core.jobs import JobStore, cancel_job, start_job
+from lepton_core.jobs import JobStore, start_job
 from lepton_core.models import METHOD_TITLES, family_class, family_title
 from lepton_core.plots import (
     calibration_figure,
@@ -52,10 +53,128 @@ header(
 )
 
 
-def fairness_table(report: FairnessReport) -> pd.DataFrame:
-    table = pd.DataFrame.from_dict(report.by_group, orient="index").reindex(report.groups)
+def fairness_table(report: FairnessReport, groups: list[str] | None = None) -> pd.DataFrame:
+    """Figures by group (all groups, or ``groups``), one row each."""
+    chosen = report.groups if groups is None else groups
+    table = pd.DataFrame.from_dict(report.by_group, orient="index").reindex(chosen)
     table.index.name = report.attribute
     return table
+
+
+def fairness_tables(report: FairnessReport) -> None:
+    """The groups the gaps compare, then the groups too small to count, listed apart."""
+    st.dataframe(fairness_table(report, report.measured_groups))
+    if report.small_groups:
+        st.markdown(
+            f"**Too small to judge** — fewer than {report.min_group_rows} test rows each, so "
+            "their figures are mostly chance; they are left out of the gaps and the worst group:"
+        )
+        st.dataframe(fairness_table(report, report.small_groups))
+
+
+_PLAIN_METRICS = {
+    "accuracy": "Accuracy: the share of test rows the model gets right.",
+    "balanced_accuracy": "Balanced accuracy: the average, over the answers, of the share of "
+    "rows with that answer the model gets right (fair to rare answers).",
+    "precision": "Precision: of the rows the model says yes to, the share that really are yes.",
+    "recall": "Recall: of the rows that really are yes, the share the model finds.",
+    "f1": "F1: one figure balancing precision and recall; 1 is perfect.",
+    "roc_auc": "ROC AUC: how well the model ranks yes-rows above no-rows; 0.5 is a coin toss, "
+    "1 is perfect.",
+    "log_loss": "Log loss: how far the model's probabilities are from the truth; lower is better.",
+    "rmse": "RMSE: the typical size of an error, with big errors weighing more.",
+    "mae": "MAE: the average size of an error.",
+    "r2": "R²: the share of the target's variation the model explains; 0 is no better than "
+    "guessing the average, 1 is perfect.",
+}
+
+
+def _likely(evaluation: EvalReport, name: str) -> str | None:
+    pair = evaluation.interval(name)
+    return None if pair is None else f"likely {pair[0]:.3f} – {pair[1]:.3f}"
+
+
+def verdict_box(evaluation: EvalReport) -> None:
+    """The plain verdict (is it better than guessing? enough rows?) and the column warnings."""
+    verdict = evaluation.verdict
+    if verdict is not None:
+        if verdict.level == "better":
+            st.success(verdict.text, icon=":material/check_circle:")
+        else:
+            st.warning(verdict.text, icon=":material/warning:")
+    for warning in evaluation.warnings:
+        st.warning(warning.text, icon=":material/report:")
+
+
+def headline_row(evaluation: EvalReport, fairness: FairnessReport | None) -> None:
+    """Accuracy-type and fairness figures, each with its likely range; the worst group last."""
+    figures = headline_figures(evaluation, fairness)
+    if fairness is not None and not fairness.comparable and fairness.task == "binary":
+        # Say there is no gap to show rather than leave the figures out.
+        figures["demographic_parity_difference"] = None
+        figures["equalized_odds_difference"] = None
+    left, right = st.columns([len(figures), 1.3])
+    with left:
+        for col, (name, value) in zip(st.columns(len(figures)), figures.items(), strict=True):
+            likely = _likely(evaluation, name)
+            unmeasured = value is None and name in METRIC_HELP
+            col.metric(
+                METRIC_LABELS.get(name, name),
+                fmt(value),
+                delta=likely or ("too few rows per group" if unmeasured else None),
+                delta_color="off",
+                delta_arrow="off",
+                help=METRIC_HELP.get(name) or _PLAIN_METRICS.get(name),
+            )
+    if fairness is not None:
+        worst = fairness.worst_group
+        label = f"Worst group by {worst['metric']}"
+        if worst.get("group") is None:
+            right.metric(
+                label, "—", delta="too few rows per group", delta_color="off", delta_arrow="off"
+            )
+        else:
+            right.metric(
+                label,
+                str(worst["group"]),
+                delta=f"{worst['metric']} {fmt(worst['value'])}, "
+                f"{fmt(worst.get('gap'))} below overall",
+                delta_color="off",
+                delta_arrow="off",
+                help=f"Among groups with at least {fairness.min_group_rows} test rows.",
+            )
+    if evaluation.intervals:
+        st.caption(
+            f"Under each figure, the range the true figure is likely in: a "
+            f"{evaluation.confidence:.0%} confidence interval, from {evaluation.n_resamples} "
+            f"random resamples of the {evaluation.n_rows:,} test rows. A wide range means "
+            "the test rows are too few to pin the figure down."
+        )
+
+
+def metrics_table(evaluation: EvalReport) -> pd.DataFrame:
+    """Every metric with its likely range and what always giving one answer scores."""
+    baseline = evaluation.baseline
+    guess = (
+        "—"
+        if baseline is None
+        else f"always '{baseline.guess}'"
+        if baseline.rule == "most common answer"
+        else f"always the average ({baseline.guess:.3g})"
+    )
+    rows = []
+    for name, value in evaluation.metrics.items():
+        pair = evaluation.interval(name)
+        rows.append(
+            {
+                "metric": _PLAIN_METRICS.get(name, name).split(":")[0],
+                "value": fmt(value),
+                "likely between": "—" if pair is None else f"{pair[0]:.3f} – {pair[1]:.3f}",
+                f"guessing {guess}": fmt((baseline.metrics if baseline else {}).get(name)),
+                "what it means": _PLAIN_METRICS.get(name, "").split(": ", 1)[-1],
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 @st.fragment(run_every=1.0)
@@ -63,13 +182,11 @@ def mitigation_panel(job_id: str) -> None:
     """The mitigation job's state, re-drawn about once a second; it runs in the background."""
     store = JobStore(workspace())
     job = guard(store.get, job_id)
-    if job.active:
-        phase = job.progress.phase
-        st.progress(0.5 if phase != "starting" else 0.1, text=f"Mitigating · {phase}")
-        if st.button("Cancel", key=f"cancel-{job.id}"):
-            guard(cancel_job, job.id, workspace=workspace())
-            st.rerun(scope="fragment")
-    elif job.status == "succeeded":
+    phase = job.progress.phase
+    job_status(
+        job, store, fraction=0.1 if phase == "starting" else 0.5, text=f"Mitigating · {phase}"
+    )
+    if job.status == "succeeded":
         st.success(
             f"Registered **{job.model_name}:{job.model_version}** in "
             f"{(job.ended or 0) - (job.started or 0):.0f} s."
@@ -80,10 +197,6 @@ def mitigation_panel(job_id: str) -> None:
             st.session_state[Keys.RUN_ID] = job.run_id
             st.session_state.pop(Keys.MITIGATION_JOB, None)
             st.rerun(scope="app")
-    else:
-        st.error(job.error or f"The mitigation ended as {job.status}.")
-        with st.expander("Log"):
-            st.code(store.read_log(job.id) or "(empty)")
 
 
 def mitigation_table(rows: list[dict]) -> pd.DataFrame:
@@ -95,26 +208,10 @@ def mitigation_table(rows: list[dict]) -> pd.DataFrame:
     return table
 
 
-def headline_row(evaluation: EvalReport, fairness: FairnessReport | None) -> None:
-    """Accuracy-type and fairness figures in one row, worst group last."""
-    figures = headline_figures(evaluation, fairness)
-    left, right = st.columns([len(figures), 1.3])
-    with left:
-        metric_row(figures)
-    if fairness is not None:
-        worst = fairness.worst_group
-        right.metric(
-            f"Worst group by {worst['metric']}",
-            str(worst["group"]),
-            delta=f"{worst['metric']} {fmt(worst['value'])}, {fmt(worst.get('gap'))} below overall",
-            delta_color="off",
-            delta_arrow="off",
-        )
-
-
 run = pick_run()
-reports = guard(load_run_reports, workspace(), run.run_id)
+reports = guard(load_run_reports, workspace(), run.run_id, complete=True)
 evaluation = reports.evaluation
+verdict_box(evaluation)
 attributes = [r.attribute for r in reports.fairness]
 chosen = (
     st.selectbox("Fairness by", attributes, help="Sensitive columns chosen on the Data page.")
@@ -127,25 +224,32 @@ if (privacy := load_privacy(workspace(), run.run_id)) is not None:
     privacy_row(privacy)
 if fairness is None:
     st.info("No sensitive column was chosen for this data set, so there are no fairness figures.")
+elif fairness.note and not fairness.comparable:
+    st.warning(fairness.note, icon=":material/groups:")
 
 left, right = st.columns(2)
 with left:
     if fairness is not None:
         st.subheader(f"By {fairness.attribute}")
-        st.dataframe(fairness_table(fairness), column_config=None)
-        if fairness.small_groups:
-            st.caption(
-                f"Groups with fewer than 30 rows ({', '.join(fairness.small_groups)}) give "
-                "unreliable figures."
-            )
+        fairness_tables(fairness)
+        if fairness.note and fairness.comparable:
+            st.caption(fairness.note)
         metric = "selection_rate" if fairness.task == "binary" else next(iter(fairness.overall))
         st.plotly_chart(fairness_group_figure(fairness, metric))
-with right:
-    if evaluation.task == "regression":
+    elif evaluation.task == "regression":
         st.plotly_chart(residual_figure(evaluation))
     else:
         st.plotly_chart(confusion_matrix_figure(evaluation))
-        if fairness is not None and fairness.task == "binary":
+with right:
+    if fairness is None:
+        # No fairness column (a text model, say): the figures fill this half.
+        st.subheader("Every figure")
+        st.dataframe(metrics_table(evaluation), hide_index=True)
+    elif evaluation.task == "regression":
+        st.plotly_chart(residual_figure(evaluation))
+    else:
+        st.plotly_chart(confusion_matrix_figure(evaluation))
+        if fairness.task == "binary":
             st.plotly_chart(fairness_rates_figure(fairness))
 
 if evaluation.task != "regression":
@@ -155,10 +259,9 @@ if evaluation.task != "regression":
     c2.plotly_chart(pr_figure(evaluation))
     if evaluation.calibration:
         c3.plotly_chart(calibration_figure(evaluation))
-st.dataframe(
-    pd.DataFrame({"metric": evaluation.metrics.keys(), "value": evaluation.metrics.values()}),
-    hide_index=True,
-)
+if fairness is not None:
+    st.subheader("Every figure")
+    st.dataframe(metrics_table(evaluation), hide_index=True)
 
 st.subheader("Mitigate")
 mitigation = guard(workspace().find_report, run.run_id, "mitigation")
@@ -177,11 +280,17 @@ elif not family_class(run.family).mitigable:
     )
 else:
     st.write(
-        "Make a fairer version of this model with fairlearn: **ThresholdOptimizer** picks "
-        "a threshold per group on this model's scores; **ExponentiatedGradient** retrains "
-        "LightGBM on reweighted rows. Either way you get a new model version, evaluated on "
+        "Make a fairer version of this model. One way keeps the model and sets a separate "
+        "cut-off per group on its scores; the other trains it again, giving more weight to "
+        "the rows it treats unfairly. Either way you get a new model version, evaluated on "
         "the same test rows, that deploys like any other."
     )
+    with st.expander("Expert details"):
+        st.write(
+            "Both methods come from fairlearn: **ThresholdOptimizer** (a threshold per group "
+            "on this model's scores) and **ExponentiatedGradient** (LightGBM retrained on "
+            "reweighted rows under a fairness constraint)."
+        )
     m1, m2 = st.columns(2)
     method = m1.selectbox("Method", list(METHOD_TITLES), format_func=METHOD_TITLES.get)
     target_attr = m2.selectbox("For", attributes, index=attributes.index(chosen))
@@ -197,7 +306,7 @@ if attributes and evaluation.task != "regression":
     st.subheader("Trade-off across runs")
     st.write(
         f"Every run on data set **{run.dataset_name}**: accuracy against a fairness gap (ε marks "
-        "runs trained with differential privacy). Red points are the Pareto front: no other "
+        "runs trained with differential privacy). Red points are the best trade-offs: no other "
         "run is both more accurate and fairer. Click a point to open its run."
     )
     t1, t2 = st.columns(2)
@@ -255,16 +364,22 @@ with st.expander("Audit predictions made elsewhere", icon=":material/fact_check:
                 sensitive=sensitive,
                 threshold=threshold,
             )
+            verdict_box(audit.evaluation)
             headline_row(audit.evaluation, audit.fairness[0])
             for report in audit.fairness:
-                st.dataframe(fairness_table(report))
+                fairness_tables(report)
+                if report.note:
+                    st.caption(report.note)
 
 python_cell(
     f"""
 from lepton_core.runs import load_run_reports
 from lepton_core.workspace import Workspace
-reports = load_run_reports(Workspace(), {run.run_id!r})
-print(reports.evaluation.metrics)
+reports = load_run_reports(Workspace(), {run.run_id!r}, complete=True)
+print(reports.evaluation.verdict.text)       # better than always guessing? enough rows?
+print(reports.evaluation.metrics, reports.evaluation.intervals, reports.evaluation.baseline)
+for warning in reports.evaluation.warnings:  # many columns, a leak, an identifier
+    print(warning.text)
 for report in reports.fairness:
     print(report.attribute, report.summary())
 # a fairer version (new model version, same test rows):

@@ -6,38 +6,121 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._common import fmt, guard, header, pick_run, python_cell, workspace
-from app_pages._text import explain_text
+from app_pages._text import token_highlights
+from lepton_core.explain import (
+    LINK_SPACES,
+    Explanation,
+    explain,
+    friendly_name,
+    reason_sentences,
+    row_outcome,
+    to_probability,
+)
 from lepton_core.plots import (
     beeswarm_figure,
     dependence_figure,
     importance_figure,
+    token_importance_figure,
     waterfall_figure,
 )
 from lepton_core.runs import load_explanation
 
 header(
     "4 · Explain",
-    "SHAP values split each prediction into one contribution per column (per word for a text "
-    "model): how much it pushed this prediction up or down from the average prediction.",
+    "Why the model predicts what it does: for each column (each word for a text model), how "
+    "much it pushed a prediction up or down from the starting point, the prediction for an "
+    "average row.",
 )
 
 run = pick_run()
-expl = guard(load_explanation, workspace(), run.run_id)
+raw = guard(load_explanation, workspace(), run.run_id)
+predictions = workspace().find_report(run.run_id, "test_predictions")
+expert = False
+if raw.output_space in LINK_SPACES:
+    expert = st.toggle(
+        "Expert view: SHAP values in log-odds",
+        help="By default contributions are shown as percentage points of the chance. The model "
+        "itself adds up log-odds (the logarithm of p / (1 − p)); experts may prefer those.",
+    )
+expl = raw if expert else to_probability(raw)
+chances = expl.output_space == "probability"
 output = 0
 if len(expl.outputs) > 1:
     output = st.selectbox(
-        "Explain the score of class",
+        "Explain the chance of" if chances else "Explain the score of class",
         range(len(expl.outputs)),
         format_func=lambda i: expl.outputs[i],
     )
-st.caption(
-    f"{expl.explainer} on {len(expl.values):,} test rows; values are in {expl.output_space} "
-    f"of “{expl.outputs[output]}”. Additivity check: base value + contributions match the "
-    f"model's output to within {expl.additivity_error():.1e}. {expl.note}"
-)
+label = expl.outputs[output]
+if chances:
+    st.write(
+        f"Numbers are **percentage points of the chance of “{label}”**: +5 means a column "
+        "raised this chance by 5 points (say from 20% to 25%)."
+    )
+with st.expander("Expert details", icon=":material/science:"):
+    st.caption(
+        f"{expl.explainer} on {len(expl.values):,} test rows; values are in "
+        f"{expl.output_space} of “{label}”. Additivity check: base value + contributions "
+        f"match the model's output to within {expl.additivity_error():.1e}. {expl.note}"
+    )
 
-if expl.tokens is not None:  # a text model: tokens instead of columns
-    explain_text(run, expl, output)
+
+def row_summary(expl: Explanation, row: int, output: int) -> None:
+    """The predicted label with its chance, the true label, and the top reasons in words."""
+    outcome = row_outcome(expl, row, predictions=predictions)
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Predicted", fmt(outcome.predicted))
+    if outcome.probability is not None:
+        c2.metric(
+            f"Chance of {outcome.predicted}",
+            f"{outcome.probability:.0%}",
+            help="How sure the model is of its prediction for this row.",
+        )
+    if outcome.actual is not None:
+        verdict = {True: "right", False: "wrong", None: None}[outcome.correct]
+        c3.metric(
+            "Actually",
+            fmt(outcome.actual),
+            delta=verdict and f"the model was {verdict}",
+            delta_color="normal" if outcome.correct else "inverse",
+            delta_arrow="off",
+        )
+    reasons = reason_sentences(expl, row, output)
+    if reasons:
+        st.markdown("**Top reasons**\n" + "".join(f"\n- {r}." for r in reasons))
+
+
+if expl.is_text:  # a text model: words instead of columns
+    st.plotly_chart(token_importance_figure(expl, output=output))
+    st.subheader("One text")
+    texts = [next(iter(record.values())) for record in expl.data]
+    row = st.selectbox(
+        f"Text (one of the {len(texts)} explained test texts)",
+        range(len(texts)),
+        format_func=lambda i: texts[i] if len(texts[i]) <= 90 else texts[i][:89] + "…",
+    )
+    row_summary(expl, row, output)
+    token_highlights(expl, row, output)
+
+    st.subheader("Your own text")
+    own = st.text_area("Text to explain", placeholder="Type or paste a text…")
+    if own.strip() and st.button("Explain this text", type="primary"):
+        model = guard(workspace().load_model, run.model_name, run.model_version)
+        frame = pd.DataFrame({expl.feature_names[0]: [own]})
+        mine = guard(explain, model, frame)
+        mine = mine if expert else to_probability(mine)
+        row_summary(mine, 0, output)
+        token_highlights(mine, 0, output)
+    python_cell(
+        f"""
+from lepton_core.explain import explain, reason_sentences, to_probability
+from lepton_core.workspace import Workspace
+import pandas as pd
+model = Workspace().load_model({run.model_name!r}, {run.model_version!r})
+expl = explain(model, pd.DataFrame({{{expl.feature_names[0]!r}: ["a text to explain"]}}))
+print(reason_sentences(to_probability(expl), 0, {output}))
+"""
+    )
     st.stop()
 
 left, right = st.columns(2)
@@ -46,25 +129,26 @@ right.plotly_chart(beeswarm_figure(expl, output=output))
 
 st.subheader("One column's effect")
 ranked = [name for name, _ in expl.global_importance(output)]
-feature = st.selectbox("Column", ranked)
+feature = st.selectbox("Column", ranked, format_func=friendly_name)
 st.plotly_chart(dependence_figure(expl, feature, output=output))
 
 st.subheader("One row")
 row = st.number_input(f"Row (0–{len(expl.values) - 1})", 0, len(expl.values) - 1, 0)
-values = expl.data[row]
-model_output = expl.model_output[row][output]
+row_summary(expl, row, output)
 c1, c2 = st.columns([2, 1])
 c1.plotly_chart(waterfall_figure(expl, row, output=output))
 with c2:
-    st.metric(f"Model output ({expl.output_space})", fmt(model_output))
-    st.dataframe(pd.DataFrame({"value": {k: str(v) for k, v in values.items()}}))
+    values = expl.data[row]
+    st.dataframe(pd.DataFrame({"value": {friendly_name(k): str(v) for k, v in values.items()}}))
 
 python_cell(
     f"""
+from lepton_core.explain import reason_sentences, row_outcome, to_probability
 from lepton_core.runs import load_explanation
 from lepton_core.workspace import Workspace
-expl = load_explanation(Workspace(), {run.run_id!r})
+expl = to_probability(load_explanation(Workspace(), {run.run_id!r}))
 print(expl.global_importance({output}))
-print(expl.row({row}, {output}))
+print(row_outcome(expl, {row}))
+print(reason_sentences(expl, {row}, {output}))
 """
 )

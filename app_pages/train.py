@@ -9,19 +9,25 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._common import (
+    METRIC_HELP,
+    METRIC_LABELS,
     Keys,
     current_dataset,
+    dataset_jobs,
     guard,
     header,
+    job_dataset_id,
+    job_status,
     metric_row,
     python_cell,
     when,
     workspace,
 )
-from app_pages._privacy import privacy_row
-from app_pages._settings import family_settings
-from lepton_core.dp import PrivacyOptions, default_delta, load_privacy
-from lepton_core.jobs import AutoProgress, JobStore, cancel_job, start_job
+from app_pages._privacy import dp_options, privacy_row
+from app_pages._settings import expert_details, family_settings
+from lepton_core.core import LeptonError
+from lepton_core.dp import load_privacy
+from lepton_core.jobs import AutoProgress, Job, JobProgress, JobStore, start_job
 from lepton_core.models import family_class, family_names, family_title, make_model
 from lepton_core.plots import training_curves_figure
 from lepton_core.runs import (
@@ -34,12 +40,23 @@ from lepton_core.runs import (
 )
 
 AUTO = "auto"  # not a family: the search over the families Auto may search
+#: What each phase of a job is doing, in words.
+PHASES = {
+    "starting": "starting",
+    "loading": "reading the data",
+    "searching": "trying models",
+    "training": "training",
+    "evaluating": "testing on rows it never saw",
+    "explaining": "working out which inputs matter",
+    "saving": "saving",
+    "done": "finishing",
+}
 
 header(
     "2 · Train",
-    "Pick a model family, or Auto to search families and settings within a time budget, and "
-    "start training. It runs as a background job, so it keeps going if you close the tab; the "
-    "model is evaluated, checked for fairness and explained as it finishes.",
+    "Pick a kind of model, or Auto to try several and keep the best within a time limit, and "
+    "start training. It runs in the background, so it keeps going if you close the tab; the "
+    "model is then tested, checked for fairness and explained.",
 )
 dataset = current_dataset()
 if dataset is None:
@@ -67,8 +84,11 @@ family = (
         "Model family",
         choices,
         format_func=lambda f: (
-            "Auto: search families and settings" if f == AUTO else family_title(f)
+            "Auto: try several kinds of model and settings, keep the best"
+            if f == AUTO
+            else family_title(f)
         ),
+        help="The kind of model to train. Not sure? Keep the first one, or pick Auto.",
     )
 )
 if reads == "text":
@@ -89,18 +109,24 @@ else:
         3600,
         60,
         step=10,
-        help="Seconds of search; the best model is "
-        "then trained, tested once on the test part, explained and registered.",
+        help="How long Auto may spend trying models. The best one is then trained again, "
+        "tested once on rows kept apart and explained, which takes extra time.",
     )
     classification = dataset.task in ("binary", "multiclass")
-    if classification and dataset.sensitive and cols[1].toggle("Fairness limit"):
+    if (
+        classification
+        and dataset.sensitive
+        and cols[1].toggle(
+            "Fairness limit",
+            help="Prefer models whose predictions differ little between the groups of a "
+            "sensitive column.",
+        )
+    ):
         fairness_metric = cols[1].selectbox(
-            "Gap to limit",
+            "Which gap",
             FAIRNESS_LIMITS,
-            format_func={
-                "demographic_parity_difference": "Parity gap (DPD)",
-                "equalized_odds_difference": "Odds gap (EOD)",
-            }.get,
+            format_func=METRIC_LABELS.get,
+            help=" ".join(METRIC_HELP[m] for m in FAIRNESS_LIMITS if m in METRIC_HELP),
         )
         fairness_limit = cols[2].number_input(
             "At most",
@@ -108,39 +134,30 @@ else:
             1.0,
             0.1,
             step=0.01,
-            help="Measured on validation data, worst "
-            "sensitive column; models within the limit rank first.",
+            help="The largest gap allowed: 0 is no difference between groups. Measured on "
+            "rows kept apart from training, for the worst sensitive column; models within "
+            "the limit rank first.",
         )
+    metric = default_metric(dataset.task)
     st.caption(
-        f"Auto ranks models by validation {default_metric(dataset.task)}; the test part is "
-        "used once, by the winner."
+        f"Auto ranks the models it tries by {METRIC_LABELS.get(metric, metric)} on rows kept "
+        "apart from training (validation rows); the final test rows are used once, by the "
+        "winner."
     )
-seed = cols[-1].number_input("Seed", 0, 2**31 - 1, 0, help="Same seed, same split and model.")
+seed = cols[-1].number_input(
+    "Seed",
+    0,
+    2**31 - 1,
+    0,
+    help="Any whole number: the same number gives the same split of the rows and the same "
+    "model; another one shows how much results vary by chance.",
+)
+if family != AUTO:
+    expert_details(family, dataset.task, settings)
 privacy = None
 # Differential privacy, for the families that have a private variant.
 if family != AUTO and family_class(family).private_variant:
-    with st.expander("Differential privacy", icon=":material/shield_lock:"):
-        if st.toggle("Train with differential privacy (Opacus)"):
-            d1, d2, d3 = st.columns(3)
-            privacy = PrivacyOptions(
-                epsilon=d1.number_input(
-                    "Target ε", 0.1, 50.0, 3.0, step=0.5, help="Smaller is more private."
-                ),
-                delta=d2.number_input(
-                    "δ",
-                    1e-12,
-                    0.1,
-                    value=None,
-                    format="%.0e",
-                    placeholder=f"{default_delta(dataset.n_rows):.0e} (1/n, rounded down)",
-                ),
-                max_grad_norm=d3.number_input("Clipping norm", 0.01, 100.0, 1.0),
-            )
-            st.caption(
-                "Noise is calibrated to reach ε; Poisson sampling and per-sample clipping. "
-                "ε spent is reported with the model. "
-                + make_model(family, dataset.task, **params).privacy_note().strip()
-            )
+    privacy = dp_options(dataset.n_rows, make_model(family, dataset.task, **params).privacy_note())
 config = TrainConfig(
     data=f"dataset:{dataset.id}",
     model="lightgbm" if family == AUTO else family,
@@ -160,72 +177,78 @@ auto = (
 )
 
 owner = st.session_state.setdefault(Keys.OWNER, uuid.uuid4().hex[:8])
+# The job shown belongs to this data set: switching data sets never shows another's job.
+jobs = st.session_state.setdefault(Keys.JOBS, {})
 if st.button("Start training", type="primary"):
     job = guard(start_job, auto or config, workspace=workspace(), owner=owner)
-    st.session_state[Keys.JOB_ID] = job.id
-    st.query_params["job"] = job.id  # a reload or a shared URL comes back to this job
-elif Keys.JOB_ID not in st.session_state and st.query_params.get("job"):
-    st.session_state[Keys.JOB_ID] = st.query_params["job"]
+    jobs[dataset.id] = st.session_state[Keys.JOB_ID] = job.id
+elif dataset.id not in jobs:
+    # A reload or a shared URL comes back to its job, else this data set's newest job.
+    wanted = st.query_params.get("job")
+    try:
+        linked = store.get(wanted) if wanted else None
+    except LeptonError:
+        linked = None
+    if linked is not None and job_dataset_id(linked) == dataset.id:
+        jobs[dataset.id] = linked.id
+    elif newest := dataset_jobs(store, dataset.id, limit=1):
+        jobs[dataset.id] = newest[0].id
+if jobs.get(dataset.id):
+    st.query_params["job"] = jobs[dataset.id]
+elif "job" in st.query_params:
+    del st.query_params["job"]  # another data set's job
+
+
+def _progress_text(job: Job, progress: JobProgress) -> tuple[float, str]:
+    """The bar's fraction (checked in ``lepton_core.jobs``) and its line, in words."""
+    phase = PHASES.get(progress.phase, progress.phase)
+    left = progress.seconds_left()
+    if isinstance(progress, AutoProgress) and progress.searching:
+        if left is None:
+            return progress.fraction(), f"{phase} · the first one is running"
+        return progress.fraction(), f"{phase} · {progress.trials} tried · about {left:.0f} s left"
+    eta = f" · about {left:.0f} s left" if left is not None and progress.phase == "training" else ""
+    prefix = "training the best model: " if job.kind == "auto" else ""
+    return progress.fraction(), f"{prefix}{phase}{eta}"
 
 
 @st.fragment(run_every=1.0)
-def job_panel() -> None:
-    """The current job's progress, re-drawn about once a second without rerunning the page."""
-    job_id = st.session_state.get(Keys.JOB_ID)
-    if not job_id:
-        jobs = store.list(limit=1)
-        if not jobs:
-            return
-        job_id = jobs[0].id
+def job_panel(job_id: str) -> None:
+    """The data set's job and its progress, re-drawn about once a second without rerunning
+    the page."""
     job = guard(store.get, job_id)
     progress = job.progress
-    phase = progress.phase
     search = progress if isinstance(progress, AutoProgress) else None
     title = "Auto search" if job.kind == "auto" else family_title(job.family)
     st.subheader(f"Job {job.id} · {title} · {job.status}")
-    if job.status == "queued":
-        st.info(
-            f"Queued, number {store.queue_position(job.id) or 1} in line; at most "
-            f"{job.max_jobs} job(s) run at once. It starts by itself when a slot frees."
-        )
-    if job.status == "running":
-        if search is not None and phase == "searching":
-            elapsed = time.time() - (search.search_started or time.time())
-            budget_s = search.budget_s or 1.0
-            fraction, left = elapsed / budget_s, max(0.0, budget_s - elapsed)
-            text = f"searching · trial {search.trials} · about {left:.0f} s left"
-        else:
-            fraction = progress.step / (progress.total_steps or 1)
-            eta = progress.eta_seconds
-            eta_text = (
-                f" · about {eta:.0f} s left" if eta is not None and phase == "training" else ""
-            )
-            text = f"{'winner: ' if job.kind == 'auto' else ''}{phase}{eta_text}"
-        st.progress(min(fraction, 1.0), text=text)
-    if job.active and st.button("Cancel", key=f"cancel-{job.id}"):
-        guard(cancel_job, job.id, workspace=workspace())
-        st.rerun(scope="fragment")
+    fraction, text = _progress_text(job, progress)
+    job_status(job, store, fraction=fraction, text=text)
     if job.status == "succeeded":
-        st.success(
+        reports = guard(load_run_reports, workspace(), job.run_id, complete=True)
+        done = (
             f"Model **{job.model_name}:{job.model_version}** trained in "
             f"{(job.ended or 0) - (job.started or 0):.0f} s."
         )
-        metric_row(guard(load_run_reports, workspace(), job.run_id).headline())
+        # Green only when the model is clearly better than always guessing; else say why not.
+        verdict = reports.evaluation.verdict
+        if verdict is None or verdict.better:
+            st.success(f"{done} {verdict.text if verdict else ''}")
+        else:
+            st.warning(f"{done} {verdict.text}")
+        for warning in reports.evaluation.warnings:
+            st.warning(warning.text)
+        metric_row(reports.headline())
         if (privacy_report := load_privacy(workspace(), job.run_id)) is not None:
             privacy_row(privacy_report)
         st.session_state[Keys.RUN_ID] = job.run_id
         st.page_link(
             "app_pages/evaluate.py", label="See accuracy and fairness", icon=":material/balance:"
         )
-    elif not job.active:
-        st.error(job.error or f"The job ended as {job.status}.")
-        with st.expander("Log"):
-            st.code(store.read_log(job.id) or "(empty)")
     if search is not None and search.leaderboard:
         board = search.leaderboard
         st.markdown(
-            f"**Leaderboard** · {len(board)} best of {search.trials} trials, "
-            "scored on validation data"
+            f"**Leaderboard** · the {len(board)} best of {search.trials} models tried, "
+            "scored on rows kept apart from training"
         )
         table = leaderboard_table(
             board,
@@ -244,35 +267,36 @@ def job_panel() -> None:
                 + "; give Auto more time or loosen the limit."
             )
     history = progress.history
-    if len(history) > 1 and phase != "searching":  # a single tree has no curve to draw
+    if len(history) > 1 and not (search and search.searching):  # one tree: no curve to draw
         st.plotly_chart(training_curves_figure(history))
 
 
-job_panel()
+if jobs.get(dataset.id):
+    job_panel(jobs[dataset.id])
 
-with st.expander("Recent jobs"):
-    jobs = store.list(limit=10)
-    if jobs:
+with st.expander(f"Recent jobs on {dataset.name}"):
+    recent = dataset_jobs(store, dataset.id)
+    if recent:
         st.dataframe(
             pd.DataFrame(
                 {
-                    "job": [j.id for j in jobs],
-                    "status": [j.status for j in jobs],
-                    "model": [j.family for j in jobs],
-                    "started": [when(j.created) for j in jobs],
+                    "job": [j.id for j in recent],
+                    "status": [j.status for j in recent],
+                    "model": [j.family for j in recent],
+                    "started": [when(j.created) for j in recent],
                     "seconds": [
-                        round((j.ended or time.time()) - (j.started or j.created)) for j in jobs
+                        round((j.ended or time.time()) - (j.started or j.created)) for j in recent
                     ],
                     "result": [
                         f"{j.model_name}:{j.model_version}" if j.model_name else (j.error or "")
-                        for j in jobs
+                        for j in recent
                     ],
                 }
             ),
             hide_index=True,
         )
     else:
-        st.write("No jobs yet.")
+        st.write("No jobs on this data set yet.")
 
 if auto is not None:
     limit_flags = (

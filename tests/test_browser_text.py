@@ -34,7 +34,7 @@ def test_text_flow_train_explain_and_share(app_url, browser):  # noqa: F811
 
         step = "train"
         page.get_by_role("link", name="2 · Train").click()
-        page.get_by_text("Quick: frozen encoder").click()
+        page.get_by_text("Quick: train only a small final layer").click()
         page.get_by_role("button", name="Start training").click()
         expect(page.get_by_text("trained in")).to_be_visible(timeout=300_000)
         _no_errors(page)

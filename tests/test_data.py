@@ -32,6 +32,7 @@ from lepton_core.data import (
     load_table,
     prepare_features,
     profile_table,
+    read_table,
     split_table,
     suggest_sensitive,
     suggest_target,
@@ -264,19 +265,31 @@ def test_binary_file_renamed_csv():
         load_table(data, filename="t.csv")
 
 
-def test_gzip_renamed_csv(tmp_path):
-    path = _write(tmp_path, "t.csv", gzip.compress(b"a,b\n1,2\n"))
+def test_gzip_of_a_csv_is_read(tmp_path):
+    path = _write(tmp_path, "t.csv.gz", gzip.compress(b"a,b\n1,2\n"))
+    df, fmt = read_table(path)
+    assert df.to_dict("list") == {"a": [1], "b": [2]}
+    assert fmt.member == "t.csv" and fmt.delimiter == ","
+    assert load_table(gzip.compress(b"a,b\n1,2\n")).shape == (1, 2)  # no name: content decides
     with pytest.raises(DataError, match=r"gzip-compressed, not a table; decompress it"):
-        load_table(path)
+        load_table(gzip.compress(b"a,b\n1,2\n"), filename="t.csv")
 
 
-def test_zip_renamed_csv():
+def test_bzip2_is_still_refused():
+    import bz2
+
+    with pytest.raises(DataError, match=r"bzip2-compressed, not a table; decompress it"):
+        load_table(bz2.compress(b"a,b\n1,2\n"), filename="t.csv")
+
+
+def test_zip_holding_one_csv_is_read_and_a_plain_zip_named_xlsx_is_refused():
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("t.csv", "a,b\n1,2\n")
-    with pytest.raises(DataError, match=r"zip archive, not a table; unzip it"):
-        load_table(buffer.getvalue(), filename="t.csv")
-    with pytest.raises(DataError, match=r"Excel workbook; save the sheet as CSV"):
+    df, fmt = read_table(buffer.getvalue(), filename="t.csv")
+    assert df.to_dict("list") == {"a": [1], "b": [2]}
+    assert fmt.member == "t.csv"
+    with pytest.raises(DataError, match=r"named like an Excel workbook but is a plain zip"):
         load_table(buffer.getvalue(), filename="book.xlsx")
 
 
@@ -1039,3 +1052,50 @@ def test_json_with_an_escaped_lone_surrogate_is_refused_in_a_sentence():
     data = b'{"a": "\\ud800", "b": 1}\n{"a": "x", "b": 2}\n'
     with pytest.raises(DataError, match="not valid Unicode"):
         load_table(data, filename="records.jsonl")
+
+
+# --------------------------------------------------------------------------- data quality
+
+
+def _quality_table() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    n = 200
+    return pd.DataFrame(
+        {
+            "age": rng.integers(18, 80, n),
+            "score": rng.normal(size=n),
+            "country": ["FR"] * n,  # one value
+            "fax": [None] * 150 + ["555-0100", "555-0101"] * 25,  # empty in 75% of rows
+            # Amounts as text, some repeated: a category column with about 100 values.
+            "income": [f"${v:,}" for v in rng.integers(100, 220, n) * 100],
+            "y": rng.choice(["yes", "no"], n),
+        }
+    )
+
+
+def test_profile_warns_about_data_quality_in_plain_sentences():
+    warnings = profile_table(_quality_table(), target="y").warnings
+    assert len(warnings) == 3, warnings
+    assert warnings[0].startswith("Column 'country' has the same value in every filled row")
+    assert warnings[1].startswith("Column 'fax' is empty in 75% of rows")
+    assert "'income' is used as categories but has 98 different values" in warnings[2]
+    assert profile_table(pd.DataFrame({"age": [1, 2, 3], "y": ["a", "b", "a"]})).warnings == []
+
+
+def test_profile_warns_about_repeated_rows_and_clashing_labels():
+    df = _quality_table().drop(columns=["country", "fax", "income"])
+    copies = pd.concat([df, df.iloc[:4]], ignore_index=True)
+    (warning,) = profile_table(copies, target="y").warnings
+    assert warning.startswith("4 rows (2.0%) are exact copies of other rows")
+    clash = df.iloc[:3].assign(y=lambda d: np.where(d["y"] == "yes", "no", "yes"))
+    noisy = pd.concat([df, clash], ignore_index=True)
+    (warning,) = profile_table(noisy, target="y").warnings
+    assert warning.startswith("6 rows (3.0%) match another row in every column a model reads")
+    assert "different 'y'" in warning
+    # A regression target varies between alike rows by nature: no warning.
+    assert profile_table(noisy.assign(y=np.arange(len(noisy)) * 1.5), target="y").warnings == []
+
+
+def test_profile_of_adult_has_no_quality_warnings(adult_train):
+    # 24 repeated rows (0.07%) and 2 clashing ones are too few to name.
+    assert profile_table(adult_train).warnings == []

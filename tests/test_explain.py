@@ -14,8 +14,15 @@ from lepton_core.explain import (
     _agnostic,
     _linear,
     explain,
+    friendly_name,
+    key_features,
+    prediction_title,
+    reason_sentences,
+    row_outcome,
     summarize,
     supported_explainer,
+    to_probability,
+    usual_range,
 )
 from lepton_core.models import LeptonModel, family_names, make_model
 
@@ -298,3 +305,168 @@ def test_bad_values_are_reported_by_the_model(fitted, tables):
     X.loc[X.index[0], "age"] = "old"
     with pytest.raises(ModelError, match="Column 'age' has values that are not numbers"):
         explain(fitted("mlp", "binary"), X)
+
+
+# ------------------------------------------------------------ in the reader's terms
+
+
+@pytest.mark.parametrize("family", ["lightgbm", "logistic"])
+def test_probability_contributions_add_up_to_the_predicted_probability(fitted, tables, family):
+    model = fitted(family, "binary")
+    X = tables["binary"][0].iloc[:300]
+    raw = explain(model, X)
+    chances = to_probability(raw)
+    assert raw.output_space == "log-odds" and chances.output_space == "probability"
+    proba = model.predict_proba(X)[:, 1]
+    values = chances.values_array()
+    np.testing.assert_allclose(chances.base_values[0] + values.sum(axis=1), proba, atol=1e-9)
+    np.testing.assert_allclose(np.asarray(chances.model_output)[:, 0], proba, atol=1e-12)
+    assert chances.additivity_error() < 1e-9
+    # The logistic link is monotone: one positive factor per row keeps signs and ranks.
+    logits = raw.values_array()
+    assert np.array_equal(np.sign(values), np.sign(logits))
+    for i in range(0, 300, 37):
+        assert [n for n, _, _ in chances.row(i)] == [n for n, _, _ in raw.row(i)]
+    assert chances.base_values[0] == pytest.approx(1 / (1 + np.exp(-raw.base_values[0])))
+    assert "probability" in chances.note and raw.output_space == "log-odds"  # raw untouched
+
+
+@pytest.mark.parametrize("family", ["lightgbm", "mlp"])
+def test_multiclass_probability_contributions_add_up_per_class(fitted, tables, family):
+    model = fitted(family, "multiclass")
+    X = tables["multiclass"][0].iloc[: 20 if family == "mlp" else 200]
+    chances = to_probability(explain(model, X))
+    values = np.asarray(chances.values)  # (rows, features, classes)
+    proba = model.predict_proba(X)
+    total = np.asarray(chances.base_values) + values.sum(axis=1)
+    np.testing.assert_allclose(total, proba, atol=1e-9)
+    # Probabilities sum to one, so each feature's pushes over the classes cancel out.
+    np.testing.assert_allclose(values.sum(axis=2), 0.0, atol=1e-9)
+    assert chances.additivity_error() < 1e-9
+
+
+def test_the_path_integral_needs_almost_no_correction():
+    from lepton_core.explain._probability import _softmax, _softmax_path_jacobians
+
+    rng = np.random.default_rng(0)
+    b, f = rng.normal(size=(50, 5)), rng.normal(scale=6, size=(50, 5))
+    integral = np.einsum("nkm,nm->nk", _softmax_path_jacobians(b, f), f - b)
+    np.testing.assert_allclose(integral, _softmax(f) - _softmax(b), atol=1e-9)
+
+
+def test_probability_leaves_probabilities_and_regression_alone(fitted, tables):
+    tree = explain(fitted("tree", "binary"), tables["binary"][0].iloc[:20])
+    assert to_probability(tree) is tree
+    numbers = explain(fitted("lightgbm", "regression"), tables["regression"][0].iloc[:20])
+    assert to_probability(numbers) is numbers
+
+
+def test_a_mitigated_model_is_explained_in_probability_not_log_odds():
+    from lepton_core.explain._base import raw_space
+
+    class Mitigated:
+        task, margin = "binary", "probability"
+
+    class Logistic:
+        task = "binary"
+
+    assert raw_space(Mitigated()) == "probability" and raw_space(Logistic()) == "log-odds"
+
+
+def test_positions_say_which_rows_were_explained(fitted, tables):
+    X = tables["binary"][0].iloc[:500]
+    expl = explain(fitted("logistic", "binary"), X, max_rows=40, seed=3)
+    assert expl.positions == _sampled_positions(X, expl)
+    assert expl.subset([2, 5]).positions == [expl.positions[2], expl.positions[5]]
+    assert Explanation.from_json(expl.to_json()) == expl
+    assert explain(fitted("logistic", "binary"), X.iloc[:7]).positions == list(range(7))
+    assert expl.classes == ["<=50K", ">50K"]
+
+
+def test_row_outcome_gives_the_predicted_label_its_chance_and_the_truth(fitted, tables):
+    X, y = tables["binary"]
+    model = fitted("lightgbm", "binary")
+    expl = explain(model, X.iloc[:300], max_rows=50, seed=1)
+    labels, proba = model.predict_scored(X.iloc[:300])
+    stored = {
+        "y_true": y.iloc[:300].tolist(),
+        "y_pred": labels.tolist(),
+        "classes": list(model.classes_),
+        "proba": proba.tolist(),
+    }
+    for row in (0, 17, 49):
+        i = expl.positions[row]
+        outcome = row_outcome(expl, row, predictions=stored)
+        assert outcome.predicted == labels[i] and outcome.actual == y.iloc[i]
+        assert outcome.probability == pytest.approx(proba[i].max())
+        assert outcome.correct == (labels[i] == y.iloc[i])
+        # Without the stored predictions: the label and chance from the explanation itself.
+        alone = row_outcome(expl, row)
+        assert alone.predicted == labels[i] and alone.actual is None
+        assert alone.probability == pytest.approx(proba[i].max())
+    numbers = explain(fitted("lightgbm", "regression"), tables["regression"][0].iloc[:5])
+    assert row_outcome(numbers, 2).predicted == pytest.approx(numbers.model_output[2][0])
+    assert " pushed the prediction " in reason_sentences(numbers, 2)[0]
+
+
+def test_reason_sentences_name_the_feature_its_value_and_the_points(fitted, tables):
+    X = tables["binary"][0].iloc[:50]
+    chances = to_probability(explain(fitted("lightgbm", "binary"), X))
+    sentences = reason_sentences(chances, 7)
+    assert len(sentences) == 3
+    (name, value, contribution), *_ = chances.row(7)
+    points = abs(contribution) * 100
+    shown = f"{points:.0f}" if points >= 9.5 else f"{points:.1f}"
+    direction = "up" if contribution > 0 else "down"
+    assert sentences[0].startswith(f"{friendly_name(name)} = ")
+    assert sentences[0].endswith(f"pushed the chance of >50K {direction} by {shown} points")
+    assert str(value).split(".")[0] in sentences[0]
+    raw = reason_sentences(explain(fitted("lightgbm", "binary"), X), 7, top=1)
+    assert "the log-odds of >50K" in raw[0]
+
+
+def test_toy_sentences_read_as_plain_english():
+    expl = Explanation(
+        explainer="test",
+        output_space="probability",
+        outputs=[">50K"],
+        feature_names=["age", "education-num", "workclass"],
+        values=[[[0.12], [-0.034], [0.0]]],
+        base_values=[0.24],
+        data=[{"age": 52, "education-num": 9.0, "workclass": None}],
+        model_output=[[0.326]],
+    )
+    assert reason_sentences(expl, 0) == [
+        "Age = 52 pushed the chance of >50K up by 12 points",
+        "Education num = 9 pushed the chance of >50K down by 3.4 points",
+    ]
+
+
+def test_words_for_names_titles_ranges_and_key_fields():
+    assert friendly_name("education-num") == "Education num"
+    assert friendly_name("hours_per_week") == "Hours per week"
+    assert friendly_name("HbA1c") == "HbA1c"
+    assert prediction_title("income", "binary", ["<=50K", ">50K"]) == (
+        "Predicts whether income is >50K"
+    )
+    assert prediction_title("Y", "binary", ["<=50K", ">50K"]) == (
+        "Predicts whether the answer is >50K or <=50K"
+    )
+    assert prediction_title("churned", "binary", [0, 1]) == "Predicts churned: yes or no"
+    assert prediction_title("relationship", "multiclass", list("abcdefg")) == (
+        "Predicts relationship: a, b, c, d or …"
+    )
+    assert prediction_title("hours-per-week", "regression") == "Predicts hours per week (a number)"
+    ages = list(range(17, 91))  # quartiles 35.25 and 71.75
+    assert usual_range(ages, integer=True) == (
+        "Usually between 35 and 72 (the middle half of the examples it learned from)"
+    )
+    assert usual_range([0.5, 1.25, 2.0, 3.5]).startswith("Usually between 1.06 and 2.38")
+    assert usual_range([0, 0, 0, 0, 5000], integer=True) == (
+        "Usually 0 (from 0 to 5,000 in the examples it learned from)"
+    )
+    assert usual_range([None, "x"]) is None
+    ranked = [("a", 5.0), ("b", 3.0), ("c", 1.0), ("d", 0.5), ("e", 0.2), ("f", 0.1)]
+    assert key_features(ranked) == ["a", "b", "c"]  # 90% of the total
+    assert key_features(ranked, at_least=1, share=0.6) == ["a", "b"]
+    assert key_features([(n, 1.0) for n in "abcdefgh"]) == list("abcdef")

@@ -54,18 +54,24 @@ def scored_small(scored):
 
 
 def _assert_equals_fairlearn(report: FairnessReport, y_true, y_pred, sf) -> None:
-    """Compare a binary report with fairlearn run on 0/1 labels, to 1e-12."""
+    """Compare a binary report with fairlearn run on 0/1 labels, to 1e-12.
+
+    The gaps are fairlearn's over the rows of the groups with at least 30 rows.
+    """
     y01 = (np.asarray(y_true) == POS).astype(int)
     p01 = (np.asarray(y_pred) == POS).astype(int)
+    sf = np.asarray(sf).astype(str)
+    large = ~np.isin(sf, report.small_groups)
+    gap_args = {"y_true": y01[large], "y_pred": p01[large], "sensitive_features": sf[large]}
     args = {"y_true": y01, "y_pred": p01, "sensitive_features": sf}
     assert report.demographic_parity_difference == pytest.approx(
-        demographic_parity_difference(**args), abs=1e-12
+        demographic_parity_difference(**gap_args), abs=1e-12
     )
     assert report.demographic_parity_ratio == pytest.approx(
-        demographic_parity_ratio(**args), abs=1e-12
+        demographic_parity_ratio(**gap_args), abs=1e-12
     )
     assert report.equalized_odds_difference == pytest.approx(
-        equalized_odds_difference(**args), abs=1e-12
+        equalized_odds_difference(**gap_args), abs=1e-12
     )
     frame = MetricFrame(
         metrics={

@@ -193,7 +193,7 @@ def test_train_page_after_a_restart_shows_the_orphan_interrupted(adult_csv, fres
             "app_pages/train.py"
         )
         at.session_state[Keys.DATASET_ID] = info.id
-        at.session_state[Keys.JOB_ID] = orphan
+        at.session_state[Keys.JOBS] = {info.id: orphan}  # this data set's job
         at.run()
         assert not at.exception, [e.value for e in at.exception]
         assert at.subheader[0].value.endswith("interrupted")
@@ -221,7 +221,7 @@ def test_train_page_shows_a_queued_job_and_its_place(adult_csv, fresh_ws, monkey
             "app_pages/train.py"
         )
         at.session_state[Keys.DATASET_ID] = info.id
-        at.session_state[Keys.JOB_ID] = second
+        at.session_state[Keys.JOBS] = {info.id: second}  # this data set's job
         at.run()
         assert not at.exception, [e.value for e in at.exception]
         assert at.subheader[0].value.endswith("queued")
@@ -312,3 +312,48 @@ def test_a_spare_gives_itself_up_when_its_starter_ends(tmp_path, workspace_delet
         assert time.time() < deadline, "the unclaimed spare outlived its starter"
         time.sleep(0.1)
     assert not folder.exists() if workspace_deleted else not list(folder.iterdir())
+
+
+# -- finished workers are reaped ------------------------------------------------------------
+
+
+def _zombie(pid: int) -> bool:
+    """Whether ``pid`` is a finished child of this process that nobody waited for."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # gone: reaped
+    state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+    return state == "Z" and int(ppid) == os.getpid()
+
+
+def _reaped(pid: int, timeout: float = 10) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not Path(f"/proc/{pid}").exists():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads Linux's /proc")
+def test_a_finished_worker_is_reaped_not_left_a_zombie(fresh_ws):
+    store = JobStore(fresh_ws)
+    job_id = store.create(TrainConfig(data="unused"), [sys.executable, "-c", "pass"]).id
+    (job,) = store.promote()  # started by this process, as the app starts its jobs
+    assert job.id == job_id and job.pid
+    assert _reaped(job.pid), "the finished worker stayed in the process table (a zombie)"
+    assert not _zombie(job.pid)
+    assert store.get(job_id).status == "interrupted"  # it never reported: gone, not running
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads Linux's /proc")
+def test_a_finished_training_job_leaves_no_zombie(adult_csv, fresh_ws):
+    job = start_job(
+        TrainConfig(data=str(adult_csv), target="Y", model="tree", explain_rows=10),
+        workspace=fresh_ws,
+    )
+    store = JobStore(fresh_ws)
+    done = _wait(store, job.id, until=lambda j: not j.active)
+    assert done.status == "succeeded", store.read_log(job.id)
+    assert _reaped(job.pid), "the finished worker stayed in the process table (a zombie)"

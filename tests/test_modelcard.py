@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from lepton_core.core import WorkspaceError
+from lepton_core.evaluation import fairness_report
 from lepton_core.runs import model_card, set_intended_use
+from lepton_core.runs._modelcard import _fairness_rows
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +69,26 @@ def test_runs_without_stored_predictions_get_point_figures(adult_run, workspace,
     assert card.n_resamples == 0
     assert all(m.low is None for m in card.metrics)
     assert "no test predictions" in card.to_markdown()
+
+
+def test_card_says_the_verdict_baseline_and_lists_small_groups_apart(card, adult_run):
+    baseline = adult_run.evaluation.baseline
+    assert card.verdict == adult_run.evaluation.verdict.text
+    assert "the model is clearly better" in card.verdict
+    assert card.baseline_guess == f"'{baseline.guess}'"
+    accuracy = next(m for m in card.metrics if m.name == "accuracy")
+    assert accuracy.baseline == pytest.approx(baseline.metrics["accuracy"])
+    # The card's intervals are the evaluation's: one bootstrap, same rows, same seed.
+    assert [accuracy.low, accuracy.high] == adult_run.evaluation.intervals["accuracy"]
+    text = card.to_markdown()
+    assert f"**Verdict.** {card.verdict}" in text
+    assert f"| always guessing '{baseline.guess}' |" in text
+    # A group of one row is listed apart and left out of the gaps.
+    groups = pd.Series(["a"] * 60 + ["b"] * 59 + ["c"], name="band")
+    y = np.array(["no", "yes"] * 60)
+    report = fairness_report(y, np.roll(y, 1), sensitive_features=groups, task="binary")
+    small = dataclasses.replace(card, fairness=[_fairness_rows(report)])
+    section = small.to_markdown().split("### band", 1)[1].split("## Most", 1)[0]
+    assert "between the groups with at least 30 test rows" in section
+    measured, apart = section.split("Too small to judge (fewer than 30 test rows", 1)
+    assert "| a |" in measured and "| c |" not in measured and "| c | 1 |" in apart

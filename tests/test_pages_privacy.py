@@ -113,7 +113,7 @@ def test_evaluate_page_mitigates_and_shows_the_tradeoff(workspace, adult_csv):
     assert mitigated != run.run_id and workspace.get_run(mitigated).family == "mitigated"
     # The new version opens with its stored before/after table; the front lists both runs.
     assert not at.exception, [e.value for e in at.exception]
-    assert any("ThresholdOptimizer" in m.value for m in at.markdown)
+    assert any("Cut-off per group" in m.value for m in at.markdown)
     from lepton_core.evaluation import tradeoff
 
     trade = tradeoff(workspace, run.dataset_id, attribute="sex")

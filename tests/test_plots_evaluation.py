@@ -160,3 +160,25 @@ def test_missing_parts_raise_clear_errors(binary, regression):
         confusion_matrix_figure(regression)
     with pytest.raises(ValueError, match="share no metric"):
         compare_figure(binary, regression)
+
+
+def test_tradeoff_axes_stay_within_zero_and_one():
+    from lepton_core.evaluation import Tradeoff, TradeoffPoint, tradeoff_figure
+
+    points = [
+        TradeoffPoint("a", "m:1 · lightgbm", "lightgbm", 0.99, 0.0, 1.5, True),
+        TradeoffPoint("b", "m:2 · logistic", "logistic", 0.80, 0.02, None, False),
+    ]
+    fig = tradeoff_figure(Tradeoff("ds", "sex", "demographic_parity_difference", points))
+    x_low, x_high = fig.layout.xaxis.range
+    y_low, y_high = fig.layout.yaxis.range
+    assert 0.0 <= x_low < 0.0 + 1e-9 and x_high <= 1.0
+    assert 0.0 <= y_low <= 0.8 and y_high == 1.0
+    empty = tradeoff_figure(Tradeoff("ds", "sex", "demographic_parity_difference", []))
+    assert tuple(empty.layout.yaxis.range) == (0.0, 1.0)
+
+
+def test_share_figures_keep_their_axis_within_zero_and_one(fairness):
+    assert tuple(fairness_group_figure(fairness).layout.yaxis.range) == (0, 1.0)
+    assert tuple(fairness_rates_figure(fairness).layout.yaxis.range) == (0, 1.0)
+    assert "not in the gaps" in fairness_group_figure(fairness).layout.title.text

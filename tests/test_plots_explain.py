@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from lepton_core.explain import Explanation, explain
+from lepton_core.explain import Explanation, explain, friendly_name, to_probability
 from lepton_core.models import make_model
 from lepton_core.plots import (
     beeswarm_figure,
@@ -129,15 +129,66 @@ def test_waterfall_walks_from_base_value_to_the_row_output(adult_expl):
     assert trace.y[-2] == f"other {len(adult_expl.feature_names) - 5} features"
     np.testing.assert_allclose(sum(trace.x), adult_expl.model_output[4][0], atol=1e-9)
     name, _, contribution = adult_expl.row(4)[0]
-    assert trace.y[1].startswith(f"{name} = ") and trace.x[1] == contribution
+    assert trace.y[1].startswith(f"{friendly_name(name)} = ") and trace.x[1] == contribution
     assert _is_white(fig) and "Row 4" in fig.layout.title.text
 
 
 def test_waterfall_labels_values_and_skips_other_when_all_fit(toy):
     fig = waterfall_figure(toy, 2, output="dog")
     (trace,) = fig.data
-    assert list(trace.y) == ["base value", "colour = missing", "weight = 7", "model output"]
+    assert list(trace.y) == ["base value", "Colour = missing", "Weight = 7", "model output"]
     assert list(trace.x) == [-1.0, 2.0, 0.0, 0.0]
     assert "dog = 1" in fig.layout.title.text
     with pytest.raises(ValueError, match="out of range"):
         waterfall_figure(toy, 3)
+
+
+def _bar_ends(trace: go.Waterfall) -> list[float]:
+    """Both ends of every bar of a waterfall, as plotly draws them."""
+    ends, running = [], 0.0
+    for step, measure in zip(trace.x, trace.measure, strict=True):
+        start = 0.0 if measure in ("absolute", "total") else running
+        running = step if measure == "absolute" else running + step
+        ends += [start, running]
+    return ends
+
+
+@pytest.mark.parametrize("row", [0, 4, 11])
+@pytest.mark.parametrize("space", ["log-odds", "probability"])
+def test_waterfall_axis_holds_zero_and_every_bar(adult_expl, row, space):
+    expl = adult_expl if space == "log-odds" else to_probability(adult_expl)
+    fig = waterfall_figure(expl, row, top=5)
+    (trace,) = fig.data
+    low, high = fig.layout.xaxis.range
+    ends = _bar_ends(trace)
+    assert low <= 0 <= high
+    assert low <= min(ends) and max(ends) < high  # room for the outside labels too
+    assert not trace.cliponaxis
+
+
+def test_waterfall_in_probability_reads_in_percent_and_points(adult_expl):
+    chances = to_probability(adult_expl)
+    fig = waterfall_figure(chances, 4, top=5)
+    (trace,) = fig.data
+    assert trace.y[0] == "starting point" and trace.y[-1] == "this row's chance"
+    assert trace.x[0] == pytest.approx(100 * chances.base_values[0])
+    np.testing.assert_allclose(sum(trace.x), 100 * chances.model_output[4][0], atol=1e-9)
+    assert trace.text[0].endswith("%") and trace.text[1].endswith(" pts")
+    chance = 100 * chances.model_output[4][0]
+    assert fig.layout.title.text == f"Row 4: chance of >50K = {chance:.0f}%"
+    assert fig.layout.xaxis.title.text == "chance of >50K (%)"
+    assert "log-odds" not in fig.to_json()
+    own = waterfall_figure(chances, 4, title="Why")
+    assert own.layout.title.text == "Why"
+
+
+def test_other_figures_in_probability_speak_of_the_chance(adult_expl):
+    chances = to_probability(adult_expl)
+    fig = importance_figure(chances, top=3)
+    assert fig.layout.xaxis.title.text == (
+        "average effect on the chance of >50K (percentage points)"
+    )
+    ranked = chances.global_importance(0)[:3]
+    np.testing.assert_allclose(fig.data[0].x, [100 * s for _, s in ranked][::-1])
+    assert "percentage points" in beeswarm_figure(chances).layout.xaxis.title.text
+    assert "percentage points" in dependence_figure(chances, "age").layout.yaxis.title.text

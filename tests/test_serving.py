@@ -576,14 +576,14 @@ def test_a_pickle_in_place_of_a_model_file_is_refused_unread(workspace, adult_cs
     )
     name, version = result.model_name, result.model_version
     uri = workspace.model_location(name, version)
-    folder = Path(mlflow.artifacts.download_artifacts(uri, tracking_uri=workspace.tracking_uri))
-    folder = folder / "artifacts" / "lepton_model"
+    root = Path(mlflow.artifacts.download_artifacts(uri, tracking_uri=workspace.tracking_uri))
+    folder = root / "artifacts" / "lepton_model"
     marker = tmp_path / "unpickled"
     for victim in sorted(p for p in folder.iterdir() if p.is_file()):
         saved = victim.read_bytes()
         victim.write_bytes(pickle.dumps(_Unpickled(marker)))
         # The attacker rewrites the integrity tag to match the new files, too.
-        digest = ws_module._digest(ws_module._hash_files(folder))
+        digest = ws_module._digest(ws_module._hash_files(root))
         workspace.client.set_model_version_tag(name, str(version), "lepton.sha256", digest)
         workspace._load_model_cached.cache_clear()
         try:
@@ -596,7 +596,7 @@ def test_a_pickle_in_place_of_a_model_file_is_refused_unread(workspace, adult_cs
         finally:
             victim.write_bytes(saved)
     assert not marker.exists()
-    digest = ws_module._digest(ws_module._hash_files(folder))  # leave the version whole again
+    digest = ws_module._digest(ws_module._hash_files(root))  # leave the version whole again
     workspace.client.set_model_version_tag(name, str(version), "lepton.sha256", digest)
     workspace._load_model_cached.cache_clear()
     assert workspace.load_model(name, version).family == "logistic"

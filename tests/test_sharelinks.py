@@ -130,7 +130,7 @@ def test_deploy_page_links_keys_and_try_it(adult_run, workspace):
     at = _page("deploy")
     at.session_state[Keys.RUN_ID] = adult_run.run_id
     _ok(at.run())
-    assert _demo(token).title[0].value.startswith(adult_run.model_name)
+    assert _demo(token).title[0].value.startswith("Predicts whether")
 
     # The model card is on the page, and the intended use the publisher writes lands in it.
     assert any("## Fairness by group" in m.value for m in at.markdown)

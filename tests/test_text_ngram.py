@@ -310,7 +310,7 @@ def test_train_page_offers_the_family_and_its_settings(reviews_csv, workspace):
     _ok(at.run())
     ngrams = next(r for r in at.radio if r.label == "N-grams")
     assert ngrams.value == "words" and ngrams.options == list(NGRAM_KINDS.values())
-    c = next(n for n in at.number_input if n.label.endswith("(C)"))
+    c = next(n for n in at.number_input if n.label == "Fit to the training texts")
     assert c.value == 4.0
     assert not any(s.label == "Pretrained model" for s in at.selectbox)
 

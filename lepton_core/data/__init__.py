@@ -1,4 +1,4 @@
-"""Tables: load, type, profile and split them; find and anonymise personal data."""
+"""Tables: load, type, clean, profile and split them; find and anonymise personal data."""
 
 from lepton_core.data._choices import (
     MAX_CLASSES,
@@ -9,6 +9,18 @@ from lepton_core.data._choices import (
     infer_task,
     suggest_sensitive,
     suggest_target,
+)
+from lepton_core.data._clean import (
+    CLEANUP_ACTIONS,
+    TYPE_CHOICES,
+    CleanupStep,
+    NumberReading,
+    add_cleanup,
+    apply_cleanups,
+    read_number,
+    read_numbers,
+    set_type,
+    suggest_cleanups,
 )
 from lepton_core.data._hub import (
     hub_reachable,
@@ -28,7 +40,7 @@ from lepton_core.data._limits import (
     LIMIT_SETTINGS,
     InputLimits,
 )
-from lepton_core.data._load import load_table
+from lepton_core.data._load import TableFormat, load_table, read_table
 from lepton_core.data._names import visible_name
 from lepton_core.data._pii_actions import (
     ACTIONS,
@@ -47,10 +59,13 @@ from lepton_core.data._pii_detect import (
     scan_table,
 )
 from lepton_core.data._profile import (
+    MANY_CATEGORIES,
+    MOSTLY_MISSING,
     ColumnProfile,
     DataProfile,
     fingerprint,
     profile_table,
+    quality_warnings,
 )
 from lepton_core.data._samples import (
     Sample,
@@ -62,6 +77,7 @@ from lepton_core.data._schema import (
     Schema,
     infer_schema,
 )
+from lepton_core.data._sniff import encoding_label
 from lepton_core.data._split import (
     DataSplit,
     prepare_features,
@@ -70,14 +86,19 @@ from lepton_core.data._split import (
 
 __all__ = [
     "ACTIONS",
+    "CLEANUP_ACTIONS",
     "KINDS",
     "KIND_LABELS",
     "LIMIT_SETTINGS",
+    "MANY_CATEGORIES",
     "MAX_CLASSES",
     "MAX_RECORDS",
     "MIN_LABELLED_ROWS",
+    "MOSTLY_MISSING",
+    "TYPE_CHOICES",
     "Action",
     "AnonymisationStep",
+    "CleanupStep",
     "ColumnFinding",
     "ColumnInfo",
     "ColumnProfile",
@@ -87,13 +108,18 @@ __all__ = [
     "InputLimits",
     "InputSchema",
     "KAnonymity",
+    "NumberReading",
     "Sample",
     "ScanReport",
     "Schema",
     "Suggestions",
+    "TableFormat",
+    "add_cleanup",
     "anonymise",
+    "apply_cleanups",
     "check_sensitive",
     "check_target",
+    "encoding_label",
     "fingerprint",
     "hub_reachable",
     "infer_schema",
@@ -108,8 +134,14 @@ __all__ = [
     "parse_hub_source",
     "prepare_features",
     "profile_table",
+    "quality_warnings",
+    "read_number",
+    "read_numbers",
+    "read_table",
     "scan_table",
+    "set_type",
     "split_table",
+    "suggest_cleanups",
     "suggest_sensitive",
     "suggest_target",
     "suggested_actions",

@@ -2,7 +2,8 @@
 
 A table is checked against these before it is materialised: the file size
 from ``stat`` (or the upload's length), a Parquet file's rows, columns and
-decompressed size from its footer, a delimited file's columns from its header
+decompressed size from its footer, an Excel workbook's or zip archive's members
+from its directory, a delimited file's columns from its header
 and its rows while it is parsed, a JSON file's nesting and values by a scan
 of its text before ``json.loads``. The defaults suit a laptop: Adult (32,561
 rows × 15 columns, 4 MB) is far below every one of them.
@@ -48,8 +49,8 @@ class InputLimits:
         Rows × columns (``LEPTON_MAX_CELLS``, 10,000,000: about 1 GB as pandas
         objects at worst, 20 times Adult).
     max_decompressed_bytes : int
-        What a Parquet file's values decompress to (``LEPTON_MAX_DECOMPRESSED_MB``,
-        1,000 MB).
+        What a Parquet file's values, or the members of an Excel workbook or a zip
+        or gzip archive, decompress to (``LEPTON_MAX_DECOMPRESSED_MB``, 1,000 MB).
     max_json_depth : int
         Nesting of JSON arrays and objects (``LEPTON_MAX_JSON_DEPTH``, 32; a
         table of records needs 2).
@@ -132,12 +133,17 @@ class InputLimits:
                 "limit; load fewer rows or columns, or raise LEPTON_MAX_CELLS"
             )
 
-    def check_decompressed(self, size: int, *, more: bool = False) -> None:
-        """Refuse Parquet values that decompress to more than ``max_decompressed_bytes``."""
+    def check_decompressed(
+        self, size: int, *, more: bool = False, what: str = "The Parquet file"
+    ) -> None:
+        """Refuse data that decompresses to more than ``max_decompressed_bytes``.
+
+        ``what`` names it in the message: a Parquet file, an Excel workbook, a zip archive.
+        """
         if size > self.max_decompressed_bytes:
             shown = human_bytes(self.max_decompressed_bytes if more else size)
             raise DataError(
-                f"The Parquet file decompresses to {'more than ' if more else ''}{shown}, over "
+                f"{what} decompresses to {'more than ' if more else ''}{shown}, over "
                 f"the {human_bytes(self.max_decompressed_bytes)} limit on decompressed data; "
                 "load fewer rows or columns, or raise LEPTON_MAX_DECOMPRESSED_MB"
             )

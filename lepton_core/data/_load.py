@@ -1,28 +1,32 @@
-"""Loading tables: CSV, TSV, Parquet, JSON and JSON Lines, from a path or raw bytes.
+"""Loading tables as people have them: delimited text, Excel, Parquet, JSON, in a zip or gzip.
 
-:func:`load_table` picks the format by extension or content, sniffs the
-delimiter and decimal style of delimited text, and gives the columns stripped,
-unique names. Every problem a user can fix raises
-:class:`~lepton_core.core.DataError` with one sentence saying what to do.
+:func:`read_table` picks the format by content (then extension), reads the
+bytes of a ``.zip`` holding one table or a ``.gz``, detects a delimited file's
+encoding, delimiter, decimal style and whether its first row is a header (see
+``_sniff``), picks an Excel workbook's sheet (see ``_excel``), and returns the
+table with a :class:`TableFormat` that says what was detected; each detected
+setting can be overridden. :func:`load_table` returns the table alone. Columns
+get stripped, unique names (``column_1``, ... without a header). Every problem
+a user can fix raises :class:`~lepton_core.core.DataError` with one sentence
+saying what to do.
 
 Memory and time stay bounded by :class:`~lepton_core.data.InputLimits`, checked
-before a table is materialised: a path's size from ``stat``, a Parquet file's
-footer and the decoded length of its strings, a delimited file's header and
-rows while parsing, a JSON file's nesting and values by a scan of its text.
-Text is parsed from UTF-8 bytes, never from a decoded copy of the whole file.
+before a table is materialised: a path's size from ``stat``, an archive's
+members from its directory, a Parquet file's footer and the decoded length of
+its strings, an Excel sheet's dimensions, a delimited file's header and rows
+while parsing, a JSON file's nesting and values by a scan of its text. Text is
+parsed from UTF-8 bytes; a file in another encoding is converted a piece at a
+time, never held as a decoded ``str`` of the whole file.
 """
 
 from __future__ import annotations
 
-import codecs
-import contextlib
-import csv
 import io
-import itertools
 import json
 import os
 import re
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,15 +35,32 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from lepton_core.core import DataError
+from lepton_core.core import DataError, JsonMixin
+from lepton_core.data._excel import (
+    EXCEL_EXTENSIONS,
+    gunzip,
+    is_workbook,
+    open_zip,
+    read_workbook,
+    verify_zip,
+    zip_member,
+)
 from lepton_core.data._limits import InputLimits
+from lepton_core.data._sniff import (
+    WHITESPACE,
+    delimiter_name,
+    detect_delimiter,
+    encoding_label,
+    has_header,
+    sample_rows,
+    to_utf8,
+)
 
-__all__ = ["load_table"]
+__all__ = ["TableFormat", "load_table", "read_table"]
 
 # Characters of text the delimiter and decimal sniffers look at.
 _SNIFF_CHARS = 65536
-# Bytes checked or scanned at a time, and rows of a Parquet file measured at a time.
-_CHUNK = 16 * 2**20
+# Bytes scanned at a time, and rows of a Parquet file measured at a time.
 _BATCH_ROWS = 65536
 _SCAN_BYTES = 4 * 2**20
 # A backslash and the character it escapes; the JSON structure scan blanks them out.
@@ -50,21 +71,96 @@ _FORMATS = {
     ".tsv": "csv",
     ".tab": "csv",
     ".txt": "csv",
+    ".data": "csv",
+    ".dat": "csv",
     ".parquet": "parquet",
     ".pq": "parquet",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".json": "json",
 }
-_EXCEL = (".xlsx", ".xlsm", ".xls", ".ods")
-_DELIMITERS = (",", ";", "\t", "|")
-_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_FORMAT_WORDS = {
+    "parquet": "a Parquet file",
+    "json": "a JSON file",
+    "jsonl": "a JSON Lines file",
+    "excel": "an Excel workbook",
+}
 _NA_VALUES = ["?"]
 
 _COMMA_DECIMAL_RE = re.compile(r"^[+-]?\d{1,3}(\.\d{3})*,\d+$|^[+-]?\d+,\d+$")
 _DOT_THOUSANDS_RE = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+,\d+$")
 _DOT_DECIMAL_RE = re.compile(r"^[+-]?\d*\.\d+$")
-_UNNAMED_RE = re.compile(r"^Unnamed: \d+")
+_UNNAMED_RE = re.compile(r"^(Unnamed: \d+|column_\d+)")
+_SEP_LINE_RE = re.compile(r"sep=(.)\r?\n")
+
+
+@dataclass
+class TableFormat(JsonMixin):
+    """How a table was read: what was detected, or what the caller asked for.
+
+    Attributes
+    ----------
+    format : str
+        ``"csv"`` (any delimited text), ``"excel"``, ``"parquet"``, ``"json"`` or ``"jsonl"``.
+    encoding : str or None
+        Python's codec name for text (``"utf_8"``, ``"gb18030"``, ``"cp932"``...).
+    delimiter : str or None
+        The field delimiter of delimited text: one character, or ``r"\\s+"`` for
+        runs of spaces and tabs.
+    header : bool
+        Whether the first row (after any title rows of a sheet) named the columns;
+        without one they are ``column_1``, ``column_2``...
+    sheet : str or None
+        The sheet read from a workbook.
+    sheets : list of str
+        Every sheet of the workbook, in order.
+    member : str or None
+        The file read from inside a ``.zip`` or ``.gz`` archive.
+    decimal : str
+        The decimal mark of numbers in delimited text (``","`` in much of Europe).
+    skipped_rows : int
+        Title rows above a sheet's table that were left out.
+    """
+
+    format: str
+    encoding: str | None = None
+    delimiter: str | None = None
+    header: bool = True
+    sheet: str | None = None
+    sheets: list[str] = field(default_factory=list)
+    member: str | None = None
+    decimal: str = "."
+    skipped_rows: int = 0
+
+    def describe(self) -> str:
+        """What was detected in plain words, one sentence for the Data page."""
+        if self.format == "csv":
+            delimiter = delimiter_name(self.delimiter or ",")
+            delimiter = "space" if self.delimiter == WHITESPACE else delimiter
+            kind = f"a {delimiter}-separated file"
+            if self.delimiter == WHITESPACE:
+                kind = "a file of columns separated by spaces"
+        else:
+            kind = _FORMAT_WORDS.get(self.format, f"a {self.format} file")
+        parts = [f"Read as {kind}"]
+        if self.member:
+            parts[0] += f" ('{self.member}' inside the archive)"
+        if self.sheet is not None:
+            parts.append(f"sheet '{self.sheet}' of {len(self.sheets)}")
+        if self.skipped_rows:
+            rows = "row" if self.skipped_rows == 1 else "rows"
+            parts.append(f"{self.skipped_rows} title {rows} above the table left out")
+        if self.encoding and self.format in ("csv", "json", "jsonl"):
+            parts.append(f"encoding {encoding_label(self.encoding)}")
+        if self.decimal == ",":
+            parts.append("decimal commas")
+        if self.format in ("csv", "excel"):
+            parts.append(
+                "first row used as column names"
+                if self.header
+                else "no header row (columns named column_1, column_2, …)"
+            )
+        return ", ".join(parts)
 
 
 def load_table(
@@ -74,7 +170,7 @@ def load_table(
     max_bytes: int | None = None,
     limits: InputLimits | None = None,
 ) -> pd.DataFrame:
-    """Read a CSV, TSV, Parquet, JSON or JSON Lines table from a path or raw bytes.
+    """Read a table from a path or raw bytes; :func:`read_table` without the format.
 
     Parameters
     ----------
@@ -99,25 +195,63 @@ def load_table(
     Raises
     ------
     DataError
-        If the file is missing, empty, over a limit, binary, compressed or malformed.
+        If the file is missing, empty, over a limit, binary or malformed.
+    """
+    return read_table(source, filename=filename, max_bytes=max_bytes, limits=limits)[0]
+
+
+def read_table(
+    source: str | os.PathLike | bytes,
+    *,
+    filename: str | None = None,
+    max_bytes: int | None = None,
+    limits: InputLimits | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    header: bool | None = None,
+    sheet: str | int | None = None,
+) -> tuple[pd.DataFrame, TableFormat]:
+    """Read a table and say how it was read.
+
+    CSV/TSV and other delimited text (any single-character delimiter, or runs of
+    whitespace), Excel ``.xlsx``/``.xlsm``/``.xls``/``.ods``, Parquet, JSON and
+    JSON Lines, each also inside a ``.zip`` holding one table or a ``.gz``.
+
+    Parameters
+    ----------
+    source, filename, max_bytes, limits
+        As for :func:`load_table`.
+    encoding : str, optional
+        Read text in this encoding (``"gbk"``, ``"big5"``, ``"shift_jis"``,
+        ``"cp1252"``...) instead of detecting it.
+    delimiter : str, optional
+        The field delimiter, one character, or ``r"\\s+"`` (or ``" "``) for runs of
+        whitespace, instead of detecting it.
+    header : bool, optional
+        Whether the first row names the columns, instead of detecting it.
+    sheet : str or int, optional
+        A workbook's sheet by name or 0-based position; by default the first
+        sheet that holds data.
+
+    Returns
+    -------
+    tuple of (pandas.DataFrame, TableFormat)
+
+    Raises
+    ------
+    DataError
+        If the file is missing, empty, over a limit, binary or malformed, or an
+        override does not fit it (an unknown encoding or sheet).
     """
     limits = limits if limits is not None else InputLimits.from_env()
+    if delimiter is not None:
+        delimiter = WHITESPACE if delimiter in (" ", WHITESPACE, "whitespace") else delimiter
+        if len(delimiter) != 1 and delimiter != WHITESPACE:
+            raise ValueError(f"delimiter must be one character or r'\\s+', not {delimiter!r}")
     data, name = _read_source(source, filename, max_bytes, limits)
-    if not data:
-        raise DataError("The file is empty; upload a file with a header row and data rows")
-    fmt = _detect_format(data, name)
+    options = _Options(encoding, delimiter, header, sheet)
     try:
-        if fmt == "parquet":
-            df = _read_parquet(data, limits)
-        else:
-            data = _utf8(data)
-            if not data or data.isspace():
-                raise DataError("The file is empty; upload a file with a header row and data rows")
-            if fmt in ("json", "jsonl"):
-                df = _read_json(data, lines=fmt == "jsonl", limits=limits)
-            else:
-                df = _read_delimited(data, name, limits)
-        return _finish(df, limits)
+        return _read_bytes(data, name, limits, max_bytes, options, member=None)
     except RecursionError as exc:  # the checks above should make this unreachable
         raise DataError(
             "The table nests values too deeply to read; flatten the nested values into "
@@ -128,6 +262,57 @@ def load_table(
             "The file holds text that is not valid Unicode (an escaped lone surrogate such as "
             "\\ud800); remove or fix those values and load it again"
         ) from exc
+
+
+@dataclass(frozen=True)
+class _Options:
+    encoding: str | None
+    delimiter: str | None
+    header: bool | None
+    sheet: str | int | None
+
+
+def _read_bytes(
+    data: bytes,
+    name: str,
+    limits: InputLimits,
+    max_bytes: int | None,
+    options: _Options,
+    member: str | None,
+) -> tuple[pd.DataFrame, TableFormat]:
+    if not data:
+        raise DataError("The file is empty; upload a file with a header row and data rows")
+    fmt = _detect_format(data, name)
+    if fmt in ("zip", "gzip"):
+        if member is not None:
+            raise DataError(
+                f"The archive holds another archive ('{member}'), not a table; unzip it and "
+                "upload the table inside"
+            )
+        if fmt == "gzip":
+            inner = gunzip(data, limits, max_bytes)
+            inner_name = re.sub(r"\.gz$", "", Path(name).name, flags=re.I) if name else ""
+            inner_name = inner_name if inner_name != Path(name).name else ""
+            return _read_bytes(inner, inner_name, limits, max_bytes, options, inner_name or "gzip")
+        archive = open_zip(data, limits, "zip archive")
+        inner, inner_name = zip_member(archive, limits, max_bytes)
+        return _read_bytes(inner, inner_name, limits, max_bytes, options, inner_name)
+    if fmt == "excel":
+        df, table_format = _read_excel(data, limits, options)
+    elif fmt == "parquet":
+        df, table_format = _read_parquet(data, limits), TableFormat("parquet")
+    else:
+        text, encoding = to_utf8(data, options.encoding)
+        if not text or text.isspace():
+            raise DataError("The file is empty; upload a file with a header row and data rows")
+        if fmt in ("json", "jsonl"):
+            df = _read_json(text, lines=fmt == "jsonl", limits=limits)
+            table_format = TableFormat(fmt, encoding=encoding)
+        else:
+            df, table_format = _read_delimited(text, name, limits, options)
+            table_format.encoding = encoding
+    table_format.member = member if member != "gzip" else None
+    return _finish(df, limits), table_format
 
 
 def _read_source(
@@ -159,76 +344,84 @@ def _detect_format(data: bytes, name: str) -> str:
     head = data[:8]
     if head.startswith(b"PAR1"):
         return "parquet"
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\xd0\xcf\x11\xe0")):
-        if ext in _EXCEL or head.startswith(b"\xd0\xcf\x11\xe0"):
-            raise DataError(
-                "The file is an Excel workbook; save the sheet as CSV and upload that file"
-            )
+    if head.startswith(b"\xd0\xcf\x11\xe0"):  # an OLE file: a legacy .xls workbook
+        return "excel"
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return "excel" if ext in EXCEL_EXTENSIONS else "zip"
+    if head.startswith(b"\x1f\x8b"):
+        if not name or ext == ".gz":
+            return "gzip"
         raise DataError(
-            "The file is a zip archive, not a table; unzip it and upload the CSV, TSV, "
-            "Parquet or JSONL file inside"
+            "The file is gzip-compressed, not a table; decompress it and upload the file "
+            "inside, or upload it named .gz (such as data.csv.gz)"
         )
-    for magic, kind in ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ", "xz")):
+    for magic, kind in ((b"BZh", "bzip2"), (b"\xfd7zXZ", "xz")):
         if head.startswith(magic):
             raise DataError(
                 f"The file is {kind}-compressed, not a table; decompress it and upload "
-                "the CSV, TSV, Parquet or JSONL file inside"
+                "the CSV, TSV, Excel, Parquet or JSONL file inside"
             )
     if ext == ".parquet" or ext == ".pq":
         raise DataError(
             "The file is named like a Parquet file but is not one; export it again as "
             "Parquet or upload it as CSV"
         )
-    if ext in _EXCEL:
-        raise DataError("Excel workbooks are not supported; save the sheet as CSV and upload it")
+    if ext in EXCEL_EXTENSIONS:
+        raise DataError(
+            "The file is named like an Excel workbook but is not one; open it in Excel, "
+            "save it as .xlsx and upload that file, or upload it as CSV"
+        )
     if ext in _FORMATS:
         return _FORMATS[ext]
     start = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
     return "json" if start[:1] in (b"{", b"[") else "csv"
 
 
-def _utf8(data: bytes) -> bytes:
-    """The text as UTF-8 bytes without a byte-order mark, the way the parsers read it."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-        return data if _is_utf8(data) else data.decode("utf-8", errors="replace").encode()
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace").encode()
-    head = data[:8192]
-    if b"\x00" in head:
-        # UTF-16 without a byte-order mark puts NUL in every other byte of ASCII text.
-        even, odd = head[0::2].count(0), head[1::2].count(0)
-        half = len(head) // 2
-        if odd > 0.8 * half and even < 0.2 * half:
-            return data.decode("utf-16-le", errors="replace").encode()
-        if even > 0.8 * half and odd < 0.2 * half:
-            return data.decode("utf-16-be", errors="replace").encode()
-    if b"\x00" in data:  # anywhere: a sparse or padded file can start with a valid table
-        raise DataError(
-            "The file looks binary, not like a text table; upload a CSV, TSV, Parquet or JSONL file"
-        )
-    if _is_utf8(data):
-        return data
-    try:
-        return data.decode("cp1252").encode()
-    except UnicodeDecodeError:
-        # latin-1 maps every byte, so it cannot fail; a few characters may look odd.
-        return data.decode("latin-1").encode()
+# --------------------------------------------------------------------------- Excel
 
 
-def _is_utf8(data: bytes) -> bool:
-    if data.isascii():
-        return True
-    # In pieces, so that checking never holds a decoded copy of the whole file.
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    view = memoryview(data)
-    try:
-        for start in range(0, len(view), _CHUNK):
-            decoder.decode(view[start : start + _CHUNK])
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
+def _read_excel(
+    data: bytes, limits: InputLimits, options: _Options
+) -> tuple[pd.DataFrame, TableFormat]:
+    archive = None
+    if data.startswith(b"PK"):
+        archive = open_zip(data, limits, "Excel workbook")
+        if not is_workbook(archive):
+            raise DataError(
+                "The file is named like an Excel workbook but is a plain zip archive; open it "
+                "in Excel, save it as .xlsx and upload that file"
+            )
+        verify_zip(archive, limits, "Excel workbook")
+    rows, sheet, sheets = read_workbook(data, archive, limits, options.sheet)
+    rows = [[_cell(v) for v in row] for row in rows]
+    width = max(len(r) for r in rows)
+    # Title rows above the table ("Sales report 2024", blank lines) hold one value at most.
+    skipped = 0
+    if width >= 2:
+        while skipped < len(rows) - 1 and sum(v is not None for v in rows[skipped]) <= 1:
+            skipped += 1
+    rows = rows[skipped:]
+    header = has_header(rows[:201]) if options.header is None else options.header
+    if header:
+        names = ["" if v is None else str(v) for v in rows[0]]
+        body = rows[1:]
+    else:
+        names = [f"column_{i + 1}" for i in range(width)]
+        body = rows
+    limits.check_shape(len(body), width)
+    df = pd.DataFrame(body, columns=names).infer_objects()
+    table_format = TableFormat(
+        "excel", header=header, sheet=sheet, sheets=sheets, skipped_rows=skipped
+    )
+    return df, table_format
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _read_parquet(data: bytes, limits: InputLimits) -> pd.DataFrame:
@@ -405,29 +598,42 @@ def _json_frame(obj: object, limits: InputLimits) -> pd.DataFrame:
     )
 
 
-def _read_delimited(data: bytes, name: str, limits: InputLimits) -> pd.DataFrame:
+def _read_delimited(
+    data: bytes, name: str, limits: InputLimits, options: _Options
+) -> tuple[pd.DataFrame, TableFormat]:
     # Only the start is decoded for the sniffers (a UTF-8 character has at most 4 bytes).
     head_bytes = data[: 4 * _SNIFF_CHARS + 4]
     head = head_bytes.decode("utf-8", errors="ignore")
     # Excel may start a CSV with a "sep=;" line that names the delimiter.
-    declared = re.match(r"sep=([,;\t|])\r?\n", head)
+    declared = _SEP_LINE_RE.match(head)
     if declared:
         head = head[declared.end() :]
     sample = head[:_SNIFF_CHARS]
     truncated = len(data) > len(head_bytes) or len(head) > _SNIFF_CHARS
-    if declared:
+    if options.delimiter is not None:
+        delimiter = options.delimiter
+    elif declared:
         delimiter = declared.group(1)
     else:
         hint = "\t" if name.lower().endswith((".tsv", ".tab")) else None
-        delimiter = _detect_delimiter(sample, truncated, hint)
+        delimiter = detect_delimiter(sample, truncated, hint)
+    rows = sample_rows(sample, delimiter, truncated)
+    header = options.header if options.header is not None else has_header(rows)
     decimal, thousands = ".", None
-    if delimiter == ";":
-        decimal, thousands = _decimal_style(sample, truncated)
+    if delimiter != ",":
+        decimal, thousands = _decimal_style(rows[1:] if header else rows)
     # The header bounds the columns before parsing; the parser stops one row past the
     # last one the limits allow, so a long file is never read whole.
-    columns = _header_width(data, sample, delimiter, truncated, skip=bool(declared))
+    columns = len(rows[0]) if rows else _header_width(data, delimiter, skip=bool(declared))
     limits.check_shape(0, columns)
     max_rows = min(limits.max_rows, limits.max_cells // max(columns, 1))
+    whitespace = delimiter == WHITESPACE
+    if not header and not whitespace:
+        # Without names the parser takes the width from the first row; name them all.
+        width = max((len(r) for r in rows), default=columns)
+        names: list[str] | None = [f"column_{i + 1}" for i in range(width)]
+    else:
+        names = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
@@ -437,9 +643,11 @@ def _read_delimited(data: bytes, name: str, limits: InputLimits) -> pd.DataFrame
                 skiprows=1 if declared else None,
                 nrows=max_rows + 1,
                 sep=delimiter,
+                header=0 if header else None,
+                names=names,
                 decimal=decimal,
                 thousands=thousands,
-                skipinitialspace=True,
+                skipinitialspace=not whitespace,
                 na_values=_NA_VALUES,
                 low_memory=False,
                 index_col=False,
@@ -455,72 +663,41 @@ def _read_delimited(data: bytes, name: str, limits: InputLimits) -> pd.DataFrame
         raise DataError(_parser_message(str(exc), delimiter)) from exc
     if len(df) > max_rows:
         limits.check_shape(max_rows + 1, columns, more=True)
-    return df
+    if not header and names is None:
+        df.columns = [f"column_{i + 1}" for i in range(df.shape[1])]
+    table_format = TableFormat("csv", delimiter=delimiter, header=header, decimal=decimal)
+    return df, table_format
 
 
-def _header_width(data: bytes, sample: str, delimiter: str, truncated: bool, *, skip: bool) -> int:
-    rows = _sample_rows(sample, delimiter, truncated, limit=1)
-    if rows:
-        return len(rows[0])
+def _header_width(data: bytes, delimiter: str, *, skip: bool) -> int:
     # A header longer than the sample (a very wide table): count its delimiters instead.
     start = data.find(b"\n") + 1 if skip else 0
     end = data.find(b"\n", start)
-    return data.count(delimiter.encode(), start, end if end >= 0 else len(data)) + 1
+    line = data[start : end if end >= 0 else len(data)]
+    if delimiter == WHITESPACE:
+        return len(line.split())
+    return line.count(delimiter.encode()) + 1
 
 
 def _parser_message(detail: str, delimiter: str) -> str:
     match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", detail)
+    name = delimiter_name(delimiter)
     if match:
         expected, line, saw = match.groups()
         return (
             f"Line {line} has {saw} values but the header has {expected} columns; fix that "
-            f"line (quote values that contain a {_DELIMITER_NAMES[delimiter]}) and upload again"
+            f"line (quote values that contain a {name}) and upload again"
         )
     if "EOF inside string" in detail:
         return "A quoted value is never closed; add the missing quote mark and upload again"
     return (
-        f"The file could not be read as {_DELIMITER_NAMES[delimiter]}-separated text "
+        f"The file could not be read as {name}-separated text "
         f"({detail.strip()}); fix it and upload again"
     )
 
 
-def _sample_rows(sample: str, delimiter: str, truncated: bool, limit: int = 200) -> list[list]:
-    try:
-        reader = csv.reader(io.StringIO(sample), delimiter=delimiter, skipinitialspace=True)
-        rows = [row for row in itertools.islice(reader, limit + 1) if row]
-    except csv.Error:
-        return []
-    if truncated or len(rows) > limit:
-        rows = rows[:-1]  # the last row may be cut off mid-value
-    return rows
-
-
-def _delimiter_score(sample: str, delimiter: str, truncated: bool) -> tuple[float, int]:
-    rows = _sample_rows(sample, delimiter, truncated)
-    if not rows or len(rows[0]) < 2:
-        return 0.0, 0
-    width = len(rows[0])
-    return sum(len(r) == width for r in rows) / len(rows), width
-
-
-def _detect_delimiter(sample: str, truncated: bool, hint: str | None) -> str:
-    candidates = [hint] if hint else []
-    with contextlib.suppress(csv.Error):  # the sniffer gives up on some valid files
-        candidates.append(
-            csv.Sniffer().sniff(sample[:8192], delimiters="".join(_DELIMITERS)).delimiter
-        )
-    for delimiter in candidates:
-        consistency, width = _delimiter_score(sample, delimiter, truncated)
-        if width >= 2 and consistency >= 0.9:
-            return delimiter
-    # The sniffer can be fooled (commas inside text, few rows): count instead.
-    scores = {d: _delimiter_score(sample, d, truncated) for d in _DELIMITERS}
-    best = max(_DELIMITERS, key=lambda d: (scores[d][0] >= 0.9, scores[d][0], scores[d][1]))
-    return best if scores[best][1] >= 2 else ","
-
-
-def _decimal_style(sample: str, truncated: bool) -> tuple[str, str | None]:
-    values = [v.strip() for row in _sample_rows(sample, ";", truncated)[1:] for v in row]
+def _decimal_style(rows: list[list[str]]) -> tuple[str, str | None]:
+    values = [v.strip() for row in rows for v in row]
     comma = sum(bool(_COMMA_DECIMAL_RE.match(v)) for v in values)
     dot = sum(bool(_DOT_DECIMAL_RE.match(v)) for v in values)
     if comma == 0 or comma < dot:
@@ -541,7 +718,7 @@ def _finish(df: pd.DataFrame, limits: InputLimits) -> pd.DataFrame:
     df.columns = _unique_names(names)
     # Trailing delimiters make nameless, empty columns; they carry nothing.
     empty = [c for c in df.columns if _UNNAMED_RE.match(c) and df[c].isna().all()]
-    if empty:
+    if empty and len(empty) < df.shape[1]:
         df = df.drop(columns=empty)
     for column in df.columns:
         if df[column].dtype == object:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from lepton_core.core import ColumnKind, JsonMixin, Task, is_classification
+from lepton_core.core import FEATURE_KINDS, ColumnKind, JsonMixin, Task, is_classification
 from lepton_core.data._choices import (
     MAX_CLASSES,
     Suggestions,
@@ -21,6 +21,7 @@ from lepton_core.data._choices import (
 from lepton_core.data._names import hidden_characters, visible_name
 from lepton_core.data._schema import (
     _EPOCH,
+    _KINDS_ATTR,
     ColumnInfo,
     Schema,
     _to_datetime,
@@ -28,10 +29,24 @@ from lepton_core.data._schema import (
     infer_schema,
 )
 
-__all__ = ["ColumnProfile", "DataProfile", "fingerprint", "profile_table"]
+__all__ = [
+    "MANY_CATEGORIES",
+    "MOSTLY_MISSING",
+    "ColumnProfile",
+    "DataProfile",
+    "fingerprint",
+    "profile_table",
+    "quality_warnings",
+]
 
 _TOP_VALUES = 20
 _HISTOGRAM_BINS = 30
+# Data-quality warnings: a column empty in more than this share of rows; a category
+# column with more values than this; duplicated rows, or rows whose features match a
+# row with another label, making up at least this share of the table.
+MOSTLY_MISSING = 0.6
+MANY_CATEGORIES = MAX_CLASSES
+_ROW_SHARE = 0.01
 
 
 @dataclass
@@ -58,9 +73,11 @@ class DataProfile(JsonMixin):
     ``class_balance`` maps each label to its row count when the (suggested or
     given) target is a classification target, else ``None``. ``fingerprint``
     identifies the content (see :func:`fingerprint`). ``warnings`` are sentences
-    about the table a person should read before training, such as a column name
-    with zero-width or bidirectional-control characters that make it look like
-    another name.
+    about the table a person should read before training: a column name with
+    zero-width or bidirectional-control characters that make it look like another
+    name, a column with one value, a column mostly empty, a category column with
+    very many values, duplicated rows, and rows that look alike but have different
+    labels.
     """
 
     n_rows: int
@@ -74,13 +91,17 @@ class DataProfile(JsonMixin):
 
 
 def fingerprint(df: pd.DataFrame) -> str:
-    """SHA-256 hex digest of the table's content, column names and dtypes.
+    """SHA-256 hex digest of the table's content, column names, dtypes and chosen kinds.
 
     The row index is left out, so a reordered index with the same rows in the
-    same order gives the same fingerprint; the value is stable across runs.
+    same order gives the same fingerprint; the value is stable across runs. Column
+    kinds the user chose (see :func:`~lepton_core.data.apply_cleanups`) count, so the
+    same values used differently make another data set.
     """
     digest = hashlib.sha256()
-    header = [[str(c), str(dtype)] for c, dtype in zip(df.columns, df.dtypes, strict=True)]
+    header: list = [[str(c), str(dtype)] for c, dtype in zip(df.columns, df.dtypes, strict=True)]
+    if df.attrs.get(_KINDS_ATTR):
+        header.append(sorted(dict(df.attrs[_KINDS_ATTR]).items()))
     digest.update(json.dumps(header).encode("utf-8"))
     try:
         hashed = pd.util.hash_pandas_object(df, index=False)
@@ -98,12 +119,14 @@ def profile_table(df: pd.DataFrame, *, target: str | None = None) -> DataProfile
     df : pandas.DataFrame
         The table.
     target : str, optional
-        The chosen target; the suggested one is used when omitted.
+        The chosen target; the suggested one is used when omitted. Only a chosen target
+        gets the warning about rows that look alike but have different labels.
     """
     df = _with_str_columns(df)
     if target is not None:
         _require_columns(df, [target], "target column")
     schema = infer_schema(df)
+    chosen = target  # rows with clashing labels are looked for only for a chosen target
     target = target if target is not None else suggest_target(df, schema)
     task: Task | None = None
     class_balance = None
@@ -122,8 +145,78 @@ def profile_table(df: pd.DataFrame, *, target: str | None = None) -> DataProfile
         suggestions=Suggestions(target=target, task=task, sensitive=suggest_sensitive(df, schema)),
         class_balance=class_balance,
         fingerprint=fingerprint(df),
-        warnings=_name_warnings(list(df.columns)),
+        warnings=_name_warnings(list(df.columns))
+        + quality_warnings(df, schema, chosen, task if chosen is not None else None),
     )
+
+
+def quality_warnings(
+    df: pd.DataFrame, schema: Schema, target: str | None = None, task: Task | None = None
+) -> list[str]:
+    """Plain sentences about columns and rows that may mislead a model.
+
+    In order: columns with one value; columns empty in more than 60% of rows; category
+    columns with more than ``MAX_CLASSES`` values; rows that repeat another row; and,
+    for a classification ``target``, rows whose model columns match another row's but
+    whose label differs. Repeated and clashing rows are named when they are at least 1%
+    of the table. Each warning says what to do.
+    """
+    out = []
+    n = len(df)
+    if n == 0:
+        return out
+    for c in schema.columns:
+        if c.distinct == 1 and n > 1 and c.missing_share <= MOSTLY_MISSING:
+            out.append(
+                f"Column '{visible_name(c.name)}' has the same value in every filled row, so "
+                "it cannot help a prediction; you can set its type to 'leave out'."
+            )
+        if c.missing_share > MOSTLY_MISSING:
+            out.append(
+                f"Column '{visible_name(c.name)}' is empty in {c.missing_share:.0%} of rows; "
+                "a model learns little from it, so fill it in or set its type to 'leave out'."
+            )
+        if c.kind == "categorical" and c.distinct > MANY_CATEGORIES and c.name != target:
+            out.append(
+                f"Column '{visible_name(c.name)}' is used as categories but has "
+                f"{c.distinct:,} different values; if it holds numbers, amounts or free text, "
+                "clean it or change its type."
+            )
+    try:
+        repeated = int(df.duplicated().sum())
+    except TypeError:  # unhashable cells in a frame we did not load
+        repeated = int(df.astype(str).duplicated().sum())
+    if repeated and repeated >= _ROW_SHARE * n:
+        out.append(
+            f"{repeated:,} rows ({repeated / n:.1%}) are exact copies of other rows; if they "
+            "are the same record entered twice, remove the copies, or the test score will "
+            "look better than it is."
+        )
+    clashing = _clashing_rows(df, schema, target, task)
+    if clashing and clashing >= _ROW_SHARE * n:
+        out.append(
+            f"{clashing:,} rows ({clashing / n:.1%}) match another row in every column a model "
+            f"reads but have a different '{target}'; the labels may hold mistakes, or the "
+            "table lacks a column that tells these rows apart."
+        )
+    return out
+
+
+def _clashing_rows(df: pd.DataFrame, schema: Schema, target: str | None, task: Task | None) -> int:
+    """Rows with a label whose feature values equal another row's with another label."""
+    if target is None or task is None or not is_classification(task):
+        return 0
+    features = [c.name for c in schema.columns if c.kind in FEATURE_KINDS and c.name != target]
+    if not features:
+        return 0
+    labelled = df[df[target].notna()]
+    try:
+        keys = pd.util.hash_pandas_object(labelled[features], index=False)
+    except TypeError:
+        keys = pd.util.hash_pandas_object(labelled[features].astype(str), index=False)
+    labels = labelled[target].astype(str)
+    kinds = labels.groupby(keys.to_numpy()).transform("nunique")
+    return int((kinds > 1).sum())
 
 
 def _name_warnings(names: list[str]) -> list[str]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import get_args
 
 import numpy as np
 import pandas as pd
@@ -55,6 +57,9 @@ _UUID_RE = re.compile(
     r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$", re.IGNORECASE
 )
 _EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
+# Where a table records the kinds its user chose (``df.attrs``; Parquet files keep it).
+_KINDS_ATTR = "lepton_column_kinds"
+_KINDS = frozenset(get_args(ColumnKind))
 
 
 @dataclass
@@ -104,8 +109,18 @@ class Schema(JsonMixin):
         return [c.name for c in self.columns if c.kind in FEATURE_KINDS and c.name != target]
 
 
-def infer_schema(df: pd.DataFrame) -> Schema:
-    """Guess the kind of every column.
+def infer_schema(df: pd.DataFrame, kinds: Mapping[str, ColumnKind] | None = None) -> Schema:
+    """Guess the kind of every column, unless the user chose it.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table.
+    kinds : mapping of str to kind, optional
+        Kinds the user chose for some columns; they win over the rules below. When
+        omitted, the kinds recorded in the table by
+        :func:`~lepton_core.data.apply_cleanups` (``df.attrs``, kept in the Parquet file
+        of a confirmed data set) are used. Names the table lacks are ignored.
 
     Rules, in order (values are sampled, so this stays fast on large tables):
 
@@ -126,14 +141,20 @@ def infer_schema(df: pd.DataFrame) -> Schema:
       than 1,000 distinct values making up over half of the rows.
     - ``categorical``: everything else.
     """
-    return Schema(columns=[_column_info(str(name), df[name]) for name in df.columns])
+    chosen = dict(df.attrs.get(_KINDS_ATTR) or {}) if kinds is None else dict(kinds)
+    unknown = sorted(str(k) for k in set(chosen.values()) - _KINDS)
+    if unknown:
+        raise ValueError(f"unknown column kinds {unknown}; use one of {sorted(_KINDS)}")
+    return Schema(
+        columns=[_column_info(str(name), df[name], chosen.get(str(name))) for name in df.columns]
+    )
 
 
-def _column_info(name: str, s: pd.Series) -> ColumnInfo:
+def _column_info(name: str, s: pd.Series, chosen: ColumnKind | None = None) -> ColumnInfo:
     n = len(s)
     missing = int(s.isna().sum())
     distinct = _nunique(s)
-    kind = _column_kind(name, s, n - missing, distinct)
+    kind = chosen or _column_kind(name, s, n - missing, distinct)
     return ColumnInfo(
         name=name,
         kind=kind,

@@ -7,6 +7,12 @@ before fairlearn sees them, so ``selection_rate`` is the share predicted positiv
 
 :func:`audit_predictions` checks a table of predictions made elsewhere.
 
+Headline figures (the disparity metrics and the worst group) are computed over the
+groups with at least ``min_group_rows`` rows (30 by default, ``LEPTON_MIN_GROUP_ROWS``):
+a group of one row is 0% or 100% of everything, so it would otherwise decide the gap.
+Smaller groups keep their row in ``by_group`` and are listed in ``small_groups``; when
+fewer than two groups are large enough, the report has no gaps and says why in ``note``.
+
 Positive label inference (when none is given): the first label, in sorted order, that
 reads as "yes" (``True``, ``"true"``, ``"yes"``, ``"y"``, ``"positive"``, ``"pos"``,
 case-insensitive); otherwise the second label in sorted order, numbers sorting as
@@ -15,6 +21,7 @@ numbers (``">50K"`` after ``"<=50K"``, ``1`` after ``0``, ``2`` after ``1``).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,16 +32,19 @@ from lepton_core.core import TASKS, DataError, JsonMixin, Task
 from lepton_core.evaluation._metrics import EvalReport, _as_arrays, _sorted_labels, evaluate
 
 __all__ = [
+    "ENV_MIN_GROUP_ROWS",
     "AuditReport",
     "FairnessReport",
     "audit_predictions",
     "band_numeric",
     "fairness_report",
     "fairness_reports",
+    "min_group_rows",
 ]
 
-#: Groups with fewer rows than this are flagged: their figures are unreliable.
+#: The default least rows a group needs to count in headline figures (fewer: unreliable).
 SMALL_GROUP = 30
+ENV_MIN_GROUP_ROWS = "LEPTON_MIN_GROUP_ROWS"
 #: A numeric attribute with more distinct values than this is binned into bands.
 MAX_UNBINNED_GROUPS = 10
 MISSING = "missing"
@@ -68,13 +78,20 @@ class FairnessReport(JsonMixin):
         ``count``, ``accuracy``; regression: ``count``, ``mae``, ``mean_prediction``.
         Figures fairlearn cannot define (a zero-over-zero ratio) are ``None``.
     demographic_parity_difference, demographic_parity_ratio, equalized_odds_difference
-        fairlearn's disparity metrics between groups (binary tasks only).
+        fairlearn's disparity metrics between the groups with at least ``min_group_rows``
+        rows (binary tasks only); None when fewer than two groups have that many.
     worst_group : dict
-        ``{"metric", "group", "value", "gap"}``: the group with the lowest accuracy
-        (regression: the highest MAE), ignoring small groups when any group is large
-        enough; ``gap`` is how much worse than overall it is (never negative).
+        ``{"metric", "group", "value", "gap"}``: among the groups with at least
+        ``min_group_rows`` rows, the one with the lowest accuracy (regression: the
+        highest MAE); ``gap`` is how much worse than overall it is (never negative).
+        All None when fewer than two groups are large enough.
     small_groups : list of str
-        Groups with fewer than 30 rows.
+        Groups with fewer than ``min_group_rows`` rows: shown, never in the headline.
+    min_group_rows : int
+        The least rows a group needs to count in the headline figures.
+    note : str or None
+        In words, why there are no gaps (fewer than two groups large enough), or which
+        small groups were left out of them; None when every group counted.
     """
 
     attribute: str
@@ -89,6 +106,18 @@ class FairnessReport(JsonMixin):
     equalized_odds_difference: float | None
     worst_group: dict[str, Any]
     small_groups: list[str] = field(default_factory=list)
+    min_group_rows: int = SMALL_GROUP
+    note: str | None = None
+
+    @property
+    def measured_groups(self) -> list[str]:
+        """Groups large enough to count in the headline figures, in display order."""
+        return [g for g in self.groups if g not in self.small_groups]
+
+    @property
+    def comparable(self) -> bool:
+        """Whether at least two groups are large enough to compare."""
+        return len(self.measured_groups) >= 2
 
     def summary(self) -> dict[str, Any]:
         """One flat row for headline tables and model cards."""
@@ -127,6 +156,31 @@ class AuditReport(JsonMixin):
     threshold: float | None
     evaluation: EvalReport
     fairness: list[FairnessReport]
+
+
+def min_group_rows(value: int | None = None) -> int:
+    """The least rows a group needs to count in fairness headlines.
+
+    ``value`` when given, else ``$LEPTON_MIN_GROUP_ROWS``, else 30.
+
+    Raises
+    ------
+    DataError
+        The setting is not a whole number of at least 1.
+    """
+    raw: Any = value if value is not None else os.environ.get(ENV_MIN_GROUP_ROWS, "").strip()
+    if raw == "":
+        return SMALL_GROUP
+    try:
+        rows = int(raw)
+    except (TypeError, ValueError):
+        rows = 0
+    if rows < 1 or str(raw).strip() != str(rows):
+        raise DataError(
+            f"The smallest group size {raw!r} is not a whole number of at least 1; "
+            f"set {ENV_MIN_GROUP_ROWS} to e.g. 30."
+        )
+    return rows
 
 
 # --------------------------------------------------------------------------- banding
@@ -194,6 +248,7 @@ def fairness_report(
     task: Task,
     positive_label: Any = None,
     name: str | None = None,
+    min_group_rows: int | None = None,
 ) -> FairnessReport:
     """Compare accuracy-type metrics across the groups of one sensitive attribute.
 
@@ -212,6 +267,9 @@ def fairness_report(
         the module docstring).
     name : str, optional
         The attribute's name; defaults to the series name.
+    min_group_rows : int, optional
+        The least rows a group needs to count in the disparities and the worst group;
+        by default ``$LEPTON_MIN_GROUP_ROWS`` or 30.
 
     Returns
     -------
@@ -219,6 +277,7 @@ def fairness_report(
     """
     from fairlearn.metrics import MetricFrame, count
 
+    least = _min_rows(min_group_rows)
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     y_true, y_pred = _as_arrays(y_true, y_pred)
@@ -250,16 +309,26 @@ def fairness_report(
     by_group = {g: _clean_row(by_group_frame.loc[g].to_dict()) for g in groups}
     overall = _clean_row(frame.overall.to_dict())
 
+    small = [g for g in groups if by_group[g]["count"] < least]
+    large = [g for g in groups if g not in small]
     dpd = dpr = eod = None
-    if disparity:
+    if disparity and len(large) >= 2:
+        if small:
+            # The same metrics on the rows of the large groups only: a group of one row
+            # is 0% or 100% of everything and would decide every gap.
+            keep = np.isin(sf, large)
+            frame = MetricFrame(
+                metrics=metrics,
+                y_true=y_true[keep],
+                y_pred=y_pred[keep],
+                sensitive_features=sf[keep],
+            )
         # What fairlearn's demographic_parity_difference/_ratio and equalized_odds_difference
         # compute, read off the one frame instead of building three more.
         difference = frame.difference(method="between_groups")
         dpd = _finite(difference["selection_rate"])
         dpr = _finite(frame.ratio(method="between_groups")["selection_rate"])
         eod = _finite(max(difference["tpr"], difference["fpr"]))
-
-    small = [g for g in groups if by_group[g]["count"] < SMALL_GROUP]
     return FairnessReport(
         attribute=attribute,
         task=task,
@@ -271,8 +340,50 @@ def fairness_report(
         demographic_parity_difference=dpd,
         demographic_parity_ratio=dpr,
         equalized_odds_difference=eod,
-        worst_group=_worst_group(task, groups, small, overall, by_group),
+        worst_group=_worst_group(task, large, overall, by_group),
         small_groups=small,
+        min_group_rows=least,
+        note=_note(attribute, large, small, by_group, least),
+    )
+
+
+def _min_rows(value: int | None) -> int:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"min_group_rows must be a whole number of at least 1, got {value!r}")
+    return min_group_rows(value)
+
+
+def _rows(count: int) -> str:
+    return f"{count:,} row" if count == 1 else f"{count:,} rows"
+
+
+def _note(
+    attribute: str,
+    large: list[str],
+    small: list[str],
+    by_group: dict[str, dict[str, Any]],
+    least: int,
+) -> str | None:
+    """Why the headline has no gaps, or which groups it leaves out, in words."""
+    if not small:
+        return None
+    listed = ", ".join(f"'{g}' ({_rows(by_group[g]['count'])})" for g in small)
+    if len(large) >= 2:
+        return (
+            f"Groups with fewer than {least} rows are left out of the gaps and the worst "
+            f"group, as figures from so few rows are mostly chance: {listed}."
+        )
+    if large:
+        head = (
+            f"Only one group of {attribute}, '{large[0]}' ({_rows(by_group[large[0]]['count'])}), "
+            f"has at least {least} rows"
+        )
+    else:
+        head = f"No group of {attribute} has {least} rows or more"
+    return (
+        f"{head}, so the gap between groups cannot be measured fairly: figures from fewer "
+        f"rows are mostly chance. The smaller groups are {listed}. Collect more rows of "
+        "each group, or compare broader groups."
     )
 
 
@@ -283,6 +394,7 @@ def fairness_reports(
     sensitive_features: pd.DataFrame,
     task: Task,
     positive_label: Any = None,
+    min_group_rows: int | None = None,
 ) -> list[FairnessReport]:
     """One :func:`fairness_report` per column of ``sensitive_features``, in column order."""
     return [
@@ -293,6 +405,7 @@ def fairness_reports(
             task=task,
             positive_label=positive_label,
             name=str(column),
+            min_group_rows=min_group_rows,
         )
         for column in sensitive_features.columns
     ]
@@ -378,16 +491,15 @@ def _clean_row(row: dict[str, Any]) -> dict[str, float | None]:
 
 def _worst_group(
     task: Task,
-    groups: list[str],
-    small: list[str],
+    large: list[str],
     overall: dict[str, Any],
     by_group: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     metric = "mae" if task == "regression" else "accuracy"
-    # A 5-row group is "worst" by chance too often; prefer groups large enough to trust.
-    candidates = [g for g in groups if g not in small and by_group[g][metric] is not None]
-    candidates = candidates or [g for g in groups if by_group[g][metric] is not None]
-    if not candidates or overall[metric] is None:
+    # A 5-row group is "worst" by chance too often: only groups large enough to trust
+    # compete, and with fewer than two of them there is no worst group to name.
+    candidates = [g for g in large if by_group[g][metric] is not None]
+    if len(large) < 2 or not candidates or overall[metric] is None:
         return {"metric": metric, "group": None, "value": None, "gap": None}
     pick = max if metric == "mae" else min
     group = pick(candidates, key=lambda g: by_group[g][metric])

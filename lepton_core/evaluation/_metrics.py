@@ -12,7 +12,7 @@ model's ``classes_`` as ``classes``).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,14 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from lepton_core.core import TASKS, DataError, JsonMixin, Task, is_classification
+from lepton_core.evaluation._baseline import Baseline, Verdict, baseline_and_verdict
+from lepton_core.evaluation._checks import EvalWarning
+from lepton_core.evaluation._intervals import (
+    CONFIDENCE,
+    DEFAULT_RESAMPLES,
+    _label_strings,
+    bootstrap_intervals,
+)
 
 __all__ = ["EvalReport", "compare_reports", "evaluate", "headline"]
 
@@ -66,6 +74,25 @@ class EvalReport(JsonMixin):
     residuals : dict or None
         Regression: ``predicted``, ``actual`` and ``residual`` (actual - predicted) of
         a seeded sample of at most 2,000 rows.
+    intervals : dict or None
+        Metric -> ``[low, high]``: the 95% bootstrap confidence interval (the true figure
+        is likely between the two) from ``n_resamples`` resamples of the rows; None when
+        no resamples were drawn. Metrics undefined on many resamples have none.
+    n_resamples : int
+        Resamples behind ``intervals`` and the verdict (0: none drawn).
+    confidence : float
+        The intervals' coverage, 0.95.
+    baseline : Baseline or None
+        What always giving the most common answer (classification) or the average
+        (regression) scores on the same rows.
+    verdict : Verdict or None
+        Whether the model is clearly better than the baseline and whether the rows are
+        enough to judge, in words; None when no resamples were drawn.
+    warnings : list of EvalWarning
+        Doubts about the columns the model learnt from (many columns, a leak, an
+        identifier), from :func:`~lepton_core.evaluation.check_features`.
+    features_checked : bool
+        Whether ``warnings`` were looked for (an empty list then means none was found).
     """
 
     task: Task
@@ -79,10 +106,29 @@ class EvalReport(JsonMixin):
     pr: dict[str, dict[str, list[float]]] | None = None
     calibration: dict[str, list[float]] | None = None
     residuals: dict[str, list[float]] | None = None
+    intervals: dict[str, list[float]] | None = None
+    n_resamples: int = 0
+    confidence: float = CONFIDENCE
+    baseline: Baseline | None = None
+    verdict: Verdict | None = None
+    warnings: list[EvalWarning] = field(default_factory=list)
+    features_checked: bool = False
+
+    def interval(self, metric: str) -> tuple[float, float] | None:
+        """The confidence interval ``(low, high)`` of one metric, or None."""
+        pair = (self.intervals or {}).get(metric)
+        return (pair[0], pair[1]) if pair else None
 
 
 def evaluate(
-    y_true: Any, y_pred: Any, *, task: Task, y_proba: Any = None, classes: Any = None
+    y_true: Any,
+    y_pred: Any,
+    *,
+    task: Task,
+    y_proba: Any = None,
+    classes: Any = None,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = _SEED,
 ) -> EvalReport:
     """Measure predictions against the truth.
 
@@ -98,6 +144,11 @@ def evaluate(
     classes : sequence, optional
         Class labels in the order of ``y_proba``'s columns (a model's ``classes_``);
         by default the sorted labels seen in ``y_true`` and ``y_pred``.
+    n_resamples : int
+        Bootstrap resamples for the confidence intervals and the verdict (200); 0 skips
+        both (an Auto trial needs neither). The baseline is always measured.
+    seed : int
+        Seed of the resamples.
 
     Returns
     -------
@@ -107,15 +158,43 @@ def evaluate(
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     y_true, y_pred = _as_arrays(y_true, y_pred)
     if is_classification(task):
-        return _evaluate_classification(y_true, y_pred, task, y_proba, classes)
-    try:
-        y_true, y_pred = y_true.astype(float), y_pred.astype(float)
-    except (TypeError, ValueError):
-        raise DataError(
-            "The values are not all numbers, so they cannot be evaluated as a regression; "
-            "pick a numeric target or a classification task."
-        ) from None
-    return _evaluate_regression(y_true, y_pred)
+        report = _evaluate_classification(y_true, y_pred, task, y_proba, classes)
+        true_v, pred_v = _label_strings(y_true), _label_strings(y_pred)
+        proba = _check_proba(y_proba, len(true_v), report.classes or [], task)
+    else:
+        try:
+            y_true, y_pred = y_true.astype(float), y_pred.astype(float)
+        except (TypeError, ValueError):
+            raise DataError(
+                "The values are not all numbers, so they cannot be evaluated as a regression; "
+                "pick a numeric target or a classification task."
+            ) from None
+        report = _evaluate_regression(y_true, y_pred)
+        true_v, pred_v, proba = y_true, y_pred, None
+    if n_resamples > 0:
+        intervals = bootstrap_intervals(
+            true_v,
+            pred_v,
+            task=task,
+            classes=report.classes,
+            y_proba=proba,
+            metrics=report.metrics,
+            n_resamples=n_resamples,
+            seed=seed,
+        )
+        report.intervals, report.n_resamples = intervals, n_resamples
+    report.baseline, report.verdict = baseline_and_verdict(
+        true_v,
+        pred_v,
+        task=task,
+        classes=report.classes,
+        has_proba=proba is not None,
+        metrics=report.metrics,
+        intervals=report.intervals,
+        n_resamples=n_resamples,
+        seed=seed,
+    )
+    return report
 
 
 def headline(report: EvalReport) -> dict[str, float]:
@@ -168,14 +247,6 @@ def _as_arrays(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
             f"The predictions hold {n_pred} missing values; score every row before evaluating."
         )
     return y_true, y_pred
-
-
-def _label_strings(values: Any) -> np.ndarray:
-    """Labels as strings; integral floats lose their ``.0`` so 1.0 matches a class 1."""
-    arr = np.asarray(values).ravel()
-    if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
-        arr = arr.astype(np.int64)
-    return np.array([str(v) for v in arr], dtype=object)
 
 
 def _sorted_labels(values: np.ndarray) -> list[Any]:

@@ -84,6 +84,14 @@ def tradeoff(workspace: Any, dataset_id: str, *, attribute: str, gap: str = GAPS
     return Tradeoff(dataset_id, attribute, gap, points, skipped)
 
 
+def _axis_range(values: list[float], pad: float = 0.05) -> list[float]:
+    """A padded range around ``values``, clamped to [0, 1]; all of [0, 1] without values."""
+    if not values:
+        return [0.0, 1.0]
+    low, high = max(0.0, min(values) - pad), min(1.0, max(values) + pad)
+    return [low, high] if high > low else [0.0, 1.0]
+
+
 def tradeoff_figure(result: Tradeoff) -> Any:
     """Scatter of accuracy against the gap; the front drawn as a line; run ids as customdata."""
     import plotly.graph_objects as go
@@ -126,6 +134,10 @@ def tradeoff_figure(result: Tradeoff) -> Any:
                 showlegend=False,
             )
         )
+    # Both figures are shares: keep the axes within [0, 1] (padding and the ε labels
+    # would otherwise stretch them past 1 or below 0).
+    fig.update_xaxes(range=_axis_range([p.gap for p in result.points]))
+    fig.update_yaxes(range=_axis_range([p.accuracy for p in result.points]))
     fig.update_layout(
         xaxis_title=f"{result.gap.replace('_', ' ')} by {result.attribute} (lower is fairer)",
         yaxis_title="test accuracy",

@@ -8,6 +8,10 @@ and ``explain(model, X, background, seed)``:
 - ``_text``: token SHAP (Partition explainer, Text masker) for text models;
 - ``_agnostic``: permutation SHAP for anything else (the MLP).
 
+Values stay in the model's raw output space (log-odds for a binary classifier);
+:func:`to_probability` turns a classifier's into contributions to the predicted
+probability (``_probability``), and ``_words`` says them in plain sentences.
+
 Example
 -------
 >>> expl = explain(model, X_test)                            # doctest: +SKIP
@@ -22,9 +26,34 @@ import pandas as pd
 
 from lepton_core.core import ExplainError, NotFittedError
 from lepton_core.explain import _agnostic, _linear, _text, _tree
-from lepton_core.explain._base import Explanation, compile_shap, sample_rows, summarize
+from lepton_core.explain._base import Explanation, compile_shap, sample_positions, summarize
+from lepton_core.explain._probability import LINK_SPACES, to_probability
+from lepton_core.explain._words import (
+    RowOutcome,
+    friendly_name,
+    key_features,
+    prediction_title,
+    reason_sentences,
+    row_outcome,
+    usual_range,
+)
 
-__all__ = ["Explanation", "compile_shap", "explain", "summarize", "supported_explainer"]
+__all__ = [
+    "LINK_SPACES",
+    "Explanation",
+    "RowOutcome",
+    "compile_shap",
+    "explain",
+    "friendly_name",
+    "key_features",
+    "prediction_title",
+    "reason_sentences",
+    "row_outcome",
+    "summarize",
+    "supported_explainer",
+    "to_probability",
+    "usual_range",
+]
 
 _STRATEGIES = (_text, _tree, _linear, _agnostic)
 
@@ -88,7 +117,9 @@ def explain(
     Returns
     -------
     Explanation
-        Values on the original columns; ``note`` says when the rows are a sample.
+        Values on the original columns, in the model's raw output space (see
+        :func:`to_probability` for chances); ``note`` says when the rows are a
+        sample and ``positions`` which rows of ``X`` they are.
 
     Raises
     ------
@@ -104,8 +135,10 @@ def explain(
         raise ValueError(f"max_rows must be at least 1, got {max_rows}.")
     X = _model_columns(model, X, "data to explain")
     background = X if background is None else _model_columns(model, background, "background")
-    rows = sample_rows(X, max_rows, seed)
+    positions = sample_positions(len(X), max_rows, seed)
+    rows = X if len(positions) == len(X) else X.iloc[positions]
     expl = strategy.explain(model, rows, background, seed)
+    expl.positions = positions.tolist()
     if len(rows) < len(X):
         sampled = f"Explained a seeded sample of {len(rows):,} of {len(X):,} rows (max_rows)."
         expl.note = f"{sampled} {expl.note}".strip()

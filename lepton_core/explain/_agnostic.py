@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lepton_core.explain._base import RAW_SPACE, Explanation, build, import_shap, sample_rows
+from lepton_core.explain._base import Explanation, build, import_shap, raw_space, sample_rows
 
 NAME = "shap.PermutationExplainer"
 DEFAULT_MAX_ROWS = 200
@@ -114,7 +114,7 @@ def explain(model: Any, X: pd.DataFrame, background: pd.DataFrame, seed: int) ->
         base,
         model_output,
         explainer=NAME,
-        output_space=RAW_SPACE[model.task],
+        output_space=raw_space(model),
         note=(
             f"Permutation SHAP on the original columns ({PERMUTATIONS} forward-and-back"
             f" permutation(s) per row against {len(reference)} background rows)."

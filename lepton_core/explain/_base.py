@@ -23,6 +23,14 @@ from lepton_core.core import JsonMixin
 RAW_SPACE = {"binary": "log-odds", "multiclass": "raw score", "regression": "value"}
 
 
+def raw_space(model: Any) -> str:
+    """What ``model.raw_output`` holds: :data:`RAW_SPACE` of its task, or ``"probability"``
+    for a classifier whose ``margin`` is probability (decision trees, mitigated models)."""
+    if model.task != "regression" and getattr(model, "margin", "logit") == "probability":
+        return "probability"
+    return RAW_SPACE[model.task]
+
+
 @dataclass
 class Explanation(JsonMixin):
     """SHAP values of a model for some rows, on the model's original columns.
@@ -59,6 +67,13 @@ class Explanation(JsonMixin):
         Text models only: the base value of each row, shape ``(n_rows, n_outputs)``
         (the output for the fully masked text, which depends on its length);
         ``base_values`` is then their mean.
+    classes : list of str, optional
+        Classifiers only: every class in the model's order (for a binary model the
+        negative class is ``classes[0]``, which ``outputs`` does not name).
+    positions : list of int, optional
+        Position of each explained row in the table given to
+        :func:`~lepton_core.explain.explain` (the rows may be a sample), so that labels
+        stored for that table can be matched to the rows.
     """
 
     explainer: str
@@ -72,6 +87,8 @@ class Explanation(JsonMixin):
     note: str = ""
     tokens: list[list[str]] | None = None
     row_base_values: list | None = None
+    classes: list[str] | None = None
+    positions: list[int] | None = None
 
     @property
     def is_text(self) -> bool:
@@ -219,6 +236,7 @@ class Explanation(JsonMixin):
             tokens=None if self.tokens is None else [self.tokens[i] for i in picked],
             base_values=base_values,
             row_base_values=row_bases,
+            positions=None if self.positions is None else [self.positions[i] for i in picked],
         )
 
 
@@ -291,6 +309,13 @@ def output_names(model: Any) -> list[str]:
     if model.task == "multiclass":
         return [str(c) for c in model.classes_]
     return [str(getattr(model, "target_name_", None) or "prediction")]
+
+
+def class_names(model: Any) -> list[str] | None:
+    """Every class of a classifier as text, in the model's order; None for regression."""
+    if model.task == "regression":
+        return None
+    return [str(c) for c in model.classes_]
 
 
 def as_outputs(array: Any, n_rows: int) -> np.ndarray:
@@ -377,6 +402,7 @@ def build(
         data=records(X),
         model_output=as_outputs(model_output, len(X)).tolist(),
         note=note,
+        classes=class_names(model),
     )
 
 
@@ -395,9 +421,16 @@ def records(X: pd.DataFrame) -> list[dict[str, Any]]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
+def sample_positions(n_rows: int, n: int, seed: int) -> np.ndarray:
+    """Positions of at most ``n`` of ``n_rows`` rows, a seeded sample in increasing order."""
+    if n_rows <= n:
+        return np.arange(n_rows)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_rows, size=n, replace=False))
+
+
 def sample_rows(X: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     """At most ``n`` rows of ``X``, a seeded sample kept in the original order."""
     if len(X) <= n:
         return X
-    rng = np.random.default_rng(seed)
-    return X.iloc[np.sort(rng.choice(len(X), size=n, replace=False))]
+    return X.iloc[sample_positions(len(X), n, seed)]

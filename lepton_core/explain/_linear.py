@@ -15,10 +15,10 @@ from typing import Any
 import pandas as pd
 
 from lepton_core.explain._base import (
-    RAW_SPACE,
     Explanation,
     build,
     import_shap,
+    raw_space,
     sample_rows,
     to_original,
 )
@@ -53,5 +53,5 @@ def explain(model: Any, X: pd.DataFrame, background: pd.DataFrame, seed: int) ->
         explainer.expected_value,
         model_output,
         explainer=NAME,
-        output_space=RAW_SPACE[model.task],
+        output_space=raw_space(model),
     )

@@ -40,7 +40,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lepton_core.explain._base import RAW_SPACE, Explanation, import_shap, output_names, records
+from lepton_core.explain._base import (
+    Explanation,
+    class_names,
+    import_shap,
+    output_names,
+    raw_space,
+    records,
+)
 
 NAME = "shap.PartitionExplainer (Text masker)"
 #: The training run explains a sample of test texts for the global view.
@@ -174,7 +181,7 @@ def explain(model: Any, X: pd.DataFrame, background: pd.DataFrame, seed: int) ->
     )
     return Explanation(
         explainer=NAME,
-        output_space=RAW_SPACE[model.task],
+        output_space=raw_space(model),
         outputs=names,
         feature_names=[str(column)],
         values=values,
@@ -189,6 +196,7 @@ def explain(model: Any, X: pd.DataFrame, background: pd.DataFrame, seed: int) ->
         ),
         tokens=tokens,
         row_base_values=bases,
+        classes=class_names(model),
     )
 
 

@@ -16,6 +16,8 @@ from lepton_core.jobs._executors import (
 from lepton_core.jobs._progress import (
     AutoProgress,
     JobProgress,
+    clamp_fraction,
+    clean_seconds,
 )
 from lepton_core.jobs._runner import (
     JobProgressCallback,
@@ -39,6 +41,8 @@ __all__ = [
     "LocalExecutor",
     "RayExecutor",
     "cancel_job",
+    "clamp_fraction",
+    "clean_seconds",
     "default_executor",
     "env_fingerprint",
     "get_executor",

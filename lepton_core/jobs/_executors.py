@@ -22,6 +22,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from lepton_core.core import JobError
@@ -102,6 +103,7 @@ class LocalExecutor(Executor):
                 f"The training process could not start ({exc.strerror}); "
                 "check that Python and lepton_core are installed where the app runs."
             ) from exc
+        _reap_when_done(proc)
         return str(proc.pid)
 
     def warm(self, jobs_folder: Path) -> None:
@@ -134,6 +136,7 @@ class LocalExecutor(Executor):
             env=_worker_env(),
             start_new_session=True,
         )
+        _reap_when_done(proc)
         _starting[proc.pid] = folder
 
     def _claim_spare(self, job_id: str, command: list[str], log_path: Path) -> str | None:
@@ -201,6 +204,15 @@ class LocalExecutor(Executor):
 _SPARES = "spares"
 _PROC = Path("/proc/self/cmdline")
 _starting: dict[int, Path] = {}  # spares this process started (pid → folder)
+
+
+def _reap_when_done(proc: subprocess.Popen) -> None:
+    """Wait for ``proc`` in a daemon thread, so that a finished worker never stays a zombie.
+
+    This process started it, so only this process can collect its exit status; without
+    a wait it lingers in the process table (state Z) until this process ends.
+    """
+    threading.Thread(target=proc.wait, name=f"lepton-reap-{proc.pid}", daemon=True).start()
 
 
 def _worker_env() -> dict[str, str]:

@@ -62,9 +62,35 @@ class LightGBMModel(LeptonModel):
         },
     )
     settings = (
-        Setting("n_estimators", "Boosting rounds", 100, 10, 5000, step=10),
-        Setting("learning_rate", "Learning rate", 0.1, 0.001, 1.0, format="%.3f"),
-        Setting("num_leaves", "Leaves per tree", 31, 2, 1024),
+        Setting(
+            "n_estimators",
+            "Number of trees",
+            100,
+            10,
+            5000,
+            step=10,
+            help="Trees are added one by one, each correcting the ones before; more can fit "
+            "better but take longer (expert: boosting rounds).",
+        ),
+        Setting(
+            "learning_rate",
+            "Step size",
+            0.1,
+            0.001,
+            1.0,
+            format="%.3f",
+            help="How much each new tree corrects the others; smaller learns more carefully "
+            "but needs more trees (expert: learning rate).",
+        ),
+        Setting(
+            "num_leaves",
+            "Detail per tree",
+            31,
+            2,
+            1024,
+            help="How many end points each tree may have; more finds finer patterns but may "
+            "also learn noise (expert: leaves per tree).",
+        ),
     )
 
     def __init__(

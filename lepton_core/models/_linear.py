@@ -24,7 +24,17 @@ class LinearModel(PipelineModel):
     family = "logistic"
     title = "Logistic / linear regression"
     searchable = searched_by_default = True
-    settings = (Setting("C", "Inverse regularisation C", 1.0, 0.001, 1000.0),)
+    settings = (
+        Setting(
+            "C",
+            "Fit to the training rows",
+            1.0,
+            0.001,
+            1000.0,
+            help="Larger follows the training rows more closely; smaller keeps the model "
+            "simpler and steadier on new rows (expert: inverse regularisation strength C).",
+        ),
+    )
 
     def __init__(
         self,

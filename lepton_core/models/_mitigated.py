@@ -39,11 +39,12 @@ MITIGATION_METHODS = {
     "expgrad_dp": ("ExponentiatedGradient", "demographic_parity"),
     "expgrad_eo": ("ExponentiatedGradient", "equalized_odds"),
 }
+# In a spreadsheet user's words; the fairlearn names are in the page's expert details.
 METHOD_TITLES = {
-    "threshold_dp": "ThresholdOptimizer · demographic parity",
-    "threshold_eo": "ThresholdOptimizer · equalized odds",
-    "expgrad_dp": "ExponentiatedGradient · demographic parity",
-    "expgrad_eo": "ExponentiatedGradient · equalized odds",
+    "threshold_dp": "Cut-off per group · same share of yes in every group",
+    "threshold_eo": "Cut-off per group · same error rates in every group",
+    "expgrad_dp": "Retrain, reweighted · same share of yes in every group",
+    "expgrad_eo": "Retrain, reweighted · same error rates in every group",
 }
 _BASE = "base"
 

@@ -61,7 +61,17 @@ class MLPModel(LeptonModel):
     family = "mlp"
     title = "Neural network (PyTorch MLP)"
     searchable = True
-    settings = (Setting("max_epochs", "Maximum epochs", 30, 1, 500),)
+    settings = (
+        Setting(
+            "max_epochs",
+            "Passes over the data, at most",
+            30,
+            1,
+            500,
+            help="How many times training may read every training row; it stops earlier "
+            "once it no longer improves on rows held out (expert: maximum epochs).",
+        ),
+    )
     int8_methods = ("torch-int8", "onnx-int8")
     private_variant = True
 

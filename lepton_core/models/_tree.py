@@ -20,7 +20,17 @@ class TreeModel(PipelineModel):
     family = "tree"
     title = "Decision tree (readable)"
     searchable = searched_by_default = True
-    settings = (Setting("max_depth", "Maximum depth", 5, 1, 20),)
+    settings = (
+        Setting(
+            "max_depth",
+            "Questions per prediction",
+            5,
+            1,
+            20,
+            help="How many yes/no questions the tree may ask before it decides; more fits "
+            "finer detail but is harder to read (expert: maximum depth).",
+        ),
+    )
     margin = "probability"
     _scale = False  # thresholds in the rules stay in the data's own units
 

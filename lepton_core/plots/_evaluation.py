@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-from lepton_core.evaluation import SMALL_GROUP, EvalReport, FairnessReport, compare_reports
+from lepton_core.evaluation import EvalReport, FairnessReport, compare_reports
 
 __all__ = [
     "calibration_figure",
@@ -45,6 +45,7 @@ METRIC_LABELS = {
     "mean_prediction": "Mean prediction",
 }
 _CHANCE = {"dash": "dash", "color": "grey", "width": 1}
+_UNBOUNDED = {"mae", "mean_prediction", "count"}
 
 
 def _label(metric: str) -> str:
@@ -156,7 +157,10 @@ def residual_figure(report: EvalReport) -> go.Figure:
 
 
 def fairness_group_figure(report: FairnessReport, metric: str = "selection_rate") -> go.Figure:
-    """One bar per group with the overall value as a dashed line; small groups hatched."""
+    """One bar per group with the overall value as a dashed line; small groups hatched.
+
+    Shares (every metric but MAE and mean prediction) keep their axis within [0, 1].
+    """
     if metric not in report.overall:
         raise ValueError(f"metric must be one of {sorted(report.overall)}, got {metric!r}")
     groups = report.groups
@@ -186,8 +190,11 @@ def fairness_group_figure(report: FairnessReport, metric: str = "selection_rate"
             line={"dash": "dash", "color": "black"},
         )
     )
-    note = f" — hatched groups have fewer than {SMALL_GROUP} rows" if small else ""
+    note = f" — hatched: under {report.min_group_rows} rows, not in the gaps" if small else ""
     fig.update_xaxes(type="category")
+    if metric not in _UNBOUNDED:
+        # The "n=1 (small)" labels sit above the bars; room for them, never past 1.
+        fig.update_yaxes(range=[0, 1.0])
     return _layout(
         fig, f"{_label(metric)} by {report.attribute}{note}", report.attribute, _label(metric)
     )
@@ -207,6 +214,7 @@ def fairness_rates_figure(report: FairnessReport) -> go.Figure:
         ]
     )
     fig.update_xaxes(type="category")
+    fig.update_yaxes(range=[0, 1.0])
     return _layout(
         fig, f"Error rates by {report.attribute}", report.attribute, "Rate", barmode="group"
     )

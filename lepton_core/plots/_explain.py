@@ -2,7 +2,9 @@
 
 ``output`` picks one explained output (an index or a name from
 ``expl.outputs``); asking for an unknown output, feature or row raises
-``ValueError``.
+``ValueError``. An explanation in probability (see
+:func:`lepton_core.explain.to_probability`) is drawn in percent and percentage
+points, with words for a reader; other spaces keep SHAP's terms.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from lepton_core.explain import Explanation
+from lepton_core.explain import Explanation, friendly_name
 
 __all__ = ["beeswarm_figure", "dependence_figure", "importance_figure", "waterfall_figure"]
 
@@ -33,7 +35,18 @@ def _output_label(expl: Explanation, output: int | str | None) -> str:
     return expl.outputs[expl.output_index(output)]
 
 
-def _shap_axis(expl: Explanation) -> str:
+def _in_points(expl: Explanation) -> bool:
+    return expl.output_space == "probability"
+
+
+def _scale(expl: Explanation) -> float:
+    """Probabilities are drawn in percent (contributions in percentage points)."""
+    return 100.0 if _in_points(expl) else 1.0
+
+
+def _shap_axis(expl: Explanation, output: int | str | None = 0) -> str:
+    if _in_points(expl):
+        return f"effect on the chance of {_output_label(expl, output)} (percentage points)"
     return f"SHAP value ({expl.output_space})"
 
 
@@ -105,7 +118,12 @@ def importance_figure(expl: Explanation, output: int | str | None = 0, top: int 
     """
     ranked = expl.global_importance(output)[:top]
     names = [name for name, _ in ranked][::-1]
-    scores = [score for _, score in ranked][::-1]
+    scores = [score * _scale(expl) for _, score in ranked][::-1]
+    axis = (
+        f"average effect on the chance of {_output_label(expl, output)} (percentage points)"
+        if _in_points(expl)
+        else f"mean |SHAP value| ({expl.output_space})"
+    )
     fig = go.Figure(
         go.Bar(
             x=scores,
@@ -118,7 +136,7 @@ def importance_figure(expl: Explanation, output: int | str | None = 0, top: int 
     return _layout(
         fig,
         f"Feature importance for {_output_label(expl, output)}",
-        f"mean |SHAP value| ({expl.output_space})",
+        axis,
         "",
         height=max(300, 28 * len(names) + 120),
     )
@@ -132,7 +150,7 @@ def beeswarm_figure(
     Numbers are coloured low (blue) to high (red) per feature, categories by their
     sorted code, missing values grey; hovering shows the value.
     """
-    shap_values = expl.values_array(output)
+    shap_values = expl.values_array(output) * _scale(expl)
     features = [name for name, _ in expl.global_importance(output)[:top]]
     rng = np.random.default_rng(seed)
     fig = go.Figure()
@@ -186,7 +204,7 @@ def beeswarm_figure(
     return _layout(
         fig,
         f"SHAP values per feature for {_output_label(expl, output)}",
-        _shap_axis(expl),
+        _shap_axis(expl, output),
         "",
         yaxis={
             "tickvals": list(range(len(features))),
@@ -201,7 +219,7 @@ def beeswarm_figure(
 def dependence_figure(expl: Explanation, feature: str, output: int | str = 0) -> go.Figure:
     """SHAP value of one feature against its value (categories on a category axis)."""
     column = _column(expl, feature)
-    y = expl.values_array(output)[:, expl.feature_names.index(feature)]
+    y = expl.values_array(output)[:, expl.feature_names.index(feature)] * _scale(expl)
     if _is_categorical(column):
         x = [_format(v) for v in column]
         xaxis = {"type": "category", "categoryorder": "category ascending"}
@@ -225,50 +243,93 @@ def dependence_figure(expl: Explanation, feature: str, output: int | str = 0) ->
         fig,
         f"How {feature} moves the prediction for {_output_label(expl, output)}",
         feature,
-        _shap_axis(expl),
+        _shap_axis(expl, output),
         xaxis=xaxis,
     )
 
 
 def waterfall_figure(
-    expl: Explanation, row: int, output: int | str = 0, top: int = 10
+    expl: Explanation, row: int, output: int | str = 0, top: int = 10, *, title: str | None = None
 ) -> go.Figure:
     """From the base value to one row's output, the largest contributions first.
 
-    The features past ``top`` are summed into one "other N features" step.
+    The features past ``top`` are summed into one "other N features" step. The
+    axis spans 0, the base value and every bar's ends, so no bar is cut off. In
+    probability the bars are in percent and percentage points: a "starting point"
+    (the chance for an average row) and "this row's chance" at the end. ``title``
+    replaces the default one ("Row 4: chance of >50K = 73%").
     """
     contributions = expl.row(row, output)
     shown, rest = contributions[:top], contributions[top:]
     k = expl.output_index(output)
-    base = expl.base_values[k]
-    labels = ["base value"] + [f"{name} = {_format(value)}" for name, value, _ in shown]
-    steps = [base] + [c for _, _, c in shown]
+    points = _in_points(expl)
+    scale = _scale(expl)
+    base = expl.base_value(row, k) * scale
+    if expl.is_text:
+        named = [f"“{value}”" for _, value, _ in shown]
+    else:
+        named = [f"{friendly_name(name)} = {_format(value)}" for name, value, _ in shown]
+    labels = ["starting point" if points else "base value", *named]
+    steps = [base] + [c * scale for _, _, c in shown]
     measures = ["absolute"] + ["relative"] * len(shown)
     if rest:
-        labels.append(f"other {len(rest)} features")
-        steps.append(sum(c for _, _, c in rest))
+        labels.append(f"other {len(rest)} {'words' if expl.is_text else 'features'}")
+        steps.append(sum(c for _, _, c in rest) * scale)
         measures.append("relative")
-    labels.append("model output")
+    final = base + sum(steps[1:])
+    labels.append("this row's chance" if points else "model output")
     steps.append(0.0)
     measures.append("total")
+    if points:
+        text = [f"{base:.0f}%"] + [f"{s:+.1f} pts" for s in steps[1:-1]] + [f"{final:.0f}%"]
+        hover = "%{y}: %{text}<extra></extra>"
+    else:
+        text = [f"{s:+.3g}" for s in steps[:-1]] + [f"{final:.3g}"]
+        hover = "%{y}: %{x:+.4g}<extra></extra>"
     fig = go.Figure(
         go.Waterfall(
             orientation="h",
             y=labels,
             x=steps,
             measure=measures,
+            text=text,
+            textposition="outside",
+            cliponaxis=False,
             increasing={"marker": {"color": "#d62728"}},
             decreasing={"marker": {"color": "#1f77b4"}},
             totals={"marker": {"color": "#7f7f7f"}},
-            hovertemplate="%{y}: %{x:+.4g}<extra></extra>",
+            hovertemplate=hover,
         )
     )
-    value = expl.model_output[row][k]
+    label = _output_label(expl, output)
+    value = expl.model_output[row][k] * scale
+    if points:
+        title = title or f"Row {row}: chance of {label} = {value:.0f}%"
+        axis = f"chance of {label} (%)"
+    else:
+        title = title or f"Row {row}: {label} = {value:.4g} ({expl.output_space})"
+        axis = expl.output_space
     return _layout(
         fig,
-        f"Row {row}: {_output_label(expl, output)} = {value:.4g} ({expl.output_space})",
-        expl.output_space,
+        title,
+        axis,
         "",
+        xaxis={"range": _waterfall_range(steps, measures), "zeroline": True},
         yaxis={"autorange": "reversed"},
         height=max(320, 30 * len(labels) + 120),
     )
+
+
+def _waterfall_range(steps: list[float], measures: list[str]) -> list[float]:
+    """An x range holding 0 and both ends of every waterfall bar, with room for labels."""
+    ends = [0.0]
+    running = 0.0
+    for step, measure in zip(steps, measures, strict=True):
+        if measure == "absolute":
+            running = step
+        elif measure == "relative":
+            running += step
+        ends.append(running)
+    low, high = min(ends), max(ends)
+    pad = 0.15 * (high - low) or 1.0
+    return [low - (pad if low < 0 else 0.0), high + pad]

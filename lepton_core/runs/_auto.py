@@ -164,7 +164,9 @@ def leaderboard_table(
     """Leaderboard rows (an Auto job's live progress, or a result's) as a table, best first.
 
     ``metric``, ``fairness_metric`` and ``fairness_limit`` are the search's settings; they
-    name the columns, and a limit adds a "within limit" column.
+    name the columns, and a limit adds a "within limit" column. A column whose validation
+    rows hold fewer than two groups large enough to compare (the rule of the test figures,
+    ``LEPTON_MIN_GROUP_ROWS``) reads "too few rows per group" instead of a gap.
     """
     metric = metric or "score"
     gap_name = {
@@ -178,7 +180,10 @@ def leaderboard_table(
             f"validation {metric}": [r["score"] for r in rows],
             f"{gap_name}, worst column": [r["gap"] for r in rows],
             "by column": [
-                ", ".join(f"{k} {v:.3f}" for k, v in r["fairness"].items() if v is not None)
+                ", ".join(
+                    f"{k} {v:.3f}" if v is not None else f"{k}: {_UNMEASURED}"
+                    for k, v in r["fairness"].items()
+                )
                 for r in rows
             ],
             "seconds": [r["seconds"] for r in rows],
@@ -194,3 +199,4 @@ def leaderboard_table(
 
 
 _FIXED = ("n_estimators", "early_stopping_rounds")  # the same in every LightGBM trial
+_UNMEASURED = "too few rows per group"

@@ -1,10 +1,13 @@
 """Model cards: what a model version is for, what it was trained on, and how well and fairly
 it works, in Markdown, from the figures its training run stored.
 
-Confidence intervals are percentile bootstrap intervals (``scipy.stats.bootstrap``)
-over the stored test predictions; runs that predate stored predictions get point
-figures only. The intended use is the one field a person writes; it is kept as a
-tag on the model version.
+Confidence intervals are percentile bootstrap intervals over the stored test
+predictions, from the same function as the evaluation's
+(:func:`~lepton_core.evaluation.bootstrap_intervals`); runs that predate stored
+predictions get point figures only. Next to every figure stands what always giving the
+most common answer (or the average) scores, and a verdict in words; fairness gaps count
+only groups with enough test rows (the evaluation's rule). The intended use is the one
+field a person writes; it is kept as a tag on the model version.
 """
 
 from __future__ import annotations
@@ -14,9 +17,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from lepton_core.core import JsonMixin
+from lepton_core.evaluation import bootstrap_intervals
 from lepton_core.runs._reports import load_run_reports
 from lepton_core.workspace import Workspace
 
@@ -26,16 +28,26 @@ _INTENDED_USE_TAG = "lepton.intended_use"
 _MAX_INTENDED_USE = 4000
 _NO_USE = "Not stated yet; the publisher can describe it on the Deploy page."
 _SMALL_GAP = 0.02
+_CARD_METRICS = {
+    "binary": ("accuracy", "balanced_accuracy", "f1", "roc_auc"),
+    "multiclass": ("accuracy", "balanced_accuracy", "f1"),
+    "regression": ("rmse", "mae", "r2"),
+}
 
 
 @dataclass
 class MetricEstimate(JsonMixin):
-    """A test-set figure with its bootstrap confidence interval (None when not computable)."""
+    """A test-set figure with its bootstrap confidence interval (None when not computable).
+
+    ``baseline`` is the same figure for always giving the most common answer (or the
+    average), None when not measured.
+    """
 
     name: str
     value: float
     low: float | None = None
     high: float | None = None
+    baseline: float | None = None
 
 
 @dataclass
@@ -60,6 +72,9 @@ class ModelCard(JsonMixin):
     privacy: list[str]
     limitations: list[str]
     generated: float = field(default_factory=time.time)
+    verdict: str | None = None
+    baseline_guess: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def to_markdown(self) -> str:
         """The card as a Markdown document."""
@@ -91,17 +106,24 @@ class ModelCard(JsonMixin):
             "## Performance on the test set",
             "",
         ]
+        if self.verdict:
+            lines += [f"**Verdict.** {self.verdict}", ""]
+        lines += [f"- **Warning.** {text}" for text in self.warnings]
+        if self.warnings:
+            lines.append("")
         if self.n_resamples:
             lines.append(
-                f"{self.confidence:.0%} confidence intervals from {self.n_resamples} bootstrap "
-                "resamples of the test predictions."
+                f"{self.confidence:.0%} confidence intervals (the true figure is likely "
+                f"between the two numbers) from {self.n_resamples} bootstrap resamples of the "
+                "test predictions."
             )
         else:
             lines.append("The run stored no test predictions, so there are no intervals.")
-        lines += ["", "| metric | value | interval |", "|---|---|---|"]
+        guess = f"always guessing {self.baseline_guess}" if self.baseline_guess else "baseline"
+        lines += ["", f"| metric | value | interval | {guess} |", "|---|---|---|---|"]
         for m in self.metrics:
             interval = f"{m.low:.3f} – {m.high:.3f}" if m.low is not None else "—"
-            lines.append(f"| {m.name} | {m.value:.3f} | {interval} |")
+            lines.append(f"| {m.name} | {m.value:.3f} | {interval} | {_cell(m.baseline)} |")
         lines += ["", "## Fairness by group", ""]
         if self.mitigation:
             lines += [self.mitigation, ""]
@@ -116,14 +138,33 @@ class ModelCard(JsonMixin):
                 if report.get(key) is not None:
                     gaps.append(f"{label} {report[key]:.3f}")
             lines += [f"### {report['attribute']}", ""]
+            least = report.get("min_group_rows") or 30
+            small = report.get("small_groups") or []
             if gaps:
-                lines += ["; ".join(gaps).capitalize() + ".", ""]
+                lines += [
+                    "; ".join(gaps).capitalize()
+                    + f", between the groups with at least {least} test rows.",
+                    "",
+                ]
+            if report.get("note"):
+                lines += [report["note"], ""]
             columns = report["columns"]
-            lines.append("| group | " + " | ".join(columns) + " |")
-            lines.append("|---" * (len(columns) + 1) + "|")
-            for group, row in report["groups"].items():
-                cells = [_cell(row.get(c)) for c in columns]
-                lines.append(f"| {group} | " + " | ".join(cells) + " |")
+            header = ["| group | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+            lines += header
+            lines += [
+                _row(group, row, columns)
+                for group, row in report["groups"].items()
+                if group not in small
+            ]
+            if small:
+                lines += [
+                    "",
+                    f"Too small to judge (fewer than {least} test rows; figures mostly chance, "
+                    "left out of the gaps):",
+                    "",
+                    *header,
+                ]
+                lines += [_row(g, report["groups"].get(g, {}), columns) for g in small]
             lines.append("")
         lines += ["## Most important features", ""]
         lines += [
@@ -136,6 +177,10 @@ class ModelCard(JsonMixin):
         return "\n".join(lines) + "\n"
 
 
+def _row(group: str, row: dict[str, Any], columns: list[str]) -> str:
+    return f"| {group} | " + " | ".join(_cell(row.get(c)) for c in columns) + " |"
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "—"
@@ -144,57 +189,35 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-# ---------------------------------------------------------------- bootstrap
-def _metric_functions(task: str, classes: list[str] | None) -> dict[str, Any]:
-    from sklearn import metrics as skm
-
-    if task == "regression":
-        return {
-            "rmse": lambda t, p, s: float(np.sqrt(skm.mean_squared_error(t, p))),
-            "mae": lambda t, p, s: float(skm.mean_absolute_error(t, p)),
-            "r2": lambda t, p, s: float(skm.r2_score(t, p)),
-        }
-    out = {
-        "accuracy": lambda t, p, s: float(np.mean(t == p)),
-        "balanced_accuracy": lambda t, p, s: float(skm.balanced_accuracy_score(t, p)),
-    }
-    if task == "binary" and classes:
-        positive = classes[1]
-        out["f1"] = lambda t, p, s: float(skm.f1_score(t, p, pos_label=positive))
-        out["roc_auc"] = lambda t, p, s: float(skm.roc_auc_score(t == positive, s))
-    else:
-        out["f1"] = lambda t, p, s: float(skm.f1_score(t, p, average="macro"))
-    return out
-
-
-def _intervals(
-    stored: dict[str, Any], task: str, metrics: dict[str, float], *, n_resamples: int, seed: int
+# ---------------------------------------------------------------- intervals
+def _estimates(
+    evaluation: Any, stored: dict[str, Any] | None, *, n_resamples: int, seed: int
 ) -> list[MetricEstimate]:
-    from scipy.stats import bootstrap
-
-    regression = task == "regression"
-    y_true = np.asarray(stored["y_true"], dtype=float if regression else str)
-    y_pred = np.asarray(stored["y_pred"], dtype=float if regression else str)
-    classes = [str(c) for c in stored.get("classes") or []] or None
-    proba = stored.get("proba")
-    score = np.asarray(proba, dtype=float)[:, 1] if task == "binary" and proba else y_pred
-    out = []
-    for name, fn in _metric_functions(task, classes).items():
-        if name not in metrics or (name == "roc_auc" and score is y_pred):
-            continue
-        index = np.arange(len(y_true))
-        result = bootstrap(
-            (index,),
-            lambda i, fn=fn: fn(y_true[i], y_pred[i], score[i]),
+    """The card's figures, with intervals from the stored predictions when there are any."""
+    task, metrics = evaluation.task, evaluation.metrics
+    names = [k for k in _CARD_METRICS.get(task, ()) if k in metrics]
+    intervals: dict[str, list[float]] = {}
+    if stored and n_resamples > 0:
+        intervals = bootstrap_intervals(
+            stored["y_true"],
+            stored["y_pred"],
+            task=task,
+            classes=stored.get("classes"),
+            y_proba=stored.get("proba"),
+            metrics=names,
             n_resamples=n_resamples,
-            confidence_level=0.95,
-            method="percentile",
-            vectorized=False,
-            rng=np.random.default_rng(seed),
+            seed=seed,
         )
-        ci = result.confidence_interval
-        out.append(MetricEstimate(name, metrics[name], float(ci.low), float(ci.high)))
-    return out
+    base = evaluation.baseline.metrics if evaluation.baseline else {}
+    return [
+        MetricEstimate(
+            name,
+            metrics[name],
+            *(intervals.get(name) or (None, None)),
+            baseline=base.get(name),
+        )
+        for name in names
+    ]
 
 
 # ----------------------------------------------------------------- the card
@@ -207,6 +230,9 @@ def _fairness_rows(report: Any) -> dict[str, Any]:
         "equalized_odds_difference": report.equalized_odds_difference,
         "columns": columns,
         "groups": {g: report.by_group.get(g, {}) for g in report.groups},
+        "small_groups": list(report.small_groups),
+        "min_group_rows": report.min_group_rows,
+        "note": report.note,
     }
 
 
@@ -264,8 +290,9 @@ def _limitations(ds: dict[str, Any], reports: Any, schema: Any) -> list[str]:
             )
         if report.small_groups:
             out.append(
-                f"Groups of {report.attribute} with fewer than 30 test rows "
-                f"({', '.join(report.small_groups)}) have unreliable figures."
+                f"Groups of {report.attribute} with fewer than {report.min_group_rows} test rows "
+                f"({', '.join(report.small_groups)}) have unreliable figures and are left out of "
+                "its fairness gaps."
             )
     numeric = [f for f in schema.fields if f.kind == "numeric" and f.minimum is not None]
     if numeric:
@@ -303,7 +330,7 @@ def model_card(
     """
     info = workspace.model_version(name, version)
     run_id = info.run_id
-    reports = load_run_reports(workspace, run_id)
+    reports = load_run_reports(workspace, run_id, complete=True)
     params = dict(workspace.client.get_run(run_id).data.params)
     mv = workspace.client.get_model_version(info.name, str(info.version))
     schema = workspace.load_input_schema(run_id)
@@ -318,13 +345,10 @@ def model_card(
         "sensitive": [s for s in params.get("sensitive", "").split(",") if s],
     }
     task = reports.evaluation.task
-    metrics = reports.evaluation.metrics
     stored = workspace.find_report(run_id, "test_predictions")
-    if stored and n_resamples > 0:
-        estimates = _intervals(stored, task, metrics, n_resamples=n_resamples, seed=seed)
-    else:
-        names = _metric_functions(task, reports.evaluation.classes)
-        estimates = [MetricEstimate(k, metrics[k]) for k in names if k in metrics]
+    estimates = _estimates(reports.evaluation, stored, n_resamples=n_resamples, seed=seed)
+    baseline = reports.evaluation.baseline
+    verdict = reports.evaluation.verdict
     summary = workspace.load_report(run_id, "shap_summary")
     first = summary["outputs"][0]
     top_features = [(f, float(s)) for f, s in summary["importance"][first][:top]]
@@ -349,6 +373,15 @@ def model_card(
             *_compression_facts(workspace, run_id),
             *_limitations(dataset, reports, schema),
         ],
+        verdict=verdict.text if verdict else None,
+        baseline_guess=(
+            None
+            if baseline is None
+            else f"'{baseline.guess}'"
+            if baseline.rule == "most common answer"
+            else f"the average ({baseline.guess:.3g})"
+        ),
+        warnings=[w.text for w in reports.evaluation.warnings],
     )
 
 

@@ -215,6 +215,9 @@ def run_trial(
     Returns ``score`` (None when the metric is undefined), ``gap``, ``fairness``
     (gap per sensitive column), ``rounds`` (boosting rounds or epochs kept by
     early stopping, else None) and ``seconds``. Raises LeptonError when the model fails.
+    Gaps follow the rule of the test figures (:func:`~lepton_core.evaluation.fairness_report`):
+    only groups with at least ``min_group_rows`` validation rows count, and a column with
+    fewer than two such groups has no gap (None).
     """
     task = data.task
 
@@ -233,7 +236,8 @@ def run_trial(
     pred = model.predict(data.x_valid)
     proba = model.predict_proba(data.x_valid) if classify else None
     classes = list(model.classes_) if classify else None
-    report = evaluate(data.y_valid, pred, task=task, y_proba=proba, classes=classes)  # type: ignore[arg-type]
+    # No intervals: a trial is ranked by its score; the winner's test figures get them.
+    report = evaluate(data.y_valid, pred, task=task, y_proba=proba, classes=classes, n_resamples=0)  # type: ignore[arg-type]
     score = report.metrics.get(data.metric)
     gaps: dict[str, float | None] = {}
     if classify and not data.groups.empty:

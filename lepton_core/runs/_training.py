@@ -30,7 +30,13 @@ from lepton_core.data import (
     suggest_target,
 )
 from lepton_core.dp import PrivacyOptions, PrivacyReport
-from lepton_core.evaluation import EvalReport, FairnessReport, evaluate, fairness_reports
+from lepton_core.evaluation import (
+    EvalReport,
+    FairnessReport,
+    check_features,
+    evaluate,
+    fairness_reports,
+)
 from lepton_core.explain import explain, summarize
 from lepton_core.models import family_class, family_names, make_model
 from lepton_core.runs._reports import headline_figures
@@ -412,6 +418,9 @@ def record_run(
     y_pred, proba = model.predict_scored(data.x_test)
     classes = list(model.classes_) if proba is not None else None
     evaluation = evaluate(y_test, y_pred, task=task, y_proba=proba, classes=classes)  # type: ignore[arg-type]
+    if not text:  # columns that make a score look better than it is (leaks, IDs, p >> n)
+        evaluation.warnings = check_features(split.train[features], split.train[target], task=task)
+        evaluation.features_checked = True
     attributes = list(dict.fromkeys([*info.sensitive, *(sensitive or [])]))
     fairness = (
         fairness_reports(

@@ -62,16 +62,17 @@ SETTINGS = (
         label="N-grams",
         default="words",
         choices=NGRAM_KINDS,
-        help="Words suit most short texts; add characters for languages with many word "
-        "forms or for misspelt text (slower).",
+        help="Which pieces of text the model counts: words suit most short texts; add "
+        "characters for languages with many word forms or for misspelt text (slower).",
     ),
     Setting(
         name="C",
-        label="Fit to the training texts (C)",
+        label="Fit to the training texts",
         default=4.0,
         minimum=0.01,
         maximum=100.0,
-        help="Larger follows the training texts more closely; smaller keeps the model simpler.",
+        help="Larger follows the training texts more closely; smaller keeps the model simpler "
+        "and steadier on new texts (expert: inverse regularisation strength C).",
     ),
 )
 # Scripts written without spaces between words: each character is a token.
@@ -277,6 +278,13 @@ class NgramTextModel(TextColumnModel):
     # LightGBM on table features.
     mitigable = False
     margin = "logit"
+    searchable = searched_by_default = True
+    # Text Auto's first trials: the defaults (the seconds-long baseline every text search
+    # keeps on its board, so no winner is worse on validation), then words and characters.
+    search_portfolio = (
+        {"ng_ngrams": "words", "ng_C": 4.0, "ng_word_ngrams": 2},
+        {"ng_ngrams": "both", "ng_C": 4.0, "ng_word_ngrams": 2},
+    )
 
     def __init__(
         self,
@@ -297,6 +305,15 @@ class NgramTextModel(TextColumnModel):
         self.char_ngrams = char_ngrams
         self.max_features = max_features
         self.max_iter = max_iter
+
+    @classmethod
+    def search_space(cls, trial: Any, task: Task) -> dict[str, Any]:
+        # C beyond 30 makes saga (multiclass) slow to converge for no gain.
+        return {
+            "ngrams": trial.suggest_categorical("ng_ngrams", list(NGRAM_KINDS)),
+            "C": trial.suggest_float("ng_C", 0.1, 30.0, log=True),
+            "word_ngrams": trial.suggest_int("ng_word_ngrams", 1, 3),
+        }
 
     # -- public API ------------------------------------------------------------
 

@@ -20,8 +20,8 @@ __all__ = [
 #: Fine-tune every weight, or train only a head on frozen embeddings.
 MODES = ("finetune", "quick")
 _MODE_TITLES = {
-    "finetune": "Fine-tune: train every layer (minutes on a laptop, most accurate)",
-    "quick": "Quick: frozen encoder and a linear head (seconds)",
+    "finetune": "Full: adjust the whole pretrained model (slower, most accurate)",
+    "quick": "Quick: train only a small final layer (faster, less accurate)",
 }
 
 #: The Train page's few settings; the rest keep their defaults.
@@ -34,15 +34,25 @@ SETTINGS = (
         other="Other: a Hugging Face id or a folder",
         help="Only the built-in MiniLM works without internet; the others download once.",
     ),
-    Setting(name="mode", label="Training", default="finetune", choices=_MODE_TITLES),
+    Setting(
+        name="mode",
+        label="Training",
+        default="finetune",
+        choices=_MODE_TITLES,
+        help="Quick keeps the pretrained model as it is and trains only the layer that picks "
+        "the label; Full adjusts the model too, which takes several times longer (expert: a "
+        "linear head on a frozen encoder, or fine-tuning).",
+    ),
     Setting(
         name="epochs",
-        label="Epochs",
+        label="Passes over the texts",
         default=1,
         minimum=1,
         maximum=20,
         step=1,
         when=("mode", "finetune"),
+        help="How many times training reads every training text; 1 is often enough "
+        "(expert: epochs).",
     ),
 )
 
@@ -62,7 +72,7 @@ DP_FINETUNE_PATIENCE = 3
 PRIVACY_NOTES = {
     "quick": "The pretrained encoder stays frozen; only the head learns from your rows.",
     "finetune": "The encoder's biases and layer norms and the head learn with DP-SGD "
-    f"(texts cut at {DP_TEXT_MAX_LENGTH} tokens; {DP_FINETUNE_EPOCHS:g} epochs when Epochs "
-    "is left at 1); it takes 2–3 times a plain fine-tune (about 2.5 minutes for 4,000 "
-    "short texts on one CPU core).",
+    f"(texts cut at {DP_TEXT_MAX_LENGTH} tokens; {DP_FINETUNE_EPOCHS:g} epochs when 'Passes "
+    "over the texts' is left at 1); it takes 2–3 times a plain fine-tune (about 2.5 minutes "
+    "for 4,000 short texts on one CPU core).",
 }

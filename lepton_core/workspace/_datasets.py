@@ -14,6 +14,7 @@ import pandas as pd
 from lepton_core.core import DataError, Task
 from lepton_core.data import (
     AnonymisationStep,
+    CleanupStep,
     check_sensitive,
     check_target,
     fingerprint,
@@ -38,6 +39,7 @@ def confirm_dataset(
     original: pd.DataFrame | None = None,
     original_test: pd.DataFrame | None = None,
     steps: Sequence[AnonymisationStep] = (),
+    cleanups: Sequence[CleanupStep] = (),
 ) -> DatasetInfo:
     """Check the target, task, sensitive and text columns of a table and store it.
 
@@ -66,6 +68,9 @@ def confirm_dataset(
         set of its own, which the confirmed one names as its parent.
     steps : sequence of AnonymisationStep
         The anonymisation that turned ``original`` into ``df``, recorded with the data set.
+    cleanups : sequence of CleanupStep
+        The clean-ups (:func:`~lepton_core.data.apply_cleanups`) already applied to ``df``,
+        recorded with the data set.
 
     Returns
     -------
@@ -111,5 +116,6 @@ def confirm_dataset(
         test=test,
         parent=parent,
         anonymisation=[step.to_dict() for step in steps],
+        cleanups=[step.to_dict() for step in cleanups],
         **choices,
     )

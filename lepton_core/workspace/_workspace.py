@@ -133,6 +133,9 @@ class DatasetInfo(JsonMixin):
     anonymisation: list[dict[str, Any]] = field(default_factory=list)
     # The free-text column a text model reads; empty for a tabular data set.
     text_column: str = ""
+    # Clean-ups applied before confirming (lepton_core.data.CleanupStep as dicts): numbers
+    # read from text, spellings merged, column types chosen by the user.
+    cleanups: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -250,6 +253,7 @@ class Workspace:
         parent: str = "",
         anonymisation: list[dict[str, Any]] | None = None,
         text_column: str = "",
+        cleanups: list[dict[str, Any]] | None = None,
     ) -> DatasetInfo:
         """Store a confirmed table (and optional test table); same content and choices, same id."""
         choices: list[Any] = [fingerprint, target, task, sorted(sensitive), name]
@@ -273,6 +277,7 @@ class Workspace:
             parent=parent,
             anonymisation=list(anonymisation or []),
             text_column=text_column,
+            cleanups=list(cleanups or []),
         )
         try:
             df.to_parquet(folder / "data.parquet.tmp", index=False)
