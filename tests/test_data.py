@@ -1099,3 +1099,27 @@ def test_profile_warns_about_repeated_rows_and_clashing_labels():
 def test_profile_of_adult_has_no_quality_warnings(adult_train):
     # 24 repeated rows (0.07%) and 2 clashing ones are too few to name.
     assert profile_table(adult_train).warnings == []
+
+
+def test_dates_in_chinese_korean_day_first_and_month_first_forms_are_dates():
+    from lepton_core.data import infer_schema
+    from lepton_core.data._schema import _to_datetime
+
+    zh = ["2024年3月5日", "2024年12月31日", "２０２３年１月２日", "2024年3月5日 14:30"]
+    ko = ["2024년 3월 5일", "2023년 1월 2일", "2022년 7월 8일", "2021년 1월 1일"]
+    table = pd.DataFrame(
+        {
+            "zh": [*zh, None] * 4,
+            "ko": [*ko, None] * 4,
+            "day_first": ["05.03.2024", "31.12.2023", "01.02.2022", "13.01.2021", None] * 4,
+            "month_first": ["03/05/2024", "12/31/2023", "01/02/2022", "01/13/2021", None] * 4,
+            "y": [0, 1] * 10,
+        }
+    )
+    schema = infer_schema(table)
+    assert [schema.kind(c) for c in ("zh", "ko", "day_first", "month_first")] == ["datetime"] * 4
+    dates = {c: _to_datetime(table[c]).dt.strftime("%Y-%m-%d").tolist()[:4] for c in table}
+    assert dates["zh"] == ["2024-03-05", "2024-12-31", "2023-01-02", "2024-03-05"]
+    assert dates["ko"] == ["2024-03-05", "2023-01-02", "2022-07-08", "2021-01-01"]
+    assert dates["day_first"] == ["2024-03-05", "2023-12-31", "2022-02-01", "2021-01-13"]
+    assert dates["month_first"] == ["2024-03-05", "2023-12-31", "2022-01-02", "2021-01-13"]

@@ -366,3 +366,99 @@ def test_generalising_raises_k(frame):
     after = k_anonymity(data, ["age", "zip"], k=2)
     assert before.smallest_group == 1 and before.share_below_k == 1.0
     assert after.smallest_group == 2 and after.share_below_k == 0.0
+
+
+def test_chinese_recognizers_and_their_decoys():
+    from lepton_core.data._pii_zh import (
+        cn_name_spans,
+        id_check_character,
+        is_cn_address,
+        is_cn_landline,
+        is_cn_mobile,
+        is_cn_resident_id,
+        is_iban,
+        is_uk_nino,
+    )
+
+    body = "11010519491231002"
+    assert is_cn_resident_id(body + id_check_character(body))
+    assert not is_cn_resident_id(body + ("1" if id_check_character(body) != "1" else "2"))
+    assert not is_cn_resident_id("110105194902301234")  # 30 February
+    assert is_cn_mobile("13812345678") and is_cn_mobile("+86 138 1234 5678")
+    assert not is_cn_mobile("12812345678") and not is_cn_mobile("23812345678")
+    assert is_cn_landline("0755-87654321") and not is_cn_landline("075587654321x")
+    assert is_iban("DE89 3704 0044 0532 0130 00") and not is_iban("DE89 3704 0044 0532 0130 01")
+    assert is_uk_nino("AB 12 34 56 C") and not is_uk_nino("GB 12 34 56 A")
+    assert is_cn_address("北京市朝阳区建国路88号") and not is_cn_address("北京市")
+    text = "我叫张伟，电话13812345678，请尽快联系"
+    assert [text[a:b] for a, b in cn_name_spans(text)] == ["张伟"]
+    assert cn_name_spans("商品已收到，质量不错，物流很快") == []
+
+
+def test_chinese_headers_and_integer_phones():
+    df = pd.DataFrame(
+        {
+            "手机号": [13812345678 + i * 7919 for i in range(40)],  # loaded as integers
+            "身份证号": ["x"] * 40,
+            "地址": ["?"] * 40,
+            "城市": ["北京", "上海", "广州", "深圳"] * 10,
+            "邮编": ["100020"] * 40,
+        }
+    )
+    report = scan_table(df)
+    assert report.finding("手机号").kind == "phone"
+    assert report.finding("身份证号").kind == "national_id"
+    assert report.finding("地址").kind == "street_address"
+    assert report.finding("城市").kind is None and report.finding("城市").quasi_identifier
+    assert report.finding("邮编").kind == "postcode"
+
+
+def test_mask_text_covers_the_new_kinds():
+    masked = mask_text("电话13812345678, IBAN DE89 3704 0044 0532 0130 00, NI AB 12 34 56 C")
+    assert masked == "电话[PHONE], IBAN [IBAN], NI [ID]"
+
+
+def test_scan_without_free_text_does_not_load_presidio():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pandas as pd; from lepton_core.data import scan_table;"
+        "scan_table(pd.DataFrame({'phone': ['212-555-0134'] * 9, 'city': ['Paris'] * 9}));"
+        "print('presidio_analyzer' in sys.modules, 'spacy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_spacy_pipeline_is_verified_before_loading(tmp_path):
+    from lepton_core.data._pii_nlp import SPACY_MODEL_SHA256, spacy_model_folder, verify_model
+
+    folder = spacy_model_folder()
+    assert verify_model(folder) == folder
+    (tmp_path / "ner").mkdir()
+    (tmp_path / "ner" / "model").write_bytes(b"tampered")
+    with pytest.raises(DataError, match="does not match its published SHA-256"):
+        verify_model(tmp_path, SPACY_MODEL_SHA256)
+
+
+def test_scan_goes_on_without_the_pipeline_and_says_so(monkeypatch):
+    from lepton_core.data import _pii_nlp
+
+    def refuse(texts):
+        raise DataError("The spaCy pipeline does not match its published SHA-256.")
+
+    monkeypatch.setattr(_pii_nlp, "nlp_kinds", refuse)
+    texts = [f"Customer called from 212-555-01{i:02d} about the refund today" for i in range(20)]
+    report = scan_table(pd.DataFrame({"notes": texts}))
+    assert report.finding("notes").kind == "free_text"
+    assert report.notes == ["The spaCy pipeline does not match its published SHA-256."]
+
+
+def test_free_text_names_found_by_presidio():
+    texts = [
+        f"Spoke to {n} about the delivery and they were happy with it"
+        for n in ["John Smith", "Mary Johnson", "Robert Brown", "Linda Taylor"] * 5
+    ]
+    finding = scan_table(pd.DataFrame({"comments": texts})).finding("comments")
+    assert finding.kind == "free_text" and finding.contains == ["person_name"]

@@ -22,7 +22,12 @@ from lepton_core.core._process import process_alive, process_token
 from lepton_core.core._serde import (
     JsonMixin,
 )
-from lepton_core.core._settings import ENV_TRACKING_URI, ENV_WORKSPACE, default_workspace_path
+from lepton_core.core._settings import (
+    ENV_TRACKING_URI,
+    ENV_WORKSPACE,
+    default_workspace_path,
+    whole_number_setting,
+)
 from lepton_core.core._sqlite import (
     BUSY_TIMEOUT_S,
     sqlite_connection,
@@ -63,4 +68,5 @@ __all__ = [
     "process_alive",
     "process_token",
     "sqlite_connection",
+    "whole_number_setting",
 ]

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from lepton_core.core import DataError, JsonMixin
+from lepton_core.data import _pii_zh as zh
 from lepton_core.data._pii_detect import (
     _CARD,
     _EMAIL,
@@ -186,12 +187,24 @@ def _range_label(lo: float, hi: float) -> str:
 
 
 def mask_text(value: Any) -> Any:
-    """Replace e-mails, phones, SSNs, card numbers and IPs inside a text with placeholders."""
+    """Replace e-mails, phones, ids, card and bank account numbers and IPs with placeholders.
+
+    Ids are US SSNs, UK National Insurance numbers and Chinese resident ids; phones
+    include Chinese mobiles and landlines. Names are not masked (that needs the NLP
+    pipeline on every row): drop or review such a column instead.
+    """
     if pd.isna(value):
         return value
     text = str(value)
     text = _EMAIL.sub("[EMAIL]", text)
+    text = zh.IBAN.sub(lambda m: "[IBAN]" if zh.is_iban(m.group()) else m.group(), text)
+    text = zh.CN_RESIDENT_ID.sub(
+        lambda m: "[ID]" if zh.is_cn_resident_id(m.group()) else m.group(), text
+    )
     text = _SSN.sub("[ID]", text)
+    text = zh.UK_NINO.sub("[ID]", text)
+    for start, end in reversed(zh.cn_phone_spans(text)):
+        text = text[:start] + "[PHONE]" + text[end:]
     text = _CARD.sub(lambda m: "[CARD]" if _is_card(m.group()) else m.group(), text)
     text = _IPV4.sub(lambda m: "[IP]" if _is_ip(m.group()) else m.group(), text)
     for start, end in sorted(_phone_spans(text), reverse=True):
@@ -244,7 +257,9 @@ def anonymise(
             data[act.column] = data[act.column].map(mask_text).astype("str")
             if others:
                 held[act.column] = others[0].map(mask_text).astype("str")  # type: ignore[index]
-            detail = "e-mails, phones, ids, card numbers and IPs replaced by placeholders"
+            detail = (
+                "e-mails, phones, ids, card and account numbers and IPs replaced by placeholders"
+            )
         else:
             option = option or _default_generalise(act.column, data[act.column])
             try:

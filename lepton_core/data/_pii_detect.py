@@ -2,13 +2,16 @@
 
 :func:`scan_table` looks at each column's name and a sample of its values and
 says what kind of personal data it likely holds (:data:`KINDS`), how sure it
-is, whether it is a quasi-identifier, and what to do about it. Detection is
-rule-based (validators such as the Luhn check, ``ipaddress`` and the
-``phonenumbers`` library, plus multilingual header hints); it is advisory and
-no compliance guarantee.
+is, whether it is a quasi-identifier, and what to do about it. Short values go
+through a fast path of validators (the Luhn check, ``ipaddress``, the
+``phonenumbers`` library, IBAN mod-97, the resident-ID check character of
+:mod:`._pii_zh`) and header words in many languages; free text also goes through
+Presidio with spaCy's small English pipeline (:mod:`._pii_nlp`) for names and
+places, on a bounded sample. Detection is advisory and no compliance guarantee.
 
-``phonenumbers`` is imported inside the functions that use it, so that importing
-the data layer stays fast: only a scan or a mask needs it.
+``phonenumbers`` is imported inside the functions that use it, and Presidio only
+when a table has a free-text column, so that importing the data layer stays fast.
+Places (city, province, state) are quasi-identifiers, not a kind of their own.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lepton_core.core import JsonMixin
+from lepton_core.core import DataError, JsonMixin
+from lepton_core.data import _pii_zh as zh
 
 __all__ = ["KINDS", "KIND_LABELS", "ColumnFinding", "ScanReport", "scan_table"]
 
@@ -32,6 +36,7 @@ KINDS = (
     "phone",
     "national_id",
     "payment_card",
+    "bank_account",
     "ip_address",
     "street_address",
     "postcode",
@@ -42,8 +47,9 @@ KIND_LABELS = {
     "person_name": "person names",
     "email": "e-mail addresses",
     "phone": "phone numbers",
-    "national_id": "national ids (US SSN)",
+    "national_id": "national ids (SSN, NI number, resident ID)",
     "payment_card": "payment card numbers",
+    "bank_account": "bank account numbers (IBAN)",
     "ip_address": "IP addresses",
     "street_address": "street addresses",
     "postcode": "postcodes",
@@ -59,6 +65,7 @@ _SUGGESTED = {
     "phone": "hash",
     "national_id": "drop",
     "payment_card": "drop",
+    "bank_account": "drop",
     "ip_address": "hash",
     "street_address": "drop",
     "postcode": "generalise",
@@ -94,11 +101,16 @@ _NOT_PERSONAL = {
     "product", "company", "file", "item", "brand", "city", "country", "host", "model",
     "column", "feature", "domain", "server", "mac", "street", "business", "store", "team",
     "user", "username", "score", "type", "count", "id", "ids", "key", "code", "version",
+    "ref", "reference", "segment", "category", "group", "tier",
 }  # fmt: skip
 _QUASI_HINTS = (
     "age", "sex", "gender", "race", "ethnicity", "marital", "nationality", "native country",
-    "zip", "postcode", "postal", "plz", "birth", "dob", "city", "religion",
+    "zip", "postcode", "postal", "plz", "birth", "dob", "city", "religion", *zh.GEO_HINTS,
 )  # fmt: skip
+for _kind, _words in zh.LATIN_HINTS.items():
+    _HINTS[_kind] = (*_HINTS.get(_kind, ()), *_words)
+# IBANs before cards ("account"), so that a "card account" stays a card.
+_HINTS = {"bank_account": _HINTS.pop("bank_account"), **_HINTS}
 
 # Common given names across languages; a column whose values often start with one is
 # likely a name column even with an uninformative header.
@@ -144,7 +156,7 @@ _POSTCODE = re.compile(
 )
 _DATE_SHAPE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}$")
 _PHONE_CHARS = re.compile(r"^\+?[\d\s().-]{7,24}$")
-_PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "IN", "BR", "JP", "PL")
+_PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "IN", "BR", "JP", "PL", "CN")
 
 _MIN_CONFIDENCE = 0.5
 
@@ -157,12 +169,16 @@ def _header_words(name: str) -> str:
 
 
 def _header_kind(name: str) -> str | None:
+    if zh.has_cjk(str(name)):
+        kind = zh.cjk_header_kind(str(name))
+        if kind is not None:
+            return kind
     words = _header_words(name)
     tokens = set(words.split())
     for kind, hints in _HINTS.items():
         if any(f" {hint} " in words for hint in hints):
             if kind in ("person_name", "payment_card", "street_address", "ip_address") and (
-                tokens & _NOT_PERSONAL
+                tokens & (_NOT_PERSONAL - {"street"} if kind == "street_address" else _NOT_PERSONAL)
             ):
                 continue
             return kind
@@ -170,6 +186,8 @@ def _header_kind(name: str) -> str | None:
 
 
 def _is_quasi_header(name: str) -> bool:
+    if zh.has_cjk(str(name)) and zh.cjk_is_quasi(str(name)):
+        return True
     words = _header_words(name)
     return any(f" {hint} " in words for hint in _QUASI_HINTS)
 
@@ -245,7 +263,7 @@ def _has_given_name(value: str) -> bool:
     tokens = [t.strip(".,'’-").lower() for t in value.replace(",", " ").split()]
     if any(t in _GIVEN_NAMES for t in tokens):
         return True
-    return bool(value) and value[0] in _GIVEN_NAMES  # CJK family name, one character
+    return zh.is_cn_name(value)  # a known surname and one or two characters
 
 
 def _parses_as_dates(values: pd.Series) -> float:
@@ -261,17 +279,79 @@ def _share(values: list[str], check: Any) -> float:
     return sum(1 for v in values if check(v)) / len(values) if values else 0.0
 
 
+MAX_TEXT = 1000  # characters of one free-text value that are looked at
+TEXT_VALUES = 200  # free-text values per column checked by the fast path
+NLP_VALUES = 100  # of those, how many Presidio reads (about 3 ms each once loaded)
+_NLP_SHARE = 0.2  # names found only by the model must be in this share of values
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
+def _is_text(values: list[str]) -> bool:
+    # A CJK character carries about a word, so it counts twice towards length and
+    # half a word towards the word count (Chinese has no spaces).
+    cjk = [len(_CJK.findall(v)) for v in values]
+    lengths = [len(v) + c for v, c in zip(values, cjk, strict=True)]
+    words = [len(v.split()) + c // 2 for v, c in zip(values, cjk, strict=True)]
+    return bool(np.mean(lengths) > 25 and np.mean(words) > 4)
+
+
+def _mostly_cjk(value: str) -> bool:
+    letters = sum(1 for ch in value if ch.isalpha())
+    return bool(letters) and len(_CJK.findall(value)) / letters >= 0.3
+
+
+def _free_text(values: list[str], *, nlp: bool, notes: list[str]) -> tuple[float, list[str], str]:
+    """Score, kinds inside and reason for a text column (0 when nothing personal)."""
+    values = [v[:MAX_TEXT] for v in values[:TEXT_VALUES]]
+    kinds_in = [_text_kinds(v) for v in values]
+    strong = sum(1 for k in kinds_in if k) / len(values)
+    found: list[set[str]] = []
+    # English NER says nothing useful about Chinese text, which Lepton's own
+    # recognizers above have read already.
+    latin = [v for v in values if not _mostly_cjk(v)][:NLP_VALUES]
+    if nlp and latin:
+        from lepton_core.data._pii_nlp import nlp_kinds
+
+        try:
+            found = nlp_kinds(latin)
+        except DataError as exc:
+            if str(exc) not in notes:
+                notes.append(str(exc))
+    learned = sum(1 for k in found if k - {"location"}) / len(found) if found else 0.0
+    places = sum(1 for k in found if "location" in k) / len(found) if found else 0.0
+    contains = sorted(set().union(*kinds_in, *found) - {"location"})
+    if strong < 0.05 and learned < _NLP_SHARE:
+        return 0.0, [], ""
+    hit = max(strong, learned)
+    inside = ", ".join(KIND_LABELS[k] for k in contains)
+    reason = f"free text; {hit:.0%} of values contain {inside}"
+    if places >= 0.05:
+        reason += f" ({places:.0%} mention places)"
+    return 0.5 + 0.5 * min(hit / 0.3, 1.0), contains, reason
+
+
 def _text_kinds(value: str) -> set[str]:
-    """Personal-data kinds found as spans inside one free-text value."""
+    """Personal-data kinds found as spans inside one free-text value (the fast path)."""
+    value = value[:MAX_TEXT]
     found = {"email"} if _EMAIL.search(value) else set()
-    if _SSN.search(value):
+    if (
+        _SSN.search(value)
+        or any(zh.is_cn_resident_id(m.group()) for m in zh.CN_RESIDENT_ID.finditer(value))
+        or zh.UK_NINO.search(value)
+    ):
         found.add("national_id")
     if any(_is_card(m.group()) for m in _CARD.finditer(value)):
         found.add("payment_card")
+    if any(zh.is_iban(m.group()) for m in zh.IBAN.finditer(value)):
+        found.add("bank_account")
     if any(_is_ip(m.group()) for m in _IPV4.finditer(value)):
         found.add("ip_address")
-    if _phone_spans(value):
+    if zh.cn_phone_spans(value) or _phone_spans(value):
         found.add("phone")
+    if zh.CN_ADDRESS.search(value):
+        found.add("street_address")
+    if zh.has_cjk(value) and zh.cn_name_spans(value):
+        found.add("person_name")
     return found
 
 
@@ -318,11 +398,16 @@ class ColumnFinding(JsonMixin):
 
 @dataclass
 class ScanReport(JsonMixin):
-    """Per-column findings of :func:`scan_table`; advisory, not a compliance guarantee."""
+    """Per-column findings of :func:`scan_table`; advisory, not a compliance guarantee.
+
+    ``notes`` says what the scan could not do (the spaCy pipeline missing or failing
+    its SHA-256 check, so free text was read by the fast path alone).
+    """
 
     findings: list[ColumnFinding]
     n_rows: int
     n_sampled: int
+    notes: list[str] = field(default_factory=list)
 
     @property
     def personal(self) -> list[ColumnFinding]:
@@ -340,7 +425,7 @@ class ScanReport(JsonMixin):
         raise KeyError(column)
 
 
-def _scan_column(name: str, column: pd.Series) -> ColumnFinding:
+def _scan_column(name: str, column: pd.Series, *, nlp: bool, notes: list[str]) -> ColumnFinding:
     header = _header_kind(name)
     quasi = _is_quasi_header(name)
     values = [str(v).strip() for v in column.dropna().tolist()]
@@ -350,42 +435,56 @@ def _scan_column(name: str, column: pd.Series) -> ColumnFinding:
     contains: list[str] = []
     is_date = pd.api.types.is_datetime64_any_dtype(column)
     numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
-    if values and not numeric and not is_date:
+    checks: dict[str, Any] = {}
+    if values and numeric and pd.api.types.is_integer_dtype(column):
+        # Phone numbers, ids and card numbers often load as integers (13812345678).
+        checks = {"phone": zh.is_cn_mobile, "national_id": zh.is_cn_resident_id,
+                  "payment_card": _is_card}  # fmt: skip
+    elif values and not numeric and not is_date:
         checks = {
             "email": lambda v: bool(_EMAIL.fullmatch(v)),
-            "national_id": lambda v: bool(_SSN.fullmatch(v)),
+            "national_id": lambda v: (
+                bool(_SSN.fullmatch(v)) or zh.is_uk_nino(v) or zh.is_cn_resident_id(v)
+            ),
             "payment_card": _is_card,
+            "bank_account": zh.is_iban,
             "ip_address": _is_ip,
-            "phone": lambda v: _is_phone(v, loose=header == "phone"),
-            "street_address": lambda v: bool(_STREET.search(v)),
+            "phone": lambda v: (
+                zh.is_cn_mobile(v) or zh.is_cn_landline(v) or _is_phone(v, loose=header == "phone")
+            ),
+            "street_address": lambda v: bool(_STREET.search(v)) or zh.is_cn_address(v),
             "postcode": lambda v: bool(_POSTCODE.fullmatch(v.upper())),
         }
-        for kind, check in checks.items():
-            share = _share(values, check)
-            if share:
-                scores[kind] = share
-                reasons[kind] = f"{share:.0%} of sampled values look like {KIND_LABELS[kind]}"
-        named = _share(values, _is_name)
+    for kind, check in checks.items():
+        share = _share(values, check)
+        if share:
+            scores[kind] = share
+            reasons[kind] = f"{share:.0%} of sampled values look like {KIND_LABELS[kind]}"
+    if values and not numeric and not is_date:
+        places = _share(values, zh.is_cn_place)
+        if places >= 0.8:
+            quasi = True  # provinces and cities: a quasi-identifier, not a kind
+        # A place column ("city", "state", 城市) is not a name column whatever its values.
+        named = 0.0 if quasi and header is None else _share(values, _is_name) * (1 - places)
         if named >= 0.8:
             given = _share(values, _has_given_name)
             distinct = len(set(values)) / len(values)
             # Shape alone matches cities and products too; a name column also has many
             # distinct values and often starts with a known given name.
             score = named * (0.45 + 0.35 * min(given / 0.3, 1.0) + 0.2 * (distinct > 0.5))
+            if given < 0.05:
+                # Distinct capitalised words with no known given name at all are more
+                # often towns or products (Kelheim, Lippstadt): not enough without a header.
+                score = min(score, 0.55)
             scores["person_name"] = score
             reasons["person_name"] = f"{named:.0%} of values are shaped like names"
             if given:
                 reasons["person_name"] += f", {given:.0%} contain a common given name"
-        lengths = [len(v) for v in values]
-        words = [len(v.split()) for v in values]
-        if np.mean(lengths) > 25 and np.mean(words) > 4:
-            kinds_in = [_text_kinds(v) for v in values]
-            hit = sum(1 for k in kinds_in if k) / len(values)
-            contains = sorted(set().union(*kinds_in))
-            if hit >= 0.05:
-                scores["free_text"] = 0.5 + 0.5 * min(hit / 0.3, 1.0)
-                inside = ", ".join(KIND_LABELS[k] for k in contains)
-                reasons["free_text"] = f"free text; {hit:.0%} of values contain {inside}"
+        address = scores.get("street_address", 0.0)
+        if _is_text(values) and address < 0.6:
+            score, contains, reason = _free_text(values, nlp=nlp, notes=notes)
+            if score:
+                scores["free_text"], reasons["free_text"] = score, reason
             scores.pop("street_address", None)  # addresses inside prose are free text
     if is_date or (values and not numeric and _parses_as_dates(column.dropna()) >= 0.8):
         quasi = True
@@ -430,7 +529,9 @@ def _scan_column(name: str, column: pd.Series) -> ColumnFinding:
     )
 
 
-def scan_table(df: pd.DataFrame, *, sample_rows: int = 500, seed: int = 0) -> ScanReport:
+def scan_table(
+    df: pd.DataFrame, *, sample_rows: int = 500, seed: int = 0, nlp: bool = True
+) -> ScanReport:
     """Find columns that likely hold personal data or quasi-identifiers.
 
     Parameters
@@ -439,6 +540,13 @@ def scan_table(df: pd.DataFrame, *, sample_rows: int = 500, seed: int = 0) -> Sc
         The table as loaded.
     sample_rows : int
         Rows to check values on (a seeded random sample); headers are always checked.
+    seed : int
+        Seed of the sample.
+    nlp : bool
+        Also read free-text columns with Presidio and spaCy (names and places); a
+        bounded sample of :data:`NLP_VALUES` values per column, each cut to
+        :data:`MAX_TEXT` characters. When the pipeline is missing or fails its
+        SHA-256 check, the scan goes on without it and says so in ``notes``.
 
     Returns
     -------
@@ -446,5 +554,6 @@ def scan_table(df: pd.DataFrame, *, sample_rows: int = 500, seed: int = 0) -> Sc
         One finding per column; advisory, not a compliance guarantee.
     """
     sample = df.sample(min(sample_rows, len(df)), random_state=seed) if len(df) else df
-    findings = [_scan_column(str(name), sample[name]) for name in df.columns]
-    return ScanReport(findings=findings, n_rows=len(df), n_sampled=len(sample))
+    notes: list[str] = []
+    findings = [_scan_column(str(name), sample[name], nlp=nlp, notes=notes) for name in df.columns]
+    return ScanReport(findings=findings, n_rows=len(df), n_sampled=len(sample), notes=notes)

@@ -51,6 +51,12 @@ _MONTH_DATE_RE = re.compile(
     r"[\w ,./:-]{6,40}$",
     re.IGNORECASE,
 )
+# Chinese, Japanese and Korean dates: 2024年3月5日, 2024年03月05日 14时30分, 2024년 3월 5일.
+_CJK_DATE_RE = re.compile(
+    r"^\s*(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日号일]?"
+    r"(?:\s*(\d{1,2})\s*[:：时時시]\s*(\d{1,2})\s*[分분]?(?:\s*(\d{1,2})\s*[秒초]?)?)?\s*$"
+)
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 _DAY_MONTH_RE = re.compile(r"^\s*(\d{1,2})[-/.](\d{1,2})[-/.]\d{2,4}\b")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 _UUID_RE = re.compile(
@@ -241,16 +247,39 @@ def _is_boolean_strings(s: pd.Series, distinct: int) -> bool:
 
 
 def _looks_like_dates(values: pd.Series) -> bool:
+    values = _iso_cjk_dates(values)
     shaped = values.map(lambda v: bool(_DATE_RE.match(v) or _MONTH_DATE_RE.match(v)))
     if shaped.mean() < 0.8:
         return False
     return _to_datetime(values).notna().mean() >= 0.8
 
 
+def _iso_cjk_dates(values: pd.Series) -> pd.Series:
+    """Chinese, Japanese and Korean dates (``2024年3月5日``) rewritten as ISO dates, which
+    pandas reads; other values unchanged."""
+
+    def iso(value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        match = _CJK_DATE_RE.match(value.translate(_FULL_WIDTH_DIGITS))
+        if not match:
+            return value
+        year, month, day, hour, minute, second = match.groups()
+        out = f"{year}-{int(month):02d}-{int(day):02d}"
+        if hour is not None:
+            out += f" {int(hour):02d}:{int(minute):02d}:{int(second or 0):02d}"
+        return out
+
+    if not values.map(lambda v: isinstance(v, str) and ("年" in v or "년" in v)).any():
+        return values
+    return values.map(iso)
+
+
 def _to_datetime(s: pd.Series) -> pd.Series:
     """Parse to UTC timestamps; unparseable values become ``NaT``."""
     if ptypes.is_datetime64_any_dtype(s.dtype):
         return s.dt.tz_convert("UTC") if s.dt.tz is not None else s.dt.tz_localize("UTC")
+    s = _iso_cjk_dates(s)
     dayfirst = _is_dayfirst(_sniff_sample(s))
     with warnings.catch_warnings():
         # pandas warns when it cannot infer one format; "mixed" below is the answer.

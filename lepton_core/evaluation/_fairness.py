@@ -21,14 +21,13 @@ numbers (``">50K"`` after ``"<=50K"``, ``1`` after ``0``, ``2`` after ``1``).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from lepton_core.core import TASKS, DataError, JsonMixin, Task
+from lepton_core.core import TASKS, DataError, JsonMixin, Task, whole_number_setting
 from lepton_core.evaluation._metrics import EvalReport, _as_arrays, _sorted_labels, evaluate
 
 __all__ = [
@@ -168,19 +167,14 @@ def min_group_rows(value: int | None = None) -> int:
     DataError
         The setting is not a whole number of at least 1.
     """
-    raw: Any = value if value is not None else os.environ.get(ENV_MIN_GROUP_ROWS, "").strip()
-    if raw == "":
-        return SMALL_GROUP
-    try:
-        rows = int(raw)
-    except (TypeError, ValueError):
-        rows = 0
-    if rows < 1 or str(raw).strip() != str(rows):
-        raise DataError(
-            f"The smallest group size {raw!r} is not a whole number of at least 1; "
-            f"set {ENV_MIN_GROUP_ROWS} to e.g. 30."
-        )
-    return rows
+    return whole_number_setting(
+        ENV_MIN_GROUP_ROWS,
+        SMALL_GROUP,
+        value,
+        what="The smallest group size",
+        hint="e.g. 30",
+        error=DataError,
+    )
 
 
 # --------------------------------------------------------------------------- banding

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sqlite3
 import time
 import uuid
@@ -24,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lepton_core.core import JobError, JsonMixin, sqlite_connection
+from lepton_core.core import JobError, JsonMixin, sqlite_connection, whole_number_setting
 from lepton_core.jobs._executors import (
     Executor,
     LocalExecutor,
@@ -76,17 +75,9 @@ def max_jobs(value: int | None = None) -> int:
     JobError
         The setting is not a whole number of at least 1.
     """
-    raw: Any = value if value is not None else os.environ.get("LEPTON_MAX_JOBS", "1")
-    try:
-        limit = int(raw)
-    except (TypeError, ValueError):
-        limit = 0
-    if limit < 1 or str(raw).strip() != str(limit):
-        raise JobError(
-            f"The job limit {raw!r} is not a whole number of at least 1; "
-            "set LEPTON_MAX_JOBS to 1 or more."
-        )
-    return limit
+    return whole_number_setting(
+        "LEPTON_MAX_JOBS", 1, value, what="The job limit", hint="1 or more", error=JobError
+    )
 
 
 @dataclass
