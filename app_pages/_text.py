@@ -1,5 +1,6 @@
-"""Text-model widgets shared by the Explain and demo pages (the Train page draws the text
-family's settings like any family's, with ``app_pages._settings``)."""
+"""Text-model widgets shared by the Train, Explain and demo pages (the Train page draws the
+text family's settings like any family's, with ``app_pages._settings``; here are its default
+text family and the note on the texts' language)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,40 @@ import streamlit as st
 
 from app_pages._common import fmt, guard, python_cell, workspace
 from lepton_core.explain import Explanation, explain
+from lepton_core.models import family_class
 from lepton_core.plots import token_highlight_html, token_importance_figure
-from lepton_core.workspace import RunSummary
+from lepton_core.text import TextLanguage, default_text_family, detect_language
+from lepton_core.workspace import DatasetInfo, RunSummary
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _language(dataset_id: str, column: str) -> dict[str, Any]:
+    df, _ = workspace().load_dataset(dataset_id)
+    return detect_language(df[column]).to_dict()
+
+
+def text_language(dataset: DatasetInfo) -> TextLanguage:
+    """The guessed language of the data set's text column (read once per data set)."""
+    return TextLanguage.from_dict(_language(dataset.id, dataset.text_column))
+
+
+def default_family_index(choices: list[str], dataset: DatasetInfo) -> int:
+    """Where the engine's default text family (``ngram``, in every language) is among the
+    Train page's family choices: the selectbox's ``index``."""
+    first = default_text_family(text_language(dataset))
+    return choices.index(first) if first in choices else 0
+
+
+def language_note(dataset: DatasetInfo, family: str, params: dict[str, Any]) -> None:
+    """The texts' language, and a warning when the chosen family with ``params`` does not
+    read it (MiniLM on Chinese reviews)."""
+    language = text_language(dataset)
+    note = getattr(family_class(family), "language_note", None)
+    said = note(language, params) if note is not None else ""
+    if said:
+        st.warning(f"{said} Pick the n-gram model, or Auto.")
+    else:
+        st.caption(f"The texts look {language.name}.")
 
 
 def token_highlights(expl: Any, row: int, output: int | str) -> None:

@@ -25,6 +25,7 @@ from app_pages._common import (
 )
 from app_pages._privacy import dp_options, privacy_row
 from app_pages._settings import expert_details, family_settings
+from app_pages._text import default_family_index, language_note
 from lepton_core.core import LeptonError
 from lepton_core.dp import load_privacy
 from lepton_core.jobs import AutoProgress, Job, JobProgress, JobStore, start_job
@@ -88,6 +89,8 @@ family = (
             if f == AUTO
             else family_title(f)
         ),
+        # Texts start on the fast n-gram family in every language (the engine's default).
+        index=default_family_index(choices, dataset) if reads == "text" else 0,
         help="The kind of model to train. Not sure? Keep the first one, or pick Auto.",
     )
 )
@@ -102,6 +105,8 @@ cols = st.columns([2, 1, 1, 1] if any(s.other for s in settings) else 4)  # room
 budget, fairness_metric, fairness_limit = 60, FAIRNESS_LIMITS[0], None
 if family != AUTO:
     params.update(family_settings(settings, cols[:-1]))
+    if reads == "text":
+        language_note(dataset, family, params)  # e.g. MiniLM reads English only
 else:
     budget = cols[0].number_input(
         "Time budget (s)",

@@ -57,7 +57,9 @@ def test_search_scores_on_validation_only_and_registers_the_winner(searched, wor
     assert winner.family == best["model"]
     assert workspace.get_run(winner.run_id).model_version == winner.model_version
     assert set(best["fairness"]) == {"sex", "race"}
-    assert best["gap"] == pytest.approx(max(best["fairness"].values()), abs=1e-4)
+    # A column with too few validation rows per group has no gap (None) and is left out.
+    known = [gap for gap in best["fairness"].values() if gap is not None]
+    assert best["gap"] == pytest.approx(max(known), abs=1e-4)
 
 
 def test_the_registered_winner_is_the_model_its_trial_scored(searched, workspace):

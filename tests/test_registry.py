@@ -80,7 +80,7 @@ def test_what_a_family_lacks_is_refused_in_one_sentence():
     with pytest.raises(ModelError, match="int8 compression applies to"):
         tree.quantise("torch-int8")
     with pytest.raises(TrainingError, match="Auto cannot search"):
-        family_class("text").search_space(_LowTrial(), "binary")
+        family_class("mitigated").search_space(_LowTrial(), "binary")
 
 
 def test_refit_parameters_are_the_familys_call():

@@ -8,7 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lepton_core.explain import Explanation, _text, explain, summarize, supported_explainer
+from lepton_core.explain import (
+    Explanation,
+    _text,
+    explain,
+    reason_sentences,
+    row_outcome,
+    summarize,
+    supported_explainer,
+    to_probability,
+)
 from lepton_core.plots import token_highlight_html, token_importance_figure
 from lepton_core.runs import one_row
 
@@ -346,3 +355,37 @@ print("compiled", len(compiled.buffer))
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "compiled 0" in done.stdout
+
+
+def test_token_chances_add_up_to_each_texts_probability(binary_expl, multiclass_expl) -> None:
+    # Each text keeps its own base value; in probability it becomes that text's own chance.
+    chances = to_probability(binary_expl)
+    assert chances.output_space == "probability" and chances.is_text
+    logits = np.asarray(binary_expl.model_output)[:, 0]
+    for i in range(len(TEXTS)):
+        total = chances.base_value(i) + chances.token_values(i).sum()
+        assert total == pytest.approx(1 / (1 + np.exp(-logits[i])), abs=1e-4)
+        base = 1 / (1 + np.exp(-binary_expl.base_value(i)))
+        assert chances.base_value(i) == pytest.approx(base)
+        signs = np.sign(binary_expl.token_values(i)[:, 0])
+        assert np.array_equal(np.sign(chances.token_values(i)[:, 0]), signs)
+    assert chances.subset(1).base_values == [chances.base_value(1)]
+    three = to_probability(multiclass_expl)
+    raw = np.asarray(multiclass_expl.model_output)
+    softmax = np.exp(raw) / np.exp(raw).sum(axis=1, keepdims=True)
+    for i in range(2):
+        total = np.asarray(three.row_base_values[i]) + three.token_values(i).sum(axis=0)
+        np.testing.assert_allclose(total, softmax[i], atol=1e-4)
+    assert three.additivity_error() < 1e-4
+
+
+def test_reason_sentences_for_a_text_quote_its_words() -> None:
+    expl = _hand_made([["a ", "great ", "film"]], [[0.0, 2.0, -0.3]])
+    sentences = reason_sentences(to_probability(expl), 0)
+    assert sentences[0].startswith("“great” pushed the chance of pos up by ")
+    assert sentences[0].endswith(" points") and len(sentences) == 2  # "a" moved nothing
+    assert sentences[1].startswith("“film” pushed the chance of pos down by ")
+    outcome = row_outcome(expl, 0)
+    assert outcome.predicted == "pos" and outcome.probability == pytest.approx(
+        1 / (1 + np.exp(-1.7))
+    )

@@ -203,6 +203,11 @@ def test_train_page_shows_text_model_choices(reviews_csv, workspace):
     at = _page("train")
     at.session_state[Keys.DATASET_ID] = info.id
     _ok(at.run())
+    # Texts start on the fast n-gram family, in any language.
+    family = next(s for s in at.selectbox if s.label == "Model family")
+    assert family.value == "ngram"
+    family.set_value("text")
+    _ok(at.run())
     model = next(s for s in at.selectbox if s.label == "Pretrained model")
     assert model.value == "minilm"
     assert [r.label for r in at.radio] == ["Training"]

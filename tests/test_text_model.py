@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -271,3 +273,51 @@ def test_offline_hub_id_gives_a_clear_message(monkeypatch, binary_data) -> None:
             TextModel(base="someone/not-downloaded-model").fit(X, y)
     finally:
         hub_reachable.cache_clear()
+
+
+# -- long texts ---------------------------------------------------------------------
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_a_5000_word_text_is_cut_as_stated_with_no_length_warning(cache, tmp_path) -> None:
+    """Training cuts texts at ``max_length_`` (at most 256 tokens), prediction and token
+    SHAP at the encoder's 512: the first 510 tokens and the closing [SEP]. transformers'
+    "sequence length is longer than the maximum" warning reaches neither warnings nor logs."""
+    from transformers.utils import logging as hf_logging
+
+    long_text = " ".join(["good"] * 600 + ["bad"] * 4400)  # 5,000 words
+    X, y = _texts([NEGATIVE, POSITIVE], repeats=2)
+    X.loc[0, "review"] = long_text
+    records = _Records()
+    hf_logging.get_logger("transformers").addHandler(records)
+    logging.getLogger().addHandler(records)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = TextModel(mode="quick", cache_dir=cache).fit(X, y)
+            scores = model.logits([long_text, " ".join(["good"] * 510)])
+            model.predict(pd.DataFrame({"review": [long_text]}))
+            # What token SHAP does first: the whole text, tokenised to find its tokens.
+            assert len(model.tokenizer_(long_text)["input_ids"]) == 5002
+            model.save(tmp_path / "model")
+            loaded = load_model(tmp_path / "model")
+            loaded.tokenizer_(long_text)
+            finetuned = TextModel(cache_dir=cache, **FAST).fit(X, y)
+            finetuned.save(tmp_path / "tuned")
+            load_model(tmp_path / "tuned").tokenizer_(long_text)
+    finally:
+        hf_logging.get_logger("transformers").removeHandler(records)
+        logging.getLogger().removeHandler(records)
+    said = [str(w.message) for w in caught] + records.messages
+    assert not [m for m in said if "sequence length" in m or "longer than" in m], said
+    assert model.max_length_ <= 256 and finetuned.max_length_ <= 256
+    # Prediction reads the first 510 tokens: the 90 "good" and 4,400 "bad" after them do not count.
+    np.testing.assert_allclose(scores[0], scores[1], atol=1e-5)

@@ -305,7 +305,8 @@ def test_train_page_offers_the_family_and_its_settings(reviews_csv, workspace):
     at.session_state[Keys.DATASET_ID] = info.id
     _ok(at.run())
     family = next(s for s in at.selectbox if s.label == "Model family")
-    assert family.options == [family_title("text"), family_title("ngram")]
+    auto = "Auto: try several kinds of model and settings, keep the best"
+    assert family.options == [family_title("text"), family_title("ngram"), auto]
     family.set_value("ngram")
     _ok(at.run())
     ngrams = next(r for r in at.radio if r.label == "N-grams")

@@ -12,10 +12,19 @@ parts together, LightGBM with the number of boosting rounds its trial chose by
 early stopping. An optional fairness limit (e.g. demographic parity difference
 ≤ 0.1 on validation) turns the search into a constrained one and ranks the
 models that meet it first.
+
+**Text.** A data set with a text column (or a search over text families) gets
+Text Auto: the same search over the text families that suit the texts'
+language (:func:`lepton_core.text.detect_language`): the ``ngram`` family
+always, its defaults as the first trial (the seconds-long baseline), and
+MiniLM's Quick mode for English. The result's ``notes`` say what was left out
+and why, and when the winner scores below that baseline on validation (a
+fairness limit can rank it first) or the baseline did not finish.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -23,14 +32,18 @@ from typing import Any
 
 import pandas as pd
 
-from lepton_core.core import CallbackList, TrainerCallback, TrainingError
-from lepton_core.models import family_class
+from lepton_core.core import CallbackList, LeptonError, TrainerCallback, TrainingError
+from lepton_core.models import family_class, family_title
 from lepton_core.runs._search import (
+    DIRECTIONS,
     AutoConfig,
     AutoResult,
     Board,
     TrialData,
     check_config,
+    default_families,
+    language_note,
+    portfolio,
     search_in_process,
 )
 from lepton_core.runs._search_ray import ray_address, search_ray
@@ -41,10 +54,12 @@ from lepton_core.runs._training import (
     split_run_data,
     train,
 )
+from lepton_core.text import TextLanguage, default_text_family, detect_language
 from lepton_core.workspace import Workspace
 
 __all__ = ["leaderboard_table", "run_auto"]
 
+_log = logging.getLogger(__name__)
 # A refitted winner's validation share: every validation row joins the training part.
 _REFIT_VALID_SIZE = 0.0
 
@@ -72,13 +87,19 @@ def run_auto(
     """
     workspace = workspace or Workspace()
     base = TrainConfig.from_dict(config.base.to_dict())  # resolve_dataset fills it in
+    reads = _reads(config, workspace)
+    if reads == "text" and not _reads_text(base.model):
+        base.model = default_text_family()  # prepare_data then keeps the text column
     cb = CallbackList(callbacks)
     cb.phase("loading")
     cb.train_begin()
     # The same split train() makes from the same seed: the winner's validation part is ours.
     data = prepare_data(base, workspace)
     info = data.info
-    metric = check_config(config, info.task)
+    language = detect_language(data.x_train.iloc[:, 0]) if reads == "text" else None
+    families, notes = _families(config, reads, language)
+    metric = check_config(config, info.task, families, reads)
+    config = replace(config, families=families)
     trial_data = TrialData.from_prepared(data, config, metric)
     address = ray_address(config)
 
@@ -97,6 +118,10 @@ def run_auto(
             "No Auto trial finished within the budget; give it more time (e.g. 120 s)."
         )
     best = board.ranked[0]
+    if reads == "text":
+        notes += _baseline_notes(config, board, metric)
+    for note in notes:
+        _log.info("Text Auto: %s", note)
     winner_config = replace(
         base,
         data=f"dataset:{info.id}",
@@ -119,6 +144,8 @@ def run_auto(
             "auto_seconds": str(search_seconds),
             "auto_backend": "ray" if address else "optuna",
             "auto_refit": str(refitted).lower(),
+            **({"auto_language": language.name} if language is not None else {}),
+            **({"auto_notes": " ".join(notes)[:2000]} if notes else {}),
         },
     )
     return AutoResult(
@@ -131,7 +158,74 @@ def run_auto(
         winner=winner,
         backend="ray" if address else "optuna",
         refitted=refitted,
+        language=language,
+        notes=notes,
     )
+
+
+def _reads_text(family: str) -> bool:
+    try:
+        return family_class(family).reads == "text"
+    except ValueError:  # an unknown name: check_config names the known ones
+        return False
+
+
+def _reads(config: AutoConfig, workspace: Workspace) -> str:
+    """What the search learns from: "text" when the first family named, else the base
+    model, reads text, or, with no family named, when the stored data set has a text
+    column (check_config refuses families that read something else)."""
+    if _reads_text((config.families or [config.base.model])[0]):
+        return "text"
+    source = config.base.data
+    if not config.families and source.startswith("dataset:"):
+        try:
+            info = workspace.get_dataset(source.removeprefix("dataset:"))
+        except LeptonError:
+            return "table"  # prepare_data says what is wrong with the source
+        return "text" if info.text_column else "table"
+    return "table"
+
+
+def _families(
+    config: AutoConfig, reads: str, language: TextLanguage | None
+) -> tuple[list[str], list[str]]:
+    """The families to search and, for text, notes on those left out or ill-suited."""
+    if language is None:
+        return list(config.families) or default_families(reads), []
+    if config.families:  # the person's choice stands; say where it does not suit the texts
+        notes = [n for f in config.families if (n := language_note(f, language))]
+        return list(config.families), notes
+    families = default_families(reads, language)
+    left_out = [
+        f for f in default_families(reads) if f not in families and language_note(f, language)
+    ]
+    notes = [f"Not tried: {language_note(f, language)}" for f in left_out]
+    return families, notes
+
+
+def _baseline_notes(config: AutoConfig, board: Board, metric: str) -> list[str]:
+    """What the person must be told about the winner against the search's first trial
+    (the default text family at its defaults, the baseline), if anything."""
+    first = portfolio(config.families)[:1]
+    if not first or first[0]["family"] != default_text_family():
+        return []
+    title = family_title(first[0]["family"])
+    baseline = next((row for row in board.ranked if row["trial"] == 0), None)
+    if baseline is None:
+        return [
+            f"The quick baseline ({title} at its defaults) did not finish, so the winner "
+            "was not compared with it; give the search more time."
+        ]
+    best = board.ranked[0]
+    higher = DIRECTIONS[metric]
+    worse = best["score"] < baseline["score"] if higher else best["score"] > baseline["score"]
+    if not worse:
+        return []
+    return [
+        f"The winner scores {best['score']:.3f} {metric} on validation, below the quick "
+        f"baseline ({title} at its defaults: {baseline['score']:.3f}), because it meets "
+        "the fairness limit and the baseline does not."
+    ]
 
 
 def _refit_config(

@@ -23,6 +23,7 @@ from lepton_core.core import CallbackList, JsonMixin, LeptonError, TrainingError
 from lepton_core.evaluation import evaluate, fairness_reports
 from lepton_core.models import family_class, family_names, make_model
 from lepton_core.runs._training import PreparedData, TrainConfig, TrainResult
+from lepton_core.text import TextLanguage, default_text_family
 
 __all__ = ["FAIRNESS_LIMITS", "AutoConfig", "AutoResult", "default_families", "default_metric"]
 
@@ -34,22 +35,44 @@ BOARD_ROWS = 20  # leaderboard rows kept in the job's progress
 _log = logging.getLogger(__name__)
 
 
-def default_families() -> list[str]:
-    """The families Auto searches when not told which."""
-    return [
+def default_families(reads: str = "table", language: TextLanguage | None = None) -> list[str]:
+    """The families Auto searches when not told which, for data it ``reads`` ("table", or
+    "text": one text column).
+
+    For text, only the families that suit the texts' ``language`` (whose
+    ``language_note`` is empty), the default text family first, so that its seconds-long
+    baseline is the search's first trial.
+    """
+    names = [
         name
-        for name in family_names(reads="table", searchable=True)
+        for name in family_names(reads=reads, searchable=True)
         if family_class(name).searched_by_default
     ]
+    if reads == "text":
+        if language is not None:
+            names = [n for n in names if not language_note(n, language)]
+        first = default_text_family(language)
+        names.sort(key=lambda name: name != first)
+    return names
+
+
+def language_note(family: str, language: TextLanguage) -> str:
+    """Why the text family ``family`` (with its default parameters) does not suit texts in
+    ``language``, or ``""``."""
+    note = getattr(family_class(family), "language_note", None)
+    return note(language) if note is not None else ""
 
 
 def portfolio(families: list[str]) -> list[dict[str, Any]]:
-    """The trials the searched families ask to run first (``search_portfolio``)."""
-    return [
-        {"family": name, **point}
+    """The trials the searched families ask to run first (``search_portfolio``): each
+    family's first, then each family's second, and so on, so that a short budget still
+    tries every family once."""
+    points = [
+        [{"family": name, **point} for point in family_class(name).search_portfolio]
         for name in families
-        for point in family_class(name).search_portfolio
     ]
+    depth = max((len(p) for p in points), default=0)
+    return [p[i] for i in range(depth) for p in points if i < len(p)]
 
 
 @dataclass
@@ -66,8 +89,11 @@ class AutoConfig(JsonMixin):
         Validation metric to optimise: ``roc_auc`` (binary default), ``accuracy``
         (multiclass default), ``f1``, ``r2`` (regression default), ``rmse``, ``mae``.
     families : list of str
-        Model families to search; by default those whose class says Auto searches them
-        (the MLP is opt-in: it is slow for its gain on tables).
+        Model families to search. When empty (the default), those whose class says Auto searches
+        them, for what the data set is: its table columns (the MLP is opt-in: it is slow
+        for its gain on tables), or, for a data set with a text column (or a text family
+        as ``base.model``), the text families that suit the texts' language (the
+        ``ngram`` baseline first; MiniLM Quick for English).
     fairness_metric : str
         ``demographic_parity_difference`` or ``equalized_odds_difference``.
     fairness_limit : float, optional
@@ -91,7 +117,7 @@ class AutoConfig(JsonMixin):
     base: TrainConfig
     budget_s: float = 60.0
     metric: str | None = None
-    families: list[str] = field(default_factory=lambda: default_families())
+    families: list[str] = field(default_factory=list)
     fairness_metric: str = "demographic_parity_difference"
     fairness_limit: float | None = None
     max_trials: int | None = None
@@ -110,7 +136,10 @@ class AutoResult(JsonMixin):
     rounds or epochs early stopping kept, else None) and ``seconds``.
     ``constraint_met`` is None without a fairness limit. ``backend`` is
     ``"optuna"`` (in process) or ``"ray"``; ``refitted`` says whether the winner
-    learnt from the validation part too.
+    learnt from the validation part too. For text, ``language`` is the guess at the
+    texts' language that chose the families, and ``notes`` say, in sentences for the
+    person, what was left out and why, and how the winner compares with the ``ngram``
+    baseline when it is not the best-scoring model or the baseline did not finish.
     """
 
     config: AutoConfig
@@ -122,6 +151,8 @@ class AutoResult(JsonMixin):
     winner: TrainResult
     backend: str = "optuna"
     refitted: bool = False
+    language: TextLanguage | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def default_metric(task: str) -> str:
@@ -129,16 +160,28 @@ def default_metric(task: str) -> str:
     return {"binary": "roc_auc", "multiclass": "accuracy"}.get(task, "r2")
 
 
-def check_config(config: AutoConfig, task: str) -> str:
+def check_config(
+    config: AutoConfig, task: str, families: list[str] | None = None, reads: str = "table"
+) -> str:
+    """The metric the search ranks by; raises TrainingError for settings it cannot use.
+
+    ``families`` are those to be searched (default: the config's), all reading ``reads``.
+    """
+    families = config.families if families is None else families
     metric = config.metric or default_metric(task)
     allowed = ("accuracy", "roc_auc", "f1") if is_classification(task) else ("r2", "rmse", "mae")  # type: ignore[arg-type]
+    if reads == "text" and not is_classification(task):  # type: ignore[arg-type]
+        raise TrainingError(
+            "Text models classify and cannot predict numbers; pick a target with classes "
+            "for a text data set."
+        )
     if metric not in allowed:
         raise TrainingError(
             f"Auto cannot rank {task} models by '{metric}'; pick one of {', '.join(allowed)}."
         )
-    searchable = family_names(reads="table", searchable=True)
-    unknown = [f for f in config.families if f not in searchable]
-    if unknown or not config.families:
+    searchable = family_names(reads=reads, searchable=True)
+    unknown = [f for f in families if f not in searchable]
+    if unknown or not families:
         raise TrainingError(
             f"Auto cannot search the families {unknown or '[]'}; pick from {', '.join(searchable)}."
         )
@@ -226,6 +269,9 @@ def run_trial(
 
     t0 = time.time()
     model = make_model(family, task, seed=data.seed, **params)  # type: ignore[arg-type]
+    if hasattr(model, "fit_deadline"):
+        # A family whose long passes give no progress steps (text embeddings) stops too.
+        model.fit_deadline = deadline
     model.fit(
         data.x_train, data.y_train, X_valid=data.x_valid, y_valid=data.y_valid, progress=out_of_time
     )
@@ -347,7 +393,8 @@ def search_in_process(config: AutoConfig, data: TrialData, board: Board, deadlin
         direction="maximize" if DIRECTIONS[data.metric] else "minimize",
         sampler=sampler(data.seed, parallel=False),
     )
-    for point in portfolio(config.families):
+    families = list(config.families)
+    for point in portfolio(families):
         study.enqueue_trial(point)
     limit = config.fairness_limit
     asked = 0  # study.trials also counts the portfolio's queued trials
@@ -356,7 +403,7 @@ def search_in_process(config: AutoConfig, data: TrialData, board: Board, deadlin
             break
         trial = study.ask()
         asked += 1
-        spec = trial_spec(trial, tuple(config.families), data.task)
+        spec = trial_spec(trial, tuple(families), data.task)
         try:
             outcome = run_trial(data, spec["family"], spec["params"], deadline)
         except LeptonError as exc:

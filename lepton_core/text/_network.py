@@ -24,9 +24,11 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer, PretrainedConfig,
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from lepton_core.core import ModelError
+from lepton_core.text._library import quiet_length_warning
 
 __all__ = [
     "HEAD_FILE",
+    "Stopped",
     "TextClassifier",
     "device",
     "embed",
@@ -151,10 +153,23 @@ def token_logits(
     return _token_logits(network, tokenizer, cut, batch_size=batch_size)
 
 
+class Stopped(Exception):
+    """A batched pass stopped before its end because ``should_stop`` said so."""
+
+
 def embed(
-    network: TextClassifier, tokenizer: Any, texts: list[str], *, max_length: int, batch_size: int
+    network: TextClassifier,
+    tokenizer: Any,
+    texts: list[str],
+    *,
+    max_length: int,
+    batch_size: int,
+    should_stop: Callable[[], bool] | None = None,
 ) -> np.ndarray:
-    """Mean-pooled embeddings of ``texts``, float32, shape ``(n, hidden_size)``."""
+    """Mean-pooled embeddings of ``texts``, float32, shape ``(n, hidden_size)``.
+
+    ``should_stop`` is asked before each batch; when it says so, :class:`Stopped` is raised.
+    """
     return _run(
         network,
         tokenizer,
@@ -162,6 +177,7 @@ def embed(
         lambda batch: network.embed(**batch),
         width=network.config.hidden_size,
         batch_size=batch_size,
+        should_stop=should_stop,
     ).astype(np.float32)
 
 
@@ -231,6 +247,7 @@ def _run(
     *,
     width: int,
     batch_size: int,
+    should_stop: Callable[[], bool] | None = None,
 ) -> np.ndarray:
     """``forward(batch)`` over token-id ``rows`` in length-sorted batches, in the given order."""
     network.eval()
@@ -238,6 +255,8 @@ def _run(
     out = np.zeros((len(rows), width), dtype=np.float64)
     with torch.inference_mode():
         for idx, inputs in _batches(tokenizer, rows, batch_size=batch_size, device=where):
+            if should_stop is not None and should_stop():
+                raise Stopped
             out[idx] = forward(inputs).float().cpu().numpy()
     return out
 
@@ -292,7 +311,7 @@ def load_network(folder: Path, classes: np.ndarray, encoder: nn.Module | None) -
 
 def load_saved_tokenizer(folder: Path) -> Any:
     """The tokenizer a fine-tuned model saved next to its network."""
-    return AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+    return quiet_length_warning(AutoTokenizer.from_pretrained(folder, trust_remote_code=False))
 
 
 def _label(config: PretrainedConfig, classes: np.ndarray) -> None:

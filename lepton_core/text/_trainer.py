@@ -102,10 +102,16 @@ def train_probe(
 
 
 def embeddings(
-    model: Any, network: TextClassifier, texts: list[str], *, batch_size: int
+    model: Any,
+    network: TextClassifier,
+    texts: list[str],
+    *,
+    batch_size: int,
+    should_stop: Any = None,
 ) -> np.ndarray:
     """Mean-pooled frozen embeddings of ``texts`` for the text ``model`` being fitted,
-    cached per base, data and length."""
+    cached per base, data and length; ``should_stop`` as :func:`~._network.embed`'s (an
+    unfinished pass is not cached)."""
     folder = _cache_folder(model)
     key = cache_key(model.base, texts, "embeddings", model.max_length_)
     path = folder / f"embeddings-{key}.npy"
@@ -114,7 +120,14 @@ def embeddings(
         if cached.shape == (len(texts), network.config.hidden_size):
             return cached
     tokenizer, max_length = model.tokenizer_, model.max_length_
-    out = embed(network, tokenizer, texts, max_length=max_length, batch_size=batch_size)
+    out = embed(
+        network,
+        tokenizer,
+        texts,
+        max_length=max_length,
+        batch_size=batch_size,
+        should_stop=should_stop,
+    )
     folder.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npy")
     np.save(tmp, out)
