@@ -165,7 +165,7 @@ def test_new_user_flow_end_to_end(app_url, browser):
 
         step = "explain"
         page.get_by_role("link", name="4 · Explain").click()
-        expect(page.get_by_text("Top reasons").first).to_be_visible()
+        expect(page.get_by_text("Top reasons").first).to_be_visible(timeout=60_000)
         _no_errors(page)
         _shot(page, "4-explain")
 

@@ -199,3 +199,11 @@ def test_cli_says_the_disk_is_full(monkeypatch, capsys):
     monkeypatch.setitem(cli._COMMANDS, "profile", full)
     assert cli.main(["profile", "--data", "table.csv"]) == 1
     assert "The disk holding /data/ws is full; free some space" in capsys.readouterr().err
+
+
+def test_model_files_stay_in_the_workspace(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # MLflow's default experiment would write to ./mlruns
+    ws = Workspace(tmp_path / "ws")
+    _, version = _log(ws, "inside")
+    assert ws.model_location("inside", version).startswith((ws.root / "artifacts").as_uri())
+    assert not (tmp_path / "mlruns").exists()

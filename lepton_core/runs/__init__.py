@@ -17,6 +17,14 @@ from lepton_core.runs._compress import (
     compress,
     quantise,
 )
+from lepton_core.runs._dashboard import (
+    BOARD_COLUMNS,
+    AttributeGap,
+    BoardRow,
+    board_tradeoff,
+    filter_board,
+    model_board,
+)
 from lepton_core.runs._export import (
     OnnxExport,
     export_mlflow_zip,
@@ -69,10 +77,13 @@ from lepton_core.runs._training import (
 )
 
 __all__ = [
+    "BOARD_COLUMNS",
     "FAIRNESS_LIMITS",
     "MAX_BATCH_ROWS",
+    "AttributeGap",
     "AutoConfig",
     "AutoResult",
+    "BoardRow",
     "CompressionReport",
     "MetricEstimate",
     "MitigationConfig",
@@ -87,12 +98,14 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "VariantFigures",
+    "board_tradeoff",
     "cached_model_card",
     "compress",
     "default_families",
     "default_metric",
     "export_mlflow_zip",
     "export_onnx",
+    "filter_board",
     "headline_figures",
     "leaderboard_table",
     "load_bundle",
@@ -100,6 +113,7 @@ __all__ = [
     "load_run_reports",
     "load_test_rows",
     "mitigate_run",
+    "model_board",
     "model_card",
     "one_row",
     "onnx_scorer",

@@ -429,12 +429,17 @@ class Workspace:
                 # The signature is given explicitly; MLflow still nags for an input example.
                 warnings.simplefilter("ignore", UserWarning)
                 # Model.log with run_id, not a fluent start_run, which would mark the run
-                # FINISHED before its model is registered.
+                # FINISHED before its model is registered; the logged model is made here so
+                # that it lives in this workspace's experiment, not MLflow's default one.
+                logged = self.client.create_logged_model(
+                    self.experiment_id, name="model", source_run_id=run_id
+                )
                 info = Model.log(
                     artifact_path=None,
                     name="model",
                     flavor=mlflow.pyfunc,
                     run_id=run_id,
+                    model_id=logged.model_id,
                     python_model=_pyfunc.__file__,
                     artifacts={MODEL_ARTIFACT: str(folder)},
                     signature=signature,

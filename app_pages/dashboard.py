@@ -1,0 +1,344 @@
+"""Dashboard: every model version in the workspace side by side, with its fairness and cost."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlencode, urlparse
+
+import pandas as pd
+import streamlit as st
+
+from app_pages._common import (
+    METRIC_LABELS,
+    Keys,
+    fmt,
+    guard,
+    header,
+    python_cell,
+    workspace,
+)
+from lepton_core.core import LeptonError
+from lepton_core.evaluation import GAPS, tradeoff_figure
+from lepton_core.runs import BoardRow, board_tradeoff, filter_board, model_board
+from lepton_core.workspace import ShareLinks
+
+
+class _State:
+    """This page's session-state keys."""
+
+    DATASET = "board_dataset"
+    PUBLISHED = "board_published"
+    MAX_GAP = "board_max_gap"
+    SEARCH = "board_search"
+    OWNER = "board_owner"
+    TABLE = "board_table"
+    TRADE_DATASET = "board_tradeoff_dataset"
+    TRADE_ATTRIBUTE = "board_tradeoff_attribute"
+    TRADE_GAP = "board_tradeoff_gap"
+
+
+ALL = "All data sets"
+ANYONE = "Anyone"
+
+header(
+    "Team dashboard",
+    "Every model version in this workspace, from every data set, side by side: how often it "
+    "is right, how differently it treats groups of people, its privacy budget, size and "
+    "status. Click a column's name to sort by it; tick two rows to compare them.",
+)
+
+
+def _owners() -> dict[str, str]:
+    """Run id → who started its training job (a session's id until sign-in exists)."""
+    from lepton_core.jobs import JobStore  # the training stack: only for this lookup
+
+    try:
+        jobs = JobStore(workspace()).list(limit=100_000)
+    except LeptonError:
+        return {}
+    return {job.run_id: job.owner for job in jobs if job.run_id and job.owner}
+
+
+ws = workspace()
+rows = guard(model_board, ws, owners=_owners())
+if not rows:
+    st.info("There is no trained model yet; train one on the **Train** page first.")
+    st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.stop()
+
+# ------------------------------------------------------------------------ filters
+datasets = sorted({r.dataset for r in rows})
+owners = sorted({r.owner for r in rows if r.owner})
+f1, f2, f3, f4 = st.columns([1.2, 1, 1, 1.4])
+dataset = f1.selectbox(
+    "Data set", [ALL, *datasets], key=_State.DATASET, help="Show one data set's versions."
+)
+max_gap = f2.number_input(
+    "Fairness gap at most",
+    min_value=0.0,
+    max_value=1.0,
+    value=None,
+    step=0.05,
+    placeholder="any",
+    key=_State.MAX_GAP,
+    help="Keep versions whose largest gap between groups (parity or odds, over every "
+    "sensitive column) is at most this; versions without a measured gap are hidden.",
+)
+search = f3.text_input(
+    "Search",
+    key=_State.SEARCH,
+    placeholder="name, family, owner…",
+    help="Words in the model's name, data set, family, task or owner.",
+)
+with f4:
+    owner = (
+        st.selectbox("Owner", [ANYONE, *owners], key=_State.OWNER, help="Who trained it.")
+        if owners
+        else ANYONE
+    )
+    published_only = st.toggle(
+        "Published only", key=_State.PUBLISHED, help="Versions whose demo page is live."
+    )
+shown = guard(
+    filter_board,
+    rows,
+    dataset=None if dataset == ALL else dataset,
+    published=True if published_only else None,
+    max_gap=max_gap,
+    search=search,
+    owner=None if owner == ANYONE else owner,
+)
+
+# -------------------------------------------------------------------------- table
+base = urlparse(st.context.url or "http://localhost:8501")
+live_link: dict[tuple[str, int], str] = {}
+for link in guard(ShareLinks, ws).list():  # newest first: the newest live link wins
+    if link.active:
+        url = f"{base.scheme}://{base.netloc}/demo?{urlencode({'token': link.token})}"
+        live_link.setdefault((link.model, link.version), url)
+# A column per sensitive attribute on the rows shown, the most common first.
+counts: dict[str, int] = {}
+for row in shown:
+    for gap in row.gaps:
+        counts[gap.attribute] = counts.get(gap.attribute, 0) + 1
+attributes = sorted(counts, key=lambda a: (-counts[a], a))
+HELP = {
+    "Model": "The model's name and version number; each training makes a new version.",
+    "Data set": "The table it learned from.",
+    "Family": "The kind of model.",
+    "Task": "What it predicts: yes/no (binary), one of several answers (multiclass), or a "
+    "number (regression).",
+    "Accuracy": "The share of test rows it gets right (yes/no and several-answer models).",
+    "ROC AUC": "How well it ranks yes-rows above no-rows: 0.5 is a coin toss, 1 is perfect.",
+    "RMSE": "Number predictions: the typical size of an error; lower is better.",
+    "MAE": "Number predictions: the average size of an error; lower is better.",
+    "R²": "Number predictions: the share of the target's variation it explains; 1 is perfect.",
+    "Largest gap": "The largest parity or odds gap over every sensitive column; 0 means "
+    "every group is treated alike. Groups with too few test rows are left out.",
+    "ε": "Privacy budget, for models trained with differential privacy: smaller means "
+    "stronger privacy. Blank: trained without it.",
+    "Size": "The model's files on disk.",
+    "Latency": "Time to answer one request, when it was measured; blank if never measured.",
+    "Published": "Whether its demo page and API are live.",
+    "Live links": "Share links that are neither revoked nor expired.",
+    "Demo": "The newest live share link: opens its demo page.",
+    "Last trained": "When training finished.",
+    "Owner": "Who trained it, where that was recorded (a browser session until sign-in exists).",
+}
+
+
+def _gap_help(attribute: str, kind: str) -> str:
+    if kind == "parity":
+        return (
+            f"Demographic parity difference by {attribute}: the largest gap between its "
+            "groups in the share predicted yes; 0 is equal. Blank: not measured."
+        )
+    return (
+        f"Equalized odds difference by {attribute}: the largest gap between its groups in "
+        "true- or false-positive rate; 0 is equal. Blank: not measured."
+    )
+
+
+def _record(row: BoardRow) -> dict:
+    record = {
+        "Model": row.ref,
+        "Data set": row.dataset,
+        "Family": row.family_title,
+        "Task": row.task,
+        "Accuracy": row.accuracy,
+        "ROC AUC": row.roc_auc,
+        "RMSE": row.rmse,
+        "MAE": row.mae,
+        "R²": row.r2,
+        "Largest gap": row.largest_gap,
+    }
+    for attribute in attributes:
+        gap = row.gap(attribute)
+        record[f"Parity gap · {attribute}"] = gap.demographic_parity_difference if gap else None
+        record[f"Odds gap · {attribute}"] = gap.equalized_odds_difference if gap else None
+    record.update(
+        {
+            "ε": row.epsilon,
+            "Size": None if row.size_bytes is None else row.size_bytes / 1e6,
+            "Latency": row.latency_ms,
+            "Published": row.published,
+            "Live links": row.live_links,
+            "Demo": live_link.get((row.model, row.version)),
+            "Last trained": dt.datetime.fromtimestamp(row.trained),
+            "Owner": row.owner,
+        }
+    )
+    return record
+
+
+table = pd.DataFrame([_record(r) for r in shown], columns=list(_record(rows[0])))
+share = {"min_value": 0.0, "max_value": 1.0, "format": "%.3f"}
+config = {
+    "Model": st.column_config.TextColumn(help=HELP["Model"], pinned=True),
+    "Accuracy": st.column_config.ProgressColumn(help=HELP["Accuracy"], **share),
+    "ROC AUC": st.column_config.ProgressColumn(help=HELP["ROC AUC"], **share),
+    "RMSE": st.column_config.NumberColumn(help=HELP["RMSE"], format="%.3g"),
+    "MAE": st.column_config.NumberColumn(help=HELP["MAE"], format="%.3g"),
+    "R²": st.column_config.NumberColumn(help=HELP["R²"], format="%.3f"),
+    "Largest gap": st.column_config.NumberColumn(help=HELP["Largest gap"], format="%.3f"),
+    "ε": st.column_config.NumberColumn(help=HELP["ε"], format="%.2g"),
+    "Size": st.column_config.NumberColumn(help=HELP["Size"], format="%.1f MB"),
+    "Latency": st.column_config.NumberColumn(help=HELP["Latency"], format="%.1f ms"),
+    "Published": st.column_config.CheckboxColumn(help=HELP["Published"]),
+    "Live links": st.column_config.NumberColumn(help=HELP["Live links"], format="%d"),
+    "Demo": st.column_config.LinkColumn(help=HELP["Demo"], display_text="Open demo"),
+    "Last trained": st.column_config.DatetimeColumn(
+        help=HELP["Last trained"], format="YYYY-MM-DD HH:mm"
+    ),
+}
+for name in ("Data set", "Family", "Task", "Owner"):
+    config[name] = st.column_config.TextColumn(help=HELP[name])
+for attribute in attributes:
+    config[f"Parity gap · {attribute}"] = st.column_config.NumberColumn(
+        help=_gap_help(attribute, "parity"), format="%.3f"
+    )
+    config[f"Odds gap · {attribute}"] = st.column_config.NumberColumn(
+        help=_gap_help(attribute, "odds"), format="%.3f"
+    )
+
+st.caption(f"{len(shown):,} of {len(rows):,} versions · {len({r.dataset for r in rows})} data sets")
+event = st.dataframe(
+    table,
+    column_config=config,
+    hide_index=True,
+    on_select="rerun",
+    selection_mode="multi-row",
+    key=_State.TABLE,
+)
+
+# ------------------------------------------------------------------------ compare
+picked = [shown[i] for i in (event.selection.rows if event else []) if i < len(shown)]
+if len(picked) != 2:
+    st.caption(
+        "Tick two rows to compare them side by side."
+        if len(picked) < 2
+        else f"{len(picked)} rows are ticked; untick all but two to compare them."
+    )
+else:
+    a, b = picked
+    st.subheader(f"{a.ref} and {b.ref}")
+    names = list(dict.fromkeys([*a.headline(), *b.headline()]))
+    figures = [(METRIC_LABELS.get(n, n), a.headline().get(n), b.headline().get(n)) for n in names]
+    for attribute in dict.fromkeys([g.attribute for g in a.gaps + b.gaps]):
+        for key, label in zip(GAPS, ("Parity gap", "Odds gap"), strict=True):
+            figures.append(
+                (
+                    f"{label} · {attribute}",
+                    getattr(a.gap(attribute), key, None),
+                    getattr(b.gap(attribute), key, None),
+                )
+            )
+    figures += [
+        ("ε", a.epsilon, b.epsilon),
+        ("Size (MB)", *(None if r.size_bytes is None else r.size_bytes / 1e6 for r in (a, b))),
+        ("Latency (ms)", a.latency_ms, b.latency_ms),
+    ]
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "figure": label,
+                    a.ref: fmt(x),
+                    b.ref: fmt(y),
+                    "difference": fmt(y - x) if x is not None and y is not None else "—",
+                }
+                for label, x, y in figures
+            ]
+        ),
+        hide_index=True,
+    )
+    st.caption(
+        "Difference: the second minus the first. Versions of different data sets were "
+        "tested on different rows, so compare their figures with care."
+    )
+    if st.button("Open both on the Evaluate page", icon=":material/compare_arrows:"):
+        recent = {r.run_id for r in guard(ws.list_runs)}
+        if {a.run_id, b.run_id} <= recent:
+            st.session_state[Keys.RUN_ID] = a.run_id
+            st.session_state[Keys.COMPARE_RUN_ID] = b.run_id
+            st.switch_page("app_pages/evaluate.py")
+        st.warning(
+            "The Evaluate page lists the 200 newest runs, and one of these is older; "
+            "the figures above are the ones it would compare."
+        )
+
+# ----------------------------------------------------------------------- trade-off
+st.subheader("Accuracy against fairness, per data set")
+# By data set id: two data sets may share a name (the same table with another target).
+names = {r.dataset_id: r.dataset for r in rows}
+fair = sorted(
+    {r.dataset_id for r in rows if r.accuracy is not None and r.gaps},
+    key=lambda i: (names[i], i),
+)
+if not fair:
+    st.write(
+        "This needs versions with accuracy and a sensitive column, such as yes/no models "
+        "trained with a sensitive column chosen on the Data page."
+    )
+else:
+    st.write(
+        "Every version of one data set: accuracy against a fairness gap (ε marks versions "
+        "trained with differential privacy). Red points are the best trade-offs: no other "
+        "version is both more accurate and fairer."
+    )
+    shared = {n for n in names.values() if list(names.values()).count(n) > 1}
+    t1, t2, t3 = st.columns(3)
+    chosen = t1.selectbox(
+        "Data set",
+        fair,
+        index=next((i for i, d in enumerate(fair) if names[d] == dataset), 0),
+        format_func=lambda i: f"{names[i]} ({i})" if names[i] in shared else names[i],
+        key=_State.TRADE_DATASET,
+    )
+    of_dataset = [r for r in rows if r.dataset_id == chosen]
+    columns = list(dict.fromkeys(g.attribute for r in of_dataset for g in r.gaps))
+    attribute = t2.selectbox("Gap by", columns, key=_State.TRADE_ATTRIBUTE)
+    gap = t3.selectbox(
+        "Gap", GAPS, format_func=lambda g: METRIC_LABELS.get(g, g), key=_State.TRADE_GAP
+    )
+    trade = guard(board_tradeoff, of_dataset, chosen, attribute=attribute, gap=gap)
+    st.plotly_chart(tradeoff_figure(trade), key="board_tradeoff")
+    if trade.skipped:
+        st.caption(f"{trade.skipped} version(s) without figures for {attribute} are left out.")
+
+python_cell(
+    f"""
+from lepton_core.runs import model_board
+from lepton_core.workspace import Workspace
+rows = model_board(
+    Workspace(),
+    dataset={None if dataset == ALL else dataset!r},
+    published={True if published_only else None!r},
+    max_gap={max_gap!r},
+    search={search or None!r},
+    sort="trained",
+)
+for row in rows:
+    print(row.ref, row.dataset, row.headline(), row.largest_gap, row.epsilon, row.published)
+"""
+)
