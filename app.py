@@ -24,6 +24,7 @@ STEPS = [
     st.Page("app_pages/evaluate.py", title="3 · Evaluate", icon=":material/balance:"),
     st.Page("app_pages/explain.py", title="4 · Explain", icon=":material/lightbulb:"),
     st.Page("app_pages/deploy.py", title="5 · Deploy", icon=":material/rocket_launch:"),
+    st.Page("app_pages/dashboard.py", title="Dashboard", icon=":material/leaderboard:"),
 ]
 DEMO = st.Page("app_pages/demo.py", title="Demo", icon=":material/share:", url_path="demo")
 # A visitor's session has the demo page and, at every other address, this sentence.

@@ -6,6 +6,8 @@ import contextlib
 import datetime as dt
 import ipaddress
 import logging
+import os
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
@@ -13,12 +15,15 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 from lepton_core.core import LeptonError
-from lepton_core.workspace import DatasetInfo, RunSummary, Workspace
+from lepton_core.workspace import DatasetInfo, ModelVersionInfo, RunSummary, Workspace
 
 if TYPE_CHECKING:
+    from lepton_core.explain import Explanation
+
     # Imported where used: the jobs package pulls in the training stack (about 1 s), which
     # the Data page, the first one a person sees, does not need.
     from lepton_core.jobs import Job, JobStore
+    from lepton_core.runs import RunReports
 
 T = TypeVar("T")
 
@@ -48,6 +53,79 @@ def _workspace() -> Workspace:
 def workspace() -> Workspace:
     """The workspace of this server process."""
     return _workspace()
+
+
+# ------------------------------------------------------------------ cached reads
+# Pages rerun on every click, so what they read from the workspace is cached here, with
+# bounds (max_entries, ttl) so a long session cannot grow the server without limit. A
+# run's reports never change once written, so they are keyed on the run id alone; lists
+# of runs and versions change with every training or publish, so they are keyed on the
+# store's stamp (below) as well.
+def store_stamp() -> tuple[int, ...]:
+    """Changes whenever the MLflow store is written (a new run, version or tag).
+
+    For the embedded SQLite store this is the modification time of its files; a shared
+    tracking server has no file to look at, so its lists are at most 5 s old.
+    """
+    uri = workspace().tracking_uri
+    if not uri.startswith("sqlite:///"):
+        return (int(time.time() // 5),)
+    db = uri.removeprefix("sqlite:///")
+    stamps = []
+    for path in (db, f"{db}-wal", f"{db}-journal"):
+        try:
+            info = os.stat(path)
+            stamps += [info.st_mtime_ns, info.st_size]
+        except OSError:
+            stamps += [0, 0]
+    return tuple(stamps)
+
+
+@st.cache_data(show_spinner=False, max_entries=4, ttl=600)
+def _runs(root: str, stamp: tuple[int, ...]) -> list[RunSummary]:
+    return workspace().list_runs()
+
+
+@st.cache_data(show_spinner=False, max_entries=4, ttl=600)
+def _versions(root: str, stamp: tuple[int, ...]) -> list[ModelVersionInfo]:
+    return workspace().model_versions()
+
+
+def list_runs() -> list[RunSummary]:
+    """The workspace's finished runs, newest first (cached until the store changes)."""
+    return guard(_runs, str(workspace().root), store_stamp())
+
+
+def model_versions() -> list[ModelVersionInfo]:
+    """Every registered model version, newest first (cached until the store changes)."""
+    return guard(_versions, str(workspace().root), store_stamp())
+
+
+@st.cache_resource(show_spinner=False, max_entries=16, ttl=3600)
+def _reports(root: str, run_id: str, complete: bool) -> RunReports:
+    from lepton_core.runs import load_run_reports
+
+    return load_run_reports(workspace(), run_id, complete=complete)
+
+
+def run_reports(run_id: str, *, complete: bool = False) -> RunReports:
+    """A run's evaluation and fairness reports (shared, read-only: do not change them)."""
+    return guard(_reports, str(workspace().root), run_id, complete)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8, ttl=3600)
+def _explanation(root: str, run_id: str, probability: bool) -> Explanation:
+    from lepton_core.explain import to_probability
+    from lepton_core.runs import load_explanation
+
+    raw = load_explanation(workspace(), run_id)
+    return to_probability(raw) if probability else raw
+
+
+def run_explanation(run_id: str, *, probability: bool = True) -> Explanation:
+    """A run's stored SHAP explanation, in chances (``probability``) or as the model
+    computed it (shared, read-only)."""
+    return guard(_explanation, str(workspace().root), run_id, probability)
 
 
 def guard(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -128,7 +206,7 @@ def visitor_session() -> bool:
     return exposed_address() is None and not is_local_request(st.context.headers)
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def announce_exposure(address: str) -> None:
     """Say once per server process, in its log, that the notebook is open to the network."""
     _LOG.warning(
@@ -206,7 +284,7 @@ def pick_run(
     label: str = "Run", *, key: str = Keys.RUN_ID, exclude: str | None = None
 ) -> RunSummary:
     """A run picker defaulting to this session's last run; stops the page when there is none."""
-    runs = [r for r in guard(workspace().list_runs) if r.run_id != exclude]
+    runs = [r for r in list_runs() if r.run_id != exclude]
     if not runs:
         st.info("There is no trained model yet; train one on the **Train** page first.")
         st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")

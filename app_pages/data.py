@@ -8,9 +8,17 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._common import Keys, guard, header, python_cell, workspace
-from app_pages._privacy import PLAIN
-from lepton_core.core import TASKS
-from lepton_core.data import (
+
+header(
+    "1 · Data",
+    "Upload a table or pick a sample, check what Lepton made of each column, then say what "
+    "to predict and which columns describe groups of people whose treatment should be fair.",
+)
+
+# Imported after the heading is on screen: a first visit imports the engine's heavy parts.
+from app_pages._privacy import PLAIN  # noqa: E402
+from lepton_core.core import TASKS  # noqa: E402
+from lepton_core.data import (  # noqa: E402
     ACTIONS,
     KIND_LABELS,
     TYPE_CHOICES,
@@ -36,14 +44,9 @@ from lepton_core.data import (
     set_type,
     suggest_cleanups,
 )
-from lepton_core.plots import class_balance_figure, column_distribution_figure, token_length_figure
-from lepton_core.workspace import confirm_dataset
+from lepton_core.plots import class_balance_figure, column_distribution_figure, token_length_figure  # noqa: E402
+from lepton_core.workspace import confirm_dataset  # noqa: E402
 
-header(
-    "1 · Data",
-    "Upload a table or pick a sample, check what Lepton made of each column, then say what "
-    "to predict and which columns describe groups of people whose treatment should be fair.",
-)
 upload_limit_mb = st.get_option("server.maxUploadSize")
 # Column kinds in a spreadsheet user's words.
 KIND_WORDS = {
@@ -340,6 +343,8 @@ st.caption(
     "training or sharing."
 )
 scan = _scan(df, key)
+for note in scan.notes:  # e.g. the free-text model could not be loaded
+    st.warning(note)
 original: pd.DataFrame = draft.get("original", df)
 if draft.get("steps"):
     st.success(

@@ -15,29 +15,11 @@ from app_pages._common import (
     guard,
     header,
     metric_row,
+    model_versions,
     python_cell,
+    run_reports,
     when,
     workspace,
-)
-from lepton_core.data import load_table
-from lepton_core.runs import (
-    cached_model_card,
-    compress,
-    export_mlflow_zip,
-    export_onnx,
-    load_bundle,
-    load_run_reports,
-    score_table,
-    set_intended_use,
-    to_csv,
-)
-from lepton_core.serving import DEFAULT_HOST, DEFAULT_PORT, api_examples, try_predict
-from lepton_core.workspace import (
-    EXPIRY_CHOICES,
-    KEY_EXPIRY_CHOICES,
-    ApiKey,
-    ApiKeyStore,
-    ShareLinks,
 )
 
 
@@ -58,8 +40,29 @@ header(
     "API, or score a whole file.",
 )
 
+# Imported after the heading is on screen: a first visit imports the engine's heavy parts.
+from lepton_core.data import load_table  # noqa: E402
+from lepton_core.runs import (  # noqa: E402
+    cached_model_card,
+    compress,
+    export_mlflow_zip,
+    export_onnx,
+    load_bundle,
+    score_table,
+    set_intended_use,
+    to_csv,
+)
+from lepton_core.serving import DEFAULT_HOST, DEFAULT_PORT, api_examples, try_predict  # noqa: E402
+from lepton_core.workspace import (  # noqa: E402
+    EXPIRY_CHOICES,
+    KEY_EXPIRY_CHOICES,
+    ApiKey,
+    ApiKeyStore,
+    ShareLinks,
+)
+
 ws = workspace()
-versions = guard(ws.model_versions)
+versions = model_versions()
 if not versions:
     st.info("There is no trained model yet; train one on the **Train** page first.")
     st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
@@ -78,7 +81,7 @@ ref = st.selectbox(
     ),
 )
 version = by_ref[ref]
-reports = guard(load_run_reports, ws, version.run_id)
+reports = run_reports(version.run_id)
 metric_row(reports.headline())
 links = guard(ShareLinks, ws)
 base = urlparse(st.context.url or "http://localhost:8501")

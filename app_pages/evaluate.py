@@ -15,15 +15,25 @@ from app_pages._common import (
     guard,
     header,
     job_status,
+    list_runs,
     pick_run,
     python_cell,
     run_label,
+    run_reports,
     workspace,
 )
-from app_pages._privacy import privacy_row
-from lepton_core.data import load_table
-from lepton_core.dp import load_privacy
-from lepton_core.evaluation import (
+
+header(
+    "3 · Evaluate",
+    "How often the model is right on rows it never saw, and whether it treats groups of people "
+    "alike. Fairness figures compare groups of each sensitive column; smaller gaps are fairer.",
+)
+
+# Imported after the heading is on screen: the first visit imports the plotting stack.
+from app_pages._privacy import privacy_row  # noqa: E402
+from lepton_core.data import load_table  # noqa: E402
+from lepton_core.dp import load_privacy  # noqa: E402
+from lepton_core.evaluation import (  # noqa: E402
     GAPS,
     EvalReport,
     FairnessReport,
@@ -32,9 +42,9 @@ from lepton_core.evaluation import (
     tradeoff,
     tradeoff_figure,
 )
-from lepton_core.jobs import JobStore, start_job
-from lepton_core.models import METHOD_TITLES, family_class, family_title
-from lepton_core.plots import (
+from lepton_core.jobs import JobStore, start_job  # noqa: E402
+from lepton_core.models import METHOD_TITLES, family_class, family_title  # noqa: E402
+from lepton_core.plots import (  # noqa: E402
     calibration_figure,
     compare_figure,
     confusion_matrix_figure,
@@ -44,13 +54,17 @@ from lepton_core.plots import (
     residual_figure,
     roc_figure,
 )
-from lepton_core.runs import MitigationConfig, headline_figures, load_run_reports
+from lepton_core.runs import MitigationConfig, headline_figures  # noqa: E402
 
-header(
-    "3 · Evaluate",
-    "How often the model is right on rows it never saw, and whether it treats groups of people "
-    "alike. Fairness figures compare groups of each sensitive column; smaller gaps are fairer.",
-)
+#: The by-group figures' column names, in words (fairlearn's short names as help).
+GROUP_COLUMNS = {
+    "count": ("test rows", "How many test rows belong to the group."),
+    "selection_rate": ("predicted yes", "Share of the group's rows the model says yes to."),
+    "accuracy": ("right", "Share of the group's rows the model gets right (accuracy)."),
+    "tpr": ("yes found", "Of the group's real yes-rows, the share the model says yes to (TPR)."),
+    "fpr": ("false alarms", "Of the group's real no-rows, the share it wrongly says yes to (FPR)."),
+    "fnr": ("yes missed", "Of the group's real yes-rows, the share it wrongly says no to (FNR)."),
+}
 
 
 def fairness_table(report: FairnessReport, groups: list[str] | None = None) -> pd.DataFrame:
@@ -61,15 +75,29 @@ def fairness_table(report: FairnessReport, groups: list[str] | None = None) -> p
     return table
 
 
+def show_groups(table: pd.DataFrame) -> None:
+    """A by-group table with its columns named in words."""
+    st.dataframe(
+        table,
+        column_config={
+            name: st.column_config.NumberColumn(
+                label, help=text, format="%d" if name == "count" else "%.3f"
+            )
+            for name, (label, text) in GROUP_COLUMNS.items()
+            if name in table.columns
+        },
+    )
+
+
 def fairness_tables(report: FairnessReport) -> None:
     """The groups the gaps compare, then the groups too small to count, listed apart."""
-    st.dataframe(fairness_table(report, report.measured_groups))
+    show_groups(fairness_table(report, report.measured_groups))
     if report.small_groups:
         st.markdown(
             f"**Too small to judge** — fewer than {report.min_group_rows} test rows each, so "
             "their figures are mostly chance; they are left out of the gaps and the worst group:"
         )
-        st.dataframe(fairness_table(report, report.small_groups))
+        show_groups(fairness_table(report, report.small_groups))
 
 
 _PLAIN_METRICS = {
@@ -209,7 +237,8 @@ def mitigation_table(rows: list[dict]) -> pd.DataFrame:
 
 
 run = pick_run()
-reports = guard(load_run_reports, workspace(), run.run_id, complete=True)
+with st.spinner("Loading the model's test results…"):
+    reports = run_reports(run.run_id, complete=True)
 evaluation = reports.evaluation
 verdict_box(evaluation)
 attributes = [r.attribute for r in reports.fairness]
@@ -324,7 +353,7 @@ if attributes and evaluation.task != "regression":
         st.caption(f"{trade.skipped} run(s) without figures for {attribute} are left out.")
 
 with st.expander("Compare with another run", icon=":material/compare_arrows:"):
-    runs = [r for r in guard(workspace().list_runs) if r.run_id != run.run_id]
+    runs = [r for r in list_runs() if r.run_id != run.run_id]
     if not runs:
         st.write("Train a second model to compare.")
     else:
@@ -334,7 +363,7 @@ with st.expander("Compare with another run", icon=":material/compare_arrows:"):
             format_func=lambda i: run_label(next(r for r in runs if r.run_id == i)),
             key=Keys.COMPARE_RUN_ID,
         )
-        other = guard(load_run_reports, workspace(), other_id)
+        other = run_reports(other_id)
         st.dataframe(pd.DataFrame(compare_reports(evaluation, other.evaluation)), hide_index=True)
         st.plotly_chart(compare_figure(evaluation, other.evaluation, labels=("this run", "other")))
 

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages._common import fmt, guard, header, pick_run, python_cell, workspace
-from app_pages._text import token_highlights
-from lepton_core.explain import (
-    LINK_SPACES,
-    Explanation,
-    explain,
-    friendly_name,
-    reason_sentences,
-    row_outcome,
-    to_probability,
+from app_pages._common import (
+    fmt,
+    guard,
+    header,
+    pick_run,
+    python_cell,
+    run_explanation,
+    workspace,
 )
-from lepton_core.plots import (
-    beeswarm_figure,
-    dependence_figure,
-    importance_figure,
-    token_importance_figure,
-    waterfall_figure,
-)
-from lepton_core.runs import load_explanation
 
 header(
     "4 · Explain",
@@ -32,9 +23,33 @@ header(
     "average row.",
 )
 
+# Imported after the heading is on screen: the first visit imports the plotting stack.
+from app_pages._text import token_highlights  # noqa: E402
+from lepton_core.explain import (  # noqa: E402
+    LINK_SPACES,
+    Explanation,
+    explain,
+    friendly_name,
+    reason_sentences,
+    row_outcome,
+    to_probability,
+)
+from lepton_core.plots import (  # noqa: E402
+    beeswarm_figure,
+    dependence_figure,
+    importance_figure,
+    token_importance_figure,
+    waterfall_figure,
+)
+
+#: Dots drawn per column in the beeswarm and dependence plots: every dot is an SVG shape
+#: the browser draws, and a few thousand rows per column made this page take seconds.
+PLOT_ROWS = 500
+
 run = pick_run()
-raw = guard(load_explanation, workspace(), run.run_id)
-predictions = workspace().find_report(run.run_id, "test_predictions")
+with st.spinner("Loading the explanation…"):
+    raw = run_explanation(run.run_id, probability=False)
+    predictions = workspace().find_report(run.run_id, "test_predictions")
 expert = False
 if raw.output_space in LINK_SPACES:
     expert = st.toggle(
@@ -42,7 +57,7 @@ if raw.output_space in LINK_SPACES:
         help="By default contributions are shown as percentage points of the chance. The model "
         "itself adds up log-odds (the logarithm of p / (1 − p)); experts may prefer those.",
     )
-expl = raw if expert else to_probability(raw)
+expl = raw if expert else run_explanation(run.run_id, probability=True)
 chances = expl.output_space == "probability"
 output = 0
 if len(expl.outputs) > 1:
@@ -123,14 +138,22 @@ print(reason_sentences(to_probability(expl), 0, {output}))
     )
     st.stop()
 
+# The dot plots draw a seeded sample of the rows; the importance bars use them all.
+dots = expl
+if len(expl.values) > PLOT_ROWS:
+    dots = expl.subset(
+        sorted(np.random.default_rng(0).choice(len(expl.values), PLOT_ROWS, replace=False).tolist())
+    )
 left, right = st.columns(2)
 left.plotly_chart(importance_figure(expl, output=output))
-right.plotly_chart(beeswarm_figure(expl, output=output))
+right.plotly_chart(beeswarm_figure(dots, output=output))
+if dots is not expl:
+    right.caption(f"One dot per row, for {PLOT_ROWS:,} of the {len(expl.values):,} explained rows.")
 
 st.subheader("One column's effect")
 ranked = [name for name, _ in expl.global_importance(output)]
 feature = st.selectbox("Column", ranked, format_func=friendly_name)
-st.plotly_chart(dependence_figure(expl, feature, output=output))
+st.plotly_chart(dependence_figure(dots, feature, output=output))
 
 st.subheader("One row")
 row = st.number_input(f"Row (0–{len(expl.values) - 1})", 0, len(expl.values) - 1, 0)
@@ -144,7 +167,6 @@ with c2:
 python_cell(
     f"""
 from lepton_core.explain import reason_sentences, row_outcome, to_probability
-from lepton_core.runs import load_explanation
 from lepton_core.workspace import Workspace
 expl = to_probability(load_explanation(Workspace(), {run.run_id!r}))
 print(expl.global_importance({output}))

@@ -20,24 +20,9 @@ from app_pages._common import (
     job_status,
     metric_row,
     python_cell,
+    run_reports,
     when,
     workspace,
-)
-from app_pages._privacy import dp_options, privacy_row
-from app_pages._settings import expert_details, family_settings
-from app_pages._text import default_family_index, language_note
-from lepton_core.core import LeptonError
-from lepton_core.dp import load_privacy
-from lepton_core.jobs import AutoProgress, Job, JobProgress, JobStore, start_job
-from lepton_core.models import family_class, family_names, family_title, make_model
-from lepton_core.plots import training_curves_figure
-from lepton_core.runs import (
-    FAIRNESS_LIMITS,
-    AutoConfig,
-    TrainConfig,
-    default_metric,
-    leaderboard_table,
-    load_run_reports,
 )
 
 AUTO = "auto"  # not a family: the search over the families Auto may search
@@ -59,6 +44,24 @@ header(
     "start training. It runs in the background, so it keeps going if you close the tab; the "
     "model is then tested, checked for fairness and explained.",
 )
+
+# Imported after the heading is on screen: a first visit imports the engine's heavy parts.
+from app_pages._privacy import dp_options, privacy_row  # noqa: E402
+from app_pages._settings import expert_details, family_settings  # noqa: E402
+from app_pages._text import default_family_index, language_note  # noqa: E402
+from lepton_core.core import LeptonError  # noqa: E402
+from lepton_core.dp import load_privacy  # noqa: E402
+from lepton_core.jobs import AutoProgress, Job, JobProgress, JobStore, start_job  # noqa: E402
+from lepton_core.models import family_class, family_names, family_title, make_model  # noqa: E402
+from lepton_core.plots import training_curves_figure  # noqa: E402
+from lepton_core.runs import (  # noqa: E402
+    FAIRNESS_LIMITS,
+    AutoConfig,
+    TrainConfig,
+    default_metric,
+    leaderboard_table,
+)
+
 dataset = current_dataset()
 if dataset is None:
     st.info("There is no data set yet; confirm one on the **Data** page first.")
@@ -229,7 +232,7 @@ def job_panel(job_id: str) -> None:
     fraction, text = _progress_text(job, progress)
     job_status(job, store, fraction=fraction, text=text)
     if job.status == "succeeded":
-        reports = guard(load_run_reports, workspace(), job.run_id, complete=True)
+        reports = run_reports(job.run_id, complete=True)
         done = (
             f"Model **{job.model_name}:{job.model_version}** trained in "
             f"{(job.ended or 0) - (job.started or 0):.0f} s."

@@ -618,3 +618,42 @@ def test_data_page_keeps_personal_data_actions_when_a_clean_up_changes(workspace
     draft = at.session_state[Keys.DRAFT]
     assert draft["df"]["pay"].iloc[0].startswith("$")
     assert not draft["df"]["email"].str.contains("@").any()
+
+
+def test_cached_run_and_version_lists_show_a_new_run_at_once(adult_run, adult_csv, workspace):
+    """The pickers read cached lists (pages rerun on every click), yet a run or version
+    recorded after they were cached appears on the next rerun."""
+    from app_pages import _common
+
+    evaluate = _page("evaluate")
+    evaluate.session_state[Keys.RUN_ID] = adult_run.run_id
+    _ok(evaluate.run())
+    deploy = _page("deploy")
+    _ok(deploy.run())
+    runs = next(s for s in evaluate.selectbox if s.label == "Run").options
+    versions = next(s for s in deploy.selectbox if s.label == "Model version").options
+    stamp = _common.store_stamp()
+    new = train(TrainConfig(data=str(adult_csv), target="Y", model="tree"), workspace=workspace)
+    assert _common.store_stamp() != stamp
+    _ok(evaluate.run())
+    _ok(deploy.run())
+    after = next(s for s in evaluate.selectbox if s.label == "Run").options
+    assert len(after) == len(runs) + 1
+    assert any(f"{new.model_name}:{new.model_version}" in label for label in after)
+    after = next(s for s in deploy.selectbox if s.label == "Model version").options
+    assert len(after) == len(versions) + 1
+
+
+def test_every_page_cache_with_arguments_is_bounded():
+    """A cache keyed on arguments grows with every key: each one has max_entries."""
+    import ast
+
+    for path in [*sorted((ROOT / "app_pages").glob("*.py")), ROOT / "app.py"]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.FunctionDef) or not node.args.args:
+                continue
+            for deco in node.decorator_list:
+                name = ast.unparse(deco.func if isinstance(deco, ast.Call) else deco)
+                if name in ("st.cache_data", "st.cache_resource"):
+                    keywords = {k.arg for k in getattr(deco, "keywords", [])}
+                    assert "max_entries" in keywords, f"{path.name}: {node.name} is unbounded"

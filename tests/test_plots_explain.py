@@ -59,7 +59,7 @@ def test_importance_bars_put_the_top_feature_on_top(adult_expl):
     ranked = adult_expl.global_importance(0)[:5]
     assert bars.orientation == "h" and list(bars.y) == [n for n, _ in ranked][::-1]
     np.testing.assert_allclose(bars.x, [s for _, s in ranked][::-1])
-    assert _is_white(fig) and "Feature importance" in fig.layout.title.text
+    assert _is_white(fig) and "Which columns matter most" in fig.layout.title.text
     assert "log-odds" in fig.layout.xaxis.title.text
 
 

@@ -135,7 +135,7 @@ def importance_figure(expl: Explanation, output: int | str | None = 0, top: int 
     )
     return _layout(
         fig,
-        f"Feature importance for {_output_label(expl, output)}",
+        f"Which columns matter most for {_output_label(expl, output)}",
         axis,
         "",
         height=max(300, 28 * len(names) + 120),
@@ -203,7 +203,7 @@ def beeswarm_figure(
     fig.add_vline(x=0, line={"color": "grey", "width": 1})
     return _layout(
         fig,
-        f"SHAP values per feature for {_output_label(expl, output)}",
+        f"How each column pushed each row, for {_output_label(expl, output)}",
         _shap_axis(expl, output),
         "",
         yaxis={

@@ -57,13 +57,15 @@ def token_highlight_html(expl: Explanation, row: int, output: int | str = 0) -> 
     tokens = expl.tokens[row]  # type: ignore[index]
     label = html.escape(_output_label(expl, output))
     space = html.escape(expl.output_space)
+    chances = expl.output_space == "probability"
     scale = float(np.abs(contributions).max()) if len(contributions) else 0.0
     parts = []
     for token, value in zip(tokens, contributions, strict=True):
         word = token.rstrip()
         gap = token[len(word) :]
+        tip = f"{100 * value:+.1f} points" if chances else f"{value:+.4g}"
         parts.append(
-            f'<span class="lepton-token" title="{value:+.4g}" '
+            f'<span class="lepton-token" title="{tip}" '
             f'style="background-color: {_background(float(value), scale)}; '
             'border-radius: 3px; padding: 1px 2px;">'
             f"{html.escape(word)}</span>{html.escape(gap)}"
@@ -76,8 +78,14 @@ def token_highlight_html(expl: Explanation, row: int, output: int | str = 0) -> 
         f'<div style="font-size: 0.85em; color: #555; margin-top: 0.4em;">'
         f"<span {swatch.format(_background(1.0, 1.0))}>toward</span> "
         f"<span {swatch.format(_background(-1.0, 1.0))}>away from</span> "
-        f"“{label}”; hover a token for its SHAP value ({space}). "
-        f"Base value {base:.4g} + contributions = model output {total:.4g}.</div>"
+        + (
+            f"“{label}”; hover a word to see how many points it moved the chance. "
+            f"Starting chance {base:.0%}, plus the words' effects: {total:.0%} for this text."
+            if chances
+            else f"“{label}”; hover a token for its SHAP value ({space}). "
+            f"Base value {base:.4g} + contributions = model output {total:.4g}."
+        )
+        + "</div>"
     )
     body = "".join(parts) if parts else '<span style="color: #7f7f7f;">(no tokens)</span>'
     return (
@@ -115,7 +123,8 @@ def token_importance_figure(
         raise ValueError(f"top must be at least 1, got {top}.")
     ranked = expl.global_importance(output)[:top][::-1]
     names = [name for name, _ in ranked]
-    scores = [score for _, score in ranked]
+    scale = 100.0 if expl.output_space == "probability" else 1.0  # chances in points
+    scores = [scale * score for _, score in ranked]
     if output is None:
         colours = ["#1f77b4"] * len(names)
         signed = dict.fromkeys(names, (float("nan"), 0))
@@ -126,12 +135,14 @@ def token_importance_figure(
             for n in names
         ]
     counts = [signed[n][1] for n in names] if output is not None else None
-    customdata = [[signed[n][0], signed[n][1]] for n in names] if counts is not None else None
+    customdata = (
+        [[scale * signed[n][0], signed[n][1]] for n in names] if counts is not None else None
+    )
     hover = (
-        "<b>%{y}</b><br>mean |SHAP| %{x:.4g}<br>mean effect %{customdata[0]:+.4g}"
+        "<b>%{y}</b><br>average size %{x:.4g}<br>average effect %{customdata[0]:+.4g}"
         " over %{customdata[1]} occurrence(s)<extra></extra>"
         if customdata is not None
-        else "<b>%{y}</b><br>mean |SHAP| %{x:.4g}<extra></extra>"
+        else "<b>%{y}</b><br>average size %{x:.4g}<extra></extra>"
     )
     fig = go.Figure(
         go.Bar(
@@ -143,13 +154,18 @@ def token_importance_figure(
             hovertemplate=hover,
         )
     )
-    title = f"Most influential tokens for {_output_label(expl, output)}"
+    title = f"Words that matter most for {_output_label(expl, output)}"
     if output is not None:
         title += " (red: toward, blue: away)"
     fig.update_layout(
         template=TEMPLATE,
         title=title,
-        xaxis_title=f"mean |SHAP value| per text ({expl.output_space})",
+        xaxis_title=(
+            f"average effect per text on the chance of {_output_label(expl, output)} "
+            "(percentage points)"
+            if expl.output_space == "probability"
+            else f"mean |SHAP value| per text ({expl.output_space})"
+        ),
         yaxis_title="",
         # Tokens like "1" or "10" must stay labels, not numbers on a numeric axis.
         yaxis={"type": "category"},
