@@ -15,18 +15,19 @@ from app_pages._common import (
     visitor_session,
     workspace,
 )
+from app_pages._i18n import language_switch, tr
 
 st.set_page_config(page_title="Lepton", page_icon=":material/scatter_plot:", layout="wide")
 
 STEPS = [
-    st.Page("app_pages/data.py", title="1 · Data", icon=":material/table:", default=True),
-    st.Page("app_pages/train.py", title="2 · Train", icon=":material/model_training:"),
-    st.Page("app_pages/evaluate.py", title="3 · Evaluate", icon=":material/balance:"),
-    st.Page("app_pages/explain.py", title="4 · Explain", icon=":material/lightbulb:"),
-    st.Page("app_pages/deploy.py", title="5 · Deploy", icon=":material/rocket_launch:"),
-    st.Page("app_pages/dashboard.py", title="Dashboard", icon=":material/leaderboard:"),
+    st.Page("app_pages/data.py", title=tr("1 · Data"), icon=":material/table:", default=True),
+    st.Page("app_pages/train.py", title=tr("2 · Train"), icon=":material/model_training:"),
+    st.Page("app_pages/evaluate.py", title=tr("3 · Evaluate"), icon=":material/balance:"),
+    st.Page("app_pages/explain.py", title=tr("4 · Explain"), icon=":material/lightbulb:"),
+    st.Page("app_pages/deploy.py", title=tr("5 · Deploy"), icon=":material/rocket_launch:"),
+    st.Page("app_pages/dashboard.py", title=tr("Dashboard"), icon=":material/leaderboard:"),
 ]
-DEMO = st.Page("app_pages/demo.py", title="Demo", icon=":material/share:", url_path="demo")
+DEMO = st.Page("app_pages/demo.py", title=tr("Demo"), icon=":material/share:", url_path="demo")
 # A visitor's session has the demo page and, at every other address, this sentence.
 REFUSED = st.Page(lambda: st.error(REFUSAL), title="Lepton", url_path="lepton", default=True)
 
@@ -54,9 +55,14 @@ if not visitor:
         for step in STEPS:
             st.page_link(step)
         st.divider()
+        language_switch()
         dataset = current_dataset()
-        st.caption(f"Workspace: `{workspace().root}`")
+        st.caption(tr("Workspace: `{path}`").format(path=workspace().root))
         if dataset is not None:
-            st.caption(f"Data set: **{dataset.name}** · target `{dataset.target}` ({dataset.task})")
+            st.caption(
+                tr("Data set: **{name}** · target `{target}` ({task})").format(
+                    name=dataset.name, target=dataset.target, task=dataset.task
+                )
+            )
 st.session_state[Keys.ROUTED] = True
 page.run()
