@@ -194,3 +194,30 @@ def test_new_user_flow_end_to_end(app_url, browser):
         raise
     finally:
         context.close()
+
+
+def test_a_chinese_browser_gets_the_notebook_in_chinese(app_url, browser):
+    """The tabular flow's first steps in a zh-CN browser: Chinese headings and buttons, and no
+    English text of the pages' own where a translation exists."""
+    from playwright.sync_api import expect
+
+    from app_pages._i18n import catalogue
+
+    zh = catalogue("zh")
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1800})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        page.goto(app_url)
+        expect(page.get_by_role("heading", name=zh["1 · Data"])).to_be_visible(timeout=60_000)
+        page.get_by_role("button", name=zh["Load sample"]).click()
+        expect(page.get_by_role("button", name=zh["Use this data"])).to_be_visible()
+        page.get_by_role("button", name=zh["Use this data"]).click()
+        page.get_by_role("link", name=zh["2 · Train"]).click()
+        expect(page.get_by_role("button", name=zh["Start training"])).to_be_visible()
+        for english in ("Load sample", "Use this data", "Start training", "1 · Data"):
+            expect(page.get_by_text(english, exact=True)).to_have_count(0)
+        _no_errors(page)
+        _shot(page, "zh-2-train")
+    finally:
+        context.close()
