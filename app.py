@@ -7,11 +7,11 @@ from urllib.parse import urlparse
 import streamlit as st
 
 from app_pages._common import (
-    REFUSAL,
     Keys,
     announce_exposure,
     current_dataset,
     exposed_address,
+    refusal,
     visitor_session,
     workspace,
 )
@@ -29,7 +29,7 @@ STEPS = [
 ]
 DEMO = st.Page("app_pages/demo.py", title=tr("Demo"), icon=":material/share:", url_path="demo")
 # A visitor's session has the demo page and, at every other address, this sentence.
-REFUSED = st.Page(lambda: st.error(REFUSAL), title="Lepton", url_path="lepton", default=True)
+REFUSED = st.Page(lambda: st.error(refusal()), title="Lepton", url_path="lepton", default=True)
 
 address = exposed_address()
 if address is not None:

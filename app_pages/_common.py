@@ -8,12 +8,13 @@ import ipaddress
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import streamlit as st
 
+from app_pages._i18n import tr
 from lepton_core.core import LeptonError
 from lepton_core.workspace import DatasetInfo, ModelVersionInfo, RunSummary, Workspace
 
@@ -141,7 +142,7 @@ def guard(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 def require_router() -> None:
     """Stop a page started without ``app.py``: the router draws the menu and decides access."""
     if not st.session_state.get(Keys.ROUTED):
-        st.error("This page is one step of Lepton; start the app with `streamlit run app.py`.")
+        st.error(tr("This page is one step of Lepton; start the app with `streamlit run app.py`."))
         st.stop()
 
 
@@ -152,10 +153,12 @@ def require_router() -> None:
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 # A proxy or tunnel in front of the app names the real client in one of these.
 _FORWARDED = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip")
+#: What a visitor sees on a notebook page, in English (``refusal()`` in their language).
 REFUSAL = (
     "This page is part of the Lepton notebook, which only the person running Lepton on this "
     "computer can open; a share link opens its demo page alone."
 )
+_EVERY_INTERFACE = "every network interface"
 _LOG = logging.getLogger("lepton")
 
 
@@ -167,7 +170,7 @@ def exposed_address() -> str | None:
     if address.strip("[]").lower() in _LOOPBACK_NAMES:
         return None
     # Unset, Streamlit listens on every interface.
-    return address or "every network interface"
+    return address or _EVERY_INTERFACE
 
 
 def is_local_request(headers: Mapping[str, str]) -> bool:
@@ -216,10 +219,18 @@ def announce_exposure(address: str) -> None:
     )
 
 
+def refusal() -> str:
+    """:data:`REFUSAL` in the reader's language."""
+    return tr(
+        "This page is part of the Lepton notebook, which only the person running Lepton on this "
+        "computer can open; a share link opens its demo page alone."
+    )
+
+
 def require_notebook() -> None:
     """Stop a notebook page in a session that may see the demo page only."""
     if visitor_session():
-        st.error(REFUSAL)
+        st.error(refusal())
         st.stop()
 
 
@@ -232,16 +243,20 @@ def header(title: str, purpose: str) -> None:
     address = exposed_address()
     if address is not None:
         st.warning(
-            f"Lepton is listening on {address}, so anyone who can reach this computer can "
-            "use this notebook without signing in; restart it with `--server.address "
-            "127.0.0.1` unless that is what you want.",
+            tr(
+                "Lepton is listening on {address}, so anyone who can reach this computer can "
+                "use this notebook without signing in; restart it with `--server.address "
+                "127.0.0.1` unless that is what you want."
+            ).format(
+                address=tr("every network interface") if address == _EVERY_INTERFACE else address
+            ),
             icon=":material/warning:",
         )
 
 
 def python_cell(code: str) -> None:
     """The expandable cell with the ``lepton_core`` calls that reproduce this page."""
-    with st.expander("Python", icon=":material/code:"):
+    with st.expander(tr("Python"), icon=":material/code:"):
         st.code(code.strip(), language="python")
 
 
@@ -275,53 +290,90 @@ def when(timestamp: float) -> str:
 
 def run_label(run: RunSummary) -> str:
     figure = run.metrics.get("test_accuracy", run.metrics.get("test_r2"))
-    name = "accuracy" if "test_accuracy" in run.metrics else "R²"
+    name = tr("accuracy") if "test_accuracy" in run.metrics else "R²"
     shown = f"{name} {figure:.3f}" if figure is not None else ""
     return f"{run.model_name}:{run.model_version} · {run.family} · {shown} · {when(run.started)}"
 
 
 def pick_run(
-    label: str = "Run", *, key: str = Keys.RUN_ID, exclude: str | None = None
+    label: str | None = None, *, key: str = Keys.RUN_ID, exclude: str | None = None
 ) -> RunSummary:
-    """A run picker defaulting to this session's last run; stops the page when there is none."""
+    """A run picker (labelled ``label``, else "Run") defaulting to this session's last run;
+    stops the page when there is none."""
     runs = [r for r in list_runs() if r.run_id != exclude]
     if not runs:
-        st.info("There is no trained model yet; train one on the **Train** page first.")
-        st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
+        st.info(tr("There is no trained model yet; train one on the **Train** page first."))
+        st.page_link(
+            "app_pages/train.py", label=tr("Go to Train"), icon=":material/model_training:"
+        )
         st.stop()
     ids = [r.run_id for r in runs]
     current = st.session_state.get(key)
     index = ids.index(current) if current in ids else 0
     by_id = {r.run_id: r for r in runs}
-    chosen = st.selectbox(label, ids, index=index, format_func=lambda i: run_label(by_id[i]))
+    chosen = st.selectbox(
+        label or tr("Run"), ids, index=index, format_func=lambda i: run_label(by_id[i])
+    )
     st.session_state[key] = chosen
     return by_id[chosen]
 
 
-METRIC_LABELS = {
-    "accuracy": "Accuracy",
-    "roc_auc": "ROC AUC",
-    "f1": "F1",
-    "rmse": "RMSE",
-    "mae": "MAE",
-    "r2": "R²",
-    "demographic_parity_difference": "Parity gap (DPD)",
-    "equalized_odds_difference": "Odds gap (EOD)",
-}
-METRIC_HELP = {
-    "demographic_parity_difference": "Demographic parity difference: the largest gap between "
-    "groups in the share of rows predicted positive; 0 means every group gets the same share.",
-    "equalized_odds_difference": "Equalized odds difference: the largest gap between groups in "
-    "true- or false-positive rate; 0 means the model errs alike for every group.",
-}
+def metric_labels() -> dict[str, str]:
+    """Metric name → its label, in the reader's language."""
+    return {
+        "accuracy": tr("Accuracy"),
+        "roc_auc": tr("ROC AUC"),
+        "f1": tr("F1"),
+        "rmse": tr("RMSE"),
+        "mae": tr("MAE"),
+        "r2": tr("R²"),
+        "demographic_parity_difference": tr("Parity gap (DPD)"),
+        "equalized_odds_difference": tr("Odds gap (EOD)"),
+    }
+
+
+def metric_help() -> dict[str, str]:
+    """Metric name → what it means, in the reader's language (the fairness gaps only)."""
+    return {
+        "demographic_parity_difference": tr(
+            "Demographic parity difference: the largest gap between groups in the share of "
+            "rows predicted positive; 0 means every group gets the same share."
+        ),
+        "equalized_odds_difference": tr(
+            "Equalized odds difference: the largest gap between groups in true- or "
+            "false-positive rate; 0 means the model errs alike for every group."
+        ),
+    }
+
+
+class _PerReader(Mapping[str, str]):
+    """A read-only dict built afresh on each look-up, so it speaks the reader's language."""
+
+    def __init__(self, build: Callable[[], dict[str, str]]) -> None:
+        self._build = build
+
+    def __getitem__(self, name: str) -> str:
+        return self._build()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._build())
+
+    def __len__(self) -> int:
+        return len(self._build())
+
+
+#: :func:`metric_labels` and :func:`metric_help` as mappings, in the reader's language.
+METRIC_LABELS: Mapping[str, str] = _PerReader(metric_labels)
+METRIC_HELP: Mapping[str, str] = _PerReader(metric_help)
 
 
 def metric_row(figures: dict[str, Any]) -> None:
     """One row of headline figures; keys are metric names from the result objects."""
     if not figures:
         return
+    labels, helps = metric_labels(), metric_help()
     for col, (name, value) in zip(st.columns(len(figures)), figures.items(), strict=True):
-        col.metric(METRIC_LABELS.get(name, name), fmt(value), help=METRIC_HELP.get(name))
+        col.metric(labels.get(name, name), fmt(value), help=helps.get(name))
 
 
 def fmt(value: Any, digits: int = 3) -> str:
@@ -365,18 +417,20 @@ def job_status(job: Job, store: JobStore, *, fraction: Any, text: str) -> None:
 
     if job.status == "queued":
         st.info(
-            f"Queued, number {store.queue_position(job.id) or 1} in line; at most "
-            f"{job.max_jobs} job(s) run at once. It starts by itself when a slot frees."
+            tr(
+                "Queued, number {position} in line; at most {max_jobs} job(s) run at once. "
+                "It starts by itself when a slot frees."
+            ).format(position=store.queue_position(job.id) or 1, max_jobs=job.max_jobs)
         )
     if job.status == "running":
         progress_bar(fraction, text)
-    if job.active and st.button("Cancel", key=f"cancel-{job.id}"):
+    if job.active and st.button(tr("Cancel"), key=f"cancel-{job.id}"):
         guard(cancel_job, job.id, workspace=workspace())
         st.rerun(scope="fragment")
     if not job.active and job.status != "succeeded":
-        st.error(job.error or f"The job ended as {job.status}.")
-        with st.expander("Log"):
-            st.code(store.read_log(job.id) or "(empty)")
+        st.error(job.error or tr("The job ended as {status}.").format(status=job.status))
+        with st.expander(tr("Log")):
+            st.code(store.read_log(job.id) or tr("(empty)"))
 
 
 def compression_methods(family: str) -> dict[str, str]:

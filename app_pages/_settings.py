@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from app_pages._i18n import tr
 from lepton_core.models import Setting, make_model
 
 _OTHER = "__other__"
@@ -59,19 +60,21 @@ def expert_details(family: str, task: str, settings: tuple[Setting, ...]) -> Non
         return
     rows = [
         {
-            "parameter": name,
-            "on this page as": shown.get(name, ""),
-            "default": str(value),
+            tr("parameter"): name,
+            tr("on this page as"): shown.get(name, ""),
+            tr("default"): str(value),
         }
         for name, value in params.items()
         if name not in ("task", "seed")
     ]
     if not rows:
         return
-    with st.expander("Expert details", icon=":material/tune:"):
+    with st.expander(tr("Expert details"), icon=":material/tune:"):
         st.caption(
-            "The model's own parameter names. The settings above change the ones named; the "
-            "others keep these defaults (a script can set them through `params`)."
+            tr(
+                "The model's own parameter names. The settings above change the ones named; "
+                "the others keep these defaults (a script can set them through `params`)."
+            )
         )
         st.dataframe(pd.DataFrame(rows), hide_index=True)
 

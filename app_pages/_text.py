@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._common import fmt, guard, python_cell, workspace
+from app_pages._i18n import tr
 from lepton_core.explain import Explanation, explain
 from lepton_core.models import family_class
 from lepton_core.plots import token_highlight_html, token_importance_figure
@@ -42,9 +43,9 @@ def language_note(dataset: DatasetInfo, family: str, params: dict[str, Any]) -> 
     note = getattr(family_class(family), "language_note", None)
     said = note(language, params) if note is not None else ""
     if said:
-        st.warning(f"{said} Pick the n-gram model, or Auto.")
+        st.warning(tr("{note} Pick the n-gram model, or Auto.").format(note=said))
     else:
-        st.caption(f"The texts look {language.name}.")
+        st.caption(tr("The texts look {language}.").format(language=language.name))
 
 
 def token_highlights(expl: Any, row: int, output: int | str) -> None:
@@ -55,24 +56,27 @@ def token_highlights(expl: Any, row: int, output: int | str) -> None:
 def explain_text(run: RunSummary, expl: Explanation, output: int) -> None:
     """The Explain page for a text model: top tokens, then one text's highlighted tokens."""
     st.plotly_chart(token_importance_figure(expl, output=output))
-    st.subheader("One text")
+    st.subheader(tr("One text"))
     texts = [next(iter(record.values())) for record in expl.data]
     row = st.selectbox(
-        f"Text (one of the {len(texts)} explained test texts)",
+        tr("Text (one of the {count} explained test texts)").format(count=len(texts)),
         range(len(texts)),
         format_func=lambda i: _short(texts[i]),
     )
     token_highlights(expl, row, output)
-    st.metric(f"Model output ({expl.output_space})", fmt(expl.model_output[row][output]))
+    st.metric(
+        tr("Model output ({space})").format(space=expl.output_space),
+        fmt(expl.model_output[row][output]),
+    )
 
-    st.subheader("Your own text")
-    own = st.text_area("Text to explain", placeholder="Type or paste a text…")
-    if own.strip() and st.button("Explain this text", type="primary"):
+    st.subheader(tr("Your own text"))
+    own = st.text_area(tr("Text to explain"), placeholder=tr("Type or paste a text…"))
+    if own.strip() and st.button(tr("Explain this text"), type="primary"):
         model = guard(workspace().load_model, run.model_name, run.model_version)
         frame = pd.DataFrame({expl.feature_names[0]: [own]})
         mine = guard(explain, model, frame)
         label = model.predict(frame)[0]
-        st.markdown(f"Predicted **{label}**")
+        st.markdown(tr("Predicted **{label}**").format(label=label))
         token_highlights(mine, 0, output)
     python_cell(
         f"""

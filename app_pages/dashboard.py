@@ -17,6 +17,7 @@ from app_pages._common import (
     python_cell,
     workspace,
 )
+from app_pages._i18n import tr
 from lepton_core.core import LeptonError
 from lepton_core.evaluation import GAPS, tradeoff_figure
 from lepton_core.runs import BoardRow, board_tradeoff, filter_board, model_board
@@ -41,10 +42,12 @@ ALL = "All data sets"
 ANYONE = "Anyone"
 
 header(
-    "Team dashboard",
-    "Every model version in this workspace, from every data set, side by side: how often it "
-    "is right, how differently it treats groups of people, its privacy budget, size and "
-    "status. Click a column's name to sort by it; tick two rows to compare them.",
+    tr("Team dashboard"),
+    tr(
+        "Every model version in this workspace, from every data set, side by side: how often "
+        "it is right, how differently it treats groups of people, its privacy budget, size "
+        "and status. Click a column's name to sort by it; tick two rows to compare them."
+    ),
 )
 
 
@@ -62,8 +65,8 @@ def _owners() -> dict[str, str]:
 ws = workspace()
 rows = guard(model_board, ws, owners=_owners())
 if not rows:
-    st.info("There is no trained model yet; train one on the **Train** page first.")
-    st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.info(tr("There is no trained model yet; train one on the **Train** page first."))
+    st.page_link("app_pages/train.py", label=tr("Go to Train"), icon=":material/model_training:")
     st.stop()
 
 # ------------------------------------------------------------------------ filters
@@ -71,33 +74,45 @@ datasets = sorted({r.dataset for r in rows})
 owners = sorted({r.owner for r in rows if r.owner})
 f1, f2, f3, f4 = st.columns([1.2, 1, 1, 1.4])
 dataset = f1.selectbox(
-    "Data set", [ALL, *datasets], key=_State.DATASET, help="Show one data set's versions."
+    tr("Data set"),
+    [ALL, *datasets],
+    format_func=lambda d: tr("All data sets") if d == ALL else d,
+    key=_State.DATASET,
+    help=tr("Show one data set's versions."),
 )
 max_gap = f2.number_input(
-    "Fairness gap at most",
+    tr("Fairness gap at most"),
     min_value=0.0,
     max_value=1.0,
     value=None,
     step=0.05,
-    placeholder="any",
+    placeholder=tr("any"),
     key=_State.MAX_GAP,
-    help="Keep versions whose largest gap between groups (parity or odds, over every "
-    "sensitive column) is at most this; versions without a measured gap are hidden.",
+    help=tr(
+        "Keep versions whose largest gap between groups (parity or odds, over every "
+        "sensitive column) is at most this; versions without a measured gap are hidden."
+    ),
 )
 search = f3.text_input(
-    "Search",
+    tr("Search"),
     key=_State.SEARCH,
-    placeholder="name, family, owner…",
-    help="Words in the model's name, data set, family, task or owner.",
+    placeholder=tr("name, family, owner…"),
+    help=tr("Words in the model's name, data set, family, task or owner."),
 )
 with f4:
     owner = (
-        st.selectbox("Owner", [ANYONE, *owners], key=_State.OWNER, help="Who trained it.")
+        st.selectbox(
+            tr("Owner"),
+            [ANYONE, *owners],
+            format_func=lambda o: tr("Anyone") if o == ANYONE else o,
+            key=_State.OWNER,
+            help=tr("Who trained it."),
+        )
         if owners
         else ANYONE
     )
     published_only = st.toggle(
-        "Published only", key=_State.PUBLISHED, help="Versions whose demo page is live."
+        tr("Published only"), key=_State.PUBLISHED, help=tr("Versions whose demo page is live.")
     )
 shown = guard(
     filter_board,
@@ -123,40 +138,69 @@ for row in shown:
         counts[gap.attribute] = counts.get(gap.attribute, 0) + 1
 attributes = sorted(counts, key=lambda a: (-counts[a], a))
 HELP = {
-    "Model": "The model's name and version number; each training makes a new version.",
-    "Data set": "The table it learned from.",
-    "Family": "The kind of model.",
-    "Task": "What it predicts: yes/no (binary), one of several answers (multiclass), or a "
-    "number (regression).",
-    "Accuracy": "The share of test rows it gets right (yes/no and several-answer models).",
-    "ROC AUC": "How well it ranks yes-rows above no-rows: 0.5 is a coin toss, 1 is perfect.",
-    "RMSE": "Number predictions: the typical size of an error; lower is better.",
-    "MAE": "Number predictions: the average size of an error; lower is better.",
-    "R²": "Number predictions: the share of the target's variation it explains; 1 is perfect.",
-    "Largest gap": "The largest parity or odds gap over every sensitive column; 0 means "
-    "every group is treated alike. Groups with too few test rows are left out.",
-    "ε": "Privacy budget, for models trained with differential privacy: smaller means "
-    "stronger privacy. Blank: trained without it.",
-    "Size": "The model's files on disk.",
-    "Latency": "Time to answer one request, when it was measured; blank if never measured.",
-    "Published": "Whether its demo page and API are live.",
-    "Live links": "Share links that are neither revoked nor expired.",
-    "Demo": "The newest live share link: opens its demo page.",
-    "Last trained": "When training finished.",
-    "Owner": "Who trained it, where that was recorded (a browser session until sign-in exists).",
+    "Model": tr("The model's name and version number; each training makes a new version."),
+    "Data set": tr("The table it learned from."),
+    "Family": tr("The kind of model."),
+    "Task": tr(
+        "What it predicts: yes/no (binary), one of several answers (multiclass), or a "
+        "number (regression)."
+    ),
+    "Accuracy": tr("The share of test rows it gets right (yes/no and several-answer models)."),
+    "ROC AUC": tr("How well it ranks yes-rows above no-rows: 0.5 is a coin toss, 1 is perfect."),
+    "RMSE": tr("Number predictions: the typical size of an error; lower is better."),
+    "MAE": tr("Number predictions: the average size of an error; lower is better."),
+    "R²": tr("Number predictions: the share of the target's variation it explains; 1 is perfect."),
+    "Largest gap": tr(
+        "The largest parity or odds gap over every sensitive column; 0 means every group is "
+        "treated alike. Groups with too few test rows are left out."
+    ),
+    "ε": tr(
+        "Privacy budget, for models trained with differential privacy: smaller means "
+        "stronger privacy. Blank: trained without it."
+    ),
+    "Size": tr("The model's files on disk."),
+    "Latency": tr("Time to answer one request, when it was measured; blank if never measured."),
+    "Published": tr("Whether its demo page and API are live."),
+    "Live links": tr("Share links that are neither revoked nor expired."),
+    "Demo": tr("The newest live share link: opens its demo page."),
+    "Last trained": tr("When training finished."),
+    "Owner": tr(
+        "Who trained it, where that was recorded (a browser session until sign-in exists)."
+    ),
+}
+#: The table's column headers as the reader reads them (the table itself keeps English names).
+LABELS = {
+    "Model": tr("Model"),
+    "Data set": tr("Data set"),
+    "Family": tr("Family"),
+    "Task": tr("Task"),
+    "Accuracy": tr("Accuracy"),
+    "ROC AUC": "ROC AUC",
+    "RMSE": "RMSE",
+    "MAE": "MAE",
+    "R²": "R²",
+    "Largest gap": tr("Largest gap"),
+    "ε": "ε",
+    "Size": tr("Size"),
+    "Latency": tr("Latency"),
+    "Published": tr("Published"),
+    "Live links": tr("Live links"),
+    "Demo": tr("Demo"),
+    "Last trained": tr("Last trained"),
+    "Owner": tr("Owner"),
 }
 
 
 def _gap_help(attribute: str, kind: str) -> str:
     if kind == "parity":
-        return (
-            f"Demographic parity difference by {attribute}: the largest gap between its "
+        return tr(
+            "Demographic parity difference by {attribute}: the largest gap between its "
             "groups in the share predicted yes; 0 is equal. Blank: not measured."
-        )
-    return (
-        f"Equalized odds difference by {attribute}: the largest gap between its groups in "
+        ).format(attribute=attribute)
+    return tr(
+        "Equalized odds difference by {attribute}: the largest gap between its groups in "
         "true- or false-positive rate; 0 is equal. Blank: not measured."
-    )
+    ).format(attribute=attribute)
 
 
 def _record(row: BoardRow) -> dict:
@@ -206,22 +250,32 @@ config = {
     "Latency": st.column_config.NumberColumn(help=HELP["Latency"], format="%.1f ms"),
     "Published": st.column_config.CheckboxColumn(help=HELP["Published"]),
     "Live links": st.column_config.NumberColumn(help=HELP["Live links"], format="%d"),
-    "Demo": st.column_config.LinkColumn(help=HELP["Demo"], display_text="Open demo"),
+    "Demo": st.column_config.LinkColumn(help=HELP["Demo"], display_text=tr("Open demo")),
     "Last trained": st.column_config.DatetimeColumn(
         help=HELP["Last trained"], format="YYYY-MM-DD HH:mm"
     ),
 }
 for name in ("Data set", "Family", "Task", "Owner"):
     config[name] = st.column_config.TextColumn(help=HELP[name])
+for name, column in config.items():
+    column["label"] = LABELS[name]
 for attribute in attributes:
     config[f"Parity gap · {attribute}"] = st.column_config.NumberColumn(
-        help=_gap_help(attribute, "parity"), format="%.3f"
+        tr("Parity gap · {attribute}").format(attribute=attribute),
+        help=_gap_help(attribute, "parity"),
+        format="%.3f",
     )
     config[f"Odds gap · {attribute}"] = st.column_config.NumberColumn(
-        help=_gap_help(attribute, "odds"), format="%.3f"
+        tr("Odds gap · {attribute}").format(attribute=attribute),
+        help=_gap_help(attribute, "odds"),
+        format="%.3f",
     )
 
-st.caption(f"{len(shown):,} of {len(rows):,} versions · {len({r.dataset for r in rows})} data sets")
+st.caption(
+    tr("{shown:,} of {total:,} versions · {sets} data sets").format(
+        shown=len(shown), total=len(rows), sets=len({r.dataset for r in rows})
+    )
+)
 event = st.dataframe(
     table,
     column_config=config,
@@ -235,37 +289,38 @@ event = st.dataframe(
 picked = [shown[i] for i in (event.selection.rows if event else []) if i < len(shown)]
 if len(picked) != 2:
     st.caption(
-        "Tick two rows to compare them side by side."
+        tr("Tick two rows to compare them side by side.")
         if len(picked) < 2
-        else f"{len(picked)} rows are ticked; untick all but two to compare them."
+        else tr("{n} rows are ticked; untick all but two to compare them.").format(n=len(picked))
     )
 else:
     a, b = picked
-    st.subheader(f"{a.ref} and {b.ref}")
+    st.subheader(tr("{first} and {second}").format(first=a.ref, second=b.ref))
     names = list(dict.fromkeys([*a.headline(), *b.headline()]))
     figures = [(METRIC_LABELS.get(n, n), a.headline().get(n), b.headline().get(n)) for n in names]
     for attribute in dict.fromkeys([g.attribute for g in a.gaps + b.gaps]):
-        for key, label in zip(GAPS, ("Parity gap", "Odds gap"), strict=True):
+        gap_labels = (tr("Parity gap · {attribute}"), tr("Odds gap · {attribute}"))
+        for key, label in zip(GAPS, gap_labels, strict=True):
             figures.append(
                 (
-                    f"{label} · {attribute}",
+                    label.format(attribute=attribute),
                     getattr(a.gap(attribute), key, None),
                     getattr(b.gap(attribute), key, None),
                 )
             )
     figures += [
         ("ε", a.epsilon, b.epsilon),
-        ("Size (MB)", *(None if r.size_bytes is None else r.size_bytes / 1e6 for r in (a, b))),
-        ("Latency (ms)", a.latency_ms, b.latency_ms),
+        (tr("Size (MB)"), *(None if r.size_bytes is None else r.size_bytes / 1e6 for r in (a, b))),
+        (tr("Latency (ms)"), a.latency_ms, b.latency_ms),
     ]
     st.dataframe(
         pd.DataFrame(
             [
                 {
-                    "figure": label,
+                    tr("figure"): label,
                     a.ref: fmt(x),
                     b.ref: fmt(y),
-                    "difference": fmt(y - x) if x is not None and y is not None else "—",
+                    tr("difference"): fmt(y - x) if x is not None and y is not None else "—",
                 }
                 for label, x, y in figures
             ]
@@ -273,22 +328,26 @@ else:
         hide_index=True,
     )
     st.caption(
-        "Difference: the second minus the first. Versions of different data sets were "
-        "tested on different rows, so compare their figures with care."
+        tr(
+            "Difference: the second minus the first. Versions of different data sets were "
+            "tested on different rows, so compare their figures with care."
+        )
     )
-    if st.button("Open both on the Evaluate page", icon=":material/compare_arrows:"):
+    if st.button(tr("Open both on the Evaluate page"), icon=":material/compare_arrows:"):
         recent = {r.run_id for r in guard(ws.list_runs)}
         if {a.run_id, b.run_id} <= recent:
             st.session_state[Keys.RUN_ID] = a.run_id
             st.session_state[Keys.COMPARE_RUN_ID] = b.run_id
             st.switch_page("app_pages/evaluate.py")
         st.warning(
-            "The Evaluate page lists the 200 newest runs, and one of these is older; "
-            "the figures above are the ones it would compare."
+            tr(
+                "The Evaluate page lists the 200 newest runs, and one of these is older; "
+                "the figures above are the ones it would compare."
+            )
         )
 
 # ----------------------------------------------------------------------- trade-off
-st.subheader("Accuracy against fairness, per data set")
+st.subheader(tr("Accuracy against fairness, per data set"))
 # By data set id: two data sets may share a name (the same table with another target).
 names = {r.dataset_id: r.dataset for r in rows}
 fair = sorted(
@@ -297,19 +356,23 @@ fair = sorted(
 )
 if not fair:
     st.write(
-        "This needs versions with accuracy and a sensitive column, such as yes/no models "
-        "trained with a sensitive column chosen on the Data page."
+        tr(
+            "This needs versions with accuracy and a sensitive column, such as yes/no models "
+            "trained with a sensitive column chosen on the Data page."
+        )
     )
 else:
     st.write(
-        "Every version of one data set: accuracy against a fairness gap (ε marks versions "
-        "trained with differential privacy). Red points are the best trade-offs: no other "
-        "version is both more accurate and fairer."
+        tr(
+            "Every version of one data set: accuracy against a fairness gap (ε marks versions "
+            "trained with differential privacy). Red points are the best trade-offs: no other "
+            "version is both more accurate and fairer."
+        )
     )
     shared = {n for n in names.values() if list(names.values()).count(n) > 1}
     t1, t2, t3 = st.columns(3)
     chosen = t1.selectbox(
-        "Data set",
+        tr("Data set"),
         fair,
         index=next((i for i, d in enumerate(fair) if names[d] == dataset), 0),
         format_func=lambda i: f"{names[i]} ({i})" if names[i] in shared else names[i],
@@ -317,14 +380,18 @@ else:
     )
     of_dataset = [r for r in rows if r.dataset_id == chosen]
     columns = list(dict.fromkeys(g.attribute for r in of_dataset for g in r.gaps))
-    attribute = t2.selectbox("Gap by", columns, key=_State.TRADE_ATTRIBUTE)
+    attribute = t2.selectbox(tr("Gap by"), columns, key=_State.TRADE_ATTRIBUTE)
     gap = t3.selectbox(
-        "Gap", GAPS, format_func=lambda g: METRIC_LABELS.get(g, g), key=_State.TRADE_GAP
+        tr("Gap"), GAPS, format_func=lambda g: METRIC_LABELS.get(g, g), key=_State.TRADE_GAP
     )
     trade = guard(board_tradeoff, of_dataset, chosen, attribute=attribute, gap=gap)
     st.plotly_chart(tradeoff_figure(trade), key="board_tradeoff")
     if trade.skipped:
-        st.caption(f"{trade.skipped} version(s) without figures for {attribute} are left out.")
+        st.caption(
+            tr("{n} version(s) without figures for {attribute} are left out.").format(
+                n=trade.skipped, attribute=attribute
+            )
+        )
 
 python_cell(
     f"""

@@ -8,11 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._common import Keys, guard, header, python_cell, workspace
+from app_pages._i18n import tr
 
 header(
-    "1 · Data",
-    "Upload a table or pick a sample, check what Lepton made of each column, then say what "
-    "to predict and which columns describe groups of people whose treatment should be fair.",
+    tr("1 · Data"),
+    tr(
+        "Upload a table or pick a sample, check what Lepton made of each column, then say what "
+        "to predict and which columns describe groups of people whose treatment should be fair."
+    ),
 )
 
 # Imported after the heading is on screen: a first visit imports the engine's heavy parts.
@@ -50,39 +53,52 @@ from lepton_core.workspace import confirm_dataset  # noqa: E402
 upload_limit_mb = st.get_option("server.maxUploadSize")
 # Column kinds in a spreadsheet user's words.
 KIND_WORDS = {
-    "numeric": "number",
-    "categorical": "category",
-    "boolean": "yes / no",
-    "datetime": "date",
-    "text": "text",
-    "identifier": "ID (not used)",
+    "numeric": tr("number"),
+    "categorical": tr("category"),
+    "boolean": tr("yes / no"),
+    "datetime": tr("date"),
+    "text": tr("text"),
+    "identifier": tr("ID (not used)"),
 }
-TYPE_HELP = (
+# The "Use as" choices (keys of TYPE_CHOICES) in the reader's language.
+TYPE_WORDS = {
+    "number": KIND_WORDS["numeric"],
+    "category": KIND_WORDS["categorical"],
+    "text": KIND_WORDS["text"],
+    "date": KIND_WORDS["datetime"],
+    "leave out": tr("leave out"),
+}
+TYPE_HELP = tr(
     "number: amounts, counts, prices. category: a few groups such as 'Full-time'. "
     "text: sentences a text model reads (table models leave it out). date: days and times. "
     "leave out: the column is removed from the data set."
 )
+TASK_WORDS = {
+    "binary": tr("binary"),
+    "multiclass": tr("multiclass"),
+    "regression": tr("regression"),
+}
 
 
-@st.cache_data(show_spinner="Looking for personal data…", max_entries=8)
+@st.cache_data(show_spinner=tr("Looking for personal data…"), max_entries=8)
 def _scan(_df: pd.DataFrame, key: str):
     return scan_table(_df)
 
 
-@st.cache_data(show_spinner="Counting tokens…", max_entries=8)
+@st.cache_data(show_spinner=tr("Counting tokens…"), max_entries=8)
 def _lengths(_texts: pd.Series, key: str):
     from lepton_core.text import length_stats
 
     return length_stats(_texts.fillna("").astype("str").tolist())
 
 
-@st.cache_data(show_spinner="Profiling the table…", max_entries=8)
+@st.cache_data(show_spinner=tr("Profiling the table…"), max_entries=8)
 def _profile(_df: pd.DataFrame, key: str, target: str | None = None):
     # The leading underscore keeps Streamlit from hashing the table; ``key`` is its fingerprint.
     return profile_table(_df, target=target)
 
 
-@st.cache_data(show_spinner="Looking for columns to tidy…", max_entries=8)
+@st.cache_data(show_spinner=tr("Looking for columns to tidy…"), max_entries=8)
 def _proposals(_df: pd.DataFrame, key: str):
     return suggest_cleanups(_df)
 
@@ -116,14 +132,14 @@ def _redo(draft: dict, cleanups: list[CleanupStep]) -> None:
 UPLOAD_TYPES = ["csv", "tsv", "txt", "data", "parquet", "jsonl", "json"]
 UPLOAD_TYPES += ["xlsx", "xlsm", "xls", "ods", "zip", "gz"]
 DELIMITER_CHOICES = {
-    ",": "comma ,",
-    ";": "semicolon ;",
-    "\t": "tab",
-    "|": "pipe |",
-    r"\s+": "spaces",
-    ":": "colon :",
-    "^": "caret ^",
-    "~": "tilde ~",
+    ",": tr("comma ,"),
+    ";": tr("semicolon ;"),
+    "\t": tr("tab"),
+    "|": tr("pipe |"),
+    r"\s+": tr("spaces"),
+    ":": tr("colon :"),
+    "^": tr("caret ^"),
+    "~": tr("tilde ~"),
 }
 ENCODING_CHOICES = ["utf_8", "gb18030", "big5", "cp932", "cp1252", "utf_16", "cp1251", "euc_kr"]
 
@@ -148,7 +164,7 @@ def _load_upload(upload, test_upload, options: dict) -> None:
         "source": upload.name,
         "target": None,
         "sensitive": None,
-        "about": f"Uploaded file {upload.name}.",
+        "about": tr("Uploaded file {name}.").format(name=upload.name),
         "upload_id": _upload_id(upload),
         "read_as": read_as.to_dict(),
         "read_options": options,
@@ -164,7 +180,7 @@ def _read_options(read_as: TableFormat, chosen: dict) -> dict:
         delimiters.setdefault(read_as.delimiter or ",", repr(read_as.delimiter))
         keys = list(delimiters)
         options["delimiter"] = c1.selectbox(
-            "Columns separated by",
+            tr("Columns separated by"),
             keys,
             index=keys.index(read_as.delimiter or ","),
             format_func=delimiters.get,
@@ -174,34 +190,43 @@ def _read_options(read_as: TableFormat, chosen: dict) -> dict:
             encodings.insert(0, read_as.encoding)
         encoding = read_as.encoding or "utf_8"
         options["encoding"] = c2.selectbox(
-            "Encoding",
+            tr("Encoding"),
             encodings,
             index=encodings.index(encoding) if encoding in encodings else 0,
             format_func=encoding_label,
-            help="GBK/GB18030 for Simplified Chinese, Big5 for Traditional Chinese, "
-            "Shift-JIS for Japanese, Windows-1252 for Western European office files.",
+            help=tr(
+                "GBK/GB18030 for Simplified Chinese, Big5 for Traditional Chinese, "
+                "Shift-JIS for Japanese, Windows-1252 for Western European office files."
+            ),
         )
     if read_as.format == "excel" and len(read_as.sheets) > 1:
         options["sheet"] = st.selectbox(
-            "Sheet",
+            tr("Sheet"),
             read_as.sheets,
             index=read_as.sheets.index(read_as.sheet) if read_as.sheet in read_as.sheets else 0,
         )
     if read_as.format in ("csv", "excel"):
+        answers = {"Yes": tr("Yes"), "No": tr("No")}
         answer = st.radio(
-            "Does the first row name the columns?",
-            ["Yes", "No"],
+            tr("Does the first row name the columns?"),
+            list(answers),
             index=0 if read_as.header else 1,
+            format_func=answers.get,
             horizontal=True,
         )
         options["header"] = answer == "Yes"
     return options
 
 
-source = st.radio("Source", ["Sample", "Upload a file", "Hugging Face data set"], horizontal=True)
+SOURCES = {
+    "Sample": tr("Sample"),
+    "Upload a file": tr("Upload a file"),
+    "Hugging Face data set": tr("Hugging Face data set"),
+}
+source = st.radio(tr("Source"), list(SOURCES), format_func=SOURCES.get, horizontal=True)
 if source == "Sample":
-    name = st.selectbox("Sample", list_samples())
-    if st.button("Load sample", type="primary"):
+    name = st.selectbox(tr("Sample"), list_samples())
+    if st.button(tr("Load sample"), type="primary"):
         sample = guard(load_sample, name)
         st.session_state[Keys.DRAFT] = {
             "name": sample.name,
@@ -211,15 +236,17 @@ if source == "Sample":
             "target": sample.target,
             "sensitive": sample.sensitive,
             "text_column": sample.text_column,
-            "about": f"{sample.title}: {sample.description} Source: {sample.source}",
+            "about": tr("{title}: {description} Source: {source}").format(
+                title=sample.title, description=sample.description, source=sample.source
+            ),
         }
 elif source == "Hugging Face data set":
     h1, h2, h3 = st.columns([3, 1, 1])
-    hub_id = h1.text_input("Data set id", placeholder="stanfordnlp/sst2")
-    hub_config = h2.text_input("Config (optional)")
-    hub_split = h3.text_input("Split", "train")
-    st.caption("Needs internet access; offline, upload the data as a file or pick a sample.")
-    if hub_id and st.button("Load data set", type="primary"):
+    hub_id = h1.text_input(tr("Data set id"), placeholder="stanfordnlp/sst2")
+    hub_config = h2.text_input(tr("Config (optional)"))
+    hub_split = h3.text_input(tr("Split"), "train")
+    st.caption(tr("Needs internet access; offline, upload the data as a file or pick a sample."))
+    if hub_id and st.button(tr("Load data set"), type="primary"):
         df = guard(load_hub_dataset, hub_id.strip(), config=hub_config or None, split=hub_split)
         st.session_state[Keys.DRAFT] = {
             "name": hub_id.strip().replace("/", "-"),
@@ -230,34 +257,40 @@ elif source == "Hugging Face data set":
             + f"@{hub_split}",
             "target": None,
             "sensitive": None,
-            "about": f"Hugging Face data set {hub_id}, split {hub_split}.",
+            "about": tr("Hugging Face data set {id}, split {split}.").format(
+                id=hub_id, split=hub_split
+            ),
         }
 else:
     upload = st.file_uploader(
-        "Table (CSV, TSV, Excel, Parquet, JSON, or a zip holding one)", type=UPLOAD_TYPES
+        tr("Table (CSV, TSV, Excel, Parquet, JSON, or a zip holding one)"), type=UPLOAD_TYPES
     )
     test_upload = st.file_uploader(
-        "Optional test table (same columns); otherwise part of the table is held out",
+        tr("Optional test table (same columns); otherwise part of the table is held out"),
         type=UPLOAD_TYPES,
     )
-    if upload is not None and st.button("Load file", type="primary"):
+    if upload is not None and st.button(tr("Load file"), type="primary"):
         _load_upload(upload, test_upload, {})
     draft = st.session_state.get(Keys.DRAFT)
     if upload is not None and (draft is None or draft.get("upload_id") != _upload_id(upload)):
         # The table below would be another file's: never show it as if it were this one.
-        st.info(f"**{_plain(upload.name)}** is chosen; press **Load file** to read it.")
+        st.info(
+            tr("**{name}** is chosen; press **Load file** to read it.").format(
+                name=_plain(upload.name)
+            )
+        )
         st.stop()
     if upload is not None and draft.get("read_as") is not None:
         read_as = TableFormat.from_dict(draft["read_as"])
         st.caption(f":material/description: {_plain(read_as.describe())}.")
-        with st.expander("Adjust how the file is read"):
+        with st.expander(tr("Adjust how the file is read")):
             options = _read_options(read_as, draft.get("read_options", {}))
-            if st.button("Read the file again with these settings"):
+            if st.button(tr("Read the file again with these settings")):
                 _load_upload(upload, test_upload, options)
 
 draft = st.session_state.get(Keys.DRAFT)
 if draft is None:
-    st.info("Pick a sample or upload a file to begin.")
+    st.info(tr("Pick a sample or upload a file to begin."))
     python_cell(
         """
 from lepton_core.data import load_table, profile_table
@@ -272,18 +305,20 @@ key = fingerprint(df)
 profile = _profile(df, key)
 st.caption(draft["about"])
 c1, c2, c3, c4 = st.columns(4)
-c1.metric("Rows", f"{profile.n_rows:,}")
-c2.metric("Columns", profile.n_columns)
+c1.metric(tr("Rows"), f"{profile.n_rows:,}")
+c2.metric(tr("Columns"), profile.n_columns)
 missing = sum(c.missing_share for c in profile.columns) / max(len(profile.columns), 1)
-c3.metric("Missing values", f"{missing:.1%}")
-c4.metric("Test rows", f"{len(draft['test']):,}" if draft["test"] is not None else "held out")
+c3.metric(tr("Missing values"), f"{missing:.1%}")
+c4.metric(
+    tr("Test rows"), f"{len(draft['test']):,}" if draft["test"] is not None else tr("held out")
+)
 for warning in profile.warnings:  # hidden characters in a name, constant or empty columns…
     st.warning(warning, icon=":material/warning:")
 
-st.subheader("Preview")
+st.subheader(tr("Preview"))
 st.dataframe(df.head(200), height=260)
 
-st.subheader("Columns")
+st.subheader(tr("Columns"))
 st.dataframe(
     pd.DataFrame(
         {
@@ -293,21 +328,29 @@ st.dataframe(
             "distinct": [c.distinct for c in profile.columns],
         }
     ),
-    column_config={"missing": st.column_config.ProgressColumn("missing", format="percent")},
+    # The table's own column names stay English; only their headings are translated.
+    column_config={
+        "column": st.column_config.Column(tr("column")),
+        "type": st.column_config.Column(tr("type")),
+        "missing": st.column_config.ProgressColumn(tr("missing"), format="percent"),
+        "distinct": st.column_config.Column(tr("distinct")),
+    },
     hide_index=True,
 )
 left, right = st.columns(2)
 with left:
-    shown = st.selectbox("Distribution of", [c.name for c in profile.columns])
+    shown = st.selectbox(tr("Distribution of"), [c.name for c in profile.columns])
     column = next(c for c in profile.columns if c.name == shown)
     st.plotly_chart(column_distribution_figure(column))
 
-st.subheader("Clean-ups and column types")
+st.subheader(tr("Clean-ups and column types"))
 st.caption(
-    "Numbers written as text (\\$78,693, 34k, 45%, ￥3,000, 5万) can be read as numbers, "
-    "words like 'n/a' become blanks, and spellings of one category ('Full-time', "
-    "'full time ') can be merged. Nothing changes until you apply it, and every change "
-    "can be undone."
+    tr(
+        "Numbers written as text (\\$78,693, 34k, 45%, ￥3,000, 5万) can be read as numbers, "
+        "words like 'n/a' become blanks, and spellings of one category ('Full-time', "
+        "'full time ') can be merged. Nothing changes until you apply it, and every change "
+        "can be undone."
+    )
 )
 cleanups: list[CleanupStep] = draft.get("cleanups", [])
 proposals = _proposals(df, key)
@@ -317,30 +360,38 @@ if proposals:
         for i, step in enumerate(proposals)
         if st.checkbox(_plain(step.description), value=True, key=f"cleanup_{key}_{i}")
     ]
-    if st.button("Apply the ticked clean-ups", disabled=not ticked):
+    if st.button(tr("Apply the ticked clean-ups"), disabled=not ticked):
         for step in ticked:
             cleanups = add_cleanup(cleanups, step)
         _redo(draft, cleanups)
 else:
-    st.caption("No column needs tidying.")
+    st.caption(tr("No column needs tidying."))
 t1, t2, t3 = st.columns([2, 2, 1], vertical_alignment="bottom")
-type_column = t1.selectbox("Column", list(df.columns), key=f"type_column_{key}")
-type_kind = t2.selectbox("Use as", list(TYPE_CHOICES), help=TYPE_HELP, key=f"type_kind_{key}")
-if t3.button("Set type"):
+type_column = t1.selectbox(tr("Column"), list(df.columns), key=f"type_column_{key}")
+type_kind = t2.selectbox(
+    tr("Use as"),
+    list(TYPE_CHOICES),
+    format_func=lambda choice: TYPE_WORDS.get(choice, choice),
+    help=TYPE_HELP,
+    key=f"type_kind_{key}",
+)
+if t3.button(tr("Set type")):
     _redo(draft, add_cleanup(cleanups, guard(set_type, df, type_column, type_kind)))
 if cleanups:
-    st.markdown("**Applied**")
+    st.markdown(tr("**Applied**"))
     for i, step in enumerate(cleanups):
         a1, a2 = st.columns([6, 1], vertical_alignment="center")
         a1.markdown(f":material/check: {_plain(step.description)}")
-        if a2.button("Undo", key=f"undo_{i}_{key}"):
+        if a2.button(tr("Undo"), key=f"undo_{i}_{key}"):
             _redo(draft, [s for j, s in enumerate(cleanups) if j != i])
 
-st.subheader("Personal data")
+st.subheader(tr("Personal data"))
 st.caption(
-    "Lepton looked at each column's name and a sample of its values for personal data. "
-    "Detection is advisory, not a compliance guarantee: check the table yourself before "
-    "training or sharing."
+    tr(
+        "Lepton looked at each column's name and a sample of its values for personal data. "
+        "Detection is advisory, not a compliance guarantee: check the table yourself before "
+        "training or sharing."
+    )
 )
 scan = _scan(df, key)
 for note in scan.notes:  # e.g. the free-text model could not be loaded
@@ -348,9 +399,10 @@ for note in scan.notes:  # e.g. the free-text model could not be loaded
 original: pd.DataFrame = draft.get("original", df)
 if draft.get("steps"):
     st.success(
-        "Applied: "
-        + "; ".join(f"{s.column} → {s.action} ({s.detail})" for s in draft["steps"])
-        + ". The original table is kept as its own data set version when you confirm."
+        tr(
+            "Applied: {steps}. The original table is kept as its own data set version when "
+            "you confirm."
+        ).format(steps="; ".join(f"{s.column} → {s.action} ({s.detail})" for s in draft["steps"]))
     )
 # Columns already anonymised keep their (hashed, generalised) values unless changed again.
 done = {step.column: step.action for step in draft.get("steps", [])}
@@ -360,7 +412,7 @@ if scan.personal or scan.quasi_identifiers:
             {
                 "column": [f.column for f in scan.findings],
                 "finding": [
-                    f"done: {done[f.column]}"
+                    tr("done: {action}").format(action=done[f.column])
                     if f.column in done
                     else KIND_LABELS.get(f.kind or "", "")
                     for f in scan.findings
@@ -374,13 +426,23 @@ if scan.personal or scan.quasi_identifiers:
                 "option": [None for _ in scan.findings],
             }
         ),
+        # The editor's column names stay English (rows are read back by them); only their
+        # headings are translated.
         column_config={
-            "confidence": st.column_config.ProgressColumn("confidence", format="percent"),
-            "action": st.column_config.SelectboxColumn("action", options=ACTIONS, required=True),
+            "column": st.column_config.Column(tr("column")),
+            "finding": st.column_config.Column(tr("finding")),
+            "confidence": st.column_config.ProgressColumn(tr("confidence"), format="percent"),
+            "quasi-identifier": st.column_config.Column(tr("quasi-identifier")),
+            "why": st.column_config.Column(tr("why")),
+            "action": st.column_config.SelectboxColumn(
+                tr("action"), options=ACTIONS, required=True
+            ),
             "option": st.column_config.TextColumn(
-                "option",
-                help="For generalise: age:10 (bands), ranges:5, year, month or prefix:3; "
-                "empty picks one from the column.",
+                tr("option"),
+                help=tr(
+                    "For generalise: age:10 (bands), ranges:5, year, month or prefix:3; "
+                    "empty picks one from the column."
+                ),
             ),
         },
         disabled=["column", "finding", "confidence", "quasi-identifier", "why"],
@@ -388,40 +450,42 @@ if scan.personal or scan.quasi_identifiers:
         key=f"privacy_actions_{key}",
     )
     st.markdown(
-        "**Can someone be singled out?** — how many rows share each combination of the "
-        "columns that could identify a person (k-anonymity)",
+        tr(
+            "**Can someone be singled out?** — how many rows share each combination of the "
+            "columns that could identify a person (k-anonymity)"
+        ),
         help=PLAIN["k_anonymity"],
     )
     k1, k2 = st.columns([3, 1])
     quasi = k1.multiselect(
-        "Columns that could identify someone together (quasi-identifiers)",
+        tr("Columns that could identify someone together (quasi-identifiers)"),
         list(df.columns),
         default=[c for c in scan.quasi_identifiers if c in df.columns],
         help=PLAIN["quasi_identifier"],
     )
     k = int(
         k2.number_input(
-            "Least rows per combination (k)",
+            tr("Least rows per combination (k)"),
             min_value=2,
             max_value=100,
             value=5,
-            help="Combinations shared by fewer rows than this stand out.",
+            help=tr("Combinations shared by fewer rows than this stand out."),
         )
     )
     before = guard(k_anonymity, original, [c for c in quasi if c in original.columns], k=k)
     after = guard(k_anonymity, df, quasi, k=k) if draft.get("steps") else None
     m1, m2, m3 = st.columns(3)
-    m1.metric("Smallest group (before)", before.smallest_group)
-    m2.metric(f"Rows in groups below {k} (before)", f"{before.share_below_k:.1%}")
+    m1.metric(tr("Smallest group (before)"), before.smallest_group)
+    m2.metric(tr("Rows in groups below {k} (before)").format(k=k), f"{before.share_below_k:.1%}")
     if after is not None:
         m3.metric(
-            f"Rows in groups below {k} (after)",
+            tr("Rows in groups below {k} (after)").format(k=k),
             f"{after.share_below_k:.1%}",
             delta=f"{after.share_below_k - before.share_below_k:+.1%}",
             delta_color="inverse",
         )
-        st.caption(f"Smallest group after: {after.smallest_group}.")
-    if st.button("Apply actions"):
+        st.caption(tr("Smallest group after: {size}.").format(size=after.smallest_group))
+    if st.button(tr("Apply actions")):
         chosen = [
             Action(row.column, row.action, row.option or None)
             for row in edited.itertuples(index=False)
@@ -435,13 +499,15 @@ if scan.personal or scan.quasi_identifiers:
         draft.update(df=new_df, test=new_test, steps=[*draft.get("steps", []), *steps])
         st.rerun()
 else:
-    st.info("No column looks like personal data or a quasi-identifier.")
+    st.info(tr("No column looks like personal data or a quasi-identifier."))
 
-st.subheader("What to predict")
+st.subheader(tr("What to predict"))
 names = list(df.columns)
 suggested = draft["target"] or profile.suggestions.target
 target = st.selectbox(
-    "Target column", names, index=names.index(suggested) if suggested in names else len(names) - 1
+    tr("Target column"),
+    names,
+    index=names.index(suggested) if suggested in names else len(names) - 1,
 )
 inferred = guard(check_target, df, target)
 target_profile = guard(_profile, df, key, target)
@@ -449,17 +515,18 @@ for warning in target_profile.warnings:
     if warning not in profile.warnings:  # about this target: alike rows, different labels
         st.warning(warning, icon=":material/warning:")
 task = st.radio(
-    "Task",
+    tr("Task"),
     TASKS,
     index=TASKS.index(inferred),
+    format_func=lambda choice: TASK_WORDS.get(choice, choice),
     horizontal=True,
-    help="Inferred from the target column; change it only if Lepton guessed wrong.",
+    help=tr("Inferred from the target column; change it only if Lepton guessed wrong."),
 )
 default_sensitive = draft["sensitive"]
 if default_sensitive is None:
     default_sensitive = profile.suggestions.sensitive
 sensitive = st.multiselect(
-    "Sensitive columns (fairness is compared across their groups)",
+    tr("Sensitive columns (fairness is compared across their groups)"),
     [n for n in names if n != target],
     default=[s for s in default_sensitive if s != target and s in names],
 )
@@ -470,31 +537,34 @@ with right:
 text_columns = [c.name for c in profile.columns if c.kind == "text" and c.name != target]
 text_column = ""
 if text_columns and task != "regression":
-    st.subheader("Text")
+    st.subheader(tr("Text"))
     default_text = draft.get("text_column") or text_columns[0]
     use_text = st.toggle(
-        "Text classification: fine-tune a language model on a free-text column",
+        tr("Text classification: fine-tune a language model on a free-text column"),
         value=bool(draft.get("text_column")) or len(text_columns) == len(names) - 1,
     )
     if use_text:
         text_column = st.selectbox(
-            "Text column",
+            tr("Text column"),
             text_columns,
             index=text_columns.index(default_text) if default_text in text_columns else 0,
         )
         st.caption(
-            "A text model reads this column only; combining text with the table's other "
-            "columns is not supported yet (they can still be sensitive columns for fairness)."
+            tr(
+                "A text model reads this column only; combining text with the table's other "
+                "columns is not supported yet (they can still be sensitive columns for fairness)."
+            )
         )
         lengths = guard(_lengths, df[text_column], f"{key}:{text_column}")
         st.plotly_chart(token_length_figure(lengths))
         st.caption(
-            f"Texts are cut at {lengths.suggested_max_length} tokens while training, which "
-            f"keeps {1 - lengths.truncated_share:.0%} of them whole (the 95th percentile, "
-            "capped); longer limits train more slowly."
+            tr(
+                "Texts are cut at {tokens} tokens while training, which keeps {whole:.0%} of "
+                "them whole (the 95th percentile, capped); longer limits train more slowly."
+            ).format(tokens=lengths.suggested_max_length, whole=1 - lengths.truncated_share)
         )
 
-if st.button("Use this data", type="primary"):
+if st.button(tr("Use this data"), type="primary"):
     steps = draft.get("steps", [])
     info = guard(
         confirm_dataset,
@@ -514,8 +584,12 @@ if st.button("Use this data", type="primary"):
         cleanups=draft.get("cleanups", []),
     )
     st.session_state[Keys.DATASET_ID] = info.id
-    st.success(f"Data set **{info.name}** is ready ({info.n_rows:,} rows); next, train a model.")
-    st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.success(
+        tr("Data set **{name}** is ready ({rows:,} rows); next, train a model.").format(
+            name=info.name, rows=info.n_rows
+        )
+    )
+    st.page_link("app_pages/train.py", label=tr("Go to Train"), icon=":material/model_training:")
 
 if draft["source"].startswith("sample:"):
     load_code = f"df = load_sample({draft['name']!r}).train"

@@ -13,6 +13,7 @@ from typing import Any
 import streamlit as st
 
 from app_pages._common import guard, require_router, workspace
+from app_pages._i18n import tr
 from app_pages._text import token_highlights
 from lepton_core.core import LeptonError
 from lepton_core.explain import (
@@ -37,10 +38,12 @@ try:
     link = ShareLinks(workspace()).verify(st.query_params.get("token"))
     bundle = load_bundle(workspace(), link.model, link.version, require_published=True)
 except LeptonError:
-    st.title("This link is not valid")
+    st.title(tr("This link is not valid"))
     st.error(
-        "This demo link is expired, revoked or damaged, or its model was withdrawn; ask the "
-        "person who shared it for a new link."
+        tr(
+            "This demo link is expired, revoked or damaged, or its model was withdrawn; ask "
+            "the person who shared it for a new link."
+        )
     )
     st.stop()
 
@@ -52,7 +55,7 @@ classes = [str(c) for c in bundle.model.classes_] if task != "regression" else N
 st.title(prediction_title(card.dataset.get("target") or "", task, classes))
 if card.intended_use and not card.intended_use.startswith(_NOT_STATED):
     st.write(card.intended_use)
-st.write("Fill in the details and press **Predict** to see what the model says and why.")
+st.write(tr("Fill in the details and press **Predict** to see what the model says and why."))
 
 # How good it is, in words: accuracy-type figures only, with their likely range.
 intervals = {m.name: m for m in card.metrics}
@@ -63,7 +66,9 @@ def _likely(name: str, percent: bool) -> str:
     if m is None or m.low is None:
         return ""
     shown = (lambda v: f"{v:.0%}") if percent else (lambda v: f"{v:.3g}")
-    return f" Likely between {shown(m.low)} and {shown(m.high)} on other, similar cases."
+    return tr(" Likely between {low} and {high} on other, similar cases.").format(
+        low=shown(m.low), high=shown(m.high)
+    )
 
 
 metrics, n = evaluation.metrics, evaluation.n_rows
@@ -72,9 +77,11 @@ if task == "regression":
     if "mae" in metrics:
         figures.append(
             (
-                "Typical error",
+                tr("Typical error"),
                 f"{metrics['mae']:.3g}",
-                f"On average its prediction was this far from the truth on {n:,} test cases."
+                tr(
+                    "On average its prediction was this far from the truth on {n:,} test cases."
+                ).format(n=n)
                 + _likely("mae", False),
             )
         )
@@ -83,17 +90,21 @@ if task == "regression":
             (
                 "R²",
                 f"{metrics['r2']:.2f}",
-                "How much of the variation it explains: 0 is no better than always "
-                "guessing the average, 1 is perfect." + _likely("r2", False),
+                tr(
+                    "How much of the variation it explains: 0 is no better than always "
+                    "guessing the average, 1 is perfect."
+                )
+                + _likely("r2", False),
             )
         )
 else:
     if "accuracy" in metrics:
         figures.append(
             (
-                "Accuracy",
+                tr("Accuracy"),
                 f"{metrics['accuracy']:.0%}",
-                f"The share of {n:,} test cases it got right." + _likely("accuracy", True),
+                tr("The share of {n:,} test cases it got right.").format(n=n)
+                + _likely("accuracy", True),
             )
         )
     if "roc_auc" in metrics:
@@ -101,13 +112,13 @@ else:
             (
                 "ROC AUC",
                 f"{metrics['roc_auc']:.2f}",
-                "How well it ranks cases: 0.5 is guessing, 1 is perfect."
+                tr("How well it ranks cases: 0.5 is guessing, 1 is perfect.")
                 + _likely("roc_auc", False),
             )
         )
 for col, (label, value, help_text) in zip(st.columns(3), figures, strict=False):
     col.metric(label, value, help=help_text)
-st.caption(f"Measured on {n:,} test cases the model did not learn from.")
+st.caption(tr("Measured on {n:,} test cases the model did not learn from.").format(n=n))
 
 fields = bundle.input_schema.fields
 by_name = {f.name: f for f in fields}
@@ -130,7 +141,9 @@ def _field(col: Any, field: Any) -> Any:
         seen = bundle.background.get(field.name, [])
         hint = usual_range(list(seen), integer=field.integer)
         if hint is None and field.minimum is not None:
-            hint = f"From {field.minimum:g} to {field.maximum:g} in the examples it learned from"
+            hint = tr("From {low:g} to {high:g} in the examples it learned from").format(
+                low=field.minimum, high=field.maximum
+            )
         return col.number_input(
             label,
             value=cast(field.default) if field.default is not None else cast(0),
@@ -144,7 +157,7 @@ def _field(col: Any, field: Any) -> Any:
         label,
         choices,
         index=index,
-        help=f"Most common: {field.default}" if field.default else None,
+        help=tr("Most common: {value}").format(value=field.default) if field.default else None,
         key=key,
     )
 
@@ -155,12 +168,12 @@ with st.form("inputs"):
     for i, field in enumerate(main):
         record[field.name] = _field(columns[i % len(columns)], field)
     if other:
-        with st.expander(f"Other details ({len(other)}), set to typical values"):
-            st.caption("These matter less to the model; change them if you know them.")
+        with st.expander(tr("Other details ({n}), set to typical values").format(n=len(other))):
+            st.caption(tr("These matter less to the model; change them if you know them."))
             more = st.columns(3)
             for i, field in enumerate(other):
                 record[field.name] = _field(more[i % 3], field)
-    submitted = st.form_submit_button("Predict", type="primary")
+    submitted = st.form_submit_button(tr("Predict"), type="primary")
 
 if submitted:
     prediction = guard(bundle.predict, [record])[0]
@@ -169,38 +182,48 @@ if submitted:
     chosen = expl.outputs.index(label) if len(expl.outputs) > 1 and label in expl.outputs else 0
     left, right = st.columns([1, 2])
     with left:
-        st.metric("Prediction", label)
+        st.metric(tr("Prediction"), label)
         if prediction.probabilities:
             chance = prediction.probabilities.get(label)
             if chance is not None:
                 st.metric(
-                    f"Chance of {label}",
+                    tr("Chance of {label}").format(label=label),
                     f"{chance:.0%}",
-                    help="How sure the model is; 50% would be a coin toss between two answers.",
+                    help=tr("How sure the model is; 50% would be a coin toss between two answers."),
                 )
             st.dataframe(
                 {
-                    "answer": list(prediction.probabilities),
-                    "chance": [f"{p:.0%}" for p in prediction.probabilities.values()],
+                    tr("answer"): list(prediction.probabilities),
+                    tr("chance"): [f"{p:.0%}" for p in prediction.probabilities.values()],
                 },
                 hide_index=True,
             )
     with right:
         reasons = reason_sentences(expl, 0, chosen)
         if reasons:
-            st.markdown("**Why**" + "".join(f"\n- {r}." for r in reasons))
+            st.markdown(tr("**Why**") + "".join(f"\n- {r}." for r in reasons))
         if expl.is_text:
-            st.caption("Red words pushed toward this answer, blue words away from it.")
+            st.caption(tr("Red words pushed toward this answer, blue words away from it."))
             token_highlights(expl, 0, chosen)
         else:
             title = (
-                f"How these details move the chance of {expl.outputs[chosen]}"
+                tr("How these details move the chance of {label}").format(
+                    label=expl.outputs[chosen]
+                )
                 if expl.output_space == "probability"
-                else "How these details move the prediction"
+                else tr("How these details move the prediction")
             )
             st.plotly_chart(waterfall_figure(expl, 0, output=chosen, title=title))
-    with st.expander("Expert details", icon=":material/science:"):
+    with st.expander(tr("Expert details"), icon=":material/science:"):
         st.caption(
-            f"Model {info.name} version {info.version} ({card.family}). {expl.explainer}: SHAP "
-            f"values, converted to chances. {expl.note}"
+            tr(
+                "Model {name} version {version} ({family}). {explainer}: SHAP values, "
+                "converted to chances. {note}"
+            ).format(
+                name=info.name,
+                version=info.version,
+                family=card.family,
+                explainer=expl.explainer,
+                note=expl.note,
+            )
         )

@@ -21,6 +21,7 @@ from app_pages._common import (
     when,
     workspace,
 )
+from app_pages._i18n import tr
 
 
 class _State:
@@ -35,9 +36,11 @@ class _State:
 
 
 header(
-    "5 · Deploy",
-    "Share a model version as a demo link, call it from your own service through the REST "
-    "API, or score a whole file.",
+    tr("5 · Deploy"),
+    tr(
+        "Share a model version as a demo link, call it from your own service through the "
+        "REST API, or score a whole file."
+    ),
 )
 
 # Imported after the heading is on screen: a first visit imports the engine's heavy parts.
@@ -64,8 +67,8 @@ from lepton_core.workspace import (  # noqa: E402
 ws = workspace()
 versions = model_versions()
 if not versions:
-    st.info("There is no trained model yet; train one on the **Train** page first.")
-    st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.info(tr("There is no trained model yet; train one on the **Train** page first."))
+    st.page_link("app_pages/train.py", label=tr("Go to Train"), icon=":material/model_training:")
     st.stop()
 
 refs = [v.ref for v in versions]
@@ -73,12 +76,12 @@ by_ref = {v.ref: v for v in versions}
 run_id = st.session_state.get(Keys.RUN_ID)
 default = next((i for i, v in enumerate(versions) if v.run_id == run_id), 0)
 ref = st.selectbox(
-    "Model version",
+    tr("Model version"),
     refs,
     index=default,
     format_func=lambda r: (
-        f"{r}{' · published' if by_ref[r].published else ''} · {when(by_ref[r].created)}"
-    ),
+        tr("{ref} · published · {created}") if by_ref[r].published else "{ref} · {created}"
+    ).format(ref=r, created=when(by_ref[r].created)),
 )
 version = by_ref[ref]
 reports = run_reports(version.run_id)
@@ -91,61 +94,82 @@ def _link_url(token: str) -> str:
     return f"{base.scheme}://{base.netloc}/demo?{urlencode({'token': token})}"
 
 
+#: The expiry choices of links and keys (``lepton_core`` names them), as the reader reads them.
+_EXPIRY_LABELS = {
+    "1 day": tr("1 day"),
+    "7 days": tr("7 days"),
+    "30 days": tr("30 days"),
+    "90 days": tr("90 days"),
+    "365 days": tr("365 days"),
+    "Public, no expiry": tr("Public, no expiry"),
+    "Never": tr("Never"),
+}
+
+
+def _expiry_label(choice: str) -> str:
+    return _EXPIRY_LABELS.get(choice, choice)
+
+
 def _create_link() -> None:
     seconds = EXPIRY_CHOICES[expiry]
     links.create(version.name, version.version, expires_in=seconds, public=seconds is None)
 
 
 # ------------------------------------------------------------------ share links
-st.subheader("Share link")
+st.subheader(tr("Share link"))
 expiry = st.radio(
-    "Link expires after",
+    tr("Link expires after"),
     list(EXPIRY_CHOICES),
+    format_func=_expiry_label,
     horizontal=True,
     key=_State.EXPIRY,
-    help="A public link works until you revoke it or withdraw the version.",
+    help=tr("A public link works until you revoke it or withdraw the version."),
 )
 if version.published:
     mine = [link for link in links.list(version.name, version.version) if link.active]
     if mine:
-        st.success("This version is published; anyone with an active link can use its demo page.")
+        st.success(
+            tr("This version is published; anyone with an active link can use its demo page.")
+        )
         st.code(_link_url(mine[0].token), language=None)
         st.link_button(
-            "Open the demo page", _link_url(mine[0].token), icon=":material/open_in_new:"
+            tr("Open the demo page"), _link_url(mine[0].token), icon=":material/open_in_new:"
         )
     else:
-        st.warning("This version is published but has no active link; create one.")
+        st.warning(tr("This version is published but has no active link; create one."))
     left, right = st.columns(2)
-    if left.button("Create another link", icon=":material/add_link:"):
+    if left.button(tr("Create another link"), icon=":material/add_link:"):
         _create_link()
         st.rerun()
-    if right.button("Withdraw", help="Every link to this version stops working."):
+    if right.button(tr("Withdraw"), help=tr("Every link to this version stops working.")):
         guard(ws.set_published, version.name, version.version, False)
         st.rerun()
 else:
-    st.write("This version is not published; publishing it creates a signed demo link.")
-    if st.button("Publish", type="primary", icon=":material/rocket_launch:"):
+    st.write(tr("This version is not published; publishing it creates a signed demo link."))
+    if st.button(tr("Publish"), type="primary", icon=":material/rocket_launch:"):
         guard(ws.set_published, version.name, version.version, True)
         _create_link()
         st.rerun()
 
 all_links = links.list(version.name, version.version)
 if all_links:
-    with st.expander(f"Links to this version ({len(all_links)})", expanded=False):
+    with st.expander(tr("Links to this version ({n})").format(n=len(all_links)), expanded=False):
         for link in all_links:
             cols = st.columns([3, 2, 2, 1])
-            cols[0].write(f"`{link.id}` · created {when(link.created)}")
+            cols[0].write(tr("`{id}` · created {when}").format(id=link.id, when=when(link.created)))
             cols[1].write(
-                "never expires" if link.expires is None else f"expires {when(link.expires)}"
+                tr("never expires")
+                if link.expires is None
+                else tr("expires {when}").format(when=when(link.expires))
             )
             if link.revoked:
-                state = "revoked"
+                state = tr("revoked")
             elif not link.active:
-                state = "expired"
+                state = tr("expired")
             else:
-                state = "active" if version.published else "off while withdrawn"
+                state = tr("active") if version.published else tr("off while withdrawn")
             cols[2].write(state)
-            if link.revoked is None and cols[3].button("Revoke", key=f"revoke-link-{link.id}"):
+            if link.revoked is None and cols[3].button(tr("Revoke"), key=f"revoke-link-{link.id}"):
                 links.revoke(link.id)
                 st.rerun()
 
@@ -155,35 +179,40 @@ bundle = guard(load_bundle, ws, version.name, version.version)
 record = bundle.input_schema.defaults()
 endpoint = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
 st.write(
-    f"Start the API with `python -m lepton_core serve` (it listens on `{endpoint}`); every "
-    "call but `/health` needs an API key. Interactive docs are at "
-    f"`{endpoint}/docs`; Open Inference Protocol v2 clients use `/v2/models/{version.name}/infer`."
+    tr(
+        "Start the API with `python -m lepton_core serve` (it listens on `{endpoint}`); every "
+        "call but `/health` needs an API key. Interactive docs are at `{endpoint}/docs`; "
+        "Open Inference Protocol v2 clients use `/v2/models/{name}/infer`."
+    ).format(endpoint=endpoint, name=version.name)
 )
 examples = api_examples(endpoint, version.name, version.version, record)
 curl_tab, python_tab = st.tabs(["curl", "Python"])
 curl_tab.code(examples["curl"], language="bash")
 python_tab.code(examples["python"], language="python")
-if st.button("Try it", icon=":material/play_arrow:", help="Calls the API in this process."):
+if st.button(tr("Try it"), icon=":material/play_arrow:", help=tr("Calls the API in this process.")):
     result = try_predict(ws, version.name, version.version, [record])
-    st.caption(f"HTTP {result.status} in {result.latency_ms:.1f} ms")
+    st.caption(
+        tr("HTTP {status} in {ms:.1f} ms").format(status=result.status, ms=result.latency_ms)
+    )
     st.json(result.body)
 
-st.markdown("**API keys**")
+st.markdown(tr("**API keys**"))
 store = ApiKeyStore(ws)
 new_key = st.session_state.pop(_State.NEW_KEY, None)
 if new_key:
-    st.warning("Copy this key now: it is shown once and stored only as a hash.")
+    st.warning(tr("Copy this key now: it is shown once and stored only as a hash."))
     st.code(new_key, language=None)
 with st.form("new-key", clear_on_submit=True, border=False):
     left, middle, right = st.columns([3, 2, 1], vertical_alignment="bottom")
-    key_name = left.text_input("Key name", placeholder="e.g. billing-service")
+    key_name = left.text_input(tr("Key name"), placeholder=tr("e.g. billing-service"))
     key_expiry = middle.selectbox(
-        "Key expires after",
+        tr("Key expires after"),
         list(KEY_EXPIRY_CHOICES),
         index=1,
-        help="An expired key gets 401; create a new one before it runs out.",
+        format_func=_expiry_label,
+        help=tr("An expired key gets 401; create a new one before it runs out."),
     )
-    if right.form_submit_button("Create key", icon=":material/key:"):
+    if right.form_submit_button(tr("Create key"), icon=":material/key:"):
         _, token = store.create(key_name, expires_in=KEY_EXPIRY_CHOICES[key_expiry])
         st.session_state[_State.NEW_KEY] = token
         st.rerun()
@@ -191,45 +220,55 @@ with st.form("new-key", clear_on_submit=True, border=False):
 
 def _key_state(key: ApiKey) -> str:
     if key.revoked:
-        return "revoked"
+        return tr("revoked")
     if key.expired:
-        return "expired"
-    return f"last used {when(key.last_used)}" if key.last_used else "never used"
+        return tr("expired")
+    if key.last_used:
+        return tr("last used {when}").format(when=when(key.last_used))
+    return tr("never used")
 
 
 for key in store.list():
     cols = st.columns([3, 2, 2, 2, 1])
     cols[0].write(f"**{key.name}** `{key.hint}`")
-    cols[1].write(f"created {when(key.created)}")
-    cols[2].write("never expires" if key.expires is None else f"expires {when(key.expires)}")
+    cols[1].write(tr("created {when}").format(when=when(key.created)))
+    cols[2].write(
+        tr("never expires")
+        if key.expires is None
+        else tr("expires {when}").format(when=when(key.expires))
+    )
     cols[3].write(_key_state(key))
-    if key.active and cols[4].button("Revoke", key=f"revoke-key-{key.id}"):
+    if key.active and cols[4].button(tr("Revoke"), key=f"revoke-key-{key.id}"):
         store.revoke(key.id)
         st.rerun()
 
 # ----------------------------------------------------------------- batch scoring
-st.subheader("Batch scoring")
+st.subheader(tr("Batch scoring"))
 st.write(
-    "Upload a table with the model's columns; it comes back with the prediction, its "
-    "probability and the three features that weighed most on each row."
+    tr(
+        "Upload a table with the model's columns; it comes back with the prediction, its "
+        "probability and the three features that weighed most on each row."
+    )
 )
-upload = st.file_uploader("Table to score", type=["csv", "tsv", "parquet", "jsonl", "json"])
-if upload is not None and st.button("Score the file", icon=":material/batch_prediction:"):
+upload = st.file_uploader(tr("Table to score"), type=["csv", "tsv", "parquet", "jsonl", "json"])
+if upload is not None and st.button(tr("Score the file"), icon=":material/batch_prediction:"):
     table = guard(load_table, upload.getvalue(), filename=upload.name)
-    bar = st.progress(0.0, text="Scoring…")
+    bar = st.progress(0.0, text=tr("Scoring…"))
     scored = guard(
         score_table,
         bundle,
         table,
-        progress=lambda done, total: bar.progress(done / total, text=f"{done:,} / {total:,} rows"),
+        progress=lambda done, total: bar.progress(
+            done / total, text=tr("{done:,} / {total:,} rows").format(done=done, total=total)
+        ),
     )
     st.session_state[_State.SCORED] = (upload.name, scored)
 if _State.SCORED in st.session_state:
     name, scored = st.session_state[_State.SCORED]
-    st.caption(f"{len(scored):,} rows scored; the first 50:")
+    st.caption(tr("{n:,} rows scored; the first 50:").format(n=len(scored)))
     st.dataframe(scored.head(50), hide_index=True)
     st.download_button(
-        "Download the scored table",
+        tr("Download the scored table"),
         to_csv(scored),  # formula-like cells escaped for spreadsheets
         file_name=f"{name.rsplit('.', 1)[0]}-scored.csv",
         mime="text/csv",
@@ -237,22 +276,22 @@ if _State.SCORED in st.session_state:
     )
 
 # -------------------------------------------------------------------- model card
-st.subheader("Model card")
+st.subheader(tr("Model card"))
 card = guard(cached_model_card, ws, version.name, version.version)
 with st.form("intended-use", border=False):
     use = st.text_area(
-        "Intended use",
+        tr("Intended use"),
         value="" if card.intended_use.startswith("Not stated") else card.intended_use,
-        placeholder="What the model is for, who uses it, and what it must not be used for.",
+        placeholder=tr("What the model is for, who uses it, and what it must not be used for."),
     )
-    if st.form_submit_button("Save intended use"):
+    if st.form_submit_button(tr("Save intended use")):
         guard(set_intended_use, ws, version.name, version.version, use)
         st.rerun()
 markdown = card.to_markdown()
-with st.expander("Model card", icon=":material/description:"):
+with st.expander(tr("Model card"), icon=":material/description:"):
     st.markdown(markdown)
 st.download_button(
-    "Download the model card",
+    tr("Download the model card"),
     markdown,
     file_name=f"{version.name}-v{version.version}-model-card.md",
     mime="text/markdown",
@@ -260,35 +299,45 @@ st.download_button(
 )
 
 # ------------------------------------------------------- exports and compression
-st.subheader("Export and compress")
+st.subheader(tr("Export and compress"))
 st.write(
-    "Download the MLflow model folder, or an ONNX graph checked against the original on the "
-    "test rows. int8 compression shows what it saves and what it costs, fairness included."
+    tr(
+        "Download the MLflow model folder, or an ONNX graph checked against the original on "
+        "the test rows. int8 compression shows what it saves and what it costs, fairness "
+        "included."
+    )
 )
 left, right = st.columns(2)
-if left.button("Export MLflow folder (zip)", icon=":material/folder_zip:"):
+if left.button(tr("Export MLflow folder (zip)"), icon=":material/folder_zip:"):
     with tempfile.TemporaryDirectory() as tmp:
         path = guard(export_mlflow_zip, ws, version.name, version.version, tmp)
         st.session_state[_State.ZIP] = (version.ref, path.name, path.read_bytes())
-if right.button("Export ONNX", icon=":material/conversion_path:"):
-    with tempfile.TemporaryDirectory() as tmp, st.spinner("Converting and checking…"):
+if right.button(tr("Export ONNX"), icon=":material/conversion_path:"):
+    with tempfile.TemporaryDirectory() as tmp, st.spinner(tr("Converting and checking…")):
         result = guard(export_onnx, ws, version.name, version.version, tmp)
         st.session_state[_State.ONNX] = (version.ref, result, Path(result.path).read_bytes())
 zipped = st.session_state.get(_State.ZIP)
 if zipped and zipped[0] == version.ref:
     left.download_button(
-        "Download the zip", zipped[2], file_name=zipped[1], icon=":material/download:"
+        tr("Download the zip"), zipped[2], file_name=zipped[1], icon=":material/download:"
     )
 exported = st.session_state.get(_State.ONNX)
 if exported and exported[0] == version.ref:
     result = exported[1]
     right.caption(
-        f"{result.family} → ONNX, {result.size_bytes / 1024:,.0f} KiB; same label on "
-        f"{result.label_agreement:.2%} of {result.n_rows:,} test rows, largest difference "
-        f"{result.max_abs_diff:.1e}."
+        tr(
+            "{family} → ONNX, {kib:,.0f} KiB; same label on {agreement:.2%} of {rows:,} "
+            "test rows, largest difference {diff:.1e}."
+        ).format(
+            family=result.family,
+            kib=result.size_bytes / 1024,
+            agreement=result.label_agreement,
+            rows=result.n_rows,
+            diff=result.max_abs_diff,
+        )
     )
     right.download_button(
-        "Download the ONNX file",
+        tr("Download the ONNX file"),
         exported[2],
         file_name=Path(result.path).name,
         icon=":material/download:",
@@ -296,20 +345,22 @@ if exported and exported[0] == version.ref:
 methods = compression_methods(guard(ws.get_run, version.run_id).family)
 if not methods:
     st.caption(
-        "This kind of model has no int8 compression; it is already small and fast. "
-        "Compression is offered for neural networks and text models."
+        tr(
+            "This kind of model has no int8 compression; it is already small and fast. "
+            "Compression is offered for neural networks and text models."
+        )
     )
     method = None
 else:
     method = st.radio(
-        "Compression",
+        tr("Compression"),
         list(methods),
         format_func=methods.get,
         horizontal=True,
         key="deploy_method",
     )
-if method and st.button("Compress into a new version", icon=":material/compress:"):
-    with st.spinner("Quantising, then scoring, checking and explaining the new version…"):
+if method and st.button(tr("Compress into a new version"), icon=":material/compress:"):
+    with st.spinner(tr("Quantising, then scoring, checking and explaining the new version…")):
         st.session_state[_State.COMPRESSED] = (
             version.ref,
             guard(compress, ws, version.name, version.version, method=method),
@@ -319,37 +370,45 @@ if compressed and compressed[0] == version.ref:
     report = compressed[1]
     rows = {}
     for variant in (report.before, report.after):
-        row = {"size (KiB)": variant.size_bytes / 1024, "latency (ms)": variant.latency_ms}
+        row = {tr("size (KiB)"): variant.size_bytes / 1024, tr("latency (ms)"): variant.latency_ms}
         row.update({k: v for k, v in variant.metrics.items() if k in ("accuracy", "roc_auc", "r2")})
         for attribute, gaps in variant.fairness.items():
             for key, label in (
                 ("demographic_parity_difference", "DPD"),
                 ("equalized_odds_difference", "EOD"),
             ):
-                row[f"{label} by {attribute}"] = gaps[key]
+                row[tr("{gap} by {attribute}").format(gap=label, attribute=attribute)] = gaps[key]
         rows[variant.name] = row
     st.success(
-        f"Registered as **{report.model}:{report.new_version}**; pick it above to publish, "
-        "serve or export it like any version."
+        tr(
+            "Registered as **{model}:{version}**; pick it above to publish, serve or export "
+            "it like any version."
+        ).format(model=report.model, version=report.new_version)
     )
     st.dataframe(
         pd.DataFrame(rows),
         column_config={c: st.column_config.NumberColumn(format="%.4f") for c in rows},
     )
     st.caption(
-        f"Accuracy and fairness on the same {report.n_rows:,} test rows; the compressed "
-        f"version gives the same label on {report.label_agreement:.2%} of them. Latency: "
-        f"scoring {report.latency_rows:,} rows in one call (median of 3)."
+        tr(
+            "Accuracy and fairness on the same {rows:,} test rows; the compressed version "
+            "gives the same label on {agreement:.2%} of them. Latency: scoring "
+            "{latency_rows:,} rows in one call (median of 3)."
+        ).format(
+            rows=report.n_rows,
+            agreement=report.label_agreement,
+            latency_rows=report.latency_rows,
+        )
     )
 
-with st.expander("All versions"):
+with st.expander(tr("All versions")):
     st.dataframe(
         pd.DataFrame(
             {
-                "model": [v.ref for v in versions],
-                "published": [v.published for v in versions],
-                "created": [when(v.created) for v in versions],
-                "run": [v.run_id for v in versions],
+                tr("model"): [v.ref for v in versions],
+                tr("published"): [v.published for v in versions],
+                tr("created"): [when(v.created) for v in versions],
+                tr("run"): [v.run_id for v in versions],
             }
         ),
         hide_index=True,

@@ -8,25 +8,29 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._common import (
-    METRIC_HELP,
-    METRIC_LABELS,
     Keys,
     fmt,
     guard,
     header,
     job_status,
     list_runs,
+    metric_help,
+    metric_labels,
     pick_run,
     python_cell,
     run_label,
     run_reports,
     workspace,
 )
+from app_pages._i18n import tr
 
 header(
-    "3 · Evaluate",
-    "How often the model is right on rows it never saw, and whether it treats groups of people "
-    "alike. Fairness figures compare groups of each sensitive column; smaller gaps are fairer.",
+    tr("3 · Evaluate"),
+    tr(
+        "How often the model is right on rows it never saw, and whether it treats groups of "
+        "people alike. Fairness figures compare groups of each sensitive column; smaller gaps "
+        "are fairer."
+    ),
 )
 
 # Imported after the heading is on screen: the first visit imports the plotting stack.
@@ -56,15 +60,32 @@ from lepton_core.plots import (  # noqa: E402
 )
 from lepton_core.runs import MitigationConfig, headline_figures  # noqa: E402
 
-#: The by-group figures' column names, in words (fairlearn's short names as help).
-GROUP_COLUMNS = {
-    "count": ("test rows", "How many test rows belong to the group."),
-    "selection_rate": ("predicted yes", "Share of the group's rows the model says yes to."),
-    "accuracy": ("right", "Share of the group's rows the model gets right (accuracy)."),
-    "tpr": ("yes found", "Of the group's real yes-rows, the share the model says yes to (TPR)."),
-    "fpr": ("false alarms", "Of the group's real no-rows, the share it wrongly says yes to (FPR)."),
-    "fnr": ("yes missed", "Of the group's real yes-rows, the share it wrongly says no to (FNR)."),
-}
+
+def group_columns() -> dict[str, tuple[str, str]]:
+    """The by-group figures' column names, in words (fairlearn's short names as help)."""
+    return {
+        "count": (tr("test rows"), tr("How many test rows belong to the group.")),
+        "selection_rate": (
+            tr("predicted yes"),
+            tr("Share of the group's rows the model says yes to."),
+        ),
+        "accuracy": (
+            tr("right"),
+            tr("Share of the group's rows the model gets right (accuracy)."),
+        ),
+        "tpr": (
+            tr("yes found"),
+            tr("Of the group's real yes-rows, the share the model says yes to (TPR)."),
+        ),
+        "fpr": (
+            tr("false alarms"),
+            tr("Of the group's real no-rows, the share it wrongly says yes to (FPR)."),
+        ),
+        "fnr": (
+            tr("yes missed"),
+            tr("Of the group's real yes-rows, the share it wrongly says no to (FNR)."),
+        ),
+    }
 
 
 def fairness_table(report: FairnessReport, groups: list[str] | None = None) -> pd.DataFrame:
@@ -83,7 +104,7 @@ def show_groups(table: pd.DataFrame) -> None:
             name: st.column_config.NumberColumn(
                 label, help=text, format="%d" if name == "count" else "%.3f"
             )
-            for name, (label, text) in GROUP_COLUMNS.items()
+            for name, (label, text) in group_columns().items()
             if name in table.columns
         },
     )
@@ -94,32 +115,50 @@ def fairness_tables(report: FairnessReport) -> None:
     show_groups(fairness_table(report, report.measured_groups))
     if report.small_groups:
         st.markdown(
-            f"**Too small to judge** — fewer than {report.min_group_rows} test rows each, so "
-            "their figures are mostly chance; they are left out of the gaps and the worst group:"
+            tr(
+                "**Too small to judge** — fewer than {rows} test rows each, so their figures "
+                "are mostly chance; they are left out of the gaps and the worst group:"
+            ).format(rows=report.min_group_rows)
         )
         show_groups(fairness_table(report, report.small_groups))
 
 
-_PLAIN_METRICS = {
-    "accuracy": "Accuracy: the share of test rows the model gets right.",
-    "balanced_accuracy": "Balanced accuracy: the average, over the answers, of the share of "
-    "rows with that answer the model gets right (fair to rare answers).",
-    "precision": "Precision: of the rows the model says yes to, the share that really are yes.",
-    "recall": "Recall: of the rows that really are yes, the share the model finds.",
-    "f1": "F1: one figure balancing precision and recall; 1 is perfect.",
-    "roc_auc": "ROC AUC: how well the model ranks yes-rows above no-rows; 0.5 is a coin toss, "
-    "1 is perfect.",
-    "log_loss": "Log loss: how far the model's probabilities are from the truth; lower is better.",
-    "rmse": "RMSE: the typical size of an error, with big errors weighing more.",
-    "mae": "MAE: the average size of an error.",
-    "r2": "R²: the share of the target's variation the model explains; 0 is no better than "
-    "guessing the average, 1 is perfect.",
-}
+def plain_metrics() -> dict[str, str]:
+    """Metric name → "Name: what it means", in the reader's language."""
+    return {
+        "accuracy": tr("Accuracy: the share of test rows the model gets right."),
+        "balanced_accuracy": tr(
+            "Balanced accuracy: the average, over the answers, of the share of "
+            "rows with that answer the model gets right (fair to rare answers)."
+        ),
+        "precision": tr(
+            "Precision: of the rows the model says yes to, the share that really are yes."
+        ),
+        "recall": tr("Recall: of the rows that really are yes, the share the model finds."),
+        "f1": tr("F1: one figure balancing precision and recall; 1 is perfect."),
+        "roc_auc": tr(
+            "ROC AUC: how well the model ranks yes-rows above no-rows; 0.5 is a coin toss, "
+            "1 is perfect."
+        ),
+        "log_loss": tr(
+            "Log loss: how far the model's probabilities are from the truth; lower is better."
+        ),
+        "rmse": tr("RMSE: the typical size of an error, with big errors weighing more."),
+        "mae": tr("MAE: the average size of an error."),
+        "r2": tr(
+            "R²: the share of the target's variation the model explains; 0 is no better than "
+            "guessing the average, 1 is perfect."
+        ),
+    }
 
 
 def _likely(evaluation: EvalReport, name: str) -> str | None:
     pair = evaluation.interval(name)
-    return None if pair is None else f"likely {pair[0]:.3f} – {pair[1]:.3f}"
+    return (
+        None
+        if pair is None
+        else tr("likely {low:.3f} – {high:.3f}").format(low=pair[0], high=pair[1])
+    )
 
 
 def verdict_box(evaluation: EvalReport) -> None:
@@ -142,41 +181,55 @@ def headline_row(evaluation: EvalReport, fairness: FairnessReport | None) -> Non
         figures["demographic_parity_difference"] = None
         figures["equalized_odds_difference"] = None
     left, right = st.columns([len(figures), 1.3])
+    labels, helps, plain = metric_labels(), metric_help(), plain_metrics()
     with left:
         for col, (name, value) in zip(st.columns(len(figures)), figures.items(), strict=True):
             likely = _likely(evaluation, name)
-            unmeasured = value is None and name in METRIC_HELP
+            unmeasured = value is None and name in helps
             col.metric(
-                METRIC_LABELS.get(name, name),
+                labels.get(name, name),
                 fmt(value),
-                delta=likely or ("too few rows per group" if unmeasured else None),
+                delta=likely or (tr("too few rows per group") if unmeasured else None),
                 delta_color="off",
                 delta_arrow="off",
-                help=METRIC_HELP.get(name) or _PLAIN_METRICS.get(name),
+                help=helps.get(name) or plain.get(name),
             )
     if fairness is not None:
         worst = fairness.worst_group
-        label = f"Worst group by {worst['metric']}"
+        label = tr("Worst group by {metric}").format(metric=worst["metric"])
         if worst.get("group") is None:
             right.metric(
-                label, "—", delta="too few rows per group", delta_color="off", delta_arrow="off"
+                label,
+                "—",
+                delta=tr("too few rows per group"),
+                delta_color="off",
+                delta_arrow="off",
             )
         else:
             right.metric(
                 label,
                 str(worst["group"]),
-                delta=f"{worst['metric']} {fmt(worst['value'])}, "
-                f"{fmt(worst.get('gap'))} below overall",
+                delta=tr("{metric} {value}, {gap} below overall").format(
+                    metric=worst["metric"], value=fmt(worst["value"]), gap=fmt(worst.get("gap"))
+                ),
                 delta_color="off",
                 delta_arrow="off",
-                help=f"Among groups with at least {fairness.min_group_rows} test rows.",
+                help=tr("Among groups with at least {rows} test rows.").format(
+                    rows=fairness.min_group_rows
+                ),
             )
     if evaluation.intervals:
         st.caption(
-            f"Under each figure, the range the true figure is likely in: a "
-            f"{evaluation.confidence:.0%} confidence interval, from {evaluation.n_resamples} "
-            f"random resamples of the {evaluation.n_rows:,} test rows. A wide range means "
-            "the test rows are too few to pin the figure down."
+            tr(
+                "Under each figure, the range the true figure is likely in: a "
+                "{confidence:.0%} confidence interval, from {resamples} random resamples of "
+                "the {rows:,} test rows. A wide range means the test rows are too few to pin "
+                "the figure down."
+            ).format(
+                confidence=evaluation.confidence,
+                resamples=evaluation.n_resamples,
+                rows=evaluation.n_rows,
+            )
         )
 
 
@@ -186,20 +239,23 @@ def metrics_table(evaluation: EvalReport) -> pd.DataFrame:
     guess = (
         "—"
         if baseline is None
-        else f"always '{baseline.guess}'"
+        else tr("always '{guess}'").format(guess=baseline.guess)
         if baseline.rule == "most common answer"
-        else f"always the average ({baseline.guess:.3g})"
+        else tr("always the average ({guess:.3g})").format(guess=baseline.guess)
     )
+    plain = plain_metrics()
     rows = []
     for name, value in evaluation.metrics.items():
         pair = evaluation.interval(name)
         rows.append(
             {
-                "metric": _PLAIN_METRICS.get(name, name).split(":")[0],
-                "value": fmt(value),
-                "likely between": "—" if pair is None else f"{pair[0]:.3f} – {pair[1]:.3f}",
-                f"guessing {guess}": fmt((baseline.metrics if baseline else {}).get(name)),
-                "what it means": _PLAIN_METRICS.get(name, "").split(": ", 1)[-1],
+                tr("metric"): plain.get(name, name).split(":")[0],
+                tr("value"): fmt(value),
+                tr("likely between"): "—" if pair is None else f"{pair[0]:.3f} – {pair[1]:.3f}",
+                tr("guessing {guess}").format(guess=guess): fmt(
+                    (baseline.metrics if baseline else {}).get(name)
+                ),
+                tr("what it means"): plain.get(name, "").split(": ", 1)[-1],
             }
         )
     return pd.DataFrame(rows)
@@ -212,16 +268,22 @@ def mitigation_panel(job_id: str) -> None:
     job = guard(store.get, job_id)
     phase = job.progress.phase
     job_status(
-        job, store, fraction=0.1 if phase == "starting" else 0.5, text=f"Mitigating · {phase}"
+        job,
+        store,
+        fraction=0.1 if phase == "starting" else 0.5,
+        text=tr("Mitigating · {phase}").format(phase=phase),
     )
     if job.status == "succeeded":
         st.success(
-            f"Registered **{job.model_name}:{job.model_version}** in "
-            f"{(job.ended or 0) - (job.started or 0):.0f} s."
+            tr("Registered **{name}:{version}** in {seconds:.0f} s.").format(
+                name=job.model_name,
+                version=job.model_version,
+                seconds=(job.ended or 0) - (job.started or 0),
+            )
         )
         rows = guard(workspace().load_report, job.run_id, "mitigation")["rows"]
         st.dataframe(mitigation_table(rows), hide_index=True)
-        if st.button("Show the new version", key=f"show-{job.id}"):
+        if st.button(tr("Show the new version"), key=f"show-{job.id}"):
             st.session_state[Keys.RUN_ID] = job.run_id
             st.session_state.pop(Keys.MITIGATION_JOB, None)
             st.rerun(scope="app")
@@ -230,20 +292,30 @@ def mitigation_panel(job_id: str) -> None:
 def mitigation_table(rows: list[dict]) -> pd.DataFrame:
     """The before/after rows with readable metric names."""
     table = pd.DataFrame(rows)
-    table["metric"] = table["metric"].map(lambda m: METRIC_LABELS.get(m, m.replace("_", " ")))
+    labels = metric_labels()
+    table["metric"] = table["metric"].map(lambda m: labels.get(m, m.replace("_", " ")))
     for column in ("before", "after", "change"):
         table[column] = table[column].map(fmt)
-    return table
+    return table.rename(
+        columns={
+            "metric": tr("metric"),
+            "before": tr("before"),
+            "after": tr("after"),
+            "change": tr("change"),
+        }
+    )
 
 
 run = pick_run()
-with st.spinner("Loading the model's test results…"):
+with st.spinner(tr("Loading the model's test results…")):
     reports = run_reports(run.run_id, complete=True)
 evaluation = reports.evaluation
 verdict_box(evaluation)
 attributes = [r.attribute for r in reports.fairness]
 chosen = (
-    st.selectbox("Fairness by", attributes, help="Sensitive columns chosen on the Data page.")
+    st.selectbox(
+        tr("Fairness by"), attributes, help=tr("Sensitive columns chosen on the Data page.")
+    )
     if attributes
     else None
 )
@@ -252,14 +324,16 @@ headline_row(evaluation, fairness)
 if (privacy := load_privacy(workspace(), run.run_id)) is not None:
     privacy_row(privacy)
 if fairness is None:
-    st.info("No sensitive column was chosen for this data set, so there are no fairness figures.")
+    st.info(
+        tr("No sensitive column was chosen for this data set, so there are no fairness figures.")
+    )
 elif fairness.note and not fairness.comparable:
     st.warning(fairness.note, icon=":material/groups:")
 
 left, right = st.columns(2)
 with left:
     if fairness is not None:
-        st.subheader(f"By {fairness.attribute}")
+        st.subheader(tr("By {column}").format(column=fairness.attribute))
         fairness_tables(fairness)
         if fairness.note and fairness.comparable:
             st.caption(fairness.note)
@@ -272,7 +346,7 @@ with left:
 with right:
     if fairness is None:
         # No fairness column (a text model, say): the figures fill this half.
-        st.subheader("Every figure")
+        st.subheader(tr("Every figure"))
         st.dataframe(metrics_table(evaluation), hide_index=True)
     elif evaluation.task == "regression":
         st.plotly_chart(residual_figure(evaluation))
@@ -282,48 +356,61 @@ with right:
             st.plotly_chart(fairness_rates_figure(fairness))
 
 if evaluation.task != "regression":
-    st.subheader("Curves")
+    st.subheader(tr("Curves"))
     c1, c2, c3 = st.columns(3)
     c1.plotly_chart(roc_figure(evaluation))
     c2.plotly_chart(pr_figure(evaluation))
     if evaluation.calibration:
         c3.plotly_chart(calibration_figure(evaluation))
 if fairness is not None:
-    st.subheader("Every figure")
+    st.subheader(tr("Every figure"))
     st.dataframe(metrics_table(evaluation), hide_index=True)
 
-st.subheader("Mitigate")
+st.subheader(tr("Mitigate"))
 mitigation = guard(workspace().find_report, run.run_id, "mitigation")
 if mitigation:
     st.write(
-        f"This model is **{mitigation['title']}** for **{mitigation['sensitive']}**, made from "
-        f"{mitigation['parent_model']} (fitted on its {mitigation['fitted_on']}); same test rows."
+        tr(
+            "This model is **{title}** for **{sensitive}**, made from {parent} (fitted on its "
+            "{fitted_on}); same test rows."
+        ).format(
+            title=mitigation["title"],
+            sensitive=mitigation["sensitive"],
+            parent=mitigation["parent_model"],
+            fitted_on=mitigation["fitted_on"],
+        )
     )
     st.dataframe(mitigation_table(mitigation["rows"]), hide_index=True)
 elif evaluation.task != "binary" or not attributes:
-    st.write("Mitigation needs a yes/no target and a sensitive column.")
+    st.write(tr("Mitigation needs a yes/no target and a sensitive column."))
 elif not family_class(run.family).mitigable:
     st.write(
-        f"Mitigation is not available for a {family_title(run.family).lower()}; compare its "
-        "groups above and retrain with more varied examples for the group that fares worst."
+        tr(
+            "Mitigation is not available for a {family}; compare its groups above and retrain "
+            "with more varied examples for the group that fares worst."
+        ).format(family=family_title(run.family).lower())
     )
 else:
     st.write(
-        "Make a fairer version of this model. One way keeps the model and sets a separate "
-        "cut-off per group on its scores; the other trains it again, giving more weight to "
-        "the rows it treats unfairly. Either way you get a new model version, evaluated on "
-        "the same test rows, that deploys like any other."
+        tr(
+            "Make a fairer version of this model. One way keeps the model and sets a separate "
+            "cut-off per group on its scores; the other trains it again, giving more weight to "
+            "the rows it treats unfairly. Either way you get a new model version, evaluated on "
+            "the same test rows, that deploys like any other."
+        )
     )
-    with st.expander("Expert details"):
+    with st.expander(tr("Expert details")):
         st.write(
-            "Both methods come from fairlearn: **ThresholdOptimizer** (a threshold per group "
-            "on this model's scores) and **ExponentiatedGradient** (LightGBM retrained on "
-            "reweighted rows under a fairness constraint)."
+            tr(
+                "Both methods come from fairlearn: **ThresholdOptimizer** (a threshold per "
+                "group on this model's scores) and **ExponentiatedGradient** (LightGBM "
+                "retrained on reweighted rows under a fairness constraint)."
+            )
         )
     m1, m2 = st.columns(2)
-    method = m1.selectbox("Method", list(METHOD_TITLES), format_func=METHOD_TITLES.get)
-    target_attr = m2.selectbox("For", attributes, index=attributes.index(chosen))
-    if st.button("Mitigate", icon=":material/balance:"):
+    method = m1.selectbox(tr("Method"), list(METHOD_TITLES), format_func=METHOD_TITLES.get)
+    target_attr = m2.selectbox(tr("For"), attributes, index=attributes.index(chosen))
+    if st.button(tr("Mitigate"), icon=":material/balance:"):
         owner = st.session_state.setdefault(Keys.OWNER, uuid.uuid4().hex[:8])
         config = MitigationConfig(run_id=run.run_id, sensitive=target_attr, method=method)
         job = guard(start_job, config, workspace=workspace(), owner=owner)
@@ -332,15 +419,20 @@ else:
         mitigation_panel(st.session_state[Keys.MITIGATION_JOB])
 
 if attributes and evaluation.task != "regression":
-    st.subheader("Trade-off across runs")
+    st.subheader(tr("Trade-off across runs"))
     st.write(
-        f"Every run on data set **{run.dataset_name}**: accuracy against a fairness gap (ε marks "
-        "runs trained with differential privacy). Red points are the best trade-offs: no other "
-        "run is both more accurate and fairer. Click a point to open its run."
+        tr(
+            "Every run on data set **{name}**: accuracy against a fairness gap (ε marks runs "
+            "trained with differential privacy). Red points are the best trade-offs: no other "
+            "run is both more accurate and fairer. Click a point to open its run."
+        ).format(name=run.dataset_name)
     )
     t1, t2 = st.columns(2)
-    gap = t1.selectbox("Gap", GAPS, format_func=lambda g: METRIC_LABELS.get(g, g))
-    attribute = t2.selectbox("Of", attributes, index=attributes.index(chosen), key="tradeoff_of")
+    labels = metric_labels()
+    gap = t1.selectbox(tr("Gap"), GAPS, format_func=lambda g: labels.get(g, g))
+    attribute = t2.selectbox(
+        tr("Of"), attributes, index=attributes.index(chosen), key="tradeoff_of"
+    )
     trade = guard(tradeoff, workspace(), run.dataset_id, attribute=attribute, gap=gap)
     event = st.plotly_chart(
         tradeoff_figure(trade), on_select="rerun", selection_mode="points", key="tradeoff"
@@ -350,41 +442,51 @@ if attributes and evaluation.task != "regression":
         st.session_state[Keys.RUN_ID] = picked[0]
         st.rerun()
     if trade.skipped:
-        st.caption(f"{trade.skipped} run(s) without figures for {attribute} are left out.")
+        st.caption(
+            tr("{count} run(s) without figures for {column} are left out.").format(
+                count=trade.skipped, column=attribute
+            )
+        )
 
-with st.expander("Compare with another run", icon=":material/compare_arrows:"):
+with st.expander(tr("Compare with another run"), icon=":material/compare_arrows:"):
     runs = [r for r in list_runs() if r.run_id != run.run_id]
     if not runs:
-        st.write("Train a second model to compare.")
+        st.write(tr("Train a second model to compare."))
     else:
         other_id = st.selectbox(
-            "Other run",
+            tr("Other run"),
             [r.run_id for r in runs],
             format_func=lambda i: run_label(next(r for r in runs if r.run_id == i)),
             key=Keys.COMPARE_RUN_ID,
         )
         other = run_reports(other_id)
         st.dataframe(pd.DataFrame(compare_reports(evaluation, other.evaluation)), hide_index=True)
-        st.plotly_chart(compare_figure(evaluation, other.evaluation, labels=("this run", "other")))
+        st.plotly_chart(
+            compare_figure(evaluation, other.evaluation, labels=(tr("this run"), tr("other")))
+        )
 
-with st.expander("Audit predictions made elsewhere", icon=":material/fact_check:"):
+with st.expander(tr("Audit predictions made elsewhere"), icon=":material/fact_check:"):
     st.write(
-        "Upload a table with true labels and another model's predictions (or scores) to get "
-        "the same accuracy and fairness figures for a model Lepton did not train."
+        tr(
+            "Upload a table with true labels and another model's predictions (or scores) to "
+            "get the same accuracy and fairness figures for a model Lepton did not train."
+        )
     )
-    upload = st.file_uploader("Predictions table", type=["csv", "tsv", "txt", "parquet", "jsonl"])
+    upload = st.file_uploader(
+        tr("Predictions table"), type=["csv", "tsv", "txt", "parquet", "jsonl"]
+    )
     if upload is not None:
         table = guard(load_table, upload.getvalue(), filename=upload.name)
         cols = list(table.columns)
         a1, a2, a3 = st.columns(3)
-        label = a1.selectbox("Label column", cols)
-        prediction = a2.selectbox("Prediction or score column", cols, index=len(cols) - 1)
-        scores = a3.toggle("It holds scores", help="Probabilities are turned into labels.")
-        threshold = a3.number_input("Threshold", 0.0, 1.0, 0.5) if scores else None
+        label = a1.selectbox(tr("Label column"), cols)
+        prediction = a2.selectbox(tr("Prediction or score column"), cols, index=len(cols) - 1)
+        scores = a3.toggle(tr("It holds scores"), help=tr("Probabilities are turned into labels."))
+        threshold = a3.number_input(tr("Threshold"), 0.0, 1.0, 0.5) if scores else None
         sensitive = st.multiselect(
-            "Sensitive columns", [c for c in cols if c not in (label, prediction)]
+            tr("Sensitive columns"), [c for c in cols if c not in (label, prediction)]
         )
-        if st.button("Audit") and sensitive:
+        if st.button(tr("Audit")) and sensitive:
             audit = guard(
                 audit_predictions,
                 table,

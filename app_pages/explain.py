@@ -15,12 +15,15 @@ from app_pages._common import (
     run_explanation,
     workspace,
 )
+from app_pages._i18n import tr
 
 header(
-    "4 · Explain",
-    "Why the model predicts what it does: for each column (each word for a text model), how "
-    "much it pushed a prediction up or down from the starting point, the prediction for an "
-    "average row.",
+    tr("4 · Explain"),
+    tr(
+        "Why the model predicts what it does: for each column (each word for a text model), "
+        "how much it pushed a prediction up or down from the starting point, the prediction "
+        "for an average row."
+    ),
 )
 
 # Imported after the heading is on screen: the first visit imports the plotting stack.
@@ -47,36 +50,49 @@ from lepton_core.plots import (  # noqa: E402
 PLOT_ROWS = 500
 
 run = pick_run()
-with st.spinner("Loading the explanation…"):
+with st.spinner(tr("Loading the explanation…")):
     raw = run_explanation(run.run_id, probability=False)
     predictions = workspace().find_report(run.run_id, "test_predictions")
 expert = False
 if raw.output_space in LINK_SPACES:
     expert = st.toggle(
-        "Expert view: SHAP values in log-odds",
-        help="By default contributions are shown as percentage points of the chance. The model "
-        "itself adds up log-odds (the logarithm of p / (1 − p)); experts may prefer those.",
+        tr("Expert view: SHAP values in log-odds"),
+        help=tr(
+            "By default contributions are shown as percentage points of the chance. The model "
+            "itself adds up log-odds (the logarithm of p / (1 − p)); experts may prefer those."
+        ),
     )
 expl = raw if expert else run_explanation(run.run_id, probability=True)
 chances = expl.output_space == "probability"
 output = 0
 if len(expl.outputs) > 1:
     output = st.selectbox(
-        "Explain the chance of" if chances else "Explain the score of class",
+        tr("Explain the chance of") if chances else tr("Explain the score of class"),
         range(len(expl.outputs)),
         format_func=lambda i: expl.outputs[i],
     )
 label = expl.outputs[output]
 if chances:
     st.write(
-        f"Numbers are **percentage points of the chance of “{label}”**: +5 means a column "
-        "raised this chance by 5 points (say from 20% to 25%)."
+        tr(
+            "Numbers are **percentage points of the chance of “{label}”**: +5 means a column "
+            "raised this chance by 5 points (say from 20% to 25%)."
+        ).format(label=label)
     )
-with st.expander("Expert details", icon=":material/science:"):
+with st.expander(tr("Expert details"), icon=":material/science:"):
     st.caption(
-        f"{expl.explainer} on {len(expl.values):,} test rows; values are in "
-        f"{expl.output_space} of “{label}”. Additivity check: base value + contributions "
-        f"match the model's output to within {expl.additivity_error():.1e}. {expl.note}"
+        tr(
+            "{explainer} on {rows:,} test rows; values are in {space} of “{label}”. "
+            "Additivity check: base value + contributions match the model's output to "
+            "within {error:.1e}. {note}"
+        ).format(
+            explainer=expl.explainer,
+            rows=len(expl.values),
+            space=expl.output_space,
+            label=label,
+            error=expl.additivity_error(),
+            note=expl.note,
+        )
     )
 
 
@@ -84,42 +100,46 @@ def row_summary(expl: Explanation, row: int, output: int) -> None:
     """The predicted label with its chance, the true label, and the top reasons in words."""
     outcome = row_outcome(expl, row, predictions=predictions)
     c1, c2, c3 = st.columns(3)
-    c1.metric("Predicted", fmt(outcome.predicted))
+    c1.metric(tr("Predicted"), fmt(outcome.predicted))
     if outcome.probability is not None:
         c2.metric(
-            f"Chance of {outcome.predicted}",
+            tr("Chance of {label}").format(label=outcome.predicted),
             f"{outcome.probability:.0%}",
-            help="How sure the model is of its prediction for this row.",
+            help=tr("How sure the model is of its prediction for this row."),
         )
     if outcome.actual is not None:
-        verdict = {True: "right", False: "wrong", None: None}[outcome.correct]
+        verdict = {
+            True: tr("the model was right"),
+            False: tr("the model was wrong"),
+            None: None,
+        }[outcome.correct]
         c3.metric(
-            "Actually",
+            tr("Actually"),
             fmt(outcome.actual),
-            delta=verdict and f"the model was {verdict}",
+            delta=verdict,
             delta_color="normal" if outcome.correct else "inverse",
             delta_arrow="off",
         )
     reasons = reason_sentences(expl, row, output)
     if reasons:
-        st.markdown("**Top reasons**\n" + "".join(f"\n- {r}." for r in reasons))
+        st.markdown(tr("**Top reasons**") + "\n" + "".join(f"\n- {r}." for r in reasons))
 
 
 if expl.is_text:  # a text model: words instead of columns
     st.plotly_chart(token_importance_figure(expl, output=output))
-    st.subheader("One text")
+    st.subheader(tr("One text"))
     texts = [next(iter(record.values())) for record in expl.data]
     row = st.selectbox(
-        f"Text (one of the {len(texts)} explained test texts)",
+        tr("Text (one of the {n} explained test texts)").format(n=len(texts)),
         range(len(texts)),
         format_func=lambda i: texts[i] if len(texts[i]) <= 90 else texts[i][:89] + "…",
     )
     row_summary(expl, row, output)
     token_highlights(expl, row, output)
 
-    st.subheader("Your own text")
-    own = st.text_area("Text to explain", placeholder="Type or paste a text…")
-    if own.strip() and st.button("Explain this text", type="primary"):
+    st.subheader(tr("Your own text"))
+    own = st.text_area(tr("Text to explain"), placeholder=tr("Type or paste a text…"))
+    if own.strip() and st.button(tr("Explain this text"), type="primary"):
         model = guard(workspace().load_model, run.model_name, run.model_version)
         frame = pd.DataFrame({expl.feature_names[0]: [own]})
         mine = guard(explain, model, frame)
@@ -148,21 +168,27 @@ left, right = st.columns(2)
 left.plotly_chart(importance_figure(expl, output=output))
 right.plotly_chart(beeswarm_figure(dots, output=output))
 if dots is not expl:
-    right.caption(f"One dot per row, for {PLOT_ROWS:,} of the {len(expl.values):,} explained rows.")
+    right.caption(
+        tr("One dot per row, for {shown:,} of the {total:,} explained rows.").format(
+            shown=PLOT_ROWS, total=len(expl.values)
+        )
+    )
 
-st.subheader("One column's effect")
+st.subheader(tr("One column's effect"))
 ranked = [name for name, _ in expl.global_importance(output)]
-feature = st.selectbox("Column", ranked, format_func=friendly_name)
+feature = st.selectbox(tr("Column"), ranked, format_func=friendly_name)
 st.plotly_chart(dependence_figure(dots, feature, output=output))
 
-st.subheader("One row")
-row = st.number_input(f"Row (0–{len(expl.values) - 1})", 0, len(expl.values) - 1, 0)
+st.subheader(tr("One row"))
+row = st.number_input(
+    tr("Row (0–{last})").format(last=len(expl.values) - 1), 0, len(expl.values) - 1, 0
+)
 row_summary(expl, row, output)
 c1, c2 = st.columns([2, 1])
 c1.plotly_chart(waterfall_figure(expl, row, output=output))
 with c2:
     values = expl.data[row]
-    st.dataframe(pd.DataFrame({"value": {friendly_name(k): str(v) for k, v in values.items()}}))
+    st.dataframe(pd.DataFrame({tr("value"): {friendly_name(k): str(v) for k, v in values.items()}}))
 
 python_cell(
     f"""

@@ -9,8 +9,6 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._common import (
-    METRIC_HELP,
-    METRIC_LABELS,
     Keys,
     current_dataset,
     dataset_jobs,
@@ -18,31 +16,40 @@ from app_pages._common import (
     header,
     job_dataset_id,
     job_status,
+    metric_help,
+    metric_labels,
     metric_row,
     python_cell,
     run_reports,
     when,
     workspace,
 )
+from app_pages._i18n import tr
 
 AUTO = "auto"  # not a family: the search over the families Auto may search
-#: What each phase of a job is doing, in words.
-PHASES = {
-    "starting": "starting",
-    "loading": "reading the data",
-    "searching": "trying models",
-    "training": "training",
-    "evaluating": "testing on rows it never saw",
-    "explaining": "working out which inputs matter",
-    "saving": "saving",
-    "done": "finishing",
-}
+
+
+def phases() -> dict[str, str]:
+    """What each phase of a job is doing, in words (the reader's language)."""
+    return {
+        "starting": tr("starting"),
+        "loading": tr("reading the data"),
+        "searching": tr("trying models"),
+        "training": tr("training"),
+        "evaluating": tr("testing on rows it never saw"),
+        "explaining": tr("working out which inputs matter"),
+        "saving": tr("saving"),
+        "done": tr("finishing"),
+    }
+
 
 header(
-    "2 · Train",
-    "Pick a kind of model, or Auto to try several and keep the best within a time limit, and "
-    "start training. It runs in the background, so it keeps going if you close the tab; the "
-    "model is then tested, checked for fairness and explained.",
+    tr("2 · Train"),
+    tr(
+        "Pick a kind of model, or Auto to try several and keep the best within a time limit, "
+        "and start training. It runs in the background, so it keeps going if you close the "
+        "tab; the model is then tested, checked for fairness and explained."
+    ),
 )
 
 # Imported after the heading is on screen: a first visit imports the engine's heavy parts.
@@ -64,12 +71,19 @@ from lepton_core.runs import (  # noqa: E402
 
 dataset = current_dataset()
 if dataset is None:
-    st.info("There is no data set yet; confirm one on the **Data** page first.")
-    st.page_link("app_pages/data.py", label="Go to Data", icon=":material/table:")
+    st.info(tr("There is no data set yet; confirm one on the **Data** page first."))
+    st.page_link("app_pages/data.py", label=tr("Go to Data"), icon=":material/table:")
     st.stop()
 st.markdown(
-    f"Data set **{dataset.name}** · {dataset.n_rows:,} rows · target `{dataset.target}` "
-    f"({dataset.task}) · sensitive: {', '.join(dataset.sensitive) or 'none'}"
+    tr(
+        "Data set **{name}** · {rows:,} rows · target `{target}` ({task}) · sensitive: {sensitive}"
+    ).format(
+        name=dataset.name,
+        rows=dataset.n_rows,
+        target=dataset.target,
+        task=dataset.task,
+        sensitive=", ".join(dataset.sensitive) or tr("none"),
+    )
 )
 store = JobStore(workspace())
 # While the user sets a job up, a spare worker imports the training stack (not while
@@ -85,22 +99,23 @@ family = (
     choices[0]
     if len(choices) == 1
     else st.selectbox(
-        "Model family",
+        tr("Model family"),
         choices,
         format_func=lambda f: (
-            "Auto: try several kinds of model and settings, keep the best"
+            tr("Auto: try several kinds of model and settings, keep the best")
             if f == AUTO
             else family_title(f)
         ),
         # Texts start on the fast n-gram family in every language (the engine's default).
         index=default_family_index(choices, dataset) if reads == "text" else 0,
-        help="The kind of model to train. Not sure? Keep the first one, or pick Auto.",
+        help=tr("The kind of model to train. Not sure? Keep the first one, or pick Auto."),
     )
 )
 if reads == "text":
     st.markdown(
-        f"The model learns to classify the text column `{dataset.text_column}` "
-        "(other columns are not read)."
+        tr(
+            "The model learns to classify the text column `{column}` (other columns are not read)."
+        ).format(column=dataset.text_column)
     )
 settings = () if family == AUTO else family_class(family).settings
 params: dict[str, object] = {}
@@ -112,53 +127,63 @@ if family != AUTO:
         language_note(dataset, family, params)  # e.g. MiniLM reads English only
 else:
     budget = cols[0].number_input(
-        "Time budget (s)",
+        tr("Time budget (s)"),
         10,
         3600,
         60,
         step=10,
-        help="How long Auto may spend trying models. The best one is then trained again, "
-        "tested once on rows kept apart and explained, which takes extra time.",
+        help=tr(
+            "How long Auto may spend trying models. The best one is then trained again, "
+            "tested once on rows kept apart and explained, which takes extra time."
+        ),
     )
     classification = dataset.task in ("binary", "multiclass")
     if (
         classification
         and dataset.sensitive
         and cols[1].toggle(
-            "Fairness limit",
-            help="Prefer models whose predictions differ little between the groups of a "
-            "sensitive column.",
+            tr("Fairness limit"),
+            help=tr(
+                "Prefer models whose predictions differ little between the groups of a "
+                "sensitive column."
+            ),
         )
     ):
+        labels, helps = metric_labels(), metric_help()
         fairness_metric = cols[1].selectbox(
-            "Which gap",
+            tr("Which gap"),
             FAIRNESS_LIMITS,
-            format_func=METRIC_LABELS.get,
-            help=" ".join(METRIC_HELP[m] for m in FAIRNESS_LIMITS if m in METRIC_HELP),
+            format_func=labels.get,
+            help=" ".join(helps[m] for m in FAIRNESS_LIMITS if m in helps),
         )
         fairness_limit = cols[2].number_input(
-            "At most",
+            tr("At most"),
             0.0,
             1.0,
             0.1,
             step=0.01,
-            help="The largest gap allowed: 0 is no difference between groups. Measured on "
-            "rows kept apart from training, for the worst sensitive column; models within "
-            "the limit rank first.",
+            help=tr(
+                "The largest gap allowed: 0 is no difference between groups. Measured on "
+                "rows kept apart from training, for the worst sensitive column; models within "
+                "the limit rank first."
+            ),
         )
     metric = default_metric(dataset.task)
     st.caption(
-        f"Auto ranks the models it tries by {METRIC_LABELS.get(metric, metric)} on rows kept "
-        "apart from training (validation rows); the final test rows are used once, by the "
-        "winner."
+        tr(
+            "Auto ranks the models it tries by {metric} on rows kept apart from training "
+            "(validation rows); the final test rows are used once, by the winner."
+        ).format(metric=metric_labels().get(metric, metric))
     )
 seed = cols[-1].number_input(
-    "Seed",
+    tr("Seed"),
     0,
     2**31 - 1,
     0,
-    help="Any whole number: the same number gives the same split of the rows and the same "
-    "model; another one shows how much results vary by chance.",
+    help=tr(
+        "Any whole number: the same number gives the same split of the rows and the same "
+        "model; another one shows how much results vary by chance."
+    ),
 )
 if family != AUTO:
     expert_details(family, dataset.task, settings)
@@ -187,7 +212,7 @@ auto = (
 owner = st.session_state.setdefault(Keys.OWNER, uuid.uuid4().hex[:8])
 # The job shown belongs to this data set: switching data sets never shows another's job.
 jobs = st.session_state.setdefault(Keys.JOBS, {})
-if st.button("Start training", type="primary"):
+if st.button(tr("Start training"), type="primary"):
     job = guard(start_job, auto or config, workspace=workspace(), owner=owner)
     jobs[dataset.id] = st.session_state[Keys.JOB_ID] = job.id
 elif dataset.id not in jobs:
@@ -209,14 +234,20 @@ elif "job" in st.query_params:
 
 def _progress_text(job: Job, progress: JobProgress) -> tuple[float, str]:
     """The bar's fraction (checked in ``lepton_core.jobs``) and its line, in words."""
-    phase = PHASES.get(progress.phase, progress.phase)
+    phase = phases().get(progress.phase, progress.phase)
     left = progress.seconds_left()
     if isinstance(progress, AutoProgress) and progress.searching:
         if left is None:
-            return progress.fraction(), f"{phase} · the first one is running"
-        return progress.fraction(), f"{phase} · {progress.trials} tried · about {left:.0f} s left"
-    eta = f" · about {left:.0f} s left" if left is not None and progress.phase == "training" else ""
-    prefix = "training the best model: " if job.kind == "auto" else ""
+            return progress.fraction(), tr("{phase} · the first one is running").format(phase=phase)
+        return progress.fraction(), tr("{phase} · {trials} tried · about {left:.0f} s left").format(
+            phase=phase, trials=progress.trials, left=left
+        )
+    eta = (
+        tr(" · about {left:.0f} s left").format(left=left)
+        if left is not None and progress.phase == "training"
+        else ""
+    )
+    prefix = tr("training the best model: ") if job.kind == "auto" else ""
     return progress.fraction(), f"{prefix}{phase}{eta}"
 
 
@@ -227,15 +258,18 @@ def job_panel(job_id: str) -> None:
     job = guard(store.get, job_id)
     progress = job.progress
     search = progress if isinstance(progress, AutoProgress) else None
-    title = "Auto search" if job.kind == "auto" else family_title(job.family)
-    st.subheader(f"Job {job.id} · {title} · {job.status}")
+    title = tr("Auto search") if job.kind == "auto" else family_title(job.family)
+    st.subheader(
+        tr("Job {id} · {title} · {status}").format(id=job.id, title=title, status=job.status)
+    )
     fraction, text = _progress_text(job, progress)
     job_status(job, store, fraction=fraction, text=text)
     if job.status == "succeeded":
         reports = run_reports(job.run_id, complete=True)
-        done = (
-            f"Model **{job.model_name}:{job.model_version}** trained in "
-            f"{(job.ended or 0) - (job.started or 0):.0f} s."
+        done = tr("Model **{name}:{version}** trained in {seconds:.0f} s.").format(
+            name=job.model_name,
+            version=job.model_version,
+            seconds=(job.ended or 0) - (job.started or 0),
         )
         # Green only when the model is clearly better than always guessing; else say why not.
         verdict = reports.evaluation.verdict
@@ -250,13 +284,17 @@ def job_panel(job_id: str) -> None:
             privacy_row(privacy_report)
         st.session_state[Keys.RUN_ID] = job.run_id
         st.page_link(
-            "app_pages/evaluate.py", label="See accuracy and fairness", icon=":material/balance:"
+            "app_pages/evaluate.py",
+            label=tr("See accuracy and fairness"),
+            icon=":material/balance:",
         )
     if search is not None and search.leaderboard:
         board = search.leaderboard
         st.markdown(
-            f"**Leaderboard** · the {len(board)} best of {search.trials} models tried, "
-            "scored on rows kept apart from training"
+            tr(
+                "**Leaderboard** · the {best} best of {trials} models tried, "
+                "scored on rows kept apart from training"
+            ).format(best=len(board), trials=search.trials)
         )
         table = leaderboard_table(
             board,
@@ -267,12 +305,15 @@ def job_panel(job_id: str) -> None:
         st.dataframe(table, hide_index=True)
         if search.fairness_limit is not None and not board[0]["meets_limit"]:
             st.warning(
-                (
-                    "No model meets the fairness limit yet"
-                    if job.active
-                    else "No model met the fairness limit, so the fairest one found was trained"
+                tr(
+                    "No model meets the fairness limit yet; give Auto more time or loosen the "
+                    "limit."
                 )
-                + "; give Auto more time or loosen the limit."
+                if job.active
+                else tr(
+                    "No model met the fairness limit, so the fairest one found was trained; "
+                    "give Auto more time or loosen the limit."
+                )
             )
     history = progress.history
     if len(history) > 1 and not (search and search.searching):  # one tree: no curve to draw
@@ -282,20 +323,20 @@ def job_panel(job_id: str) -> None:
 if jobs.get(dataset.id):
     job_panel(jobs[dataset.id])
 
-with st.expander(f"Recent jobs on {dataset.name}"):
+with st.expander(tr("Recent jobs on {name}").format(name=dataset.name)):
     recent = dataset_jobs(store, dataset.id)
     if recent:
         st.dataframe(
             pd.DataFrame(
                 {
-                    "job": [j.id for j in recent],
-                    "status": [j.status for j in recent],
-                    "model": [j.family for j in recent],
-                    "started": [when(j.created) for j in recent],
-                    "seconds": [
+                    tr("job"): [j.id for j in recent],
+                    tr("status"): [j.status for j in recent],
+                    tr("model"): [j.family for j in recent],
+                    tr("started"): [when(j.created) for j in recent],
+                    tr("seconds"): [
                         round((j.ended or time.time()) - (j.started or j.created)) for j in recent
                     ],
-                    "result": [
+                    tr("result"): [
                         f"{j.model_name}:{j.model_version}" if j.model_name else (j.error or "")
                         for j in recent
                     ],
@@ -304,7 +345,7 @@ with st.expander(f"Recent jobs on {dataset.name}"):
             hide_index=True,
         )
     else:
-        st.write("No jobs on this data set yet.")
+        st.write(tr("No jobs on this data set yet."))
 
 if auto is not None:
     limit_flags = (

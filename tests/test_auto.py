@@ -185,7 +185,10 @@ def test_train_page_auto_shows_the_leaderboard(adult_csv, workspace):
         time.sleep(0.5)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert "trained in" in at.success[0].value
+    assert JobStore(workspace).get(job.id).status == "succeeded", JobStore(workspace).get(job.id)
+    # Green when the winner is clearly better than always guessing, else a warning saying so.
+    boxes = [b.value for b in [*at.success, *at.warning]]
+    assert any("trained in" in b for b in boxes), boxes
     board = at.dataframe[0].value
     assert {"rank", "model", "validation roc_auc", "within limit"} <= set(board.columns)
     assert list(board["rank"]) == list(range(1, len(board) + 1))

@@ -211,13 +211,16 @@ def test_a_chinese_browser_gets_the_notebook_in_chinese(app_url, browser):
         page.goto(app_url)
         expect(page.get_by_role("heading", name=zh["1 · Data"])).to_be_visible(timeout=60_000)
         page.get_by_role("button", name=zh["Load sample"]).click()
-        expect(page.get_by_role("button", name=zh["Use this data"])).to_be_visible()
+        expect(page.get_by_role("button", name=zh["Use this data"])).to_be_visible(timeout=60_000)
         page.get_by_role("button", name=zh["Use this data"]).click()
         page.get_by_role("link", name=zh["2 · Train"]).click()
-        expect(page.get_by_role("button", name=zh["Start training"])).to_be_visible()
+        expect(page.get_by_role("button", name=zh["Start training"])).to_be_visible(timeout=60_000)
         for english in ("Load sample", "Use this data", "Start training", "1 · Data"):
             expect(page.get_by_text(english, exact=True)).to_have_count(0)
         _no_errors(page)
         _shot(page, "zh-2-train")
+    except Exception:
+        _shot(page, "zh-failure")
+        raise
     finally:
         context.close()

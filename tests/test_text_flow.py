@@ -308,6 +308,8 @@ def test_train_page_offers_privacy_for_text_models_in_both_modes(reviews_csv, wo
     at = _page("train")
     at.session_state[Keys.DATASET_ID] = info.id
     _ok(at.run())
+    next(s for s in at.selectbox if s.label == "Model family").set_value("text")
+    _ok(at.run())
     assert any(e.label == "Differential privacy" for e in at.expander)  # Fine-tune
     next(r for r in at.radio if r.label == "Training").set_value("quick")
     _ok(at.run())
