@@ -6,16 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
-from app_pages._common import fmt, guard, python_cell, workspace
+from app_pages._common import workspace
 from app_pages._i18n import tr
-from lepton_core.explain import Explanation, explain
 from lepton_core.models import family_class
-from lepton_core.plots import token_highlight_html, token_importance_figure
+from lepton_core.plots import token_highlight_html
 from lepton_core.text import TextLanguage, default_text_family, detect_language
-from lepton_core.workspace import DatasetInfo, RunSummary
+from lepton_core.workspace import DatasetInfo
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -51,44 +49,3 @@ def language_note(dataset: DatasetInfo, family: str, params: dict[str, Any]) -> 
 def token_highlights(expl: Any, row: int, output: int | str) -> None:
     """A text with each token coloured by its SHAP contribution toward ``output``."""
     st.html(token_highlight_html(expl, row, output))
-
-
-def explain_text(run: RunSummary, expl: Explanation, output: int) -> None:
-    """The Explain page for a text model: top tokens, then one text's highlighted tokens."""
-    st.plotly_chart(token_importance_figure(expl, output=output))
-    st.subheader(tr("One text"))
-    texts = [next(iter(record.values())) for record in expl.data]
-    row = st.selectbox(
-        tr("Text (one of the {count} explained test texts)").format(count=len(texts)),
-        range(len(texts)),
-        format_func=lambda i: _short(texts[i]),
-    )
-    token_highlights(expl, row, output)
-    st.metric(
-        tr("Model output ({space})").format(space=expl.output_space),
-        fmt(expl.model_output[row][output]),
-    )
-
-    st.subheader(tr("Your own text"))
-    own = st.text_area(tr("Text to explain"), placeholder=tr("Type or paste a text…"))
-    if own.strip() and st.button(tr("Explain this text"), type="primary"):
-        model = guard(workspace().load_model, run.model_name, run.model_version)
-        frame = pd.DataFrame({expl.feature_names[0]: [own]})
-        mine = guard(explain, model, frame)
-        label = model.predict(frame)[0]
-        st.markdown(tr("Predicted **{label}**").format(label=label))
-        token_highlights(mine, 0, output)
-    python_cell(
-        f"""
-from lepton_core.explain import explain
-from lepton_core.workspace import Workspace
-import pandas as pd
-model = Workspace().load_model({run.model_name!r}, {run.model_version!r})
-expl = explain(model, pd.DataFrame({{{expl.feature_names[0]!r}: ["a text to explain"]}}))
-print(expl.row(0, {output}))  # (column, token, contribution), largest first
-"""
-    )
-
-
-def _short(text: str, limit: int = 90) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

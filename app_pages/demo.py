@@ -35,8 +35,10 @@ require_router()
 # Only a signed, unexpired, unrevoked token opens a model: nothing else is read from the
 # query, and nothing from the publisher's session.
 try:
-    link = ShareLinks(workspace()).verify(st.query_params.get("token"))
-    bundle = load_bundle(workspace(), link.model, link.version, require_published=True)
+    # Loading and checking the model takes a second or more: say so at once.
+    with st.spinner(tr("Opening the demo…")):
+        link = ShareLinks(workspace()).verify(st.query_params.get("token"))
+        bundle = load_bundle(workspace(), link.model, link.version, require_published=True)
 except LeptonError:
     st.title(tr("This link is not valid"))
     st.error(

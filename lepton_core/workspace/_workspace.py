@@ -518,7 +518,8 @@ class Workspace:
         """Store a JSON report with the run (read back by :meth:`load_report`)."""
         self.client.log_text(run_id, json.dumps(report, allow_nan=False), f"{name}.json")
 
-    @functools.lru_cache(maxsize=64)  # noqa: B019 - run artifacts never change once written
+    # Bounded: a run's test predictions can be megabytes as Python objects.
+    @functools.lru_cache(maxsize=32)  # noqa: B019 - run artifacts never change once written
     def load_report(self, run_id: str, name: str) -> Any:
         """A JSON report the run stored (``evaluation``, ``fairness``, ``explanation``, ...)."""
         import mlflow.artifacts
@@ -605,7 +606,8 @@ class Workspace:
         model_id = mv.model_id or mv.source.removeprefix("models:/")
         return self.client.get_logged_model(model_id).artifact_location
 
-    @functools.lru_cache(maxsize=16)  # noqa: B019 - keyed on the stored hash
+    # Bounded: a text model holds about 100 MB.
+    @functools.lru_cache(maxsize=8)  # noqa: B019 - keyed on the stored hash
     def _load_model_cached(self, name: str, version: int, digest: str) -> LeptonModel:
         from lepton_core.models import load_model
 
