@@ -8,7 +8,7 @@ import ipaddress
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -344,27 +344,6 @@ def metric_help() -> dict[str, str]:
             "false-positive rate; 0 means the model errs alike for every group."
         ),
     }
-
-
-class _PerReader(Mapping[str, str]):
-    """A read-only dict built afresh on each look-up, so it speaks the reader's language."""
-
-    def __init__(self, build: Callable[[], dict[str, str]]) -> None:
-        self._build = build
-
-    def __getitem__(self, name: str) -> str:
-        return self._build()[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._build())
-
-    def __len__(self) -> int:
-        return len(self._build())
-
-
-#: :func:`metric_labels` and :func:`metric_help` as mappings, in the reader's language.
-METRIC_LABELS: Mapping[str, str] = _PerReader(metric_labels)
-METRIC_HELP: Mapping[str, str] = _PerReader(metric_help)
 
 
 def metric_row(figures: dict[str, Any]) -> None:

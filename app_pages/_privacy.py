@@ -1,13 +1,11 @@
 """Privacy widgets and figures shared by the pages, in plain words.
 
 Each privacy term a spreadsheet user may not know has one plain sentence here
-(:data:`PLAIN`), used as the widget's ``help`` wherever the term appears; the
+(:func:`plain_terms`), used as the widget's ``help`` wherever the term appears; the
 technical details sit in an "expert details" expander.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator, Mapping
 
 import streamlit as st
 
@@ -15,8 +13,9 @@ from app_pages._i18n import tr
 from lepton_core.dp import PrivacyOptions, PrivacyReport, default_delta
 
 
-def _plain() -> dict[str, str]:
-    """The plain sentences in the reader's language (looked up anew on every use)."""
+def plain_terms() -> dict[str, str]:
+    """One plain sentence per privacy term, in the reader's language (built per call: the
+    module is imported once, but each reader may read another language)."""
     return {
         "dp": tr(
             "Differential privacy adds carefully sized random noise while the model learns, so "
@@ -46,32 +45,14 @@ def _plain() -> dict[str, str]:
     }
 
 
-class _Plain(Mapping[str, str]):
-    """``PLAIN[term]``: the term's sentence in the language of the page being drawn (the
-    module is imported once, but each reader may read another language)."""
-
-    def __getitem__(self, term: str) -> str:
-        return _plain()[term]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(_plain())
-
-    def __len__(self) -> int:
-        return len(_plain())
-
-
-#: One plain sentence per privacy term, for ``help=`` and captions on any page.
-PLAIN: Mapping[str, str] = _Plain()
-
-
 def dp_options(n_rows: int, note: str = "") -> PrivacyOptions | None:
     """The Train page's differential-privacy inputs; None unless the person turns it on.
 
     ``note`` is what the family says about training it privately.
     """
     with st.expander(tr("Differential privacy"), icon=":material/shield_lock:"):
-        if not st.toggle(tr("Train with differential privacy"), help=PLAIN["dp"]):
-            st.caption(PLAIN["dp"])
+        if not st.toggle(tr("Train with differential privacy"), help=plain_terms()["dp"]):
+            st.caption(plain_terms()["dp"])
             return None
         d1, d2, d3 = st.columns(3)
         options = PrivacyOptions(
@@ -81,7 +62,7 @@ def dp_options(n_rows: int, note: str = "") -> PrivacyOptions | None:
                 50.0,
                 3.0,
                 step=0.5,
-                help=PLAIN["epsilon"],
+                help=plain_terms()["epsilon"],
             ),
             delta=d2.number_input(
                 tr("Chance the promise fails (δ)"),
@@ -92,10 +73,10 @@ def dp_options(n_rows: int, note: str = "") -> PrivacyOptions | None:
                 placeholder=tr("{delta:.0e} (1 / rows, rounded down)").format(
                     delta=default_delta(n_rows)
                 ),
-                help=PLAIN["delta"],
+                help=plain_terms()["delta"],
             ),
             max_grad_norm=d3.number_input(
-                tr("Limit on one row's influence"), 0.01, 100.0, 1.0, help=PLAIN["clipping"]
+                tr("Limit on one row's influence"), 0.01, 100.0, 1.0, help=plain_terms()["clipping"]
             ),
         )
         st.caption(
@@ -132,7 +113,9 @@ def privacy_row(report: PrivacyReport) -> None:
             ),
         ),
     )
-    c[1].metric(tr("Chance the promise fails (δ)"), f"{report.delta:.0e}", help=PLAIN["delta"])
+    c[1].metric(
+        tr("Chance the promise fails (δ)"), f"{report.delta:.0e}", help=plain_terms()["delta"]
+    )
     c[2].metric(
         tr("Noise level"),
         f"{report.noise_multiplier:.2f}",

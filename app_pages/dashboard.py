@@ -9,11 +9,11 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._common import (
-    METRIC_LABELS,
     Keys,
     fmt,
     guard,
     header,
+    metric_labels,
     python_cell,
     workspace,
 )
@@ -297,7 +297,7 @@ else:
     a, b = picked
     st.subheader(tr("{first} and {second}").format(first=a.ref, second=b.ref))
     names = list(dict.fromkeys([*a.headline(), *b.headline()]))
-    figures = [(METRIC_LABELS.get(n, n), a.headline().get(n), b.headline().get(n)) for n in names]
+    figures = [(metric_labels().get(n, n), a.headline().get(n), b.headline().get(n)) for n in names]
     for attribute in dict.fromkeys([g.attribute for g in a.gaps + b.gaps]):
         gap_labels = (tr("Parity gap · {attribute}"), tr("Odds gap · {attribute}"))
         for key, label in zip(GAPS, gap_labels, strict=True):
@@ -382,7 +382,7 @@ else:
     columns = list(dict.fromkeys(g.attribute for r in of_dataset for g in r.gaps))
     attribute = t2.selectbox(tr("Gap by"), columns, key=_State.TRADE_ATTRIBUTE)
     gap = t3.selectbox(
-        tr("Gap"), GAPS, format_func=lambda g: METRIC_LABELS.get(g, g), key=_State.TRADE_GAP
+        tr("Gap"), GAPS, format_func=lambda g: metric_labels().get(g, g), key=_State.TRADE_GAP
     )
     trade = guard(board_tradeoff, of_dataset, chosen, attribute=attribute, gap=gap)
     st.plotly_chart(tradeoff_figure(trade), key="board_tradeoff")

@@ -19,7 +19,7 @@ header(
 )
 
 # Imported after the heading is on screen: a first visit imports the engine's heavy parts.
-from app_pages._privacy import PLAIN  # noqa: E402
+from app_pages._privacy import plain_terms  # noqa: E402
 from lepton_core.core import TASKS  # noqa: E402
 from lepton_core.data import (  # noqa: E402
     ACTIONS,
@@ -454,14 +454,14 @@ if scan.personal or scan.quasi_identifiers:
             "**Can someone be singled out?** — how many rows share each combination of the "
             "columns that could identify a person (k-anonymity)"
         ),
-        help=PLAIN["k_anonymity"],
+        help=plain_terms()["k_anonymity"],
     )
     k1, k2 = st.columns([3, 1])
     quasi = k1.multiselect(
         tr("Columns that could identify someone together (quasi-identifiers)"),
         list(df.columns),
         default=[c for c in scan.quasi_identifiers if c in df.columns],
-        help=PLAIN["quasi_identifier"],
+        help=plain_terms()["quasi_identifier"],
     )
     k = int(
         k2.number_input(

@@ -32,29 +32,18 @@ import argparse
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-RUNNING = '[data-testid="stStatusWidgetRunningIcon"], [data-testid="stSpinner"]'
+from ui import CHROMIUM, FLAGS, RUNNING, App  # noqa: E402  (bench/ is on the path)
+
 FAMILIES = ("lightgbm", "logistic", "tree", "mlp")
 ATTRIBUTES = (["sex", "race"], ["sex"], ["age", "sex", "race"], [])
 
@@ -275,12 +264,6 @@ def time_board(root: Path, repeats: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _settled(page) -> None:
     """Until Streamlit shows no running indicator for three polls in a row."""
     quiet = 0
@@ -293,39 +276,10 @@ def time_paint(root: Path, visits: int) -> list[dict]:
     """First paint of the dashboard in Chromium: a cold visit, then warm ones."""
     from playwright.sync_api import expect, sync_playwright
 
-    port = _free_port()
-    env = {**os.environ, "LEPTON_WORKSPACE": str(root), "LEPTON_WARM_WORKER": "0"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "server.py",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    app = App(str(root), env={"LEPTON_WARM_WORKER": "0"})
+    url = app.url
     figures = []
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise RuntimeError("the app did not start within 60 s") from None
-                time.sleep(0.5)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
             for visit in range(visits):
@@ -353,8 +307,7 @@ def time_paint(root: Path, visits: int) -> list[dict]:
                 page.close()
             browser.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        app.stop()
     return figures
 
 

@@ -109,10 +109,10 @@ def memory_mb(pid: int) -> tuple[float, float]:
 class App:
     """``streamlit run server.py`` on a free loopback port with its own workspace."""
 
-    def __init__(self, workspace: str) -> None:
+    def __init__(self, workspace: str, env: dict[str, str] | None = None) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "LEPTON_WORKSPACE": workspace}
+        env = {**os.environ, **(env or {}), "LEPTON_WORKSPACE": workspace}
         # The server log, kept open for the app's lifetime (read it when a flow fails).
         self.log = open(Path(workspace) / "app.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
