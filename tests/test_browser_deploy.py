@@ -127,7 +127,9 @@ def test_publish_key_api_share_revoke(servers, browser):  # noqa: F811
         visitor.set_default_timeout(90_000)
         visitor.goto(share)
         visitor.get_by_role("button", name="Predict").click()
-        expect(visitor.get_by_text(re.compile(r"^(<=50K|>50K)$"))).to_be_visible(timeout=90_000)
+        expect(visitor.get_by_text(re.compile(r"^(<=50K|>50K)$")).first).to_be_visible(
+            timeout=90_000
+        )
         _no_errors(visitor)
 
         # The publisher revokes the link; the visitor reloads and sees nothing of the model.
@@ -208,7 +210,9 @@ def test_a_share_link_opens_the_demo_page_and_nothing_else(servers, browser):  #
     try:
         remote.goto(f"{here}/demo?token={token}")
         remote.get_by_role("button", name="Predict").click()
-        expect(remote.get_by_text(re.compile(r"^(<=50K|>50K)$"))).to_be_visible(timeout=90_000)
+        expect(remote.get_by_text(re.compile(r"^(<=50K|>50K)$")).first).to_be_visible(
+            timeout=90_000
+        )
         _only_the_demo(remote)
         _shot(remote, "visitor-demo")
         for path in NOTEBOOK:
