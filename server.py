@@ -3,12 +3,20 @@
 Run it with ``streamlit run server.py``. Streamlit serves ``app.py`` as usual;
 this ASGI wrapper (``st.App``) adds :data:`lepton_core.serving.NOTEBOOK_HEADERS`
 to every response, so no other site can frame the notebook and steer a user's
-clicks. ``streamlit run app.py`` still works, without those headers.
+clicks. ``streamlit run app.py`` still works, without those headers. In team mode
+(``docs/team.md``) it also tells the page why a sign-in came back without a user.
 """
 
 import streamlit as st
 from starlette.middleware import Middleware
 
+from app_pages._signin import SignInOutcome
 from lepton_core.serving import NOTEBOOK_HEADERS, SecurityHeaders
 
-app = st.App("app.py", middleware=[Middleware(SecurityHeaders, headers=NOTEBOOK_HEADERS)])
+app = st.App(
+    "app.py",
+    middleware=[
+        Middleware(SecurityHeaders, headers=NOTEBOOK_HEADERS),
+        Middleware(SignInOutcome),
+    ],
+)

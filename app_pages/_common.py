@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-from app_pages._i18n import tr
+from app_pages._i18n import say, tr
+from app_pages._team import team_mode
 from lepton_core.core import LeptonError
 from lepton_core.workspace import DatasetInfo, ModelVersionInfo, RunSummary, Workspace
 
@@ -41,7 +42,6 @@ class Keys:
     MITIGATION_JOB = "mitigation_job_id"
     RUN_ID = "run_id"
     COMPARE_RUN_ID = "compare_run_id"
-    OWNER = "owner"
     ROUTED = "routed"  # set by app.py: this session's pages run through the router
     VISITOR = "visitor"  # set by app.py: this session came in through a share link
 
@@ -92,6 +92,13 @@ def _versions(root: str, stamp: tuple[int, ...]) -> list[ModelVersionInfo]:
     return workspace().model_versions()
 
 
+def store_written() -> None:
+    """Forget the cached lists after this session wrote to the store: a shared tracking
+    server's stamp would otherwise show the old lists for up to 5 s after a publish."""
+    _runs.clear()
+    _versions.clear()
+
+
 def list_runs() -> list[RunSummary]:
     """The workspace's finished runs, newest first (cached until the store changes)."""
     return guard(_runs, str(workspace().root), store_stamp())
@@ -134,7 +141,7 @@ def guard(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
         return func(*args, **kwargs)
     except LeptonError as exc:
-        st.error(str(exc))
+        st.error(say(exc))
         st.stop()
         raise  # unreachable: st.stop() raises
 
@@ -147,9 +154,9 @@ def require_router() -> None:
 
 
 # ------------------------------------------------------------------------ access
-# Until team sign-in exists, the notebook belongs to whoever runs the app on this computer.
-# A share-link visitor gets the demo page alone: app.py gives its session no other page,
-# and every notebook page refuses it again itself (header()).
+# Without team sign-in (_team.py), the notebook belongs to whoever runs the app on this
+# computer. A share-link visitor gets the demo page alone: app.py gives its session no
+# other page, and every notebook page refuses it again itself (header()).
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 # A proxy or tunnel in front of the app names the real client in one of these.
 _FORWARDED = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip")
@@ -206,6 +213,8 @@ def visitor_session() -> bool:
     """
     if st.session_state.get(Keys.VISITOR):
         return True
+    if team_mode():  # sign-in decides who gets the notebook, wherever they are
+        return False
     return exposed_address() is None and not is_local_request(st.context.headers)
 
 
@@ -241,7 +250,7 @@ def header(title: str, purpose: str) -> None:
     st.title(title)
     st.write(purpose)
     address = exposed_address()
-    if address is not None:
+    if address is not None and not team_mode():
         st.warning(
             tr(
                 "Lepton is listening on {address}, so anyone who can reach this computer can "
@@ -421,4 +430,4 @@ def compression_methods(family: str) -> dict[str, str]:
         supported = family_class(family).int8_methods
     except ValueError:  # a family this installation does not have
         return {}
-    return {m: title for m, title in COMPRESSION_METHODS.items() if m in supported}
+    return {m: say(title) for m, title in COMPRESSION_METHODS.items() if m in supported}

@@ -7,8 +7,12 @@ translation). The catalogue is ``app_pages/locales/<language>/*.json``: one JSON
 per page, English text → translation; a missing entry falls back to English, and
 ``tests/test_i18n.py`` fails on any string a page wraps that has no translation.
 
+Text from the engine (``lepton_core``: verdicts, warnings, family names, errors) arrives
+as :class:`lepton_core.core.Message` and is shown through :func:`say`, which renders it
+from the engine's own catalogue (``lepton_core/core/locales``); the CLI stays in English.
+
 The language follows the browser (``st.context.locale``) until the reader picks one in
-the sidebar. Messages from the engine (``lepton_core``) and the CLI stay in English.
+the sidebar.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from pathlib import Path
 
 import streamlit as st
 
-__all__ = ["LANGUAGES", "catalogue", "language", "language_switch", "tr"]
+from lepton_core.core import in_language
+
+__all__ = ["LANGUAGES", "catalogue", "language", "language_switch", "say", "tr"]
 
 #: Language code → its own name, for the sidebar switch.
 LANGUAGES = {"en": "English", "zh": "简体中文"}
@@ -50,6 +56,15 @@ def tr(text: str) -> str:
     """``text`` in the reader's language (``text`` itself in English or when untranslated)."""
     code = language()
     return text if code == "en" else catalogue(code).get(text, text)
+
+
+def say(text: object) -> str:
+    """Engine text in the reader's language: a Message, or an error raised with one.
+
+    Anything else (text saved before the engine kept Messages, a plain value) is shown
+    as ``str(text)``.
+    """
+    return in_language(text, language())
 
 
 def language_switch() -> None:

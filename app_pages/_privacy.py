@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages._i18n import tr
+from app_pages._i18n import say, tr
 from lepton_core.dp import PrivacyOptions, PrivacyReport, default_delta
 
 
@@ -92,7 +92,7 @@ def dp_options(n_rows: int, note: str = "") -> PrivacyOptions | None:
                     "influence limit (the clipping norm), Gaussian noise calibrated to the "
                     "target ε at the given δ. "
                 )
-                + note.strip()
+                + say(note).strip()
             )
         return options
 

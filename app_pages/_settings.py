@@ -1,8 +1,8 @@
 """A model family's few settings (``LeptonModel.settings``) as Train-page widgets.
 
-Labels and one-line help come from the family's declarations, in plain words; the
-expert names (the model's parameters and their defaults) sit in an "Expert details"
-expander below them.
+Labels and one-line help come from the family's declarations, in plain words (engine
+Messages, shown in the reader's language through :func:`say`); the expert names (the
+model's parameters and their defaults) sit in an "Expert details" expander below them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app_pages._i18n import tr
+from app_pages._i18n import say, tr
 from lepton_core.models import Setting, make_model
 
 _OTHER = "__other__"
@@ -28,22 +28,22 @@ def family_settings(settings: tuple[Setting, ...], cols: list[Any]) -> dict[str,
             continue
         if not setting.choices:
             params[setting.name] = next(free).number_input(
-                setting.label,
+                say(setting.label),
                 setting.minimum,
                 setting.maximum,
                 setting.default,
                 step=setting.step,
                 format=setting.format or None,
-                help=setting.help or None,
+                help=say(setting.help) or None,
             )
         elif not setting.other:
             params[setting.name] = st.radio(
-                setting.label,
+                say(setting.label),
                 list(setting.choices),
                 index=list(setting.choices).index(setting.default),
-                format_func=setting.choices.get,
+                format_func=lambda value, choices=setting.choices: say(choices[value]),
                 horizontal=True,
-                help=setting.help or None,
+                help=say(setting.help) or None,
             )
         else:
             params[setting.name] = _pick_or_type(setting, next(free), next(free))
@@ -53,7 +53,7 @@ def family_settings(settings: tuple[Setting, ...], cols: list[Any]) -> dict[str,
 def expert_details(family: str, task: str, settings: tuple[Setting, ...]) -> None:
     """An expander with every parameter of the family: the settings above by their
     technical names, and the defaults the rest keep."""
-    shown = {s.name: s.label for s in settings}
+    shown = {s.name: say(s.label) for s in settings}
     try:
         params = make_model(family, task).get_params(deep=False)
     except (TypeError, ValueError):
@@ -83,9 +83,12 @@ def _pick_or_type(setting: Setting, col: Any, other_col: Any) -> Any:
     """A picker whose last choice opens a box for a value of the person's own."""
     labels = {**setting.choices, _OTHER: setting.other}
     choice = col.selectbox(
-        setting.label, list(labels), format_func=labels.get, help=setting.help or None
+        say(setting.label),
+        list(labels),
+        format_func=lambda value: say(labels[value]),
+        help=say(setting.help) or None,
     )
     if choice != _OTHER:
         return choice
-    typed = other_col.text_input(setting.other_label, placeholder=setting.placeholder)
+    typed = other_col.text_input(say(setting.other_label), placeholder=say(setting.placeholder))
     return typed.strip() or setting.default

@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from app_pages._common import workspace
-from app_pages._i18n import tr
+from app_pages._i18n import language, tr
 from lepton_core.models import family_class
 from lepton_core.plots import token_highlight_html
 from lepton_core.text import TextLanguage, default_text_family, detect_language
@@ -37,15 +37,15 @@ def default_family_index(choices: list[str], dataset: DatasetInfo) -> int:
 def language_note(dataset: DatasetInfo, family: str, params: dict[str, Any]) -> None:
     """The texts' language, and a warning when the chosen family with ``params`` does not
     read it (MiniLM on Chinese reviews)."""
-    language = text_language(dataset)
+    texts = text_language(dataset)
     note = getattr(family_class(family), "language_note", None)
-    said = note(language, params) if note is not None else ""
+    said = note(texts, params) if note is not None else ""
     if said:
         st.warning(tr("{note} Pick the n-gram model, or Auto.").format(note=said))
     else:
-        st.caption(tr("The texts look {language}.").format(language=language.name))
+        st.caption(tr("The texts look {language}.").format(language=texts.name))
 
 
 def token_highlights(expl: Any, row: int, output: int | str) -> None:
     """A text with each token coloured by its SHAP contribution toward ``output``."""
-    st.html(token_highlight_html(expl, row, output))
+    st.html(token_highlight_html(expl, row, output, language=language()))

@@ -17,7 +17,7 @@ from app_pages._common import (
     python_cell,
     workspace,
 )
-from app_pages._i18n import tr
+from app_pages._i18n import say, tr
 from lepton_core.core import LeptonError
 from lepton_core.evaluation import GAPS, tradeoff_figure
 from lepton_core.runs import BoardRow, board_tradeoff, filter_board, model_board
@@ -52,7 +52,7 @@ header(
 
 
 def _owners() -> dict[str, str]:
-    """Run id → who started its training job (a session's id until sign-in exists)."""
+    """Run id → who started its training job (the signed-in member; none without sign-in)."""
     from lepton_core.jobs import JobStore  # the training stack: only for this lookup
 
     try:
@@ -207,7 +207,8 @@ def _record(row: BoardRow) -> dict:
     record = {
         "Model": row.ref,
         "Data set": row.dataset,
-        "Family": row.family_title,
+        "Owner": row.owner or None,
+        "Family": say(row.family_title),
         "Task": row.task,
         "Accuracy": row.accuracy,
         "ROC AUC": row.roc_auc,
@@ -229,13 +230,17 @@ def _record(row: BoardRow) -> dict:
             "Live links": row.live_links,
             "Demo": live_link.get((row.model, row.version)),
             "Last trained": dt.datetime.fromtimestamp(row.trained),
-            "Owner": row.owner,
         }
     )
     return record
 
 
 table = pd.DataFrame([_record(r) for r in shown], columns=list(_record(rows[0])))
+# A column that cannot apply to any shown version (RMSE among classifiers, the owner
+# without sign-in) would be a column of blanks: leave it out. ε stays: blank says "not
+# private", which is worth seeing.
+OPTIONAL = ("Accuracy", "ROC AUC", "RMSE", "MAE", "R²", "Owner", "Latency", "Demo")
+table = table.drop(columns=[c for c in OPTIONAL if table[c].isna().all()])
 share = {"min_value": 0.0, "max_value": 1.0, "format": "%.3f"}
 config = {
     "Model": st.column_config.TextColumn(help=HELP["Model"], pinned=True),

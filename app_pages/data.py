@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._common import Keys, guard, header, python_cell, workspace
-from app_pages._i18n import tr
+from app_pages._i18n import language, say, tr
 
 header(
     tr("1 · Data"),
@@ -282,7 +282,7 @@ else:
         st.stop()
     if upload is not None and draft.get("read_as") is not None:
         read_as = TableFormat.from_dict(draft["read_as"])
-        st.caption(f":material/description: {_plain(read_as.describe())}.")
+        st.caption(f":material/description: {_plain(say(read_as.describe()))}.")
         with st.expander(tr("Adjust how the file is read")):
             options = _read_options(read_as, draft.get("read_options", {}))
             if st.button(tr("Read the file again with these settings")):
@@ -341,7 +341,7 @@ left, right = st.columns(2)
 with left:
     shown = st.selectbox(tr("Distribution of"), [c.name for c in profile.columns])
     column = next(c for c in profile.columns if c.name == shown)
-    st.plotly_chart(column_distribution_figure(column))
+    st.plotly_chart(column_distribution_figure(column, language=language()))
 
 st.subheader(tr("Clean-ups and column types"))
 st.caption(
@@ -358,7 +358,7 @@ if proposals:
     ticked = [
         step
         for i, step in enumerate(proposals)
-        if st.checkbox(_plain(step.description), value=True, key=f"cleanup_{key}_{i}")
+        if st.checkbox(_plain(say(step.description)), value=True, key=f"cleanup_{key}_{i}")
     ]
     if st.button(tr("Apply the ticked clean-ups"), disabled=not ticked):
         for step in ticked:
@@ -381,7 +381,7 @@ if cleanups:
     st.markdown(tr("**Applied**"))
     for i, step in enumerate(cleanups):
         a1, a2 = st.columns([6, 1], vertical_alignment="center")
-        a1.markdown(f":material/check: {_plain(step.description)}")
+        a1.markdown(f":material/check: {_plain(say(step.description))}")
         if a2.button(tr("Undo"), key=f"undo_{i}_{key}"):
             _redo(draft, [s for j, s in enumerate(cleanups) if j != i])
 
@@ -532,7 +532,7 @@ sensitive = st.multiselect(
 )
 with right:
     if task != "regression":
-        st.plotly_chart(class_balance_figure(target_profile))
+        st.plotly_chart(class_balance_figure(target_profile, language=language()))
 
 text_columns = [c.name for c in profile.columns if c.kind == "text" and c.name != target]
 text_column = ""
@@ -556,7 +556,7 @@ if text_columns and task != "regression":
             )
         )
         lengths = guard(_lengths, df[text_column], f"{key}:{text_column}")
-        st.plotly_chart(token_length_figure(lengths))
+        st.plotly_chart(token_length_figure(lengths, language=language()))
         st.caption(
             tr(
                 "Texts are cut at {tokens} tokens while training, which keeps {whole:.0%} of "

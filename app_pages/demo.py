@@ -8,12 +8,13 @@ are for the model's owner, on the Evaluate page and in the model card.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import streamlit as st
 
 from app_pages._common import guard, require_router, workspace
-from app_pages._i18n import tr
+from app_pages._i18n import language, say, tr
 from app_pages._text import token_highlights
 from lepton_core.core import LeptonError
 from lepton_core.explain import (
@@ -30,6 +31,30 @@ from lepton_core.workspace import ShareLinks
 
 #: The model card says this until the owner describes the model on the Deploy page.
 _NOT_STATED = "Not stated yet"
+
+_MARKUP = re.compile(r"[\\`*_\[\]~$#|&]")
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+_BLOCK_START = re.compile(r"^(\s*)([>+=-]|\d+(?=[.)]))")
+_CODE_START = re.compile(r"([:@])(?=[\w/+-])")
+_WWW = re.compile(r"(?i)\b(www)\.")
+
+
+def _plain(text: str) -> str:
+    """``text`` as Streamlit markdown that shows it literally, character for character.
+
+    Titles come from the owner and from the data's class names: no emphasis, links,
+    HTML, maths, colours, icons or emoji codes. Markdown's own escapes handle most; a
+    word joiner (invisible) after ``:`` or ``@`` breaks ``:smile:``, URLs and e-mail links.
+    """
+    text = _MARKUP.sub(r"\\\g<0>", str(text))
+    text = _TAG_START.sub(r"\\<", text)
+    # "1. x" starts a list: escape the dot; "> x", "- x" and the like: the marker.
+    text = _BLOCK_START.sub(
+        lambda m: m[1] + (m[2] + "\\" if m[2][0].isdigit() else "\\" + m[2]), text
+    )
+    text = _CODE_START.sub("\\1\u2060", text)
+    return _WWW.sub("\\1\u2060.", text)
+
 
 require_router()
 # Only a signed, unexpired, unrevoked token opens a model: nothing else is read from the
@@ -54,7 +79,11 @@ card = guard(cached_model_card, workspace(), info.name, info.version)
 evaluation = bundle.reports.evaluation
 task = evaluation.task
 classes = [str(c) for c in bundle.model.classes_] if task != "regression" else None
-st.title(prediction_title(card.dataset.get("target") or "", task, classes))
+# The owner's title (Deploy page) when set, else what the model predicts.
+automatic_title = say(prediction_title(card.dataset.get("target") or "", task, classes))
+st.title(_plain(bundle.demo_title or automatic_title))
+if bundle.demo_description:
+    st.markdown(_plain(bundle.demo_description))
 if card.intended_use and not card.intended_use.startswith(_NOT_STATED):
     st.write(card.intended_use)
 st.write(tr("Fill in the details and press **Predict** to see what the model says and why."))
@@ -150,7 +179,7 @@ def _field(col: Any, field: Any) -> Any:
             label,
             value=cast(field.default) if field.default is not None else cast(0),
             step=cast(1) if field.integer else None,
-            help=hint,
+            help=say(hint) if hint else None,
             key=key,
         )
     choices = field.choices or [""]
@@ -203,7 +232,7 @@ if submitted:
     with right:
         reasons = reason_sentences(expl, 0, chosen)
         if reasons:
-            st.markdown(tr("**Why**") + "".join(f"\n- {r}." for r in reasons))
+            st.markdown(tr("**Why**") + "".join(f"\n- {say(r)}." for r in reasons))
         if expl.is_text:
             st.caption(tr("Red words pushed toward this answer, blue words away from it."))
             token_highlights(expl, 0, chosen)
@@ -215,7 +244,9 @@ if submitted:
                 if expl.output_space == "probability"
                 else tr("How these details move the prediction")
             )
-            st.plotly_chart(waterfall_figure(expl, 0, output=chosen, title=title))
+            st.plotly_chart(
+                waterfall_figure(expl, 0, output=chosen, title=title, language=language())
+            )
     with st.expander(tr("Expert details"), icon=":material/science:"):
         st.caption(
             tr(

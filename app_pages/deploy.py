@@ -18,10 +18,12 @@ from app_pages._common import (
     model_versions,
     python_cell,
     run_reports,
+    store_written,
     when,
     workspace,
 )
-from app_pages._i18n import tr
+from app_pages._i18n import language, say, tr
+from app_pages._team import actor
 
 
 class _State:
@@ -45,12 +47,14 @@ header(
 
 # Imported after the heading is on screen: a first visit imports the engine's heavy parts.
 from lepton_core.data import load_table  # noqa: E402
+from lepton_core.explain import prediction_title  # noqa: E402
 from lepton_core.runs import (  # noqa: E402
     cached_model_card,
     compress,
     export_mlflow_zip,
     export_onnx,
     load_bundle,
+    publish,
     score_table,
     set_intended_use,
     to_csv,
@@ -112,7 +116,13 @@ def _expiry_label(choice: str) -> str:
 
 def _create_link() -> None:
     seconds = EXPIRY_CHOICES[expiry]
-    links.create(version.name, version.version, expires_in=seconds, public=seconds is None)
+    links.create(
+        version.name,
+        version.version,
+        expires_in=seconds,
+        public=seconds is None,
+        created_by=actor(),
+    )
 
 
 # ------------------------------------------------------------------ share links
@@ -142,13 +152,53 @@ if version.published:
         _create_link()
         st.rerun()
     if right.button(tr("Withdraw"), help=tr("Every link to this version stops working.")):
-        guard(ws.set_published, version.name, version.version, False)
+        guard(publish, ws, version.name, version.version, False, actor=actor())
+        store_written()
         st.rerun()
 else:
     st.write(tr("This version is not published; publishing it creates a signed demo link."))
     if st.button(tr("Publish"), type="primary", icon=":material/rocket_launch:"):
-        guard(ws.set_published, version.name, version.version, True)
+        guard(publish, ws, version.name, version.version, True, actor=actor())
+        store_written()
         _create_link()
+        st.rerun()
+
+# The demo's title: what the model predicts, unless the owner says it better.
+demo_card = guard(cached_model_card, ws, version.name, version.version)
+automatic_title = say(
+    prediction_title(
+        demo_card.dataset.get("target") or "",
+        reports.evaluation.task,
+        reports.evaluation.classes,
+    )
+)
+owner_title, owner_description = guard(ws.demo_text, version.name, version.version)
+with st.form("demo-text", border=False):
+    demo_title = st.text_input(
+        tr("Demo page title"),
+        value=owner_title or automatic_title,
+        max_chars=ws.DEMO_TITLE_MAX,
+        help=tr(
+            "What visitors see at the top of the demo page, as plain text. Leave the "
+            "suggestion, or clear it, to keep the automatic title."
+        ),
+    )
+    demo_description = st.text_input(
+        tr("One-line description (optional)"),
+        value=owner_description,
+        max_chars=ws.DEMO_DESCRIPTION_MAX,
+        placeholder=tr("e.g. For our loan officers: a second opinion, never the decision."),
+    )
+    if st.form_submit_button(tr("Save title and description")):
+        # The suggestion stays automatic, so a visitor reads it in their own language.
+        title = "" if demo_title.strip() == automatic_title else demo_title
+        guard(
+            ws.set_demo_text,
+            version.name,
+            version.version,
+            title=title,
+            description=demo_description,
+        )
         st.rerun()
 
 all_links = links.list(version.name, version.version)
@@ -170,7 +220,7 @@ if all_links:
                 state = tr("active") if version.published else tr("off while withdrawn")
             cols[2].write(state)
             if link.revoked is None and cols[3].button(tr("Revoke"), key=f"revoke-link-{link.id}"):
-                links.revoke(link.id)
+                links.revoke(link.id, by=actor())
                 st.rerun()
 
 # ---------------------------------------------------------------------- REST API
@@ -213,7 +263,9 @@ with st.form("new-key", clear_on_submit=True, border=False):
         help=tr("An expired key gets 401; create a new one before it runs out."),
     )
     if right.form_submit_button(tr("Create key"), icon=":material/key:"):
-        _, token = store.create(key_name, expires_in=KEY_EXPIRY_CHOICES[key_expiry])
+        _, token = store.create(
+            key_name, expires_in=KEY_EXPIRY_CHOICES[key_expiry], created_by=actor()
+        )
         st.session_state[_State.NEW_KEY] = token
         st.rerun()
 
@@ -239,7 +291,7 @@ for key in store.list():
     )
     cols[3].write(_key_state(key))
     if key.active and cols[4].button(tr("Revoke"), key=f"revoke-key-{key.id}"):
-        store.revoke(key.id)
+        store.revoke(key.id, by=actor())
         st.rerun()
 
 # ----------------------------------------------------------------- batch scoring
@@ -287,7 +339,7 @@ with st.form("intended-use", border=False):
     if st.form_submit_button(tr("Save intended use")):
         guard(set_intended_use, ws, version.name, version.version, use)
         st.rerun()
-markdown = card.to_markdown()
+markdown = card.to_markdown(language=language())
 with st.expander(tr("Model card"), icon=":material/description:"):
     st.markdown(markdown)
 st.download_button(
@@ -421,11 +473,14 @@ from lepton_core.data import load_table
 from lepton_core.runs import compress
 from lepton_core.runs import export_mlflow_zip, export_onnx
 from lepton_core.runs import cached_model_card, set_intended_use
-from lepton_core.runs import load_bundle
+from lepton_core.runs import load_bundle, publish
 from lepton_core.workspace import ShareLinks
 from lepton_core.workspace import Workspace
 ws = Workspace()
-ws.set_published({version.name!r}, {version.version})
+publish(ws, {version.name!r}, {version.version})
+ws.set_demo_text(
+    {version.name!r}, {version.version}, title={owner_title!r}, description={owner_description!r}
+)
 link = ShareLinks(ws).create({version.name!r}, {version.version}, expires_in=7 * 86400)
 bundle = load_bundle(ws, {version.name!r}, {version.version})
 scored = score_table(bundle, load_table("my_file.csv"))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pandas as pd
 import streamlit as st
 
@@ -22,7 +20,8 @@ from app_pages._common import (
     run_reports,
     workspace,
 )
-from app_pages._i18n import tr
+from app_pages._i18n import language, say, tr
+from app_pages._team import actor, may
 
 header(
     tr("3 · Evaluate"),
@@ -59,6 +58,7 @@ from lepton_core.plots import (  # noqa: E402
     roc_figure,
 )
 from lepton_core.runs import MitigationConfig, headline_figures  # noqa: E402
+from lepton_core.workspace import Role  # noqa: E402
 
 
 def group_columns() -> dict[str, tuple[str, str]]:
@@ -166,11 +166,11 @@ def verdict_box(evaluation: EvalReport) -> None:
     verdict = evaluation.verdict
     if verdict is not None:
         if verdict.level == "better":
-            st.success(verdict.text, icon=":material/check_circle:")
+            st.success(say(verdict.text), icon=":material/check_circle:")
         else:
-            st.warning(verdict.text, icon=":material/warning:")
+            st.warning(say(verdict.text), icon=":material/warning:")
     for warning in evaluation.warnings:
-        st.warning(warning.text, icon=":material/report:")
+        st.warning(say(warning.text), icon=":material/report:")
 
 
 def headline_row(evaluation: EvalReport, fairness: FairnessReport | None) -> None:
@@ -338,30 +338,30 @@ with left:
         if fairness.note and fairness.comparable:
             st.caption(fairness.note)
         metric = "selection_rate" if fairness.task == "binary" else next(iter(fairness.overall))
-        st.plotly_chart(fairness_group_figure(fairness, metric))
+        st.plotly_chart(fairness_group_figure(fairness, metric, language=language()))
     elif evaluation.task == "regression":
-        st.plotly_chart(residual_figure(evaluation))
+        st.plotly_chart(residual_figure(evaluation, language=language()))
     else:
-        st.plotly_chart(confusion_matrix_figure(evaluation))
+        st.plotly_chart(confusion_matrix_figure(evaluation, language=language()))
 with right:
     if fairness is None:
         # No fairness column (a text model, say): the figures fill this half.
         st.subheader(tr("Every figure"))
         st.dataframe(metrics_table(evaluation), hide_index=True)
     elif evaluation.task == "regression":
-        st.plotly_chart(residual_figure(evaluation))
+        st.plotly_chart(residual_figure(evaluation, language=language()))
     else:
-        st.plotly_chart(confusion_matrix_figure(evaluation))
+        st.plotly_chart(confusion_matrix_figure(evaluation, language=language()))
         if fairness.task == "binary":
-            st.plotly_chart(fairness_rates_figure(fairness))
+            st.plotly_chart(fairness_rates_figure(fairness, language=language()))
 
 if evaluation.task != "regression":
     st.subheader(tr("Curves"))
     c1, c2, c3 = st.columns(3)
-    c1.plotly_chart(roc_figure(evaluation))
-    c2.plotly_chart(pr_figure(evaluation))
+    c1.plotly_chart(roc_figure(evaluation, language=language()))
+    c2.plotly_chart(pr_figure(evaluation, language=language()))
     if evaluation.calibration:
-        c3.plotly_chart(calibration_figure(evaluation))
+        c3.plotly_chart(calibration_figure(evaluation, language=language()))
 if fairness is not None:
     st.subheader(tr("Every figure"))
     st.dataframe(metrics_table(evaluation), hide_index=True)
@@ -388,8 +388,10 @@ elif not family_class(run.family).mitigable:
         tr(
             "Mitigation is not available for a {family}; compare its groups above and retrain "
             "with more varied examples for the group that fares worst."
-        ).format(family=family_title(run.family).lower())
+        ).format(family=say(family_title(run.family)).lower())
     )
+elif not may(Role.EDITOR):
+    st.write(tr("An editor of this workspace can make a fairer version of this model here."))
 else:
     st.write(
         tr(
@@ -408,12 +410,13 @@ else:
             )
         )
     m1, m2 = st.columns(2)
-    method = m1.selectbox(tr("Method"), list(METHOD_TITLES), format_func=METHOD_TITLES.get)
+    method = m1.selectbox(
+        tr("Method"), list(METHOD_TITLES), format_func=lambda m: say(METHOD_TITLES[m])
+    )
     target_attr = m2.selectbox(tr("For"), attributes, index=attributes.index(chosen))
     if st.button(tr("Mitigate"), icon=":material/balance:"):
-        owner = st.session_state.setdefault(Keys.OWNER, uuid.uuid4().hex[:8])
         config = MitigationConfig(run_id=run.run_id, sensitive=target_attr, method=method)
-        job = guard(start_job, config, workspace=workspace(), owner=owner)
+        job = guard(start_job, config, workspace=workspace(), owner=actor())
         st.session_state[Keys.MITIGATION_JOB] = job.id
     if st.session_state.get(Keys.MITIGATION_JOB):
         mitigation_panel(st.session_state[Keys.MITIGATION_JOB])
@@ -462,7 +465,12 @@ with st.expander(tr("Compare with another run"), icon=":material/compare_arrows:
         other = run_reports(other_id)
         st.dataframe(pd.DataFrame(compare_reports(evaluation, other.evaluation)), hide_index=True)
         st.plotly_chart(
-            compare_figure(evaluation, other.evaluation, labels=(tr("this run"), tr("other")))
+            compare_figure(
+                evaluation,
+                other.evaluation,
+                labels=(tr("this run"), tr("other")),
+                language=language(),
+            )
         )
 
 with st.expander(tr("Audit predictions made elsewhere"), icon=":material/fact_check:"):

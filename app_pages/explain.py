@@ -15,7 +15,7 @@ from app_pages._common import (
     run_explanation,
     workspace,
 )
-from app_pages._i18n import tr
+from app_pages._i18n import language, say, tr
 
 header(
     tr("4 · Explain"),
@@ -122,11 +122,11 @@ def row_summary(expl: Explanation, row: int, output: int) -> None:
         )
     reasons = reason_sentences(expl, row, output)
     if reasons:
-        st.markdown(tr("**Top reasons**") + "\n" + "".join(f"\n- {r}." for r in reasons))
+        st.markdown(tr("**Top reasons**") + "\n" + "".join(f"\n- {say(r)}." for r in reasons))
 
 
 if expl.is_text:  # a text model: words instead of columns
-    st.plotly_chart(token_importance_figure(expl, output=output))
+    st.plotly_chart(token_importance_figure(expl, output=output, language=language()))
     st.subheader(tr("One text"))
     texts = [next(iter(record.values())) for record in expl.data]
     row = st.selectbox(
@@ -165,8 +165,8 @@ if len(expl.values) > PLOT_ROWS:
         sorted(np.random.default_rng(0).choice(len(expl.values), PLOT_ROWS, replace=False).tolist())
     )
 left, right = st.columns(2)
-left.plotly_chart(importance_figure(expl, output=output))
-right.plotly_chart(beeswarm_figure(dots, output=output))
+left.plotly_chart(importance_figure(expl, output=output, language=language()))
+right.plotly_chart(beeswarm_figure(dots, output=output, language=language()))
 if dots is not expl:
     right.caption(
         tr("One dot per row, for {shown:,} of the {total:,} explained rows.").format(
@@ -177,7 +177,7 @@ if dots is not expl:
 st.subheader(tr("One column's effect"))
 ranked = [name for name, _ in expl.global_importance(output)]
 feature = st.selectbox(tr("Column"), ranked, format_func=friendly_name)
-st.plotly_chart(dependence_figure(dots, feature, output=output))
+st.plotly_chart(dependence_figure(dots, feature, output=output, language=language()))
 
 st.subheader(tr("One row"))
 row = st.number_input(
@@ -185,7 +185,7 @@ row = st.number_input(
 )
 row_summary(expl, row, output)
 c1, c2 = st.columns([2, 1])
-c1.plotly_chart(waterfall_figure(expl, row, output=output))
+c1.plotly_chart(waterfall_figure(expl, row, output=output, language=language()))
 with c2:
     values = expl.data[row]
     st.dataframe(pd.DataFrame({tr("value"): {friendly_name(k): str(v) for k, v in values.items()}}))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 
 import pandas as pd
 import streamlit as st
@@ -24,7 +23,8 @@ from app_pages._common import (
     when,
     workspace,
 )
-from app_pages._i18n import tr
+from app_pages._i18n import language, say, tr
+from app_pages._team import actor
 
 AUTO = "auto"  # not a family: the search over the families Auto may search
 
@@ -104,7 +104,7 @@ family = (
         format_func=lambda f: (
             tr("Auto: try several kinds of model and settings, keep the best")
             if f == AUTO
-            else family_title(f)
+            else say(family_title(f))
         ),
         # Texts start on the fast n-gram family in every language (the engine's default).
         index=default_family_index(choices, dataset) if reads == "text" else 0,
@@ -208,12 +208,10 @@ auto = (
     if family == AUTO
     else None
 )
-
-owner = st.session_state.setdefault(Keys.OWNER, uuid.uuid4().hex[:8])
 # The job shown belongs to this data set: switching data sets never shows another's job.
 jobs = st.session_state.setdefault(Keys.JOBS, {})
 if st.button(tr("Start training"), type="primary"):
-    job = guard(start_job, auto or config, workspace=workspace(), owner=owner)
+    job = guard(start_job, auto or config, workspace=workspace(), owner=actor())
     jobs[dataset.id] = st.session_state[Keys.JOB_ID] = job.id
 elif dataset.id not in jobs:
     # A reload or a shared URL comes back to its job, else this data set's newest job.
@@ -242,9 +240,15 @@ def _progress_text(job: Job, progress: JobProgress) -> tuple[float, str]:
         return progress.fraction(), tr("{phase} · {trials} tried · about {left:.0f} s left").format(
             phase=phase, trials=progress.trials, left=left
         )
+    if progress.phase == "explaining" and progress.total_steps:
+        reads_text = job.family in family_names() and family_class(job.family).reads == "text"
+        counted = (
+            tr("{done:,} of {total:,} texts") if reads_text else tr("{done:,} of {total:,} rows")
+        )
+        phase += " (" + counted.format(done=progress.step, total=progress.total_steps) + ")"
     eta = (
         tr(" · about {left:.0f} s left").format(left=left)
-        if left is not None and progress.phase == "training"
+        if left is not None and progress.phase in ("training", "explaining")
         else ""
     )
     prefix = tr("training the best model: ") if job.kind == "auto" else ""
@@ -258,7 +262,7 @@ def job_panel(job_id: str) -> None:
     job = guard(store.get, job_id)
     progress = job.progress
     search = progress if isinstance(progress, AutoProgress) else None
-    title = tr("Auto search") if job.kind == "auto" else family_title(job.family)
+    title = tr("Auto search") if job.kind == "auto" else say(family_title(job.family))
     st.subheader(
         tr("Job {id} · {title} · {status}").format(id=job.id, title=title, status=job.status)
     )
@@ -274,11 +278,11 @@ def job_panel(job_id: str) -> None:
         # Green only when the model is clearly better than always guessing; else say why not.
         verdict = reports.evaluation.verdict
         if verdict is None or verdict.better:
-            st.success(f"{done} {verdict.text if verdict else ''}")
+            st.success(f"{done} {say(verdict.text) if verdict else ''}")
         else:
-            st.warning(f"{done} {verdict.text}")
+            st.warning(f"{done} {say(verdict.text)}")
         for warning in reports.evaluation.warnings:
-            st.warning(warning.text)
+            st.warning(say(warning.text))
         metric_row(reports.headline())
         if (privacy_report := load_privacy(workspace(), job.run_id)) is not None:
             privacy_row(privacy_report)
@@ -317,7 +321,7 @@ def job_panel(job_id: str) -> None:
             )
     history = progress.history
     if len(history) > 1 and not (search and search.searching):  # one tree: no curve to draw
-        st.plotly_chart(training_curves_figure(history))
+        st.plotly_chart(training_curves_figure(history, language=language()))
 
 
 if jobs.get(dataset.id):

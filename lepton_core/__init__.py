@@ -54,6 +54,8 @@ _EXPORTS = {
     "serve": "serving",
     "ApiKeyStore": "workspace",
     "ShareLinks": "workspace",
+    "AuditLog": "workspace",
+    "publish": "runs",
     "score_table": "runs",
     "model_card": "runs",
     "ModelCard": "runs",

@@ -1,4 +1,4 @@
-"""Command line: ``python -m lepton_core {train,audit,profile,explain,predict,serve} ...``.
+"""Command line: ``python -m lepton_core {train,audit,profile,explain,predict,monitor,serve} ...``.
 
 Every subcommand prints a short human summary, or with ``--json`` the result
 object as JSON. A user error exits with status 2 and one sentence on stderr.
@@ -17,7 +17,10 @@ from typing import Any
 
 from lepton_core.core import LeptonError, ProgressBarCallback, disk_full_error
 
-__all__ = ["main"]
+__all__ = ["CHECK_FAILED", "main"]
+
+#: The exit status of ``monitor --check`` when a limit is broken (1 is an unexpected error).
+CHECK_FAILED = 3
 
 # Each command imports the engine packages it uses inside its function: `lepton --help`
 # and a mistyped option answer at once instead of after the seconds that pandas,
@@ -104,6 +107,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="NAME[:VERSION]")
     p.add_argument("--data", required=True, help="table file to score")
     p.add_argument("--out", required=True, help="output file (.csv, .tsv, .parquet or .jsonl)")
+
+    p = add("monitor", "Compare new records with a model's training data, column by column.")
+    p.add_argument("--model", required=True, help="NAME[:VERSION]")
+    p.add_argument("--data", required=True, help="table file of new records")
+    p.add_argument("--psi", type=float, default=0.2, help="a column whose PSI reaches this drifted")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help=f"exit with status {CHECK_FAILED} when a column drifted (for a scheduler)",
+    )
 
     p = add("serve", "Serve the workspace's models as a REST API (needs an API key per call).")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
@@ -234,11 +247,25 @@ def _predict(args: argparse.Namespace) -> dict[str, Any]:
     return {"model": bundle.version.ref, "rows": len(scored), "out": str(out)}
 
 
+def _monitor(args: argparse.Namespace) -> dict[str, Any]:
+    from lepton_core.data import load_table
+    from lepton_core.monitoring import Limits, check_alerts, compare_with_training
+
+    report = compare_with_training(_workspace(args), args.model, load_table(args.data))
+    alerts = check_alerts(drift=report, limits=Limits(psi=args.psi))
+    return {"model": args.model, "drift": report.to_dict(), "alerts": [a.to_dict() for a in alerts]}
+
+
 def _serve(args: argparse.Namespace) -> dict[str, Any]:
     from lepton_core.serving import serve
 
     serve(_workspace(args), host=args.host, port=args.port, runtime=args.runtime)
     return {"stopped": f"http://{args.host}:{args.port}"}
+
+
+def _words(value: Any) -> Any:
+    """Engine text in a result dict (a Message is written as its id, text and values)."""
+    return value["text"] if isinstance(value, dict) and {"id", "text"} <= set(value) else value
 
 
 def _summary(command: str, result: dict[str, Any]) -> str:
@@ -257,7 +284,8 @@ def _summary(command: str, result: dict[str, Any]) -> str:
     if command == "mitigate":
         lines = [f"run {result['run_id']}  model {result['model_name']}:{result['model_version']}"]
         lines += [
-            f"  {row['metric']:<28} {row['before']} → {row['after']}" for row in result["rows"]
+            f"  {_words(row['metric']):<28} {row['before']} → {row['after']}"
+            for row in result["rows"]
         ]
         return "\n".join(lines)
     if command == "compress":
@@ -265,7 +293,7 @@ def _summary(command: str, result: dict[str, Any]) -> str:
         for variant in (result["before"], result["after"]):
             metric = "accuracy" if "accuracy" in variant["metrics"] else "r2"
             lines.append(
-                f"  {variant['name']:<24} {variant['size_bytes'] / 1024:,.0f} KiB  "
+                f"  {_words(variant['name']):<24} {variant['size_bytes'] / 1024:,.0f} KiB  "
                 f"{variant['latency_ms']:.1f} ms  {metric} {variant['metrics'][metric]:.4f}"
             )
         return "\n".join(lines)
@@ -275,6 +303,13 @@ def _summary(command: str, result: dict[str, Any]) -> str:
             f"{result['n_rows']:,} rows × {result['n_columns']} columns; suggested target "
             f"{s['target']!r} ({s['task']}), sensitive {s['sensitive']}"
         )
+    if command == "monitor":
+        from lepton_core.monitoring import DriftReport
+
+        report = DriftReport.from_dict(result["drift"])
+        lines = [f"{result['model']}: {report.summary()}"]
+        lines += [f"  {f.column:<24} PSI {f.psi:6.3f}  {f.level}" for f in report.features[:10]]
+        return "\n".join(lines)
     if command == "audit":
         metrics = result["evaluation"]["metrics"]
         lines = [f"{result['n_rows']:,} rows; accuracy {metrics.get('accuracy', float('nan')):.4f}"]
@@ -295,6 +330,7 @@ _COMMANDS = {
     "profile": _profile,
     "explain": _explain,
     "predict": _predict,
+    "monitor": _monitor,
     "serve": _serve,
 }
 
@@ -326,4 +362,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(result, allow_nan=False))
     else:
         print(_summary(args.command, result))
-    return 0
+    return CHECK_FAILED if getattr(args, "check", False) and result.get("alerts") else 0

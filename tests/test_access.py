@@ -14,7 +14,7 @@ from app_pages._common import REFUSAL, Keys, announce_exposure, is_local_request
 from lepton_core.workspace import ShareLinks
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ["data", "train", "evaluate", "explain", "deploy", "dashboard"]
+NOTEBOOK = ["data", "train", "evaluate", "explain", "deploy", "monitor", "dashboard"]
 # What the notebook pages offer; a visitor's session must show none of it.
 ACTIONS = {
     "Load sample",

@@ -202,6 +202,7 @@ def test_a_chinese_browser_gets_the_notebook_in_chinese(app_url, browser):
     from playwright.sync_api import expect
 
     from app_pages._i18n import catalogue
+    from lepton_core.core import message_catalogue
 
     zh = catalogue("zh")
     context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1800})
@@ -217,6 +218,10 @@ def test_a_chinese_browser_gets_the_notebook_in_chinese(app_url, browser):
         expect(page.get_by_role("button", name=zh["Start training"])).to_be_visible(timeout=60_000)
         for english in ("Load sample", "Use this data", "Start training", "1 · Data"):
             expect(page.get_by_text(english, exact=True)).to_have_count(0)
+        # The engine's words too: the default family's settings come from its catalogue.
+        trees = message_catalogue("zh")["setting.lightgbm.n_estimators"]
+        expect(page.get_by_text(trees, exact=True)).to_be_visible()
+        expect(page.get_by_text("Number of trees", exact=True)).to_have_count(0)
         _no_errors(page)
         _shot(page, "zh-2-train")
     except Exception:

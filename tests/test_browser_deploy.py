@@ -79,7 +79,7 @@ def servers(tmp_path_factory, adult_csv):
             proc.wait(timeout=20)
 
 
-def test_publish_key_api_share_revoke(servers, browser):  # noqa: F811
+def test_publish_key_api_share_revoke(servers, browser):
     from playwright.sync_api import expect
 
     app, api, run, _ = servers
@@ -167,7 +167,7 @@ def _only_the_demo(page) -> None:
     _no_errors(page)
 
 
-def test_a_share_link_opens_the_demo_page_and_nothing_else(servers, browser):  # noqa: F811
+def test_a_share_link_opens_the_demo_page_and_nothing_else(servers, browser):
     from playwright.sync_api import expect
 
     from lepton_core.workspace import ShareLinks

@@ -27,7 +27,7 @@ from tests.test_browser import (  # noqa: F401
 pytestmark = [pytest.mark.browser]
 
 
-def test_reload_mid_run_keeps_the_job_and_its_curves(app_url, browser, tmp_path_factory):  # noqa: F811
+def test_reload_mid_run_keeps_the_job_and_its_curves(app_url, browser, tmp_path_factory):
     from playwright.sync_api import expect
 
     page = browser.new_context(viewport={"width": 1400, "height": 2400}).new_page()
@@ -75,7 +75,7 @@ def test_reload_mid_run_keeps_the_job_and_its_curves(app_url, browser, tmp_path_
     from lepton_core.workspace import Workspace
 
     folders = tmp_path_factory.getbasetemp().glob("browser-ws[0-9]*")  # not the *current link
-    stores = [JobStore(Workspace(p)) for p in folders if (p / "jobs.db").exists()]
+    stores = [JobStore(Workspace(p)) for p in folders if (p / "lepton.db").exists()]
     store = next(s for s in stores if job_id in {j.id for j in s.list()})
     jobs = store.list()
     assert [j.id for j in jobs] == [job_id] and jobs[0].status == "succeeded"
@@ -167,7 +167,7 @@ def _watch_until_trained(page, timeout_s: float) -> set[str]:
     return lines
 
 
-def test_an_auto_job_never_shows_the_exception_box(seeded_app, browser, tmp_path):  # noqa: F811
+def test_an_auto_job_never_shows_the_exception_box(seeded_app, browser, tmp_path):
     from playwright.sync_api import expect
 
     url, workspace = seeded_app
@@ -203,7 +203,7 @@ def test_an_auto_job_never_shows_the_exception_box(seeded_app, browser, tmp_path
         page.context.close()
 
 
-def test_a_text_job_never_shows_the_exception_box(seeded_app, browser, tmp_path):  # noqa: F811
+def test_a_text_job_never_shows_the_exception_box(seeded_app, browser, tmp_path):
     from playwright.sync_api import expect
 
     url, workspace = seeded_app

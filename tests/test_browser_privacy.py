@@ -29,7 +29,7 @@ def _people_csv(path):
     return path
 
 
-def test_upload_flag_hash_and_train(app_url, browser, tmp_path):  # noqa: F811
+def test_upload_flag_hash_and_train(app_url, browser, tmp_path):
     from playwright.sync_api import expect
 
     page = browser.new_context(viewport={"width": 1400, "height": 2400}).new_page()

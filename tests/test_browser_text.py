@@ -14,7 +14,7 @@ pytestmark = [
 ]
 
 
-def test_text_flow_train_explain_and_share(app_url, browser):  # noqa: F811
+def test_text_flow_train_explain_and_share(app_url, browser):
     from playwright.sync_api import expect
 
     context = browser.new_context(viewport={"width": 1400, "height": 1800})

@@ -68,7 +68,7 @@ def test_health_needs_no_key_and_everything_else_does(api, workspace, record):
 
 def test_keys_are_stored_hashed(api, workspace):
     _, token = ApiKeyStore(workspace).create("hashed")
-    db = (workspace.root / "apikeys.db").read_bytes()
+    db = (workspace.root / "lepton.db").read_bytes()
     assert token.encode() not in db
     assert token[3:20].encode() not in db
 

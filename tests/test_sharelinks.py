@@ -149,7 +149,7 @@ def test_deploy_page_links_keys_and_try_it(adult_run, workspace):
     assert '"predictions"' in at.json[0].value
 
     # A new key is shown once, stored hashed, and listed without its secret.
-    at.text_input[0].set_value("billing")
+    next(t for t in at.text_input if t.label == "Key name").set_value("billing")
     next(b for b in at.button if b.label == "Create key").click()
     _ok(at.run())
     shown = next(c.value for c in at.code if c.value.startswith("lk_"))
@@ -223,8 +223,16 @@ def test_the_store_keeps_only_what_verification_needs(tmp_path):
     links = ShareLinks(ws)
     link = links.create("adult", 2, expires_in=3600)
     payload, signature = link.token.split(".")
-    db = ws.root / "sharelinks.db"
-    assert _columns(db) == ["id", "model", "version", "created", "expires", "revoked"]
+    db = ws.root / "lepton.db"
+    assert _columns(db) == [
+        "id",
+        "model",
+        "version",
+        "created",
+        "expires",
+        "revoked",
+        "created_by",
+    ]
     stored = db.read_bytes()
     assert signature.encode() not in stored and payload.encode() not in stored
     # The Deploy page still shows the link: it is signed anew from its row.
@@ -237,11 +245,13 @@ def test_an_older_store_loses_its_tokens_and_is_made_private(tmp_path):
     from contextlib import closing
 
     ws = Workspace(tmp_path / "ws")
-    link = ShareLinks(ws).create("adult", 1, expires_in=3600, public=False)
-    revoked = ShareLinks(ws).create("adult", 1, expires_in=None, public=True)
+    # Links signed with this workspace's secret, as the older Lepton made them.
+    signer = ShareLinks(Workspace(tmp_path / "signer"))
+    (ws.root / "share_secret").write_bytes((signer.root / "share_secret").read_bytes())
+    link = signer.create("adult", 1, expires_in=3600, public=False)
+    revoked = signer.create("adult", 1, expires_in=None, public=True)
     # The layout an older Lepton wrote: every token in the file, the file world-readable.
     db = ws.root / "sharelinks.db"
-    db.unlink()
     with closing(sqlite3.connect(db)) as conn, conn:
         conn.execute(
             "CREATE TABLE links (id TEXT PRIMARY KEY, model TEXT, version INT, created REAL, "
@@ -257,10 +267,13 @@ def test_an_older_store_loses_its_tokens_and_is_made_private(tmp_path):
     assert link.token.encode() in db.read_bytes()
 
     links = ShareLinks(ws)
-    assert "token" not in _columns(db)
+    # Its rows moved to lepton.db; the file is kept aside, owner-only and without tokens.
+    kept = ws.root / "sharelinks.db.migrated"
+    assert not db.exists() and "token" not in _columns(ws.root / "lepton.db")
     for x in (link, revoked):
-        assert x.token.split(".")[1].encode() not in db.read_bytes()
-    for path in (db, ws.root / "share_secret"):
+        assert x.token.split(".")[1].encode() not in kept.read_bytes()
+        assert x.token.split(".")[1].encode() not in (ws.root / "lepton.db").read_bytes()
+    for path in (kept, ws.root / "share_secret"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
     # The links an older Lepton handed out keep working (or stay revoked).
     assert links.verify(link.token).id == link.id
@@ -276,14 +289,17 @@ def test_every_store_file_is_made_owner_only_when_a_store_opens_it(tmp_path):
 
     ws = Workspace(tmp_path / "ws")
     opens = {
-        "apikeys.db": lambda: ApiKeyStore(ws).list(),
-        "sharelinks.db": lambda: ShareLinks(ws).list(),
-        "jobs.db": lambda: JobStore(ws).list(),
-        "share_secret": lambda: ShareLinks(ws),
+        "lepton.db": [
+            lambda: ApiKeyStore(ws).list(),
+            lambda: ShareLinks(ws).list(),
+            lambda: JobStore(ws).list(),
+        ],
+        "share_secret": [lambda: ShareLinks(ws)],
     }
-    for name, use in opens.items():
-        use()
-        assert stat.S_IMODE((ws.root / name).stat().st_mode) == 0o600, name
-        (ws.root / name).chmod(0o644)
-        use()
-        assert stat.S_IMODE((ws.root / name).stat().st_mode) == 0o600, name
+    for name, uses in opens.items():
+        for use in uses:
+            use()
+            assert stat.S_IMODE((ws.root / name).stat().st_mode) == 0o600, name
+            (ws.root / name).chmod(0o644)
+            use()
+            assert stat.S_IMODE((ws.root / name).stat().st_mode) == 0o600, name

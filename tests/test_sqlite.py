@@ -1,16 +1,18 @@
-"""The one SQLite connection helper behind the jobs, API key and share link stores."""
+"""The one SQLite connection helper, behind Lepton's own tables in ``lepton.db``."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
 import stat
+import threading
 from contextlib import closing
 
 import pytest
 
 from lepton_core.core import WorkspaceError, sqlite_connection
 from lepton_core.jobs import JobStore
+from lepton_core.runs import TrainConfig
 from lepton_core.workspace import ApiKeyStore, ShareLinks, Workspace
 
 
@@ -64,9 +66,44 @@ def test_every_store_opens_its_file_through_it(tmp_path):
     keys.verify(keys.create("k")[1])
     links = ShareLinks(ws)
     links.verify(links.create("m", 1, expires_in=60).token)
-    for name in ("jobs.db", "apikeys.db", "sharelinks.db"):
-        assert _mode(ws.root / name) == 0o600, name
-        # No connection is left open: the last one to close removed the WAL file.
-        assert not (ws.root / f"{name}-wal").exists(), name
-        with closing(sqlite3.connect(ws.root / name)) as conn:
-            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal", name
+    # One database for the three stores, none of the old per-store files.
+    assert sorted(p.name for p in ws.root.glob("*.db*")) == ["lepton.db"]
+    path = ws.root / "lepton.db"
+    assert _mode(path) == 0o600
+    # No connection is left open: the last one to close removed the WAL file.
+    assert not (ws.root / "lepton.db-wal").exists()
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    # A file left readable by others is made owner-only again when a store opens it.
+    path.chmod(0o644)
+    keys.list()
+    assert _mode(path) == 0o600
+
+
+def test_concurrent_writers_wait_instead_of_failing(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    keys, links, jobs = ApiKeyStore(ws), ShareLinks(ws), JobStore(ws)
+    job_id = jobs.create(TrainConfig(data="unused"), ["true"]).id
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def write(i: int) -> None:
+        start.wait()
+        try:
+            for n in range(15):
+                if i % 3 == 0:
+                    keys.verify(keys.create(f"k{i}-{n}")[1])
+                elif i % 3 == 1:
+                    links.revoke(links.create("m", n + 1, expires_in=60).id)
+                else:
+                    jobs.update(job_id, heartbeat=float(n), progress={"step": n})
+        except BaseException as exc:  # "database is locked" would land here
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(keys.list()) == 30 and len(links.list()) == 30

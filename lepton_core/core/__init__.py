@@ -18,6 +18,7 @@ from lepton_core.core._exceptions import (
     WorkspaceError,
     disk_full_error,
 )
+from lepton_core.core._messages import LANGUAGES, Message, in_language, message_catalogue
 from lepton_core.core._process import process_alive, process_token
 from lepton_core.core._serde import (
     JsonMixin,
@@ -30,6 +31,7 @@ from lepton_core.core._settings import (
 )
 from lepton_core.core._sqlite import (
     BUSY_TIMEOUT_S,
+    open_sqlite,
     sqlite_connection,
 )
 from lepton_core.core._tasks import (
@@ -45,6 +47,7 @@ __all__ = [
     "ENV_TRACKING_URI",
     "ENV_WORKSPACE",
     "FEATURE_KINDS",
+    "LANGUAGES",
     "TASKS",
     "CallbackList",
     "ColumnKind",
@@ -53,6 +56,7 @@ __all__ = [
     "JobError",
     "JsonMixin",
     "LeptonError",
+    "Message",
     "ModelError",
     "NotFittedError",
     "ProgressBarCallback",
@@ -64,7 +68,10 @@ __all__ = [
     "WorkspaceError",
     "default_workspace_path",
     "disk_full_error",
+    "in_language",
     "is_classification",
+    "message_catalogue",
+    "open_sqlite",
     "process_alive",
     "process_token",
     "sqlite_connection",

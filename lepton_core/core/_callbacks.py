@@ -33,32 +33,40 @@ class TrainerState:
         ``"loading"``, ``"training"``, ``"evaluating"``, ``"explaining"``, ``"saving"``
         or ``"done"``.
     step, total_steps : int, int or None
-        Boosting rounds or epochs done and planned.
+        The counted phase's steps done and planned: boosting rounds or epochs while
+        training, rows (text models: texts) while explaining. Phases that count
+        nothing keep the last phase's figures.
+    unit : str or None
+        What ``step`` counts when it is not a training step: ``"rows"`` or ``"texts"``.
     log_history : list of dict
-        Every logged step: ``{"step", "train_loss", "valid_loss", ...}``.
+        Every logged training step: ``{"step", "train_loss", "valid_loss", ...}``.
     started_at : float
         ``time.time()`` at ``on_train_begin``.
+    phase_started_at : float
+        ``time.time()`` when ``phase`` began; the ETA is measured from it.
     """
 
     phase: str = "loading"
     step: int = 0
     total_steps: int | None = None
+    unit: str | None = None
     log_history: list[dict[str, float]] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
+    phase_started_at: float = field(default_factory=time.time)
 
     @property
     def fraction(self) -> float | None:
-        """Share of the training steps done, or None when the total is unknown."""
+        """Share of the counted phase's steps done, or None when the total is unknown."""
         if not self.total_steps:
             return None
         return min(1.0, self.step / self.total_steps)
 
     def eta_seconds(self) -> float | None:
-        """Seconds left at the pace so far, or None before the first step."""
+        """Seconds left in the phase at its pace so far, or None before its first step."""
         frac = self.fraction
         if not frac:
             return None
-        elapsed = time.time() - self.started_at
+        elapsed = max(0.0, time.time() - self.phase_started_at)
         return elapsed * (1 - frac) / frac
 
 
@@ -79,7 +87,7 @@ class TrainerCallback:
         """Called when ``state.phase`` changes."""
 
     def on_step_end(self, state: TrainerState, control: TrainerControl) -> None:
-        """Called after every boosting round or epoch."""
+        """Called after every boosting round or epoch, and every chunk of rows explained."""
 
     def on_log(self, state: TrainerState, control: TrainerControl, logs: dict[str, float]) -> None:
         """Called with the metrics of the step just finished."""
@@ -104,16 +112,31 @@ class CallbackList:
         self.state.started_at = time.time()
         self._call("on_train_begin")
 
-    def phase(self, name: str) -> None:
+    def phase(self, name: str, *, total: int | None = None, unit: str | None = None) -> None:
+        """Start phase ``name``; one that counts its own steps (explaining: ``total`` rows)
+        starts its count at 0, so callbacks never show the previous phase's figures in it."""
         self.state.phase = name
+        self.state.phase_started_at = time.time()
+        if total is not None:
+            self.state.step, self.state.total_steps, self.state.unit = 0, total, unit
         self._call("on_phase")
 
     def step(self, step: int, total: int | None, logs: dict[str, float]) -> bool:
-        """Record one step; return True when a callback asked to stop."""
-        self.state.step, self.state.total_steps = step, total
+        """Record one training step; return True when a callback asked to stop."""
+        self.state.step, self.state.total_steps, self.state.unit = step, total, None
         entry = {"step": float(step), **{k: float(v) for k, v in logs.items()}}
         self.state.log_history.append(entry)
         self._call("on_log", entry)
+        self._call("on_step_end")
+        return self.control.should_stop
+
+    def advance(self, done: int, total: int, *, unit: str) -> bool:
+        """Record progress of a phase that counts ``unit`` (rows explained, say) rather than
+        training steps; return True when a callback asked to stop.
+
+        Callbacks hear ``on_step_end``; nothing joins the log history (the training curves).
+        """
+        self.state.step, self.state.total_steps, self.state.unit = done, total, unit
         self._call("on_step_end")
         return self.control.should_stop
 
@@ -140,9 +163,12 @@ class ProgressBarCallback(TrainerCallback):
         filled = int(frac * self.width)
         eta = state.eta_seconds()
         eta_text = f"ETA {eta:4.0f}s" if eta is not None else ""
-        loss = state.log_history[-1].get("valid_loss") if state.log_history else None
+        # The last training loss means nothing next to a count of rows explained.
+        training = state.unit is None and state.log_history
+        loss = state.log_history[-1].get("valid_loss") if training else None
         loss_text = f"valid loss {loss:.4f}" if loss is not None else ""
         total = state.total_steps or "?"
+        unit = f" {state.unit}" if state.unit else ""
         bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(f"\r[{bar}] {state.step}/{total} {eta_text} {loss_text}")
+        self.stream.write(f"\r[{bar}] {state.step}/{total}{unit} {eta_text} {loss_text}")
         self.stream.flush()

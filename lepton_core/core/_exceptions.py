@@ -15,11 +15,17 @@ sentence and nothing else; any other exception is a bug.
     └── JobError         a background job could not be started or found
 
 Bad arguments from code (not from a user's data) raise ``ValueError``.
+
+A user error is raised with a :class:`~lepton_core.core.Message` (``DataError(Message(
+"load.empty"))``): ``str(error)`` is the English sentence, and a page shows the
+Message in the reader's language.
 """
 
 from __future__ import annotations
 
 import errno
+
+from lepton_core.core._messages import Message
 
 __all__ = [
     "DataError",
@@ -76,7 +82,8 @@ def disk_full_error(exc: BaseException) -> WorkspaceError | None:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
-            where = f" holding {current.filename}" if current.filename else ""
-            return WorkspaceError(f"The disk{where} is full; free some space on it and try again.")
+            if current.filename:
+                return WorkspaceError(Message("error.disk_full_at", path=str(current.filename)))
+            return WorkspaceError(Message("error.disk_full"))
         current = current.__cause__ or current.__context__
     return None

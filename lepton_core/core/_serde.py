@@ -3,7 +3,8 @@
 Results hold only JSON-friendly values (str, int, float, bool, None, lists,
 dicts and nested result dataclasses), so ``to_dict`` is ``dataclasses.asdict``
 with NaN turned into ``None`` and ``from_dict`` rebuilds nested dataclasses
-from the field annotations.
+from the field annotations. A :class:`~lepton_core.core.Message` is written as its id
+and values, so that text read back can still be shown in the reader's language.
 """
 
 from __future__ import annotations
@@ -15,11 +16,15 @@ import types
 import typing
 from typing import Any, TypeVar
 
+from lepton_core.core._messages import Message
+
 T = TypeVar("T", bound="JsonMixin")
 
 
 def _clean(value: Any) -> Any:
     # NaN/inf are not JSON; numpy scalars are not JSON either.
+    if isinstance(value, Message):  # a str, but its id and values are what a reader needs
+        return _clean(value.to_dict())
     if isinstance(value, float):
         return None if not math.isfinite(value) else value
     if isinstance(value, dict):
@@ -36,15 +41,22 @@ def _clean(value: Any) -> Any:
 def _build(tp: Any, value: Any) -> Any:
     if value is None:
         return None
+    if tp in (Message, str) and isinstance(value, dict) and {"id", "values"} <= set(value):
+        # A text field may hold a Message (a str); it was written as its id and values.
+        return Message.from_dict(value)
     if dataclasses.is_dataclass(tp) and isinstance(value, dict):
         return tp.from_dict(value) if hasattr(tp, "from_dict") else tp(**value)
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin in (list, tuple) and args and dataclasses.is_dataclass(args[0]):
         return [_build(args[0], v) for v in value]
+    if origin in (list, tuple) and args and Message in (args[0], *typing.get_args(args[0])):
+        return [_build(args[0], v) for v in value]
     if origin is dict and len(args) == 2 and dataclasses.is_dataclass(args[1]):
         return {k: _build(args[1], v) for k, v in value.items()}
     if origin is typing.Union or origin is types.UnionType:
+        if Message in args and isinstance(value, dict):
+            return Message.from_dict(value)
         for arg in args:
             if arg is not type(None) and dataclasses.is_dataclass(arg) and isinstance(value, dict):
                 return _build(arg, value)

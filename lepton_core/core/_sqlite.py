@@ -1,5 +1,7 @@
-"""The one way the workspace's SQLite stores (jobs, API keys, share links) are opened.
+"""The one way a SQLite file of the workspace is opened.
 
+Lepton's own tables (``lepton.db``, through SQLAlchemy: see
+``lepton_core.workspace._database``) and any store read directly open their file here.
 Every connection runs in WAL mode (readers never wait for a writer), waits up to a
 busy timeout for a lock instead of failing at once, and is closed when the block
 ends, so no file handle outlives its use. A database file is created readable by its
@@ -18,7 +20,7 @@ from typing import Any
 
 from lepton_core.core._exceptions import WorkspaceError
 
-__all__ = ["BUSY_TIMEOUT_S", "sqlite_connection"]
+__all__ = ["BUSY_TIMEOUT_S", "open_sqlite", "sqlite_connection"]
 
 #: Seconds a connection waits for another process's lock before giving up.
 BUSY_TIMEOUT_S = 10.0
@@ -53,7 +55,7 @@ def sqlite_connection(
     WorkspaceError
         The file cannot be created or opened.
     """
-    conn = _open(Path(path), timeout, autocommit)
+    conn = open_sqlite(path, timeout=timeout, autocommit=autocommit)
     try:
         if row_factory is not None:
             conn.row_factory = row_factory
@@ -63,7 +65,21 @@ def sqlite_connection(
         conn.close()
 
 
-def _open(path: Path, timeout: float, autocommit: bool) -> sqlite3.Connection:
+def open_sqlite(
+    path: str | os.PathLike[str],
+    *,
+    timeout: float = BUSY_TIMEOUT_S,
+    autocommit: bool = False,
+    check_same_thread: bool = True,
+) -> sqlite3.Connection:
+    """A new connection to ``path`` in WAL mode, the file owner-only; the caller closes it.
+
+    Raises
+    ------
+    WorkspaceError
+        The file cannot be created or opened.
+    """
+    path = Path(path)
     conn = None
     try:
         # sqlite3 would create the file with the umask's mode; create it first, owner-only,
@@ -75,7 +91,12 @@ def _open(path: Path, timeout: float, autocommit: bool) -> sqlite3.Connection:
                 os.fchmod(fd, 0o600)
         finally:
             os.close(fd)
-        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None if autocommit else "")
+        conn = sqlite3.connect(
+            path,
+            timeout=timeout,
+            isolation_level=None if autocommit else "",
+            check_same_thread=check_same_thread,
+        )
         conn.execute("PRAGMA journal_mode=WAL")
     except (OSError, sqlite3.Error) as exc:
         if conn is not None:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from lepton_core.core import ColumnKind, DataError, JsonMixin
+from lepton_core.core import ColumnKind, DataError, JsonMixin, Message
 from lepton_core.data._schema import (
     _KINDS_ATTR,
     _to_datetime,
@@ -138,13 +138,13 @@ _POINT_DECIMAL_RE = re.compile(
 
 # Words for what a number column held, in the order a description names them.
 _FEATURES = {
-    "currency": "currency signs",
-    "separators": "thousands separators",
-    "decimal comma": "decimal commas",
-    "amounts": "amounts",
-    "percent": "percentages",
-    "brackets": "brackets for minus",
-    "full-width": "full-width digits",
+    "currency": Message("clean.feature.currency"),
+    "separators": Message("clean.feature.separators"),
+    "decimal comma": Message("clean.feature.decimal_comma"),
+    "amounts": Message("clean.feature.amounts"),
+    "percent": Message("clean.feature.percent"),
+    "brackets": Message("clean.feature.brackets"),
+    "full-width": Message("clean.feature.full_width"),
 }
 
 
@@ -406,8 +406,9 @@ class CleanupStep(JsonMixin):
         and the spelling it becomes.
     kind : str
         For ``type``: ``number``, ``category``, ``text``, ``date`` or ``leave out``.
-    description : str
-        One plain sentence with counts, e.g. "income: 298 of 300 values read as numbers
+    description : Message
+        One plain sentence with counts (English; a page renders it in the reader's
+        language), e.g. "income: 298 of 300 values read as numbers
         (currency signs, thousands separators); 2 like 'n/a' become blanks".
     unread : dict
         Values that a ``numbers`` or ``type`` step could not read and turns into blanks,
@@ -420,7 +421,7 @@ class CleanupStep(JsonMixin):
     percent: str = "fraction"
     mapping: dict[str, str] = field(default_factory=dict)
     kind: str = ""
-    description: str = ""
+    description: Message | str = ""
     unread: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -440,32 +441,59 @@ class CleanupStep(JsonMixin):
         return f"CleanupStep({self.column!r}, {self.action!r}, {args})"
 
 
-def _quoted(values: Sequence[str], more: int = 0) -> str:
+def _quoted(values: Sequence[str], more: int = 0) -> Message | str:
     shown = ", ".join(f"'{v}'" for v in values[:_SHOWN])
     rest = len(values) - _SHOWN + more
-    return shown + (f" and {rest:,} more" if rest > 0 else "")
+    return Message("clean.and_more", shown=shown, rest=rest) if rest > 0 else shown
 
 
-def _number_sentence(column: str, reading: NumberReading, *, chosen: bool = False) -> str:
+def _joined(parts: Sequence[Message | str]) -> Message | str:
+    """``parts`` one after another, separated by semicolons."""
+    if not parts:
+        return ""
+    first, *others = parts
+    for part in others:
+        first = Message("clean.then", first=first, then=part)
+    return first
+
+
+def _unread_clause(count: int, values: Sequence[str]) -> Message:
+    return Message("clean.unread", count=count, values=_quoted(values))
+
+
+def _number_sentence(column: str, reading: NumberReading, *, chosen: bool = False) -> Message | str:
     words = []
     for feature in reading.features:
         example = reading.examples[feature]
         if feature == "percent":
             as_read = read_number(example, decimal=reading.decimal, percent=reading.percent)
-            how_read = "fractions" if reading.percent == "fraction" else "numbers"
-            words.append(f"percentages as {how_read}: '{example}' → {as_read:g}")
+            words.append(
+                Message("clean.percent_fractions", example=example, value=as_read)
+                if reading.percent == "fraction"
+                else Message("clean.percent_numbers", example=example, value=as_read)
+            )
         else:
-            words.append(f"{_FEATURES[feature]} as in '{example}'")
-    how = f" ({'; '.join(words)})" if words else ""
-    sentence = f"{column}: {reading.read:,} of {reading.present:,} values read as numbers{how}"
+            words.append(
+                Message("clean.feature_example", feature=_FEATURES[feature], example=example)
+            )
+    clauses: list[Message | str] = [
+        Message(
+            "clean.numbers_read",
+            column=column,
+            read=reading.read,
+            present=reading.present,
+            how=Message("clean.how", features=_joined(words)) if words else "",
+        )
+    ]
     if reading.missing_words:
-        sentence += f"; {reading.missing_words:,} like 'n/a' or '-' become blanks"
+        clauses.append(Message("clean.missing_words", count=reading.missing_words))
     if reading.unread:
-        n = sum(reading.unread.values())
-        sentence += f"; {n:,} could not be read and become blanks: {_quoted(list(reading.unread))}"
+        clauses.append(_unread_clause(sum(reading.unread.values()), list(reading.unread)))
     elif chosen and not reading.missing_words:
-        sentence += "; every value is a number"
-    return sentence
+        clauses.append(Message("clean.all_numbers"))
+    if chosen:
+        clauses.append(Message("clean.used_as_number"))
+    return _joined(clauses)
 
 
 def _number_step(column: str, s: pd.Series) -> CleanupStep | None:
@@ -528,11 +556,23 @@ def _category_step(column: str, s: pd.Series) -> CleanupStep | None:
     # The most common spelling of each category is kept (value_counts sorts by count).
     mapping = {key: spellings[0] for key, spellings in merged.items()}
     changed = int(sum(counts[v] for spellings in merged.values() for v in spellings[1:]))
-    examples = [f"{_quoted(sp[1:])} → '{sp[0]}'" for sp in list(merged.values())[:3]]
-    description = (
-        f"{column}: {len(counts):,} spellings become {len(groups):,} categories "
-        f"({'; '.join(examples)}{'; …' if len(merged) > 3 else ''}); "
-        f"{changed:,} {'row changes' if changed == 1 else 'rows change'}"
+    examples: list[Message | str] = [
+        Message("clean.spellings_become", spellings=_quoted(sp[1:]), kept=sp[0])
+        for sp in list(merged.values())[:3]
+    ]
+    if len(merged) > 3:
+        examples.append("…")
+    description = Message(
+        "clean.categories",
+        column=column,
+        spellings=len(counts),
+        categories=len(groups),
+        examples=_joined(examples),
+        changed=(
+            Message("clean.row_changes", rows=changed)
+            if changed == 1
+            else Message("clean.rows_change", rows=changed)
+        ),
     )
     return CleanupStep(column=column, action="categories", mapping=mapping, description=description)
 
@@ -583,36 +623,32 @@ def set_type(df: pd.DataFrame, column: str, kind: str) -> CleanupStep:
     if kind not in TYPE_CHOICES:
         raise ValueError(f"kind must be one of {tuple(TYPE_CHOICES)}, not {kind!r}")
     if column not in df.columns:
-        raise DataError(f"There is no column '{column}'; pick one of the table's columns.")
+        raise DataError(Message("clean.no_column", column=column))
     s = df[column]
     step = CleanupStep(column=column, action="type", kind=kind)
     if kind == "number":
         reading = read_numbers(s)
         step.decimal, step.percent = reading.decimal, reading.percent
         step.unread = dict(list(reading.unread.items())[:_SHOWN])
-        step.description = _number_sentence(column, reading, chosen=True) + "; used as a number"
+        step.description = _number_sentence(column, reading, chosen=True)
     elif kind == "date":
         dates = _to_datetime(s)
         bad = s[dates.isna() & s.notna()].astype(str).value_counts()
         step.unread = {str(k): int(v) for k, v in bad.head(_SHOWN).items()}
-        step.description = f"{column}: used as a date; {int(dates.notna().sum()):,} of "
-        step.description += f"{int(s.notna().sum()):,} values read as dates"
-        if len(bad):
-            step.description += (
-                f"; {int(bad.sum()):,} could not be read and become blanks: "
-                f"{_quoted([str(v) for v in bad.index])}"
-            )
+        read = Message(
+            "clean.used_as_date",
+            column=column,
+            read=int(dates.notna().sum()),
+            present=int(s.notna().sum()),
+        )
+        unread = [_unread_clause(int(bad.sum()), [str(v) for v in bad.index])] if len(bad) else []
+        step.description = _joined([read, *unread])
     elif kind == "leave out":
-        step.description = f"{column}: left out of the table (models will not use it)"
+        step.description = Message("clean.left_out", column=column)
     elif kind == "category":
-        step.description = (
-            f"{column}: used as a category; each of its {s.nunique():,} different values "
-            "is a group of its own"
-        )
+        step.description = Message("clean.used_as_category", column=column, values=s.nunique())
     else:
-        step.description = (
-            f"{column}: used as free text (a text model can read it; table models leave it out)"
-        )
+        step.description = Message("clean.used_as_text", column=column)
     return step
 
 

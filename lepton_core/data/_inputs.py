@@ -36,6 +36,7 @@ class InputField(JsonMixin):
     maximum: float | None = None
     integer: bool = False
     choices: list[str] | None = None
+    dayfirst: bool | None = None  # datetime fields: how training read 03/04/2021
 
 
 @dataclass
@@ -75,7 +76,15 @@ class InputSchema(JsonMixin):
                 counts = col.dropna().astype(str).value_counts()
                 choices = sorted(counts.index[:_MAX_CHOICES].tolist())
                 default = counts.index[0] if len(counts) else None
-                fields.append(InputField(name=name, kind=kind, default=default, choices=choices))
+                fields.append(
+                    InputField(
+                        name=name,
+                        kind=kind,
+                        default=default,
+                        choices=choices,
+                        dayfirst=schema.column(name).dayfirst,
+                    )
+                )
         return cls(fields=fields)
 
     @property
@@ -160,7 +169,14 @@ class InputSchema(JsonMixin):
                 raw[field.name] = _numeric(raw[field.name], field.name)
         schema = Schema(
             columns=[
-                ColumnInfo(name=f.name, kind=f.kind, dtype="", missing_share=0.0, distinct=0)  # type: ignore[arg-type]
+                ColumnInfo(
+                    name=f.name,
+                    kind=f.kind,  # type: ignore[arg-type]
+                    dtype="",
+                    missing_share=0.0,
+                    distinct=0,
+                    dayfirst=f.dayfirst,
+                )
                 for f in self.fields
             ]
         )

@@ -15,9 +15,17 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-from lepton_core.core import DataError
+from lepton_core.core import DataError, Message
 
 __all__ = ["LIMIT_SETTINGS", "InputLimits"]
+
+# The containers a decompression limit names, in every language (others are shown as given).
+_CONTAINERS = {
+    "The Parquet file": Message("limits.parquet_file"),
+    "The Excel workbook": Message("limits.excel_workbook"),
+    "The zip archive": Message("limits.zip_archive"),
+    "The gzip file": Message("limits.gzip_file"),
+}
 
 _MB = 2**20
 
@@ -80,10 +88,7 @@ class InputLimits:
             if not raw:
                 continue
             if not raw.isdigit() or int(raw) < 1:
-                raise DataError(
-                    f"The setting {name}={raw!r} is not a whole number of at least 1; "
-                    f"set {name} to a positive whole number or unset it"
-                )
+                raise DataError(Message("limits.setting", name=name, value=repr(raw)))
             values[field.name] = int(raw) * unit
         return cls(**values)
 
@@ -91,13 +96,13 @@ class InputLimits:
         """Refuse a file of ``size`` bytes over this limit or the caller's ``upload_limit``."""
         if upload_limit is not None and upload_limit <= self.max_file_bytes and size > upload_limit:
             raise DataError(
-                f"The file is {human_bytes(size)}, over the {human_bytes(upload_limit)} upload "
-                "limit; upload a smaller sample or a Parquet file"
+                Message("limits.upload", size=human_bytes(size), limit=human_bytes(upload_limit))
             )
         if size > self.max_file_bytes:
             raise DataError(
-                f"The file is {human_bytes(size)}, over the {human_bytes(self.max_file_bytes)} "
-                "file-size limit; load a smaller sample of it, or raise LEPTON_MAX_FILE_MB"
+                Message(
+                    "limits.file", size=human_bytes(size), limit=human_bytes(self.max_file_bytes)
+                )
             )
 
     def check_shape(self, rows: int, columns: int, *, more: bool = False) -> None:
@@ -106,32 +111,26 @@ class InputLimits:
         ``more`` says that ``rows`` is a lower bound: reading stopped there.
         """
         if columns > self.max_columns:
-            raise DataError(
-                f"The table has {columns:,} columns, over the {self.max_columns:,}-column "
-                "limit; keep only the columns you need, or raise LEPTON_MAX_COLUMNS"
-            )
-        at_least = "more than " if more else ""
+            raise DataError(Message("limits.columns", columns=columns, limit=self.max_columns))
         if rows > self.max_rows:
             shown = self.max_rows if more else rows
             raise DataError(
-                f"The table has {at_least}{shown:,} rows, over the {self.max_rows:,}-row limit; "
-                "load a sample of the rows, or raise LEPTON_MAX_ROWS"
+                Message("limits.more_rows", rows=shown, limit=self.max_rows)
+                if more
+                else Message("limits.rows", rows=shown, limit=self.max_rows)
             )
         if rows * columns > self.max_cells:
             shown = self.max_cells if more else rows * columns
             raise DataError(
-                f"The table has {at_least}{shown:,} cells (rows × columns), over the "
-                f"{self.max_cells:,}-cell limit; load fewer rows or columns, or raise "
-                "LEPTON_MAX_CELLS"
+                Message("limits.more_cells", cells=shown, limit=self.max_cells)
+                if more
+                else Message("limits.cells", cells=shown, limit=self.max_cells)
             )
 
     def check_values(self, values: int) -> None:
         """Refuse a JSON document holding more than ``max_cells`` values."""
         if values > self.max_cells:
-            raise DataError(
-                f"The JSON file holds about {values:,} values, over the {self.max_cells:,}-cell "
-                "limit; load fewer rows or columns, or raise LEPTON_MAX_CELLS"
-            )
+            raise DataError(Message("limits.json_values", values=values, limit=self.max_cells))
 
     def check_decompressed(
         self, size: int, *, more: bool = False, what: str = "The Parquet file"
@@ -142,20 +141,18 @@ class InputLimits:
         """
         if size > self.max_decompressed_bytes:
             shown = human_bytes(self.max_decompressed_bytes if more else size)
+            limit = human_bytes(self.max_decompressed_bytes)
+            named = _CONTAINERS.get(what, what)
             raise DataError(
-                f"{what} decompresses to {'more than ' if more else ''}{shown}, over "
-                f"the {human_bytes(self.max_decompressed_bytes)} limit on decompressed data; "
-                "load fewer rows or columns, or raise LEPTON_MAX_DECOMPRESSED_MB"
+                Message("limits.more_decompressed", what=named, size=shown, limit=limit)
+                if more
+                else Message("limits.decompressed", what=named, size=shown, limit=limit)
             )
 
     def check_depth(self, depth: int) -> None:
         """Refuse JSON nested more than ``max_json_depth`` levels deep."""
         if depth > self.max_json_depth:
-            raise DataError(
-                f"The JSON nests arrays and objects {depth:,} levels deep, over the "
-                f"{self.max_json_depth}-level limit; flatten the nested values into columns, "
-                "or raise LEPTON_MAX_JSON_DEPTH"
-            )
+            raise DataError(Message("limits.depth", depth=depth, limit=self.max_json_depth))
 
 
 def human_bytes(n: int) -> str:

@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from lepton_core.core import DataError, JsonMixin
+from lepton_core.core import DataError, JsonMixin, Message
 from lepton_core.data._excel import (
     EXCEL_EXTENSIONS,
     gunzip,
@@ -80,10 +80,10 @@ _FORMATS = {
     ".json": "json",
 }
 _FORMAT_WORDS = {
-    "parquet": "a Parquet file",
-    "json": "a JSON file",
-    "jsonl": "a JSON Lines file",
-    "excel": "an Excel workbook",
+    "parquet": Message("load.parquet"),
+    "json": Message("load.json"),
+    "jsonl": Message("load.jsonl"),
+    "excel": Message("load.excel"),
 }
 _NA_VALUES = ["?"]
 
@@ -132,35 +132,35 @@ class TableFormat(JsonMixin):
     decimal: str = "."
     skipped_rows: int = 0
 
-    def describe(self) -> str:
+    def describe(self) -> Message:
         """What was detected in plain words, one sentence for the Data page."""
-        if self.format == "csv":
-            delimiter = delimiter_name(self.delimiter or ",")
-            delimiter = "space" if self.delimiter == WHITESPACE else delimiter
-            kind = f"a {delimiter}-separated file"
-            if self.delimiter == WHITESPACE:
-                kind = "a file of columns separated by spaces"
+        kind: Message
+        if self.format == "csv" and self.delimiter == WHITESPACE:
+            kind = Message("load.spaces")
+        elif self.format == "csv":
+            kind = Message("load.separated", delimiter=delimiter_name(self.delimiter or ","))
         else:
-            kind = _FORMAT_WORDS.get(self.format, f"a {self.format} file")
-        parts = [f"Read as {kind}"]
-        if self.member:
-            parts[0] += f" ('{self.member}' inside the archive)"
+            kind = _FORMAT_WORDS.get(self.format) or Message("load.format", format=self.format)
+        inside = Message("load.inside", member=self.member) if self.member else ""
+        text = Message("load.read_as", kind=kind, inside=inside)
+        parts: list[Message] = []
         if self.sheet is not None:
-            parts.append(f"sheet '{self.sheet}' of {len(self.sheets)}")
+            parts.append(Message("load.sheet", sheet=self.sheet, sheets=len(self.sheets)))
         if self.skipped_rows:
-            rows = "row" if self.skipped_rows == 1 else "rows"
-            parts.append(f"{self.skipped_rows} title {rows} above the table left out")
-        if self.encoding and self.format in ("csv", "json", "jsonl"):
-            parts.append(f"encoding {encoding_label(self.encoding)}")
-        if self.decimal == ",":
-            parts.append("decimal commas")
-        if self.format in ("csv", "excel"):
             parts.append(
-                "first row used as column names"
-                if self.header
-                else "no header row (columns named column_1, column_2, …)"
+                Message("load.title_row")
+                if self.skipped_rows == 1
+                else Message("load.title_rows", rows=self.skipped_rows)
             )
-        return ", ".join(parts)
+        if self.encoding and self.format in ("csv", "json", "jsonl"):
+            parts.append(Message("load.encoding", encoding=encoding_label(self.encoding)))
+        if self.decimal == ",":
+            parts.append(Message("load.decimal_commas"))
+        if self.format in ("csv", "excel"):
+            parts.append(Message("load.header") if self.header else Message("load.no_header"))
+        for part in parts:
+            text = Message("load.and", first=text, then=part)
+        return text
 
 
 def load_table(
@@ -253,15 +253,9 @@ def read_table(
     try:
         return _read_bytes(data, name, limits, max_bytes, options, member=None)
     except RecursionError as exc:  # the checks above should make this unreachable
-        raise DataError(
-            "The table nests values too deeply to read; flatten the nested values into "
-            "columns and load it again"
-        ) from exc
+        raise DataError(Message("load.too_deep")) from exc
     except UnicodeEncodeError as exc:  # JSON escapes can spell lone surrogates ("\ud800")
-        raise DataError(
-            "The file holds text that is not valid Unicode (an escaped lone surrogate such as "
-            "\\ud800); remove or fix those values and load it again"
-        ) from exc
+        raise DataError(Message("load.surrogate")) from exc
 
 
 @dataclass(frozen=True)
@@ -281,14 +275,11 @@ def _read_bytes(
     member: str | None,
 ) -> tuple[pd.DataFrame, TableFormat]:
     if not data:
-        raise DataError("The file is empty; upload a file with a header row and data rows")
+        raise DataError(Message("load.empty"))
     fmt = _detect_format(data, name)
     if fmt in ("zip", "gzip"):
         if member is not None:
-            raise DataError(
-                f"The archive holds another archive ('{member}'), not a table; unzip it and "
-                "upload the table inside"
-            )
+            raise DataError(Message("load.nested_archive", member=member))
         if fmt == "gzip":
             inner = gunzip(data, limits, max_bytes)
             inner_name = re.sub(r"\.gz$", "", Path(name).name, flags=re.I) if name else ""
@@ -304,7 +295,7 @@ def _read_bytes(
     else:
         text, encoding = to_utf8(data, options.encoding)
         if not text or text.isspace():
-            raise DataError("The file is empty; upload a file with a header row and data rows")
+            raise DataError(Message("load.empty"))
         if fmt in ("json", "jsonl"):
             df = _read_json(text, lines=fmt == "jsonl", limits=limits)
             table_format = TableFormat(fmt, encoding=encoding)
@@ -328,7 +319,7 @@ def _read_source(
         raise TypeError(f"source must be a path or bytes, not {type(source).__name__}")
     path = Path(source)
     if not path.is_file():
-        raise DataError(f"The file '{path}' does not exist; check the path and try again")
+        raise DataError(Message("load.missing_file", path=str(path)))
     # The size from stat refuses a large file before reading a byte of it; reading at most
     # one byte over the limit also bounds a file that grows or whose size stat gets wrong.
     limits.check_file_size(path.stat().st_size, max_bytes)
@@ -351,26 +342,14 @@ def _detect_format(data: bytes, name: str) -> str:
     if head.startswith(b"\x1f\x8b"):
         if not name or ext == ".gz":
             return "gzip"
-        raise DataError(
-            "The file is gzip-compressed, not a table; decompress it and upload the file "
-            "inside, or upload it named .gz (such as data.csv.gz)"
-        )
+        raise DataError(Message("load.gzip"))
     for magic, kind in ((b"BZh", "bzip2"), (b"\xfd7zXZ", "xz")):
         if head.startswith(magic):
-            raise DataError(
-                f"The file is {kind}-compressed, not a table; decompress it and upload "
-                "the CSV, TSV, Excel, Parquet or JSONL file inside"
-            )
+            raise DataError(Message("load.compressed", kind=kind))
     if ext == ".parquet" or ext == ".pq":
-        raise DataError(
-            "The file is named like a Parquet file but is not one; export it again as "
-            "Parquet or upload it as CSV"
-        )
+        raise DataError(Message("load.not_parquet"))
     if ext in EXCEL_EXTENSIONS:
-        raise DataError(
-            "The file is named like an Excel workbook but is not one; open it in Excel, "
-            "save it as .xlsx and upload that file, or upload it as CSV"
-        )
+        raise DataError(Message("load.not_excel"))
     if ext in _FORMATS:
         return _FORMATS[ext]
     start = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -387,10 +366,7 @@ def _read_excel(
     if data.startswith(b"PK"):
         archive = open_zip(data, limits, "Excel workbook")
         if not is_workbook(archive):
-            raise DataError(
-                "The file is named like an Excel workbook but is a plain zip archive; open it "
-                "in Excel, save it as .xlsx and upload that file"
-            )
+            raise DataError(Message("load.zip_not_excel"))
         verify_zip(archive, limits, "Excel workbook")
     rows, sheet, sheets = read_workbook(data, archive, limits, options.sheet)
     rows = [[_cell(v) for v in row] for row in rows]
@@ -432,9 +408,7 @@ def _read_parquet(data: bytes, limits: InputLimits) -> pd.DataFrame:
     except DataError:
         raise
     except Exception as exc:  # pyarrow raises several unrelated types for a bad file
-        raise DataError(
-            "The Parquet file could not be read; export it again or upload it as CSV"
-        ) from exc
+        raise DataError(Message("load.bad_parquet")) from exc
     # A named index saved by pandas is data the user sees as a column.
     return df.reset_index(drop=isinstance(df.index, pd.RangeIndex))
 
@@ -512,10 +486,7 @@ def _read_json(data: bytes, *, lines: bool, limits: InputLimits) -> pd.DataFrame
         obj = json.loads(data)
     except json.JSONDecodeError as exc:
         if not re.match(rb"\s*\{", data):
-            raise DataError(
-                f"The JSON file is not valid (line {exc.lineno}: {exc.msg}); fix it or "
-                "upload the table as CSV"
-            ) from exc
+            raise DataError(Message("load.bad_json", line=exc.lineno, detail=exc.msg)) from exc
         return _read_json_lines(data, limits)  # several objects: JSON Lines named .json
     return _json_frame(obj, limits)
 
@@ -556,15 +527,9 @@ def _read_json_lines(data: bytes, limits: InputLimits) -> pd.DataFrame:
         try:
             record = json.loads(line.decode())
         except json.JSONDecodeError as exc:
-            raise DataError(
-                f"Line {number} of the JSON Lines file is not valid JSON; fix that line so that "
-                "each line holds one JSON object and upload again"
-            ) from exc
+            raise DataError(Message("load.bad_json_line", line=number)) from exc
         if not isinstance(record, dict):
-            raise DataError(
-                f"Line {number} of the JSON Lines file is not a JSON object; put one object "
-                'per line, like {"age": 39, "sex": "Male"}'
-            )
+            raise DataError(Message("load.json_line_not_object", line=number))
         records.append(record)
     return _records_frame(records, limits)
 
@@ -586,16 +551,10 @@ def _json_frame(obj: object, limits: InputLimits) -> pd.DataFrame:
             try:
                 return pd.DataFrame(obj)  # {"column": [values]} or {"column": {row: value}}
             except ValueError as exc:
-                raise DataError(
-                    "The JSON columns have different lengths; give every column the same "
-                    "number of values"
-                ) from exc
+                raise DataError(Message("load.json_lengths")) from exc
         limits.check_shape(1, len(obj))
         return pd.DataFrame([obj])
-    raise DataError(
-        "The JSON file must hold a list of objects, one per row; export the table as records "
-        "or as JSON Lines"
-    )
+    raise DataError(Message("load.json_shape"))
 
 
 def _read_delimited(
@@ -653,12 +612,9 @@ def _read_delimited(
                 index_col=False,
             )
     except pd.errors.EmptyDataError as exc:
-        raise DataError("The file is empty; upload a file with a header row and data rows") from exc
+        raise DataError(Message("load.empty")) from exc
     except pd.errors.ParserWarning as exc:
-        raise DataError(
-            "The data rows have more values than the header has column names; add the "
-            "missing names to the header row and upload again"
-        ) from exc
+        raise DataError(Message("load.more_values")) from exc
     except pd.errors.ParserError as exc:
         raise DataError(_parser_message(str(exc), delimiter)) from exc
     if len(df) > max_rows:
@@ -679,21 +635,15 @@ def _header_width(data: bytes, delimiter: str, *, skip: bool) -> int:
     return line.count(delimiter.encode()) + 1
 
 
-def _parser_message(detail: str, delimiter: str) -> str:
+def _parser_message(detail: str, delimiter: str) -> Message:
     match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", detail)
     name = delimiter_name(delimiter)
     if match:
         expected, line, saw = match.groups()
-        return (
-            f"Line {line} has {saw} values but the header has {expected} columns; fix that "
-            f"line (quote values that contain a {name}) and upload again"
-        )
+        return Message("load.ragged", line=line, saw=saw, expected=expected, delimiter=name)
     if "EOF inside string" in detail:
-        return "A quoted value is never closed; add the missing quote mark and upload again"
-    return (
-        f"The file could not be read as {name}-separated text "
-        f"({detail.strip()}); fix it and upload again"
-    )
+        return Message("load.open_quote")
+    return Message("load.unparsed", delimiter=name, detail=detail.strip())
 
 
 def _decimal_style(rows: list[list[str]]) -> tuple[str, str | None]:
@@ -708,11 +658,9 @@ def _decimal_style(rows: list[list[str]]) -> tuple[str, str | None]:
 
 def _finish(df: pd.DataFrame, limits: InputLimits) -> pd.DataFrame:
     if df.shape[1] == 0:
-        raise DataError("The file is empty; upload a file with a header row and data rows")
+        raise DataError(Message("load.empty"))
     if len(df) == 0:
-        raise DataError(
-            "The file has a header but no data rows; add at least one row of data and upload again"
-        )
+        raise DataError(Message("load.no_rows"))
     limits.check_shape(len(df), df.shape[1])
     names = [str(c).strip() or f"column_{i + 1}" for i, c in enumerate(df.columns)]
     df.columns = _unique_names(names)

@@ -84,6 +84,10 @@ class ColumnInfo(JsonMixin):
         Share of missing values, 0 to 1.
     distinct : int
         Number of distinct non-missing values.
+    dayfirst : bool or None
+        Datetime columns written as text: whether dates like 03/04/2021 are day-first,
+        decided once on the training table so that a single record sent to the model later
+        is read the same way (None: decide from the values at hand).
     """
 
     name: str
@@ -91,6 +95,7 @@ class ColumnInfo(JsonMixin):
     dtype: str
     missing_share: float
     distinct: int
+    dayfirst: bool | None = None
 
 
 @dataclass
@@ -103,12 +108,16 @@ class Schema(JsonMixin):
         """Column names in table order."""
         return [c.name for c in self.columns]
 
-    def kind(self, name: str) -> ColumnKind:
-        """The kind of column ``name``; ``ValueError`` if there is no such column."""
+    def column(self, name: str) -> ColumnInfo:
+        """Column ``name``; ``ValueError`` if there is no such column."""
         for column in self.columns:
             if column.name == name:
-                return column.kind
+                return column
         raise ValueError(f"unknown column {name!r}")
+
+    def kind(self, name: str) -> ColumnKind:
+        """The kind of column ``name``; ``ValueError`` if there is no such column."""
+        return self.column(name).kind
 
     def feature_columns(self, target: str | None) -> list[str]:
         """Columns a tabular model uses: kinds in ``FEATURE_KINDS``, without ``target``."""
@@ -161,12 +170,16 @@ def _column_info(name: str, s: pd.Series, chosen: ColumnKind | None = None) -> C
     missing = int(s.isna().sum())
     distinct = _nunique(s)
     kind = chosen or _column_kind(name, s, n - missing, distinct)
+    dayfirst = None
+    if kind == "datetime" and not ptypes.is_datetime64_any_dtype(s.dtype):
+        dayfirst = _is_dayfirst(_sniff_sample(s))
     return ColumnInfo(
         name=name,
         kind=kind,
         dtype=str(s.dtype),
         missing_share=missing / n if n else 0.0,
         distinct=distinct,
+        dayfirst=dayfirst,
     )
 
 
@@ -275,12 +288,16 @@ def _iso_cjk_dates(values: pd.Series) -> pd.Series:
     return values.map(iso)
 
 
-def _to_datetime(s: pd.Series) -> pd.Series:
-    """Parse to UTC timestamps; unparseable values become ``NaT``."""
+def _to_datetime(s: pd.Series, dayfirst: bool | None = None) -> pd.Series:
+    """Parse to UTC timestamps; unparseable values become ``NaT``.
+
+    ``dayfirst`` says how to read dates like 03/04/2021 (None: decide from ``s``).
+    """
     if ptypes.is_datetime64_any_dtype(s.dtype):
         return s.dt.tz_convert("UTC") if s.dt.tz is not None else s.dt.tz_localize("UTC")
     s = _iso_cjk_dates(s)
-    dayfirst = _is_dayfirst(_sniff_sample(s))
+    if dayfirst is None:
+        dayfirst = _is_dayfirst(_sniff_sample(s))
     with warnings.catch_warnings():
         # pandas warns when it cannot infer one format; "mixed" below is the answer.
         warnings.simplefilter("ignore")

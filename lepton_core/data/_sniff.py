@@ -41,7 +41,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from lepton_core.core import DataError
+from lepton_core.core import DataError, Message
 
 __all__ = ["encoding_label"]
 
@@ -50,14 +50,14 @@ _CHUNK = 16 * 2**20
 _DETECT_BYTES = 256 * 1024
 _SAMPLE_ROWS = 200
 _NAMES = {
-    ",": "comma",
-    ";": "semicolon",
-    "\t": "tab",
-    "|": "pipe",
-    ":": "colon",
-    "^": "caret",
-    "~": "tilde",
-    WHITESPACE: "space",
+    ",": Message("sniff.comma"),
+    ";": Message("sniff.semicolon"),
+    "\t": Message("sniff.tab"),
+    "|": Message("sniff.pipe"),
+    ":": Message("sniff.colon"),
+    "^": Message("sniff.caret"),
+    "~": Message("sniff.tilde"),
+    WHITESPACE: Message("sniff.space"),
 }
 _PREFERRED = (",", "\t", ";", "|", WHITESPACE)
 # Characters never taken as a delimiter: they are part of numbers, dates, names or quotes.
@@ -123,10 +123,7 @@ def codec_name(encoding: str) -> str:
     try:
         return codecs.lookup(encoding).name.replace("-", "_")
     except LookupError as exc:
-        raise DataError(
-            f"'{encoding}' is not an encoding Lepton knows; pick one such as UTF-8, GBK, "
-            "Big5, Shift-JIS or cp1252"
-        ) from exc
+        raise DataError(Message("sniff.unknown_encoding", encoding=encoding)) from exc
 
 
 def encoding_label(encoding: str) -> str:
@@ -161,9 +158,7 @@ def to_utf8(data: bytes, encoding: str | None = None) -> tuple[bytes, str]:
         if even > 0.8 * half and odd < 0.2 * half:
             return _recode(data, "utf-16-be"), "utf_16_be"
     if b"\x00" in data:  # anywhere: a sparse or padded file can start with a valid table
-        raise DataError(
-            "The file looks binary, not like a text table; upload a CSV, TSV, Parquet or JSONL file"
-        )
+        raise DataError(Message("sniff.binary"))
     if data.isascii() or _decodes(data, "utf-8"):
         return data, "utf_8"
     for name in _guesses(data):

@@ -62,7 +62,8 @@ def prepare_features(df: pd.DataFrame, schema: Schema, target: str | None) -> pd
         elif kind == "boolean":
             out[name] = _boolean_feature(s)
         elif kind == "datetime":
-            out[name] = (_to_datetime(s) - _EPOCH) / pd.Timedelta(days=1)
+            dayfirst = schema.column(name).dayfirst  # as the training table was read
+            out[name] = (_to_datetime(s, dayfirst) - _EPOCH) / pd.Timedelta(days=1)
         else:
             out[name] = _categorical_feature(s)
     return pd.DataFrame(out, index=df.index, columns=names)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from lepton_core.core import JsonMixin
+from lepton_core.core import JsonMixin, Message
 from lepton_core.evaluation._intervals import (
     _classification_statistics,
     _regression_statistics,
@@ -73,8 +73,9 @@ class Verdict(JsonMixin):
     difference : list of float or None
         ``[low, high]``: the interval of how much better the model is than the baseline
         (accuracy gained, or average error saved); None when it could not be computed.
-    text : str
-        The verdict in words for a spreadsheet user.
+    text : Message
+        The verdict in words for a spreadsheet user (English; a page renders it in the
+        reader's language). Reports saved before text was kept as a Message hold a str.
     """
 
     level: str
@@ -84,11 +85,7 @@ class Verdict(JsonMixin):
     value: float
     baseline: float
     difference: list[float] | None
-    text: str
-
-
-def _percent(x: float) -> str:
-    return f"{x:.0%}"
+    text: Message
 
 
 def _number(x: float) -> str:
@@ -161,47 +158,45 @@ def _words(
     *,
     better: bool,
     too_small: bool,
-) -> str:
+) -> Message:
     if task == "regression":
-        likely = (
-            f" (the true figure is likely between {_number(interval[0])} and "
-            f"{_number(interval[1])})"
+        likely: Message | str = (
+            Message("verdict.likely_number", low=_number(interval[0]), high=_number(interval[1]))
             if interval
             else ""
-        )
-        compare = (
-            f"The model's guesses are off by {_number(value)} on average{likely}; always "
-            f"guessing the average, {_number(float(guess))}, is off by {_number(base)}"
         )
         worse = value >= base
     else:
         likely = (
-            f" (the true figure is likely between {_percent(interval[0])} and "
-            f"{_percent(interval[1])})"
-            if interval
-            else ""
-        )
-        compare = (
-            f"The model is right {_percent(value)} of the time{likely}; always guessing the "
-            f"most common answer, '{guess}', is right {_percent(base)} of the time"
+            Message("verdict.likely_percent", low=interval[0], high=interval[1]) if interval else ""
         )
         worse = value <= base
     if better:
-        judgement = " — the model is clearly better."
+        judgement = Message("verdict.clearly_better")
     elif worse:
-        judgement = " — the model is no better than that guess."
+        judgement = Message("verdict.no_better")
     else:
-        judgement = " — the model is not clearly better."
-    text = compare + judgement
+        judgement = Message("verdict.not_clearly_better")
+    if task == "regression":
+        text = Message(
+            "verdict.regression",
+            value=_number(value),
+            likely=likely,
+            guess=_number(float(guess)),
+            base=_number(base),
+            judgement=judgement,
+        )
+    else:
+        text = Message(
+            "verdict.classification",
+            value=value,
+            likely=likely,
+            guess=str(guess),
+            base=base,
+            judgement=judgement,
+        )
     if too_small:
-        text = (
-            f"Only {n} rows were kept aside to test the model: too few to judge it, as figures "
-            f"from so few rows can be far off by chance. Use a table with more rows (a few "
-            f"hundred at least) before trusting them. {text}"
-        )
-    elif not better:
-        text += (
-            " Its figures may come from chance or from always giving the common answer; "
-            "check the warnings below, add rows or more useful columns, and train again."
-        )
+        return Message("verdict.too_small", rows=n, verdict=text)
+    if not better:
+        return Message("verdict.not_better", verdict=text)
     return text

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lepton_core.core import JsonMixin
+from lepton_core.core import JsonMixin, Message
 
 __all__ = ["EvalWarning", "check_features"]
 
@@ -54,8 +54,9 @@ class EvalWarning(JsonMixin):
     ----------
     kind : str
         ``many_columns``, ``id_column`` or ``leakage``.
-    text : str
-        What was found and what to do, for a spreadsheet user.
+    text : Message
+        What was found and what to do, for a spreadsheet user (English; a page renders
+        it in the reader's language). Reports saved before hold a str.
     column : str or None
         The column concerned (None for ``many_columns``).
     score : float or None
@@ -63,7 +64,7 @@ class EvalWarning(JsonMixin):
     """
 
     kind: str
-    text: str
+    text: Message
     column: str | None = None
     score: float | None = None
 
@@ -95,10 +96,7 @@ def check_features(X: pd.DataFrame, y: Any, *, task: str) -> list[EvalWarning]:
         out.append(
             EvalWarning(
                 "many_columns",
-                f"The model learns from {n_cols:,} columns but there are only {n_rows:,} rows. "
-                "With more columns than rows a model can fit pure noise, and its test figures "
-                "can look good by chance; keep the columns that can matter, or collect more "
-                "rows.",
+                Message("warning.many_columns", columns=n_cols, rows=n_rows),
                 score=n_cols / max(n_rows, 1),
             )
         )
@@ -138,10 +136,7 @@ def check_features(X: pd.DataFrame, y: Any, *, task: str) -> list[EvalWarning]:
             out.append(
                 EvalWarning(
                     "id_column",
-                    f"The column '{name}' looks like an identifier: it has a different value on "
-                    "almost every row. A model can memorise it but learns nothing from it that "
-                    "holds for new rows; leave it out (mark it as an identifier on the Data "
-                    "page) and train again.",
+                    Message("warning.id_column", column=str(name)),
                     column=str(name),
                 )
             )
@@ -149,11 +144,7 @@ def check_features(X: pd.DataFrame, y: Any, *, task: str) -> list[EvalWarning]:
             out.append(
                 EvalWarning(
                     "leakage",
-                    f"The column '{name}' predicts the target almost perfectly on its own "
-                    f"({how[0]} {score:.2f}, where 1 is perfect). It may hold the answer itself, "
-                    "for example something recorded after the outcome or copied from it. If so, "
-                    "leave it out and train again, or the model will look far better than it "
-                    "will be in use.",
+                    Message("warning.leakage", column=str(name), measure=how[0], score=score),
                     column=str(name),
                     score=float(score),
                 )
@@ -161,9 +152,11 @@ def check_features(X: pd.DataFrame, y: Any, *, task: str) -> list[EvalWarning]:
     return out
 
 
-_QUICK_NAMES = {
-    "binary": ("separation by one cut-off", _LEAK_AUC),
-    "regression": ("rank correlation", _LEAK_RANK),
+_SEPARATION = Message("warning.measure.separation")
+_RANK_CORRELATION = Message("warning.measure.rank_correlation")
+_QUICK_NAMES: dict[str, tuple[Message | str, float]] = {
+    "binary": (_SEPARATION, _LEAK_AUC),
+    "regression": (_RANK_CORRELATION, _LEAK_RANK),
 }
 
 
@@ -264,7 +257,7 @@ def _leak_strength(
     target: np.ndarray | None,
     halves: np.ndarray,
     task: str,
-) -> tuple[float | None, tuple[str, float]]:
+) -> tuple[float | None, tuple[Message | str, float]]:
     """How well the column alone predicts the target, and (what that is called, the bar)."""
     numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
     values = column.to_numpy()
@@ -278,11 +271,11 @@ def _leak_strength(
             return None, ("", 1.0)
         ranks = _ranks(x)
         auc = (ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * (len(y) - n_pos))
-        return float(max(auc, 1 - auc)), ("separation by one cut-off", _LEAK_AUC)
+        return float(max(auc, 1 - auc)), (_SEPARATION, _LEAK_AUC)
     if task == "regression" and numeric:
         assert target is not None
         ok = present & np.isfinite(target)
-        return abs(_rank_correlation(values[ok], target[ok])), ("rank correlation", _LEAK_RANK)
+        return abs(_rank_correlation(values[ok], target[ok])), (_RANK_CORRELATION, _LEAK_RANK)
     # A lookup table from value (or band) to answer, learnt on one half, checked on the other.
     if numeric:
         bands = min(_BANDS, max(2, int(present.sum()) // 5))
@@ -294,9 +287,15 @@ def _leak_strength(
         keys = pd.factorize(column.astype(str).where(column.notna(), "\0missing"))[0]
     if task == "regression":
         assert target is not None
-        return _lookup_r2(keys, target, halves), ("share of variation explained", _LEAK_LOOKUP)
+        return _lookup_r2(keys, target, halves), (
+            Message("warning.measure.variation_explained"),
+            _LEAK_LOOKUP,
+        )
     assert codes is not None
-    return _lookup_balanced(keys, codes, halves), ("balanced accuracy", _LEAK_LOOKUP)
+    return _lookup_balanced(keys, codes, halves), (
+        Message("warning.measure.balanced_accuracy"),
+        _LEAK_LOOKUP,
+    )
 
 
 def _lookup_balanced(keys: np.ndarray, codes: np.ndarray, halves: np.ndarray) -> float:

@@ -26,7 +26,13 @@ import pandas as pd
 
 from lepton_core.core import ExplainError, NotFittedError
 from lepton_core.explain import _agnostic, _linear, _text, _tree
-from lepton_core.explain._base import Explanation, compile_shap, sample_positions, summarize
+from lepton_core.explain._base import (
+    ExplainProgress,
+    Explanation,
+    compile_shap,
+    sample_positions,
+    summarize,
+)
 from lepton_core.explain._probability import LINK_SPACES, to_probability
 from lepton_core.explain._words import (
     RowOutcome,
@@ -40,6 +46,7 @@ from lepton_core.explain._words import (
 
 __all__ = [
     "LINK_SPACES",
+    "ExplainProgress",
     "Explanation",
     "RowOutcome",
     "compile_shap",
@@ -49,6 +56,7 @@ __all__ = [
     "prediction_title",
     "reason_sentences",
     "row_outcome",
+    "rows_to_explain",
     "summarize",
     "supported_explainer",
     "to_probability",
@@ -70,6 +78,12 @@ def _strategy(model: Any) -> Any:
 def supported_explainer(model: Any) -> str:
     """Name of the SHAP algorithm :func:`explain` would use for ``model``."""
     return _strategy(model).NAME
+
+
+def rows_to_explain(model: Any, n_rows: int, max_rows: int | None = None) -> int:
+    """How many of ``n_rows`` rows :func:`explain` would explain with ``max_rows``."""
+    limit = _strategy(model).DEFAULT_MAX_ROWS if max_rows is None else max_rows
+    return min(n_rows, limit)
 
 
 def _model_columns(model: Any, frame: pd.DataFrame, what: str) -> pd.DataFrame:
@@ -95,6 +109,7 @@ def explain(
     background: pd.DataFrame | None = None,
     max_rows: int | None = None,
     seed: int = 0,
+    progress: ExplainProgress | None = None,
 ) -> Explanation:
     """Compute SHAP values of a fitted model for the rows of ``X``.
 
@@ -113,13 +128,18 @@ def explain(
         per row.
     seed : int
         Seed for row and background sampling and for the permutations.
+    progress : callable, optional
+        ``progress(done, total)`` with the rows explained so far: once with 0 before
+        the work starts, then after each chunk (a few hundred rows for exact SHAP, one
+        row or text for the costly strategies). Chunks do not change the values. If it
+        returns True after a chunk, explaining stops and the rows done so far are returned.
 
     Returns
     -------
     Explanation
         Values on the original columns, in the model's raw output space (see
         :func:`to_probability` for chances); ``note`` says when the rows are a
-        sample and ``positions`` which rows of ``X`` they are.
+        sample (or explaining was stopped) and ``positions`` which rows of ``X`` they are.
 
     Raises
     ------
@@ -137,9 +157,14 @@ def explain(
     background = X if background is None else _model_columns(model, background, "background")
     positions = sample_positions(len(X), max_rows, seed)
     rows = X if len(positions) == len(X) else X.iloc[positions]
-    expl = strategy.explain(model, rows, background, seed)
-    expl.positions = positions.tolist()
+    if progress is not None:
+        progress(0, len(rows))  # the count starts; a stop request counts from the first chunk
+    expl = strategy.explain(model, rows, background, seed, progress)
+    expl.positions = positions[: len(expl.values)].tolist()
+    notes = []
     if len(rows) < len(X):
-        sampled = f"Explained a seeded sample of {len(rows):,} of {len(X):,} rows (max_rows)."
-        expl.note = f"{sampled} {expl.note}".strip()
+        notes.append(f"Explained a seeded sample of {len(rows):,} of {len(X):,} rows (max_rows).")
+    if len(expl.values) < len(rows):
+        notes.append(f"Stopped after {len(expl.values):,} of {len(rows):,} rows.")
+    expl.note = " ".join([*notes, expl.note]).strip()
     return expl

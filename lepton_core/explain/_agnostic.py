@@ -20,7 +20,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lepton_core.explain._base import Explanation, build, import_shap, raw_space, sample_rows
+from lepton_core.explain._base import (
+    ExplainProgress,
+    Explanation,
+    build,
+    import_shap,
+    in_chunks,
+    raw_space,
+    sample_rows,
+)
 
 NAME = "shap.PermutationExplainer"
 DEFAULT_MAX_ROWS = 200
@@ -79,8 +87,17 @@ def _as_text(column: pd.Series) -> pd.Series:
     return column.astype(str).where(column.notna())
 
 
-def explain(model: Any, X: pd.DataFrame, background: pd.DataFrame, seed: int) -> Explanation:
-    """Permutation SHAP values of ``model`` for ``X`` against a sample of ``background``."""
+def explain(
+    model: Any,
+    X: pd.DataFrame,
+    background: pd.DataFrame,
+    seed: int,
+    progress: ExplainProgress | None = None,
+) -> Explanation:
+    """Permutation SHAP values of ``model`` for ``X`` against a sample of ``background``.
+
+    ``progress`` hears after every row (each costs hundreds of model rows).
+    """
     shap = import_shap()
     # The model's own output first: it rejects unusable input with a clear message.
     model_output = model.raw_output(X)
@@ -99,12 +116,16 @@ def explain(model: Any, X: pd.DataFrame, background: pd.DataFrame, seed: int) ->
         # One call per row: within one call shap 0.51 reuses the name ``main_effects``
         # for its result list, so from the second row on it also computes main
         # effects, doubling the model evaluations.
+        encoded = codec.encode(X)
         results = [
-            explainer(row[None, :], max_evals=max_evals, silent=True) for row in codec.encode(X)
+            explainer(encoded[rows], max_evals=max_evals, silent=True)
+            for rows in in_chunks(len(encoded), 1, progress)
         ]
     finally:
         np.random.set_state(state)
     values = np.concatenate([r.values for r in results])
+    # Stopped early: the rows explained so far.
+    X, model_output = X.iloc[: len(values)], model_output[: len(values)]
     # Every row shares the background mean as its base value.
     base = np.asarray(results[0].base_values, dtype=float).reshape(-1)
     return build(

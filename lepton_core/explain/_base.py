@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -18,6 +18,9 @@ import numpy as np
 import pandas as pd
 
 from lepton_core.core import JsonMixin
+
+#: ``progress(done, total)`` after each chunk of rows explained; True asks to stop.
+ExplainProgress = Callable[[int, int], bool | None]
 
 #: How a raw model output is read, by task: the margin SHAP explains.
 RAW_SPACE = {"binary": "log-odds", "multiclass": "raw score", "regression": "value"}
@@ -434,3 +437,23 @@ def sample_rows(X: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     if len(X) <= n:
         return X
     return X.iloc[sample_positions(len(X), n, seed)]
+
+
+def in_chunks(n_rows: int, size: int, progress: ExplainProgress | None) -> Iterator[slice]:
+    """Row slices of at most ``size`` rows, for a strategy to explain one at a time.
+
+    ``progress(done, n_rows)`` hears after each slice has been explained; when it
+    returns True the loop ends early, and the strategy explains the rows done so far.
+    """
+    if size < 1:
+        raise ValueError(f"size must be at least 1, got {size}.")
+    for start in range(0, n_rows, size):
+        stop = min(start + size, n_rows)
+        yield slice(start, stop)
+        if progress is not None and progress(stop, n_rows):
+            return
+
+
+def take_rows(table: Any, rows: slice) -> Any:
+    """Rows of a model input, whether a DataFrame, an array or a sparse matrix."""
+    return table.iloc[rows] if isinstance(table, pd.DataFrame) else table[rows]

@@ -41,9 +41,11 @@ import numpy as np
 import pandas as pd
 
 from lepton_core.explain._base import (
+    ExplainProgress,
     Explanation,
     class_names,
     import_shap,
+    in_chunks,
     output_names,
     raw_space,
     records,
@@ -152,11 +154,17 @@ class _CachedScorer:
         self.cache.clear()
 
 
-def explain(model: Any, X: pd.DataFrame, background: pd.DataFrame, seed: int) -> Explanation:
+def explain(
+    model: Any,
+    X: pd.DataFrame,
+    background: pd.DataFrame,
+    seed: int,
+    progress: ExplainProgress | None = None,
+) -> Explanation:
     """Token SHAP values of ``model`` for the texts of ``X``.
 
     ``background`` is not used: a masked token is replaced by the mask token,
-    not by text from other rows.
+    not by text from other rows. ``progress`` hears after every text.
     """
     column = X.columns[0]
     texts = X[column].astype(object).where(X[column].notna(), "").astype(str).tolist()
@@ -172,7 +180,11 @@ def explain(model: Any, X: pd.DataFrame, background: pd.DataFrame, seed: int) ->
         model_output,
         seed=seed,
         fast_score=None if twin is None else lambda batch: raw_scores(twin, batch),
+        progress=progress,
     )
+    # Stopped early: the texts explained so far.
+    done = len(values)
+    X, texts, model_output = X.iloc[:done], texts[:done], model_output[:done]
     precision = (
         ""
         if twin is None
@@ -208,6 +220,7 @@ def token_shap(
     *,
     seed: int = 0,
     fast_score: Any = None,
+    progress: ExplainProgress | None = None,
 ) -> tuple[list, list[list[str]], list[list[float]]]:
     """Token values, tokens and base values of ``texts`` for the batched function ``score``.
 
@@ -215,7 +228,8 @@ def token_shap(
     them, some ids replaced by the mask token's) to an array ``(n,)`` or
     ``(n, n_outputs)``; ``outputs`` holds its value for each unmasked text, which
     fixes the sum of that text's values. ``fast_score``, a cheaper approximation
-    of ``score``, scores the partly masked texts.
+    of ``score``, scores the partly masked texts. ``progress(done, total)`` hears after
+    every text; True from it stops, and the texts done so far are returned.
     :func:`explain` passes the raw outputs; ``bench/text_shap.py`` passes
     probabilities to compare with shap's pipeline wrapper, which explains those.
     """
@@ -228,7 +242,8 @@ def token_shap(
     # shap seeds numpy's global generator; give the caller's state back afterwards.
     state = np.random.get_state()
     try:
-        for text, output in zip(texts, outputs, strict=True):
+        for rows in in_chunks(len(texts), 1, progress):
+            text, output = texts[rows.start], outputs[rows.start]
             scorer.reset()
             row_values, row_tokens, base = _explain_one(explainer, masker, scorer, text, output)
             values.append(row_values.tolist())

@@ -4,7 +4,8 @@ Column names as labels ("education-num" -> "Education num"), what a model
 predicts ("Predicts whether income is >50K"), the usual range of an input
 ("Usually between 25 and 54"), a row's outcome (predicted label, its chance,
 the true label) and its top reasons as sentences ("Age = 52 pushed the chance of
->50K up by 12 points").
+>50K up by 12 points"). Sentences are :class:`~lepton_core.core.Message` objects: English
+as strings, and a page renders them in the reader's language.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from lepton_core.core import JsonMixin
+from lepton_core.core import JsonMixin, Message
 from lepton_core.explain._base import Explanation
 from lepton_core.explain._probability import to_probability
 
@@ -53,18 +54,18 @@ def _subject(target: str) -> str | None:
     return name
 
 
-def prediction_title(target: str, task: str, classes: Sequence[Any] | None = None) -> str:
+def prediction_title(target: str, task: str, classes: Sequence[Any] | None = None) -> Message:
     """What a model predicts, as a page title.
 
     Examples
     --------
-    >>> prediction_title("income", "binary", ["<=50K", ">50K"])
+    >>> str(prediction_title("income", "binary", ["<=50K", ">50K"]))
     'Predicts whether income is >50K'
-    >>> prediction_title("Y", "binary", ["<=50K", ">50K"])
+    >>> str(prediction_title("Y", "binary", ["<=50K", ">50K"]))
     'Predicts whether the answer is >50K or <=50K'
-    >>> prediction_title("species", "multiclass", ["setosa", "versicolor", "virginica"])
+    >>> str(prediction_title("species", "multiclass", ["setosa", "versicolor", "virginica"]))
     'Predicts species: setosa, versicolor or virginica'
-    >>> prediction_title("hours-per-week", "regression")
+    >>> str(prediction_title("hours-per-week", "regression"))
     'Predicts hours per week (a number)'
     """
     subject = _subject(target)
@@ -72,15 +73,22 @@ def prediction_title(target: str, task: str, classes: Sequence[Any] | None = Non
     if task == "binary" and len(names) == 2:
         negative, positive = names
         if positive.lower() in _YES and subject:
-            return f"Predicts {subject}: yes or no"
+            return Message("explain.title.yes_or_no", subject=subject)
         if subject:
-            return f"Predicts whether {subject} is {positive}"
-        return f"Predicts whether the answer is {positive} or {negative}"
+            return Message("explain.title.whether", subject=subject, positive=positive)
+        return Message("explain.title.whether_answer", positive=positive, negative=negative)
     if task != "regression" and names:
         shown = names if len(names) <= 5 else [*names[:4], "…"]
-        listed = ", ".join(shown[:-1]) + f" or {shown[-1]}"
-        return f"Predicts {subject or 'the answer'}: {listed}"
-    return f"Predicts {subject or 'a number'}" + (" (a number)" if subject else "")
+        listed: Message | str = shown[0] if len(shown) > 1 else ""
+        for name in shown[1:-1]:
+            listed = Message("explain.comma", first=listed, then=name)
+        either = Message("explain.or", first=listed, last=shown[-1])
+        if subject:
+            return Message("explain.title.classes", subject=subject, listed=either)
+        return Message("explain.title.answer_classes", listed=either)
+    if subject:
+        return Message("explain.title.number_of", subject=subject)
+    return Message("explain.title.number")
 
 
 def _number(value: float, integer: bool) -> str:
@@ -89,7 +97,7 @@ def _number(value: float, integer: bool) -> str:
     return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
-def usual_range(values: Sequence[Any], *, integer: bool = False) -> str | None:
+def usual_range(values: Sequence[Any], *, integer: bool = False) -> Message | None:
     """The text "Usually between Q1 and Q3" from the quartiles of ``values``; None without numbers.
 
     Whole-number columns are shown as whole numbers.
@@ -104,9 +112,9 @@ def usual_range(values: Sequence[Any], *, integer: bool = False) -> str | None:
     if low == high:
         most, top = _number(numbers.min(), integer), _number(numbers.max(), integer)
         if most == top:
-            return f"Always {low} in the examples it learned from"
-        return f"Usually {low} (from {most} to {top} in the examples it learned from)"
-    return f"Usually between {low} and {high} (the middle half of the examples it learned from)"
+            return Message("explain.range.always", value=low)
+        return Message("explain.range.usually", value=low, low=most, high=top)
+    return Message("explain.range.between", low=low, high=high)
 
 
 def _is_number(value: Any) -> bool:
@@ -220,23 +228,28 @@ def _position(expl: Explanation, row: int, predictions: dict[str, Any] | None) -
 
 def _value(value: Any) -> str:
     if value is None:
-        return "missing"
+        return Message("explain.missing")
     if isinstance(value, float) and math.isfinite(value):
         return f"{value:,.0f}" if value.is_integer() else f"{value:,.4g}"
     return str(value)
 
 
-def _amount(contribution: float, space: str) -> str:
+def _amount(contribution: float, space: str) -> str | None:
+    """The size of a contribution in words; None when it is too small to say."""
     if space == "probability":
         points = abs(contribution) * 100
         shown = f"{points:.0f}" if points >= 9.5 else f"{points:.1f}"
-        return f"{shown} point" + ("" if shown == "1" else "s")
+        if shown == "0.0":
+            return None
+        if shown == "1":
+            return Message("explain.point", points=shown)
+        return Message("explain.points", points=shown)
     return f"{abs(contribution):.3g}"
 
 
 def reason_sentences(
     expl: Explanation, row: int, output: int | str = 0, *, top: int = 3
-) -> list[str]:
+) -> list[Message]:
     """The ``top`` largest contributions of one row as sentences, largest first.
 
     In probability space: "Age = 52 pushed the chance of >50K up by 12 points"; in
@@ -247,21 +260,32 @@ def reason_sentences(
     label = expl.outputs[k]
     space = expl.output_space
     if space == "probability":
-        what = f"the chance of {label}"
+        what = Message("explain.what.chance", label=label)
     elif space == "value":
-        what = "the prediction" if label == "prediction" else f"the predicted {label}"
+        what = (
+            Message("explain.what.prediction")
+            if label == "prediction"
+            else Message("explain.what.predicted", label=label)
+        )
     else:
-        what = f"the {space} of {label}"
+        what = Message("explain.what.space", space=space, label=label)
     sentences = []
     for name, value, contribution in expl.row(row, k):
         if len(sentences) >= top:
             break
         if contribution == 0 or (expl.is_text and not str(value)):
             continue
-        who = f"“{value}”" if expl.is_text else f"{friendly_name(name)} = {_value(value)}"
-        direction = "up" if contribution > 0 else "down"
+        who = (
+            Message("explain.word", word=str(value))
+            if expl.is_text
+            else Message("explain.column_value", column=friendly_name(name), value=_value(value))
+        )
         amount = _amount(contribution, space)
-        if space == "probability" and amount == "0.0 points":
-            continue  # too small to say
-        sentences.append(f"{who} pushed {what} {direction} by {amount}")
+        if amount is None:
+            continue
+        sentences.append(
+            Message("explain.reason.up", who=who, what=what, amount=amount)
+            if contribution > 0
+            else Message("explain.reason.down", who=who, what=what, amount=amount)
+        )
     return sentences

@@ -59,9 +59,10 @@ class JobProgress(JsonMixin):
         ``"starting"`` until the worker writes, then the trainer's phase (``"loading"``,
         ``"training"``, ``"evaluating"``, ``"explaining"``, ``"saving"``, ``"done"``).
     step, total_steps : int, int or None
-        Boosting rounds or epochs done and planned.
+        The current phase's steps done and planned: boosting rounds or epochs while
+        ``"training"``, rows (text models: texts) explained while ``"explaining"``.
     eta_seconds : float or None
-        Seconds left at the pace so far; None before the first step.
+        Seconds left in that phase at its pace so far; None before its first step.
     history : list of dict
         The last 500 logged steps (``{"step", "train_loss", "valid_loss", ...}``).
     """
@@ -81,7 +82,8 @@ class JobProgress(JsonMixin):
         self.eta_seconds = clean_seconds(self.eta_seconds)
 
     def fraction(self, now: float | None = None) -> float:
-        """Share of the work done, in [0, 1]: steps done of those planned (0 when unknown)."""
+        """Share of the phase's work done, in [0, 1]: steps done of those planned (0 when
+        unknown)."""
         if self.phase == "done":
             return 1.0
         total = _number(self.total_steps)

@@ -1,29 +1,31 @@
 """The jobs table: one row per background job, shared by every process of a workspace.
 
 A job outlives the browser tab and the Streamlit session that started it. Its
-state lives in a small SQLite table in the workspace (opened with
-:func:`lepton_core.core.sqlite_connection`: WAL, busy timeout), which the worker
-updates as it goes and any page can read.
+state lives in the ``jobs`` table of Lepton's database (the workspace's ``lepton.db``
+or the team's PostgreSQL: see :func:`lepton_core.workspace.open_database`), which
+the worker updates as it goes and any page can read.
 
 Jobs are queued and at most ``max_jobs`` run at once. No daemon is needed: the
 submitter, a worker as it finishes, a cancel, and any reader that notices a free
-slot promote the oldest queued job inside one ``BEGIN IMMEDIATE`` transaction,
-so two processes never start the same job.
+slot promote the oldest queued job inside one locked transaction (SQLite's
+``BEGIN IMMEDIATE``; on PostgreSQL an advisory lock, with the head row taken ``FOR
+UPDATE SKIP LOCKED``), so two processes never start the same job or more than the
+limit.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lepton_core.core import JobError, JsonMixin, sqlite_connection, whole_number_setting
+import sqlalchemy as sa
+
+from lepton_core.core import JobError, JsonMixin, whole_number_setting
 from lepton_core.jobs._executors import (
     Executor,
     LocalExecutor,
@@ -32,37 +34,12 @@ from lepton_core.jobs._executors import (
     get_executor,
 )
 from lepton_core.jobs._progress import JobProgress, progress_for
-from lepton_core.workspace import Workspace
+from lepton_core.workspace import Workspace, jobs_table, open_database, record_in
 
 __all__ = ["Job", "JobStore", "max_jobs"]
 
 ACTIVE = ("queued", "running")
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    status TEXT NOT NULL,
-    owner TEXT NOT NULL DEFAULT '',
-    config TEXT NOT NULL,
-    command TEXT NOT NULL,
-    pid INTEGER,
-    created REAL NOT NULL,
-    started REAL,
-    ended REAL,
-    heartbeat REAL,
-    progress TEXT NOT NULL DEFAULT '{}',
-    run_id TEXT,
-    model_name TEXT,
-    model_version INTEGER,
-    error TEXT
-)
-"""
-# Columns added after the first release; older workspaces get them on open.
-_ADDED_COLUMNS = {
-    "kind": "TEXT NOT NULL DEFAULT 'train'",
-    "max_jobs": "INTEGER NOT NULL DEFAULT 1",
-    "executor": "TEXT NOT NULL DEFAULT 'local'",
-    "handle": "TEXT",
-}
+_T = jobs_table
 _SPAWN_GRACE = 60.0  # a claimed job whose worker never recorded a pid is given up after this
 _GONE = "The training process stopped without finishing; start the job again."
 
@@ -133,18 +110,7 @@ class JobStore:
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
         self.folder = workspace.root / "jobs"
-        self.path = workspace.root / "jobs.db"
-        with self._connect() as conn:
-            conn.execute(_SCHEMA)
-            have = {row["name"] for row in conn.execute("PRAGMA table_info(jobs)")}
-            for name, spec in _ADDED_COLUMNS.items():
-                if name not in have:
-                    conn.execute(f"ALTER TABLE jobs ADD COLUMN {name} {spec}")
-
-    @contextlib.contextmanager
-    def _connect(self, *, autocommit: bool = False) -> Iterator[sqlite3.Connection]:
-        with sqlite_connection(self.path, row_factory=sqlite3.Row, autocommit=autocommit) as conn:
-            yield conn
+        self._db = open_database(workspace.root)
 
     def log_path(self, job_id: str) -> Path:
         return self.folder / job_id / "log.txt"
@@ -154,10 +120,9 @@ class JobStore:
 
     def read_log(self, job_id: str, *, tail: int = 5000) -> str:
         """The last ``tail`` characters of a job's log."""
-        with self._connect() as conn:
-            row = conn.execute(
-                "SELECT executor, handle FROM jobs WHERE id = ?", (job_id,)
-            ).fetchone()
+        query = sa.select(_T.c.executor, _T.c.handle).where(_T.c.id == job_id)
+        with self._db.begin() as conn:
+            row = conn.execute(query).mappings().first()
         path = self.log_path(job_id)
         if row is None or not row["handle"]:
             text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
@@ -175,7 +140,10 @@ class JobStore:
         limit: int = 1,
         executor: Executor | None = None,
     ) -> Job:
-        """Queue a job that will run ``command`` with ``--config FILE --job ID`` appended."""
+        """Queue a job that will run ``command`` with ``--config FILE --job ID`` appended.
+
+        Recorded in the audit log as ``job.started`` by ``owner``.
+        """
         job = Job(
             id=uuid.uuid4().hex[:12],
             status="queued",
@@ -191,22 +159,21 @@ class JobStore:
         # The config file goes first: a worker may be promoted the moment the row exists.
         self.config_path(job.id).write_text(config.to_json(), encoding="utf-8")
         job.command = [*command, "--config", str(self.config_path(job.id)), "--job", job.id]
-        with self._connect() as conn:
+        with self._db.begin() as conn:
             conn.execute(
-                "INSERT INTO jobs (id, status, owner, config, command, created, kind, max_jobs, "
-                "executor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    job.id,
-                    job.status,
-                    owner,
-                    json.dumps(job.config),
-                    json.dumps(job.command),
-                    job.created,
-                    kind,
-                    limit,
-                    job.executor,
-                ),
+                sa.insert(_T).values(
+                    id=job.id,
+                    status=job.status,
+                    owner=owner,
+                    config=json.dumps(job.config),
+                    command=json.dumps(job.command),
+                    created=job.created,
+                    kind=kind,
+                    max_jobs=limit,
+                    executor=job.executor,
+                )
             )
+            record_in(conn, owner, "job.started", job.id, {"kind": kind, "family": job.family})
         job.log_path = str(self.log_path(job.id))
         return job
 
@@ -218,32 +185,26 @@ class JobStore:
                 values[key] = values[key].to_json()
             elif key in values:
                 values[key] = json.dumps(values[key], allow_nan=False)
-        columns = ", ".join(f"{k} = ?" for k in values)
-        with self._connect() as conn:
-            conn.execute(f"UPDATE jobs SET {columns} WHERE id = ?", (*values.values(), job_id))
+        with self._db.begin() as conn:
+            conn.execute(sa.update(_T).where(_T.c.id == job_id).values(values))
 
     def finish(self, job_id: str, status: str, **values: Any) -> bool:
         """Move an active job to ``status``; False when it had already ended (e.g. cancelled)."""
         values = {"status": status, "ended": time.time(), **values}
-        columns = ", ".join(f"{k} = ?" for k in values)
-        with self._connect() as conn:
-            cursor = conn.execute(
-                f"UPDATE jobs SET {columns} WHERE id = ? AND status IN ('queued', 'running')",
-                (*values.values(), job_id),
-            )
-        return cursor.rowcount == 1
+        query = sa.update(_T).where(_T.c.id == job_id, _T.c.status.in_(ACTIVE)).values(values)
+        with self._db.begin() as conn:
+            return conn.execute(query).rowcount == 1
 
     def status(self, job_id: str) -> str:
         """Just the stored status (no liveness check): cheap enough for every step."""
-        with self._connect() as conn:
-            row = conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        if row is None:
+        with self._db.begin() as conn:
+            status = conn.execute(sa.select(_T.c.status).where(_T.c.id == job_id)).scalar()
+        if status is None:
             raise JobError(f"There is no job '{job_id}'; it may belong to another workspace.")
-        return str(row["status"])
+        return str(status)
 
     def get(self, job_id: str) -> Job:
-        with self._connect() as conn:
-            row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        row = self._row(job_id)
         if row is None:
             raise JobError(f"There is no job '{job_id}'; it may belong to another workspace.")
         job = self._job(row)
@@ -255,21 +216,17 @@ class JobStore:
     def list(self, *, owner: str | None = None, limit: int = 20) -> list[Job]:
         """Most recent jobs first (all owners when ``owner`` is None)."""
         self.recover()
-        query = "SELECT * FROM jobs"
-        args: tuple[Any, ...] = ()
+        query = sa.select(_T).order_by(_T.c.created.desc(), _T.c.seq.desc()).limit(limit)
         if owner is not None:
-            query += " WHERE owner = ?"
-            args = (owner,)
-        with self._connect() as conn:
-            rows = conn.execute(
-                query + " ORDER BY created DESC, rowid DESC LIMIT ?", (*args, limit)
-            ).fetchall()
+            query = query.where(_T.c.owner == owner)
+        with self._db.begin() as conn:
+            rows = conn.execute(query).mappings().all()
         return [self._job(r) for r in rows]
 
     def running(self) -> int:
         """How many jobs are running now."""
-        with self._connect() as conn:
-            return conn.execute("SELECT COUNT(*) FROM jobs WHERE status = 'running'").fetchone()[0]
+        with self._db.begin() as conn:
+            return int(conn.execute(_count_running()).scalar_one())
 
     def warm(self, executor: Executor | None = None) -> None:
         """Have a spare worker ready for the next local job (see :mod:`lepton_core.worker`).
@@ -285,13 +242,15 @@ class JobStore:
 
     def queue_position(self, job_id: str) -> int | None:
         """1 for the next queued job to start, None when the job is not queued."""
-        with self._connect() as conn:
-            row = conn.execute(
-                "SELECT COUNT(*) FROM jobs q, jobs j WHERE j.id = ? AND j.status = 'queued' "
-                "AND q.status = 'queued' AND (q.created, q.rowid) <= (j.created, j.rowid)",
-                (job_id,),
-            ).fetchone()
-        return int(row[0]) or None
+        q, j = _T.alias("q"), _T.alias("j")
+        query = (
+            sa.select(sa.func.count())
+            .select_from(q)
+            .join(j, sa.tuple_(q.c.created, q.c.seq) <= sa.tuple_(j.c.created, j.c.seq))
+            .where(j.c.id == job_id, j.c.status == "queued", q.c.status == "queued")
+        )
+        with self._db.begin() as conn:
+            return int(conn.execute(query).scalar_one()) or None
 
     def recover(self) -> list[Job]:
         """Mark running jobs whose worker is gone as interrupted, then fill free slots.
@@ -299,11 +258,14 @@ class JobStore:
         Any reader calls this, so a server restart, a ``kill -9`` or a machine
         reboot is noticed the next time someone looks; no daemon is involved.
         """
-        with self._connect() as conn:
-            rows = conn.execute(
-                "SELECT id, pid, started, executor, handle FROM jobs WHERE status = 'running'"
-            ).fetchall()
-            queued = conn.execute("SELECT 1 FROM jobs WHERE status = 'queued' LIMIT 1").fetchone()
+        running = sa.select(_T.c.id, _T.c.pid, _T.c.started, _T.c.executor, _T.c.handle).where(
+            _T.c.status == "running"
+        )
+        with self._db.begin() as conn:
+            rows = conn.execute(running).mappings().all()
+            queued = conn.execute(
+                sa.select(sa.literal(1)).where(_T.c.status == "queued").limit(1)
+            ).first()
         now = time.time()
         interrupted = False
         for row in rows:
@@ -329,30 +291,28 @@ class JobStore:
         return started
 
     def _claim_next(self) -> Job | None:
-        with self._connect(autocommit=True) as conn:  # the explicit transaction below
-            try:
-                # IMMEDIATE takes the write lock before reading, so the count and the claim
-                # are one step: two promoters never both see a free slot for the same job.
-                conn.execute("BEGIN IMMEDIATE")
-                head = conn.execute(
-                    "SELECT * FROM jobs WHERE status = 'queued' ORDER BY created, rowid LIMIT 1"
-                ).fetchone()
-                running = conn.execute(
-                    "SELECT COUNT(*) FROM jobs WHERE status = 'running'"
-                ).fetchone()
-                if head is None or running[0] >= head["max_jobs"]:
-                    conn.execute("COMMIT")
-                    return None
-                now = time.time()
-                conn.execute(
-                    "UPDATE jobs SET status = 'running', started = ?, heartbeat = ? WHERE id = ?",
-                    (now, now, head["id"]),
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-                raise
+        # The lock makes the count and the claim one step: two promoters never both see
+        # a free slot for the same job, nor fill one slot twice. SKIP LOCKED passes over
+        # a row another transaction holds on PostgreSQL (SQLite has no row locks).
+        head_query = (
+            sa.select(_T)
+            .where(_T.c.status == "queued")
+            .order_by(_T.c.created, _T.c.seq)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        with self._db.begin(lock="lepton.jobs.claim") as conn:
+            head = conn.execute(head_query).mappings().first()
+            if head is None or conn.execute(_count_running()).scalar_one() >= head["max_jobs"]:
+                return None
+            now = time.time()
+            claimed = conn.execute(
+                sa.update(_T)
+                .where(_T.c.id == head["id"], _T.c.status == "queued")
+                .values(status="running", started=now, heartbeat=now)
+            )
+            if claimed.rowcount != 1:  # cannot happen under the lock; never start it unclaimed
+                return None
         job = self._job(head)
         job.status, job.started = "running", now
         return job
@@ -369,11 +329,11 @@ class JobStore:
         job.handle, job.pid = handle, pid
         return job
 
-    def _row(self, job_id: str) -> sqlite3.Row:
-        with self._connect() as conn:
-            return conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    def _row(self, job_id: str) -> Mapping[str, Any] | None:
+        with self._db.begin() as conn:
+            return conn.execute(sa.select(_T).where(_T.c.id == job_id)).mappings().first()
 
-    def _job(self, row: sqlite3.Row) -> Job:
+    def _job(self, row: Mapping[str, Any]) -> Job:
         data = dict(row)
         for key in ("progress", "config", "command"):
             data[key] = json.loads(data[key]) if data[key] else {}
@@ -381,6 +341,10 @@ class JobStore:
         job = Job.from_dict(data)
         job.log_path = str(self.log_path(job.id))
         return job
+
+
+def _count_running() -> sa.Select:
+    return sa.select(sa.func.count()).select_from(_T).where(_T.c.status == "running")
 
 
 def _spec(executor: Executor) -> str:

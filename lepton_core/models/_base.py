@@ -88,6 +88,9 @@ class Setting:
     lets the person type a value of their own (in a box labelled ``other_label``,
     with ``placeholder``; left empty, ``default`` is used). ``when`` shows the
     setting only while another setting has a given value, e.g. ``("mode", "finetune")``.
+    The words (``label``, ``help``, the choices' labels, ``other``) are
+    :class:`~lepton_core.core.Message` objects, so a page can show them in the reader's
+    language.
     """
 
     name: str  # the model parameter it sets
@@ -118,7 +121,7 @@ class LeptonModel(BaseEstimator):
     # -- what the family is: read by the registry, the runs and the Train page ------
     #: The registry's name for the family (saved in ``model.json``).
     family: ClassVar[str]
-    #: Its name for people, e.g. "Decision tree (readable)".
+    #: Its name for people, e.g. "Decision tree (readable)": a Message, shown translated.
     title: ClassVar[str]
     #: What it learns from: "table" (feature columns) or "text" (one text column).
     reads: ClassVar[str] = "table"

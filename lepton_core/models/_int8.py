@@ -21,13 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lepton_core.core import ModelError
+from lepton_core.core import Message, ModelError
 from lepton_core.models._onnx import OnnxNetwork
 
 __all__ = ["COMPRESSION_METHODS", "Int8", "quantise", "quantize_dynamic", "restore"]
 
 #: method id → title
-COMPRESSION_METHODS = {"torch-int8": "PyTorch int8", "onnx-int8": "ONNX int8 (onnxruntime)"}
+COMPRESSION_METHODS = {
+    "torch-int8": Message("compression.torch_int8"),
+    "onnx-int8": Message("compression.onnx_int8"),
+}
 _GRAPH_FILE = "model.int8.onnx"
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from lepton_core.core import Task, is_classification
+from lepton_core.core import Message, Task, is_classification
 from lepton_core.models._base import LeptonModel, ProgressFn, Setting
 from lepton_core.models._columns import probabilities_from_raw
 from lepton_core.models._onnx import OPSET
@@ -29,7 +29,7 @@ class LightGBMModel(LeptonModel):
     """
 
     family = "lightgbm"
-    title = "LightGBM (gradient boosting)"
+    title = Message("family.lightgbm")
     searchable = searched_by_default = True
     # Trials tried before the sampler's own: LightGBM's defaults (with early stopping), so
     # Auto never ranks below them, then configurations that do well on many tables
@@ -64,32 +64,29 @@ class LightGBMModel(LeptonModel):
     settings = (
         Setting(
             "n_estimators",
-            "Number of trees",
+            Message("setting.lightgbm.n_estimators"),
             100,
             10,
             5000,
             step=10,
-            help="Trees are added one by one, each correcting the ones before; more can fit "
-            "better but take longer (expert: boosting rounds).",
+            help=Message("setting.lightgbm.n_estimators.help"),
         ),
         Setting(
             "learning_rate",
-            "Step size",
+            Message("setting.lightgbm.learning_rate"),
             0.1,
             0.001,
             1.0,
             format="%.3f",
-            help="How much each new tree corrects the others; smaller learns more carefully "
-            "but needs more trees (expert: learning rate).",
+            help=Message("setting.lightgbm.learning_rate.help"),
         ),
         Setting(
             "num_leaves",
-            "Detail per tree",
+            Message("setting.lightgbm.num_leaves"),
             31,
             2,
             1024,
-            help="How many end points each tree may have; more finds finer patterns but may "
-            "also learn noise (expert: leaves per tree).",
+            help=Message("setting.lightgbm.num_leaves.help"),
         ),
     )
 

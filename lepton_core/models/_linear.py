@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lepton_core.core import Task, is_classification
+from lepton_core.core import Message, Task, is_classification
 from lepton_core.models._base import Setting
 from lepton_core.models._pipeline import PipelineModel
 
@@ -22,17 +22,16 @@ class LinearModel(PipelineModel):
     """
 
     family = "logistic"
-    title = "Logistic / linear regression"
+    title = Message("family.logistic")
     searchable = searched_by_default = True
     settings = (
         Setting(
             "C",
-            "Fit to the training rows",
+            Message("setting.logistic.C"),
             1.0,
             0.001,
             1000.0,
-            help="Larger follows the training rows more closely; smaller keeps the model "
-            "simpler and steadier on new rows (expert: inverse regularisation strength C).",
+            help=Message("setting.logistic.C.help"),
         ),
     )
 

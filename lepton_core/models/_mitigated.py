@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lepton_core.core import ModelError, NotFittedError, TrainingError
+from lepton_core.core import Message, ModelError, NotFittedError, TrainingError
 from lepton_core.evaluation import MAX_UNBINNED_GROUPS, MISSING
 from lepton_core.models._base import LeptonModel
 from lepton_core.models._columns import as_frame
@@ -41,10 +41,10 @@ MITIGATION_METHODS = {
 }
 # In a spreadsheet user's words; the fairlearn names are in the page's expert details.
 METHOD_TITLES = {
-    "threshold_dp": "Cut-off per group · same share of yes in every group",
-    "threshold_eo": "Cut-off per group · same error rates in every group",
-    "expgrad_dp": "Retrain, reweighted · same share of yes in every group",
-    "expgrad_eo": "Retrain, reweighted · same error rates in every group",
+    "threshold_dp": Message("mitigation.threshold_dp"),
+    "threshold_eo": Message("mitigation.threshold_eo"),
+    "expgrad_dp": Message("mitigation.expgrad_dp"),
+    "expgrad_eo": Message("mitigation.expgrad_eo"),
 }
 _BASE = "base"
 
@@ -65,7 +65,7 @@ class MitigatedModel(LeptonModel):
     """
 
     family = "mitigated"
-    title = "Fairness-mitigated model"
+    title = Message("family.mitigated")
     trainable = False  # made from a trained run by mitigate_run, never trained directly
     mitigable = False
     # Permutation SHAP on a mixture of models: keep it to a screenful.

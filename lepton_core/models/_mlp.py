@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lepton_core.core import Task, is_classification
+from lepton_core.core import Message, Task, is_classification
 from lepton_core.dp import (
     DP_BATCH_SIZE,
     DP_EPOCHS,
@@ -59,17 +59,16 @@ class MLPModel(LeptonModel):
     """
 
     family = "mlp"
-    title = "Neural network (PyTorch MLP)"
+    title = Message("family.mlp")
     searchable = True
     settings = (
         Setting(
             "max_epochs",
-            "Passes over the data, at most",
+            Message("setting.mlp.max_epochs"),
             30,
             1,
             500,
-            help="How many times training may read every training row; it stops earlier "
-            "once it no longer improves on rows held out (expert: maximum epochs).",
+            help=Message("setting.mlp.max_epochs.help"),
         ),
     )
     int8_methods = ("torch-int8", "onnx-int8")

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lepton_core.core import Task, is_classification
+from lepton_core.core import Message, Task, is_classification
 from lepton_core.models._base import Setting
 from lepton_core.models._pipeline import PipelineModel
 
@@ -18,17 +18,16 @@ class TreeModel(PipelineModel):
     """A shallow decision tree whose rules a person can read (see :meth:`rules`)."""
 
     family = "tree"
-    title = "Decision tree (readable)"
+    title = Message("family.tree")
     searchable = searched_by_default = True
     settings = (
         Setting(
             "max_depth",
-            "Questions per prediction",
+            Message("setting.tree.max_depth"),
             5,
             1,
             20,
-            help="How many yes/no questions the tree may ask before it decides; more fits "
-            "finer detail but is harder to read (expert: maximum depth).",
+            help=Message("setting.tree.max_depth.help"),
         ),
     )
     margin = "probability"

@@ -22,6 +22,7 @@ from lepton_core.plots._explain import (
     importance_figure,
     waterfall_figure,
 )
+from lepton_core.plots._monitoring import drift_column_figure, drift_overview_figure
 from lepton_core.plots._text import token_highlight_html, token_importance_figure
 from lepton_core.plots._training import training_curves_figure
 
@@ -33,6 +34,8 @@ __all__ = [
     "compare_figure",
     "confusion_matrix_figure",
     "dependence_figure",
+    "drift_column_figure",
+    "drift_overview_figure",
     "fairness_group_figure",
     "fairness_rates_figure",
     "importance_figure",

@@ -3,7 +3,8 @@
 Every figure is drawn from a :class:`~lepton_core.data.DataProfile` or one of
 its :class:`~lepton_core.data.ColumnProfile` entries alone, so a page only
 renders it. Asking for a figure the profile has no data for (class balance
-without a classification target) raises ``ValueError``.
+without a classification target) raises ``ValueError``. Titles and axes are written in
+``language`` (``"en"`` or ``"zh"``) from the engine's catalogue.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from lepton_core.core import Message
 from lepton_core.data import ColumnProfile, DataProfile
 
 __all__ = [
@@ -47,13 +49,31 @@ def _short(label: str) -> str:
     return label if len(label) <= _MAX_LABEL else label[: _MAX_LABEL - 1] + "…"
 
 
-def _missing_note(share: float) -> str:
-    return f"{share:.1%} missing" if share else "no missing values"
+# Column kinds in words; a kind missing here is shown as it is named.
+_KINDS = {
+    "numeric": Message("plot.kind.numeric"),
+    "categorical": Message("plot.kind.categorical"),
+    "boolean": Message("plot.kind.boolean"),
+    "datetime": Message("plot.kind.datetime"),
+    "text": Message("plot.kind.text"),
+    "identifier": Message("plot.kind.identifier"),
+}
 
 
-def column_distribution_figure(profile: ColumnProfile) -> go.Figure:
+def _missing_note(share: float) -> Message:
+    return Message("plot.data.missing", share=share) if share else Message("plot.data.complete")
+
+
+def column_distribution_figure(profile: ColumnProfile, *, language: str = "en") -> go.Figure:
     """Histogram of a numeric or date column, or its most frequent values otherwise."""
-    title = f"{profile.name} ({profile.kind}, {_missing_note(profile.missing_share)})"
+    kind = _KINDS.get(profile.kind, profile.kind)
+    title = Message(
+        "plot.data.column_title",
+        column=profile.name,
+        kind=kind,
+        missing=_missing_note(profile.missing_share),
+    ).render(language)
+    rows = Message("plot.metric.count").render(language)
     stats = profile.stats
     if "histogram" in stats:
         edges, counts = stats["histogram"]["edges"], stats["histogram"]["counts"]
@@ -77,10 +97,10 @@ def column_distribution_figure(profile: ColumnProfile) -> go.Figure:
                 customdata=ranges,
                 marker_color=_BAR_COLOR,
                 marker_line_width=0,
-                hovertemplate="%{customdata}<br>%{y:,} rows<extra></extra>",
+                hovertemplate=Message("plot.data.hover_rows_y").render(language),
             )
         )
-        return _layout(fig, title, profile.name, "Rows", bargap=0.02)
+        return _layout(fig, title, profile.name, rows, bargap=0.02)
     top = stats.get("top", {"values": [], "counts": []})
     fig = go.Figure(
         go.Bar(
@@ -89,16 +109,16 @@ def column_distribution_figure(profile: ColumnProfile) -> go.Figure:
             orientation="h",
             customdata=top["values"],
             marker_color=_BAR_COLOR,
-            hovertemplate="%{customdata}<br>%{x:,} rows<extra></extra>",
+            hovertemplate=Message("plot.data.hover_rows_x").render(language),
         )
     )
     shown = len(top["values"])
     if profile.distinct > shown:
-        title += f" — top {shown} of {profile.distinct:,} values"
-    return _layout(fig, title, "Rows", "", yaxis={"autorange": "reversed", "type": "category"})
+        title += Message("plot.data.top", shown=shown, distinct=profile.distinct).render(language)
+    return _layout(fig, title, rows, "", yaxis={"autorange": "reversed", "type": "category"})
 
 
-def class_balance_figure(profile: DataProfile) -> go.Figure:
+def class_balance_figure(profile: DataProfile, *, language: str = "en") -> go.Figure:
     """Rows per class of the profile's classification target."""
     if not profile.class_balance:
         raise ValueError("the profile has no class balance: its target is not a classification")
@@ -113,16 +133,20 @@ def class_balance_figure(profile: DataProfile) -> go.Figure:
             textposition="outside",
             customdata=labels,
             marker_color=_BAR_COLOR,
-            hovertemplate="%{customdata}<br>%{y:,} rows (%{text})<extra></extra>",
+            hovertemplate=Message("plot.data.hover_class").render(language),
         )
     )
     target = profile.suggestions.target
     return _layout(
-        fig, f"Class balance of '{target}'", target or "Class", "Rows", xaxis={"type": "category"}
+        fig,
+        Message("plot.data.balance_title", target=target).render(language),
+        target or Message("plot.data.class").render(language),
+        Message("plot.metric.count").render(language),
+        xaxis={"type": "category"},
     )
 
 
-def missing_values_figure(profile: DataProfile) -> go.Figure:
+def missing_values_figure(profile: DataProfile, *, language: str = "en") -> go.Figure:
     """Share of missing values in every column, in table order."""
     names = [c.name for c in profile.schema.columns]
     shares = [c.missing_share for c in profile.schema.columns]
@@ -135,16 +159,18 @@ def missing_values_figure(profile: DataProfile) -> go.Figure:
             textposition="outside",
             customdata=names,
             marker_color=_MISSING_COLOR,
-            hovertemplate="%{customdata}<br>%{x:.1%} missing<extra></extra>",
+            hovertemplate=Message("plot.data.hover_missing").render(language),
         )
     )
-    title = "Missing values by column"
-    if not any(shares):
-        title += " (none)"
+    title = (
+        Message("plot.data.missing_title")
+        if any(shares)
+        else Message("plot.data.missing_title_none")
+    )
     return _layout(
         fig,
-        title,
-        "Share of rows missing",
+        title.render(language),
+        Message("plot.data.missing_axis").render(language),
         "",
         xaxis={"tickformat": ".0%", "range": [0, max(0.05, 1.2 * max(shares, default=0))]},
         yaxis={"autorange": "reversed", "type": "category"},
@@ -152,7 +178,7 @@ def missing_values_figure(profile: DataProfile) -> go.Figure:
     )
 
 
-def token_length_figure(stats: Any) -> go.Figure:
+def token_length_figure(stats: Any, *, language: str = "en") -> go.Figure:
     """Histogram of texts' lengths in tokens, with the truncation length marked.
 
     ``stats`` is a :class:`lepton_core.text.LengthStats`.
@@ -164,20 +190,22 @@ def token_length_figure(stats: Any) -> go.Figure:
             y=counts,
             width=[b - a for a, b in pairwise(edges)],
             marker_color=_BAR_COLOR,
-            hovertemplate="%{x:.0f} tokens: %{y:,} texts<extra></extra>",
+            hovertemplate=Message("plot.length.hover").render(language),
         )
     )
     fig.add_vline(
         x=stats.suggested_max_length,
         line_dash="dash",
         line_color=_MISSING_COLOR,
-        annotation_text=f"cut at {stats.suggested_max_length}",
+        annotation_text=Message("plot.length.cut", length=stats.suggested_max_length).render(
+            language
+        ),
         annotation_position="top right",
     )
     return _layout(
         fig,
-        f"Text length (median {stats.median:.0f}, 95th percentile {stats.p95:.0f} tokens)",
-        "tokens",
-        "texts",
+        Message("plot.length.title", median=stats.median, p95=stats.p95).render(language),
+        Message("plot.length.tokens").render(language),
+        Message("plot.length.texts").render(language),
         bargap=0.02,
     )

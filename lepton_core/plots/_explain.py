@@ -4,7 +4,8 @@
 ``expl.outputs``); asking for an unknown output, feature or row raises
 ``ValueError``. An explanation in probability (see
 :func:`lepton_core.explain.to_probability`) is drawn in percent and percentage
-points, with words for a reader; other spaces keep SHAP's terms.
+points, with words for a reader; other spaces keep SHAP's terms. Titles, axes and labels
+are written in ``language`` (``"en"`` or ``"zh"``) from the engine's catalogue.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from lepton_core.core import Message
 from lepton_core.explain import Explanation, friendly_name
 
 __all__ = ["beeswarm_figure", "dependence_figure", "importance_figure", "waterfall_figure"]
@@ -29,9 +31,11 @@ def _layout(fig: go.Figure, title: str, x: str, y: str, **extra: Any) -> go.Figu
     return fig
 
 
-def _output_label(expl: Explanation, output: int | str | None) -> str:
+def _output_label(expl: Explanation, output: int | str | None, language: str = "en") -> str:
     if output is None:
-        return f"all {len(expl.outputs)} outputs" if len(expl.outputs) > 1 else expl.outputs[0]
+        if len(expl.outputs) > 1:
+            return Message("plot.all_outputs", count=len(expl.outputs)).render(language)
+        return expl.outputs[0]
     return expl.outputs[expl.output_index(output)]
 
 
@@ -44,15 +48,16 @@ def _scale(expl: Explanation) -> float:
     return 100.0 if _in_points(expl) else 1.0
 
 
-def _shap_axis(expl: Explanation, output: int | str | None = 0) -> str:
+def _shap_axis(expl: Explanation, output: int | str | None, language: str) -> str:
     if _in_points(expl):
-        return f"effect on the chance of {_output_label(expl, output)} (percentage points)"
-    return f"SHAP value ({expl.output_space})"
+        label = _output_label(expl, output, language)
+        return Message("plot.shap.effect_axis", label=label).render(language)
+    return Message("plot.shap.value_axis", space=expl.output_space).render(language)
 
 
-def _format(value: Any) -> str:
+def _format(value: Any, language: str = "en") -> str:
     if value is None:
-        return "missing"
+        return Message("explain.missing").render(language)
     if isinstance(value, float):
         # Whole numbers (ages, amounts) read better in full than as 1.266e+05.
         return f"{value:.0f}" if value.is_integer() and abs(value) < 1e12 else f"{value:.4g}"
@@ -111,7 +116,9 @@ def _swarm_offsets(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return offsets * (0.4 / widest) if widest > 0 else offsets
 
 
-def importance_figure(expl: Explanation, output: int | str | None = 0, top: int = 15) -> go.Figure:
+def importance_figure(
+    expl: Explanation, output: int | str | None = 0, top: int = 15, *, language: str = "en"
+) -> go.Figure:
     """Horizontal bars of mean |SHAP value| per feature, most important on top.
 
     ``output=None`` sums the importance over every output.
@@ -119,11 +126,12 @@ def importance_figure(expl: Explanation, output: int | str | None = 0, top: int 
     ranked = expl.global_importance(output)[:top]
     names = [name for name, _ in ranked][::-1]
     scores = [score * _scale(expl) for _, score in ranked][::-1]
+    label = _output_label(expl, output, language)
     axis = (
-        f"average effect on the chance of {_output_label(expl, output)} (percentage points)"
+        Message("plot.importance.points_axis", label=label)
         if _in_points(expl)
-        else f"mean |SHAP value| ({expl.output_space})"
-    )
+        else Message("plot.importance.shap_axis", space=expl.output_space)
+    ).render(language)
     fig = go.Figure(
         go.Bar(
             x=scores,
@@ -135,7 +143,7 @@ def importance_figure(expl: Explanation, output: int | str | None = 0, top: int 
     )
     return _layout(
         fig,
-        f"Which columns matter most for {_output_label(expl, output)}",
+        Message("plot.importance.title", label=label).render(language),
         axis,
         "",
         height=max(300, 28 * len(names) + 120),
@@ -143,7 +151,7 @@ def importance_figure(expl: Explanation, output: int | str | None = 0, top: int 
 
 
 def beeswarm_figure(
-    expl: Explanation, output: int | str = 0, top: int = 12, *, seed: int = 0
+    expl: Explanation, output: int | str = 0, top: int = 12, *, seed: int = 0, language: str = "en"
 ) -> go.Figure:
     """One row of points per feature: x is the SHAP value, colour the feature's value.
 
@@ -159,7 +167,7 @@ def beeswarm_figure(
         x = shap_values[:, expl.feature_names.index(feature)]
         y = position + _swarm_offsets(x, rng)
         colour = _colour_scale(column)
-        labels = np.array([_format(v) for v in column], dtype=object)
+        labels = np.array([_format(v, language) for v in column], dtype=object)
         missing = np.isnan(colour)
         hover = f"<b>{feature}</b> = %{{customdata}}<br>SHAP %{{x:.4g}}<extra></extra>"
         fig.add_trace(
@@ -179,9 +187,12 @@ def beeswarm_figure(
                     "opacity": 0.8,
                     "showscale": position == len(features) - 1,
                     "colorbar": {
-                        "title": {"text": "feature value"},
+                        "title": {"text": Message("plot.beeswarm.value").render(language)},
                         "tickvals": [0, 1],
-                        "ticktext": ["low", "high"],
+                        "ticktext": [
+                            Message("plot.beeswarm.low").render(language),
+                            Message("plot.beeswarm.high").render(language),
+                        ],
                     },
                 },
                 showlegend=False,
@@ -193,7 +204,7 @@ def beeswarm_figure(
                     x=x[missing],
                     y=y[missing],
                     mode="markers",
-                    name=f"{feature} (missing)",
+                    name=Message("plot.beeswarm.missing", feature=feature).render(language),
                     customdata=labels[missing],
                     hovertemplate=hover,
                     marker={"color": _MISSING_COLOR, "size": 5, "opacity": 0.8},
@@ -203,8 +214,10 @@ def beeswarm_figure(
     fig.add_vline(x=0, line={"color": "grey", "width": 1})
     return _layout(
         fig,
-        f"How each column pushed each row, for {_output_label(expl, output)}",
-        _shap_axis(expl, output),
+        Message("plot.beeswarm.title", label=_output_label(expl, output, language)).render(
+            language
+        ),
+        _shap_axis(expl, output, language),
         "",
         yaxis={
             "tickvals": list(range(len(features))),
@@ -216,12 +229,14 @@ def beeswarm_figure(
     )
 
 
-def dependence_figure(expl: Explanation, feature: str, output: int | str = 0) -> go.Figure:
+def dependence_figure(
+    expl: Explanation, feature: str, output: int | str = 0, *, language: str = "en"
+) -> go.Figure:
     """SHAP value of one feature against its value (categories on a category axis)."""
     column = _column(expl, feature)
     y = expl.values_array(output)[:, expl.feature_names.index(feature)] * _scale(expl)
     if _is_categorical(column):
-        x = [_format(v) for v in column]
+        x = [_format(v, language) for v in column]
         xaxis = {"type": "category", "categoryorder": "category ascending"}
     else:
         keep = np.array([v is not None for v in column])
@@ -241,15 +256,23 @@ def dependence_figure(expl: Explanation, feature: str, output: int | str = 0) ->
     fig.add_hline(y=0, line={"color": "grey", "width": 1})
     return _layout(
         fig,
-        f"How {feature} moves the prediction for {_output_label(expl, output)}",
+        Message(
+            "plot.dependence.title", feature=feature, label=_output_label(expl, output, language)
+        ).render(language),
         feature,
-        _shap_axis(expl, output),
+        _shap_axis(expl, output, language),
         xaxis=xaxis,
     )
 
 
 def waterfall_figure(
-    expl: Explanation, row: int, output: int | str = 0, top: int = 10, *, title: str | None = None
+    expl: Explanation,
+    row: int,
+    output: int | str = 0,
+    top: int = 10,
+    *,
+    title: str | None = None,
+    language: str = "en",
 ) -> go.Figure:
     """From the base value to one row's output, the largest contributions first.
 
@@ -268,20 +291,31 @@ def waterfall_figure(
     if expl.is_text:
         named = [f"“{value}”" for _, value, _ in shown]
     else:
-        named = [f"{friendly_name(name)} = {_format(value)}" for name, value, _ in shown]
-    labels = ["starting point" if points else "base value", *named]
+        named = [f"{friendly_name(name)} = {_format(value, language)}" for name, value, _ in shown]
+    start = Message("plot.waterfall.start") if points else Message("plot.waterfall.base")
+    labels = [start.render(language), *named]
     steps = [base] + [c * scale for _, _, c in shown]
     measures = ["absolute"] + ["relative"] * len(shown)
     if rest:
-        labels.append(f"other {len(rest)} {'words' if expl.is_text else 'features'}")
+        other = (
+            Message("plot.waterfall.other_words", count=len(rest))
+            if expl.is_text
+            else Message("plot.waterfall.other_features", count=len(rest))
+        )
+        labels.append(other.render(language))
         steps.append(sum(c for _, _, c in rest) * scale)
         measures.append("relative")
     final = base + sum(steps[1:])
-    labels.append("this row's chance" if points else "model output")
+    end = Message("plot.waterfall.chance") if points else Message("plot.waterfall.output")
+    labels.append(end.render(language))
     steps.append(0.0)
     measures.append("total")
     if points:
-        text = [f"{base:.0f}%"] + [f"{s:+.1f} pts" for s in steps[1:-1]] + [f"{final:.0f}%"]
+        text = [
+            f"{base:.0f}%",
+            *[Message("plot.waterfall.pts", points=s).render(language) for s in steps[1:-1]],
+            f"{final:.0f}%",
+        ]
         hover = "%{y}: %{text}<extra></extra>"
     else:
         text = [f"{s:+.3g}" for s in steps[:-1]] + [f"{final:.3g}"]
@@ -301,13 +335,21 @@ def waterfall_figure(
             hovertemplate=hover,
         )
     )
-    label = _output_label(expl, output)
+    label = _output_label(expl, output, language)
     value = expl.model_output[row][k] * scale
     if points:
-        title = title or f"Row {row}: chance of {label} = {value:.0f}%"
-        axis = f"chance of {label} (%)"
+        title = title or Message(
+            "plot.waterfall.title_chance", row=row, label=label, value=value
+        ).render(language)
+        axis = Message("plot.waterfall.chance_axis", label=label).render(language)
     else:
-        title = title or f"Row {row}: {label} = {value:.4g} ({expl.output_space})"
+        title = title or Message(
+            "plot.waterfall.title_value",
+            row=row,
+            label=label,
+            value=value,
+            space=expl.output_space,
+        ).render(language)
         axis = expl.output_space
     return _layout(
         fig,

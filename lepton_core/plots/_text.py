@@ -12,6 +12,7 @@ import html
 import numpy as np
 import plotly.graph_objects as go
 
+from lepton_core.core import Message
 from lepton_core.explain import Explanation
 from lepton_core.plots._explain import TEMPLATE, _output_label
 
@@ -37,7 +38,9 @@ def _background(value: float, scale: float) -> str:
     return f"rgba({rgb[0]}, {rgb[1]}, {rgb[2]}, {alpha:.3f})"
 
 
-def token_highlight_html(expl: Explanation, row: int, output: int | str = 0) -> str:
+def token_highlight_html(
+    expl: Explanation, row: int, output: int | str = 0, *, language: str = "en"
+) -> str:
     """One explained text as HTML, each token's background coloured by its contribution.
 
     Colour intensity is relative to the row's largest absolute contribution;
@@ -51,11 +54,13 @@ def token_highlight_html(expl: Explanation, row: int, output: int | str = 0) -> 
         Which explained text.
     output : int or str
         The output (class) the contributions are toward.
+    language : str
+        The language of the legend and the hover notes (``"en"`` or ``"zh"``).
     """
     _require_text(expl)
     contributions = expl.token_values(row)[:, expl.output_index(output)]
     tokens = expl.tokens[row]  # type: ignore[index]
-    label = html.escape(_output_label(expl, output))
+    label = html.escape(_output_label(expl, output, language))
     space = html.escape(expl.output_space)
     chances = expl.output_space == "probability"
     scale = float(np.abs(contributions).max()) if len(contributions) else 0.0
@@ -63,7 +68,11 @@ def token_highlight_html(expl: Explanation, row: int, output: int | str = 0) -> 
     for token, value in zip(tokens, contributions, strict=True):
         word = token.rstrip()
         gap = token[len(word) :]
-        tip = f"{100 * value:+.1f} points" if chances else f"{value:+.4g}"
+        tip = (
+            Message("plot.tokens.tip", points=100 * value).render(language)
+            if chances
+            else f"{value:+.4g}"
+        )
         parts.append(
             f'<span class="lepton-token" title="{tip}" '
             f'style="background-color: {_background(float(value), scale)}; '
@@ -76,18 +85,21 @@ def token_highlight_html(expl: Explanation, row: int, output: int | str = 0) -> 
     swatch = 'style="background-color: {}; border-radius: 3px; padding: 1px 4px;"'
     legend = (
         f'<div style="font-size: 0.85em; color: #555; margin-top: 0.4em;">'
-        f"<span {swatch.format(_background(1.0, 1.0))}>toward</span> "
-        f"<span {swatch.format(_background(-1.0, 1.0))}>away from</span> "
+        f"<span {swatch.format(_background(1.0, 1.0))}>"
+        f"{Message('plot.tokens.toward').render(language)}</span> "
+        f"<span {swatch.format(_background(-1.0, 1.0))}>"
+        f"{Message('plot.tokens.away').render(language)}</span> "
         + (
-            f"“{label}”; hover a word to see how many points it moved the chance. "
-            f"Starting chance {base:.0%}, plus the words' effects: {total:.0%} for this text."
+            Message("plot.tokens.legend_chance", label=label, base=base, total=total)
             if chances
-            else f"“{label}”; hover a token for its SHAP value ({space}). "
-            f"Base value {base:.4g} + contributions = model output {total:.4g}."
-        )
+            else Message(
+                "plot.tokens.legend_value", label=label, space=space, base=base, total=total
+            )
+        ).render(language)
         + "</div>"
     )
-    body = "".join(parts) if parts else '<span style="color: #7f7f7f;">(no tokens)</span>'
+    none = Message("plot.tokens.none").render(language)
+    body = "".join(parts) if parts else f'<span style="color: #7f7f7f;">{none}</span>'
     return (
         '<div class="lepton-tokens" style="line-height: 1.9; font-size: 1.05em; '
         f'white-space: pre-wrap;">{body}</div>{legend}'
@@ -109,7 +121,7 @@ def _signed_means(expl: Explanation, output: int | str) -> dict[str, tuple[float
 
 
 def token_importance_figure(
-    expl: Explanation, output: int | str | None = None, top: int = 20
+    expl: Explanation, output: int | str | None = None, top: int = 20, *, language: str = "en"
 ) -> go.Figure:
     """Horizontal bars of the tokens with the largest mean |SHAP value| over the explained texts.
 
@@ -139,11 +151,10 @@ def token_importance_figure(
         [[scale * signed[n][0], signed[n][1]] for n in names] if counts is not None else None
     )
     hover = (
-        "<b>%{y}</b><br>average size %{x:.4g}<br>average effect %{customdata[0]:+.4g}"
-        " over %{customdata[1]} occurrence(s)<extra></extra>"
+        Message("plot.tokens.hover_signed")
         if customdata is not None
-        else "<b>%{y}</b><br>average size %{x:.4g}<extra></extra>"
-    )
+        else Message("plot.tokens.hover")
+    ).render(language)
     fig = go.Figure(
         go.Bar(
             x=scores,
@@ -154,18 +165,20 @@ def token_importance_figure(
             hovertemplate=hover,
         )
     )
-    title = f"Words that matter most for {_output_label(expl, output)}"
-    if output is not None:
-        title += " (red: toward, blue: away)"
+    label = _output_label(expl, output, language)
+    title = (
+        Message("plot.tokens.title", label=label)
+        if output is None
+        else Message("plot.tokens.title_coloured", label=label)
+    )
     fig.update_layout(
         template=TEMPLATE,
-        title=title,
+        title=title.render(language),
         xaxis_title=(
-            f"average effect per text on the chance of {_output_label(expl, output)} "
-            "(percentage points)"
+            Message("plot.tokens.points_axis", label=label)
             if expl.output_space == "probability"
-            else f"mean |SHAP value| per text ({expl.output_space})"
-        ),
+            else Message("plot.tokens.shap_axis", space=expl.output_space)
+        ).render(language),
         yaxis_title="",
         # Tokens like "1" or "10" must stay labels, not numbers on a numeric axis.
         yaxis={"type": "category"},

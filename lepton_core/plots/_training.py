@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-_LABELS = {"train_loss": "training loss", "valid_loss": "validation loss"}
+from lepton_core.core import Message
+
+_LABELS = {
+    "train_loss": Message("plot.training.train_loss"),
+    "valid_loss": Message("plot.training.valid_loss"),
+}
 
 
-def training_curves_figure(history: list[dict[str, float]], *, unit: str = "step") -> go.Figure:
-    """Loss (and any other logged metric) by step: boosting round or epoch."""
+def training_curves_figure(
+    history: list[dict[str, float]], *, unit: str | None = None, language: str = "en"
+) -> go.Figure:
+    """Loss (and any other logged metric) by step: boosting round or epoch.
+
+    Titles and names are written in ``language`` (``"en"`` or ``"zh"``); ``unit`` names
+    the x axis (default: "step").
+    """
     fig = go.Figure()
     keys = sorted({k for entry in history for k in entry if k != "step"})
     for key in keys:
@@ -18,14 +29,14 @@ def training_curves_figure(history: list[dict[str, float]], *, unit: str = "step
                 x=[p[0] for p in points],
                 y=[p[1] for p in points],
                 mode="lines",
-                name=_LABELS.get(key, key.replace("_", " ")),
+                name=(_LABELS[key].render(language) if key in _LABELS else key.replace("_", " ")),
             )
         )
     fig.update_layout(
         template="plotly_white",
-        title="Training curves",
-        xaxis_title=unit,
-        yaxis_title="loss",
+        title=Message("plot.training.title").render(language),
+        xaxis_title=unit or Message("plot.training.step").render(language),
+        yaxis_title=Message("plot.training.loss").render(language),
         height=320,
         margin={"t": 50, "b": 40, "l": 50, "r": 20},
         legend={"orientation": "h", "y": -0.25},

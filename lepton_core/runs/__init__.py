@@ -45,6 +45,7 @@ from lepton_core.runs._modelcard import (
     model_card,
     set_intended_use,
 )
+from lepton_core.runs._publish import publish
 from lepton_core.runs._reports import (
     RunReports,
     headline_figures,
@@ -119,6 +120,7 @@ __all__ = [
     "onnx_scorer",
     "predict_frame",
     "prepare_data",
+    "publish",
     "quantise",
     "record_run",
     "resolve_dataset",

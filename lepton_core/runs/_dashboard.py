@@ -9,9 +9,11 @@ Everything comes from a handful of bulk queries, never from one report per versi
 MLflow's ``search_model_versions`` (versions with their tags), ``search_runs`` (each
 run's metrics, parameters and tags: training logs the gaps as
 ``fairness_<attribute>_<gap>`` metrics), ``search_logged_models`` (where each model's
-folder is) and one query of the share-link table. Only a run recorded before the gaps
-were logged as metrics has its ``fairness.json`` read, and the figures that never change
-once written (those gaps, folder sizes) are kept per run and per model for the process.
+folder is) and one query of the share-link table; a database store is read with plain
+queries instead, a tracking server through those searches. Only a run recorded before
+the gaps were logged as metrics has its ``fairness.json`` read, and the figures that
+never change once written (those gaps, folder sizes) are kept per run and per model for
+the process.
 """
 
 from __future__ import annotations
@@ -127,7 +129,8 @@ class BoardRow(JsonMixin):
     epsilon : float or None
         The privacy budget spent, for a model trained with differential privacy.
     size_bytes : int or None
-        The model's folder on disk; None when the artifact store is not a local folder.
+        The model's folder, on disk or on the tracking server; None when it cannot be
+        listed.
     latency_ms : float or None
         A latency measured for the version and logged on its run; None when none was.
     published : bool
@@ -364,7 +367,7 @@ class _Snapshot:
 
 def _collect(workspace: Workspace, owners: Mapping[str, str]) -> list[BoardRow]:
     snapshot = _read_store(workspace)
-    sizes = _model_sizes(snapshot)
+    sizes = _model_sizes(snapshot, workspace)
     links = _live_links(workspace)
     rows = []
     for mv in snapshot.versions:
@@ -372,7 +375,15 @@ def _collect(workspace: Workspace, owners: Mapping[str, str]) -> list[BoardRow]:
         if run is None:  # its run failed, was deleted, or lives in another experiment
             continue
         rows.append(
-            _row(mv, run, snapshot.runs, sizes=sizes, links=links, owner=owners.get(run.run_id, ""))
+            _row(
+                mv,
+                run,
+                snapshot.runs,
+                sizes=sizes,
+                links=links,
+                owner=owners.get(run.run_id, ""),
+                workspace=workspace,
+            )
         )
     return rows
 
@@ -575,6 +586,7 @@ def _row(
     sizes: Mapping[str, int | None],
     links: Mapping[tuple[str, int], int],
     owner: str,
+    workspace: Workspace,
 ) -> BoardRow:
     tags, metrics = run.tags, run.metrics
     task = tags.get(_TAG + "task", "")
@@ -598,7 +610,7 @@ def _row(
         rmse=_figure(metrics, "test_rmse"),
         mae=_figure(metrics, "test_mae"),
         r2=_figure(metrics, "test_r2"),
-        gaps=_gaps(run),
+        gaps=_gaps(run, workspace),
         epsilon=epsilon,
         size_bytes=sizes.get(mv.model_id),
         latency_ms=_figure(metrics, _LATENCY_METRIC),
@@ -628,7 +640,7 @@ _REPORT_GAPS: dict[str, tuple[AttributeGap, ...]] = {}
 _LOCK = threading.Lock()
 
 
-def _gaps(run: _Run) -> list[AttributeGap]:
+def _gaps(run: _Run, workspace: Workspace) -> list[AttributeGap]:
     """The run's gaps per sensitive attribute: from its metrics, else from its report.
 
     Training logs every gap a report has as a metric, and none that is None (too few
@@ -647,27 +659,27 @@ def _gaps(run: _Run) -> list[AttributeGap]:
             continue
         gaps.append(AttributeGap(attribute, *(_figure(metrics, prefix + key) for key in _GAP_KEYS)))
     if unknown:
-        stored = {g.attribute: g for g in _report_gaps(run.artifact_uri)}
+        stored = {g.attribute: g for g in _report_gaps(run, workspace)}
         gaps = [stored.get(g.attribute, g) if g.attribute in unknown else g for g in gaps]
     return gaps
 
 
-def _report_gaps(artifact_uri: str) -> tuple[AttributeGap, ...]:
+def _report_gaps(run: _Run, workspace: Workspace) -> tuple[AttributeGap, ...]:
     """The gaps in a run's stored ``fairness.json``; none when it stored no such report."""
+    artifact_uri = run.artifact_uri
     with _LOCK:
         if artifact_uri in _REPORT_GAPS:
             return _REPORT_GAPS[artifact_uri]
-    try:
-        if artifact_uri.startswith("file:"):  # the embedded store: no need to import MLflow
-            path = Path(url2pathname(unquote(urlparse(artifact_uri).path))) / "fairness.json"
-            text = path.read_text(encoding="utf-8") if path.is_file() else "[]"
-        else:
-            import mlflow.artifacts
-
-            text = mlflow.artifacts.load_text(f"{artifact_uri}/fairness.json")
-        reports = json.loads(text)
-    except Exception:  # MLflow raises its own and OS errors for a missing file
-        reports = []
+    if artifact_uri.startswith("file:"):  # the embedded store: no need to import MLflow
+        path = Path(url2pathname(unquote(urlparse(artifact_uri).path))) / "fairness.json"
+        try:
+            reports = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+        except (OSError, ValueError):
+            reports = []
+    else:
+        # A server's ``mlflow-artifacts:`` location means nothing without the server's
+        # address: fetched through the workspace, which knows it.
+        reports = workspace.find_report(run.run_id, "fairness") or []
     if not isinstance(reports, list):
         reports = []
     found = tuple(
@@ -695,19 +707,30 @@ def _sizes_known() -> set[str]:
         return set(_SIZES)
 
 
-def _model_sizes(snapshot: _Snapshot) -> dict[str, int | None]:
+def _model_sizes(snapshot: _Snapshot, workspace: Workspace) -> dict[str, int | None]:
     """Folder sizes of the versions' logged models, measured once per model."""
     wanted = {v.model_id for v in snapshot.versions} - {""}
     missing = sorted(wanted - _sizes_known())
     found: dict[str, int | None] = {}
     if missing:
-        # Thousands of small folders: stat calls release the GIL, so threads overlap them.
+        # Thousands of small folders: stat calls (or a server's listings) release the GIL,
+        # so threads overlap them.
+        def size(uri: str) -> int | None:
+            local = _folder_size(uri)
+            if local is None and uri and not _is_local(uri):
+                return workspace.folder_bytes(uri)
+            return local
+
         with ThreadPoolExecutor(max_workers=8) as pool:
             uris = [snapshot.locations.get(m, "") for m in missing]
-            found = dict(zip(missing, pool.map(_folder_size, uris), strict=True))
+            found = dict(zip(missing, pool.map(size, uris), strict=True))
     with _LOCK:
         _SIZES.update(found)
         return {m: _SIZES.get(m) for m in wanted}
+
+
+def _is_local(uri: str) -> bool:
+    return uri.startswith("file:") or os.path.isabs(uri)
 
 
 def _folder_size(uri: str) -> int | None:

@@ -8,6 +8,9 @@ predictions get point figures only. Next to every figure stands what always givi
 most common answer (or the average) scores, and a verdict in words; fairness gaps count
 only groups with enough test rows (the evaluation's rule). The intended use is the one
 field a person writes; it is kept as a tag on the model version.
+
+The card's sentences are :class:`~lepton_core.core.Message` objects (English as
+strings); :meth:`ModelCard.to_markdown` writes the card in English or Simplified Chinese.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from lepton_core.core import JsonMixin
+from lepton_core.core import JsonMixin, Message, in_language
 from lepton_core.evaluation import bootstrap_intervals
+from lepton_core.models import COMPRESSION_METHODS, METHOD_TITLES
 from lepton_core.runs._reports import load_run_reports
 from lepton_core.workspace import Workspace
 
@@ -26,7 +30,7 @@ __all__ = ["MetricEstimate", "ModelCard", "cached_model_card", "model_card", "se
 
 _INTENDED_USE_TAG = "lepton.intended_use"
 _MAX_INTENDED_USE = 4000
-_NO_USE = "Not stated yet; the publisher can describe it on the Deploy page."
+_NO_USE = Message("card.no_use")
 _SMALL_GAP = 0.02
 _CARD_METRICS = {
     "binary": ("accuracy", "balanced_accuracy", "f1", "roc_auc"),
@@ -58,7 +62,7 @@ class ModelCard(JsonMixin):
     version: int
     run_id: str
     created: float
-    intended_use: str
+    intended_use: Message | str
     task: str
     family: str
     params: dict[str, str]
@@ -67,89 +71,120 @@ class ModelCard(JsonMixin):
     confidence: float
     n_resamples: int
     fairness: list[dict[str, Any]]
-    mitigation: str | None
+    mitigation: Message | str | None
     top_features: list[tuple[str, float]]
-    privacy: list[str]
-    limitations: list[str]
+    privacy: list[Message | str]
+    limitations: list[Message | str]
     generated: float = field(default_factory=time.time)
-    verdict: str | None = None
-    baseline_guess: str | None = None
-    warnings: list[str] = field(default_factory=list)
+    verdict: Message | str | None = None
+    baseline_guess: Message | str | None = None
+    warnings: list[Message | str] = field(default_factory=list)
 
-    def to_markdown(self) -> str:
-        """The card as a Markdown document."""
+    def to_markdown(self, *, language: str = "en") -> str:
+        """The card as a Markdown document in ``language`` (``"en"`` or ``"zh"``)."""
         ds = self.dataset
+
+        def say(text: object) -> str:
+            return in_language(text, language)
+
+        params = ", ".join(f"`{k}={v}`" for k, v in sorted(self.params.items()))
+        registered = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.created))
         lines = [
-            f"# Model card: {self.model} version {self.version}",
+            say(Message("card.title", model=self.model, version=self.version)),
             "",
-            "## Intended use",
+            say(Message("card.intended_use")),
             "",
-            self.intended_use,
+            say(self.intended_use),
             "",
-            "## Model",
+            say(Message("card.model")),
             "",
-            f"- Task: {self.task}",
-            f"- Family: {self.family}",
-            f"- Training run: `{self.run_id}`, registered "
-            f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(self.created))}",
-            "- Parameters: "
-            + (", ".join(f"`{k}={v}`" for k, v in sorted(self.params.items())) or "defaults"),
+            say(Message("card.task", task=self.task)),
+            say(Message("card.family", family=self.family)),
+            say(Message("card.run", run=self.run_id, registered=registered)),
+            say(Message("card.params", params=params or Message("card.defaults"))),
             "",
-            "## Data",
+            say(Message("card.data")),
             "",
-            f"- Data set: {ds.get('name') or 'unnamed'} (target `{ds.get('target')}`)",
-            f"- Fingerprint (SHA-256 of the table): `{ds.get('fingerprint') or 'not recorded'}`",
-            f"- Rows: {ds.get('n_train', '?')} train, {ds.get('n_valid', '?')} validation, "
-            f"{ds.get('n_test', '?')} test",
-            f"- Sensitive attributes: {', '.join(ds.get('sensitive') or []) or 'none chosen'}",
+            say(
+                Message(
+                    "card.dataset",
+                    name=ds.get("name") or Message("card.unnamed"),
+                    target=str(ds.get("target")),
+                )
+            ),
+            say(
+                Message(
+                    "card.fingerprint",
+                    fingerprint=ds.get("fingerprint") or Message("card.not_recorded"),
+                )
+            ),
+            say(
+                Message(
+                    "card.rows",
+                    train=ds.get("n_train", "?"),
+                    valid=ds.get("n_valid", "?"),
+                    test=ds.get("n_test", "?"),
+                )
+            ),
+            say(
+                Message(
+                    "card.sensitive",
+                    names=", ".join(ds.get("sensitive") or []) or Message("card.none_chosen"),
+                )
+            ),
             "",
-            "## Performance on the test set",
+            say(Message("card.performance")),
             "",
         ]
         if self.verdict:
-            lines += [f"**Verdict.** {self.verdict}", ""]
-        lines += [f"- **Warning.** {text}" for text in self.warnings]
+            lines += [say(Message("card.verdict", verdict=say(self.verdict))), ""]
+        lines += [say(Message("card.warning", warning=say(text))) for text in self.warnings]
         if self.warnings:
             lines.append("")
         if self.n_resamples:
             lines.append(
-                f"{self.confidence:.0%} confidence intervals (the true figure is likely "
-                f"between the two numbers) from {self.n_resamples} bootstrap resamples of the "
-                "test predictions."
+                say(
+                    Message(
+                        "card.intervals", confidence=self.confidence, resamples=self.n_resamples
+                    )
+                )
             )
         else:
-            lines.append("The run stored no test predictions, so there are no intervals.")
-        guess = f"always guessing {self.baseline_guess}" if self.baseline_guess else "baseline"
-        lines += ["", f"| metric | value | interval | {guess} |", "|---|---|---|---|"]
+            lines.append(say(Message("card.no_intervals")))
+        guess = (
+            Message("card.always_guessing", guess=say(self.baseline_guess))
+            if self.baseline_guess
+            else Message("card.baseline")
+        )
+        lines += ["", say(Message("card.metric_header", guess=say(guess))), "|---|---|---|---|"]
         for m in self.metrics:
             interval = f"{m.low:.3f} – {m.high:.3f}" if m.low is not None else "—"
             lines.append(f"| {m.name} | {m.value:.3f} | {interval} | {_cell(m.baseline)} |")
-        lines += ["", "## Fairness by group", ""]
+        lines += ["", say(Message("card.fairness")), ""]
         if self.mitigation:
-            lines += [self.mitigation, ""]
+            lines += [say(self.mitigation), ""]
         if not self.fairness:
-            lines.append("Not measured: no sensitive attribute was chosen.")
+            lines.append(say(Message("card.fairness_not_measured")))
         for report in self.fairness:
             gaps = []
-            for key, label in (
-                ("demographic_parity_difference", "demographic parity difference"),
-                ("equalized_odds_difference", "equalized odds difference"),
-            ):
-                if report.get(key) is not None:
-                    gaps.append(f"{label} {report[key]:.3f}")
+            if report.get("demographic_parity_difference") is not None:
+                gaps.append(say(Message("card.dpd", value=report["demographic_parity_difference"])))
+            if report.get("equalized_odds_difference") is not None:
+                gaps.append(say(Message("card.eod", value=report["equalized_odds_difference"])))
             lines += [f"### {report['attribute']}", ""]
             least = report.get("min_group_rows") or 30
             small = report.get("small_groups") or []
             if gaps:
-                lines += [
-                    "; ".join(gaps).capitalize()
-                    + f", between the groups with at least {least} test rows.",
-                    "",
-                ]
+                joined = "; ".join(gaps).capitalize()
+                lines += [say(Message("card.gaps", gaps=joined, rows=least)), ""]
             if report.get("note"):
-                lines += [report["note"], ""]
+                lines += [say(report["note"]), ""]
             columns = report["columns"]
-            header = ["| group | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+            group = say(Message("card.group"))
+            header = [
+                f"| {group} | " + " | ".join(columns) + " |",
+                "|---" * (len(columns) + 1) + "|",
+            ]
             lines += header
             lines += [
                 _row(group, row, columns)
@@ -157,23 +192,17 @@ class ModelCard(JsonMixin):
                 if group not in small
             ]
             if small:
-                lines += [
-                    "",
-                    f"Too small to judge (fewer than {least} test rows; figures mostly chance, "
-                    "left out of the gaps):",
-                    "",
-                    *header,
-                ]
+                lines += ["", say(Message("card.too_small", rows=least)), "", *header]
                 lines += [_row(g, report["groups"].get(g, {}), columns) for g in small]
             lines.append("")
-        lines += ["## Most important features", ""]
+        lines += [say(Message("card.features")), ""]
         lines += [
             f"{i}. {name} ({score:.3f})" for i, (name, score) in enumerate(self.top_features, 1)
         ]
-        lines += ["", "## Privacy", ""]
-        lines += [f"- {fact}" for fact in self.privacy]
-        lines += ["", "## Limitations", ""]
-        lines += [f"- {text}" for text in self.limitations]
+        lines += ["", say(Message("card.privacy")), ""]
+        lines += [f"- {say(fact)}" for fact in self.privacy]
+        lines += ["", say(Message("card.limitations")), ""]
+        lines += [f"- {say(text)}" for text in self.limitations]
         return "\n".join(lines) + "\n"
 
 
@@ -236,77 +265,86 @@ def _fairness_rows(report: Any) -> dict[str, Any]:
     }
 
 
-def _privacy_facts(workspace: Workspace, run_id: str) -> list[str]:
-    facts = []
+def _privacy_facts(workspace: Workspace, run_id: str) -> list[Message | str]:
+    facts: list[Message | str] = []
     anonymisation = workspace.find_report(run_id, "anonymisation") or {}
     for step in anonymisation.get("steps") or []:
-        detail = f" ({step['detail']})" if step.get("detail") else ""
+        detail = Message("card.detail", detail=step["detail"]) if step.get("detail") else ""
         facts.append(
-            f"Column `{step.get('column')}`: {step.get('action')} before training{detail}."
+            Message(
+                "card.anonymised",
+                column=str(step.get("column")),
+                action=str(step.get("action")),
+                detail=detail,
+            )
         )
     dp = workspace.find_report(run_id, "privacy") or {}
     if isinstance(dp, dict) and dp.get("epsilon") is not None:
-        facts.append(
-            f"Trained with differential privacy: ε = {dp['epsilon']:.2f}"
-            + (f", δ = {dp['delta']:.1e}" if dp.get("delta") is not None else "")
-            + "."
-        )
-    return facts or ["None recorded: no columns were removed or hashed and no ε was set."]
+        delta = Message("card.delta", delta=dp["delta"]) if dp.get("delta") is not None else ""
+        facts.append(Message("card.dp", epsilon=dp["epsilon"], delta=delta))
+    return facts or [Message("card.no_privacy")]
 
 
-def _mitigation_fact(workspace: Workspace, run_id: str) -> str | None:
+def _mitigation_fact(workspace: Workspace, run_id: str) -> Message | None:
     report = workspace.find_report(run_id, "mitigation")
     if report is None:
         return None
-    return (
-        f"This is a fairness-mitigated version of {report['parent_model']}: "
-        f"{report['title']} by `{report['sensitive']}`, fitted on the {report['fitted_on']}. "
-        "Its figures below were measured on the same test rows as the original's."
+    return Message(
+        "card.mitigated",
+        parent=str(report["parent_model"]),
+        title=METHOD_TITLES.get(report.get("method"), report["title"]),
+        sensitive=str(report["sensitive"]),
+        fitted_on=(
+            Message("card.fitted_on_validation")
+            if report["fitted_on"] == "validation part"
+            else Message("card.fitted_on_training")
+            if report["fitted_on"] == "training part"
+            else str(report["fitted_on"])
+        ),
     )
 
 
-def _compression_facts(workspace: Workspace, run_id: str) -> list[str]:
+def _compression_facts(workspace: Workspace, run_id: str) -> list[Message | str]:
     report = workspace.find_report(run_id, "compression")
     if report is None:
         return []
-    return [
-        f"This is an int8-compressed version of {report['parent']} ({report['title']}); its "
-        "figures were measured on the same test rows as the original's, and a few of its "
-        "predictions can differ from the original's."
-    ]
+    title = COMPRESSION_METHODS.get(report.get("method"), report["title"])
+    return [Message("card.compressed", parent=str(report["parent"]), title=title)]
 
 
-def _limitations(ds: dict[str, Any], reports: Any, schema: Any) -> list[str]:
-    out = [
-        f"Figures were measured on {ds.get('n_test', '?')} held-out test rows; on people, "
-        "places or times unlike the training data the model may do worse.",
-    ]
+def _limitations(ds: dict[str, Any], reports: Any, schema: Any) -> list[Message | str]:
+    out: list[Message | str] = [Message("card.test_rows", rows=ds.get("n_test", "?"))]
     for report in reports.fairness:
         worst = report.worst_group or {}
         if worst.get("gap") is not None and worst["gap"] > _SMALL_GAP:
             out.append(
-                f"By {report.attribute}, the group '{worst['group']}' fares worst: "
-                f"{worst['metric']} {worst['value']:.3f}, {worst['gap']:.3f} worse than overall."
+                Message(
+                    "card.worst_group",
+                    attribute=report.attribute,
+                    group=str(worst["group"]),
+                    metric=str(worst["metric"]),
+                    value=worst["value"],
+                    gap=worst["gap"],
+                )
             )
         if report.small_groups:
             out.append(
-                f"Groups of {report.attribute} with fewer than {report.min_group_rows} test rows "
-                f"({', '.join(report.small_groups)}) have unreliable figures and are left out of "
-                "its fairness gaps."
+                Message(
+                    "card.small_groups",
+                    attribute=report.attribute,
+                    rows=report.min_group_rows,
+                    groups=", ".join(report.small_groups),
+                )
             )
     numeric = [f for f in schema.fields if f.kind == "numeric" and f.minimum is not None]
     if numeric:
         ranges = ", ".join(f"{f.name} {f.minimum:g}–{f.maximum:g}" for f in numeric[:6])
-        out.append(f"Inputs outside the ranges seen in training ({ranges}) are extrapolations.")
+        out.append(Message("card.ranges", ranges=ranges))
     texts = [f.name for f in schema.fields if f.kind == "text"]
     if texts:
-        out.append(
-            f"The model reads only the text in '{texts[0]}', cut to its maximum length in "
-            "tokens; language unlike the training texts (other languages, domains, slang) "
-            "may be misread."
-        )
+        out.append(Message("card.text_only", column=str(texts[0])))
     if not reports.fairness:
-        out.append("Fairness was not measured because no sensitive attribute was chosen.")
+        out.append(Message("card.fairness_not_measured_limit"))
     return out
 
 
@@ -357,7 +395,7 @@ def model_card(
         version=info.version,
         run_id=run_id,
         created=info.created,
-        intended_use=mv.tags.get(_INTENDED_USE_TAG) or _NO_USE,
+        intended_use=_intended_use(mv.tags.get(_INTENDED_USE_TAG)),
         task=task,
         family=params.get("family", reports.run.family),
         params={k.removeprefix("model."): v for k, v in params.items() if k.startswith("model.")},
@@ -379,10 +417,15 @@ def model_card(
             if baseline is None
             else f"'{baseline.guess}'"
             if baseline.rule == "most common answer"
-            else f"the average ({baseline.guess:.3g})"
+            else Message("card.the_average", value=baseline.guess)
         ),
         warnings=[w.text for w in reports.evaluation.warnings],
     )
+
+
+def _intended_use(tag: str | None) -> Message | str:
+    # An empty description is stored as the English "not stated" sentence.
+    return tag if tag and tag != _NO_USE else _NO_USE
 
 
 def set_intended_use(workspace: Workspace, name: str, version: int, text: str) -> None:

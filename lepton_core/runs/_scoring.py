@@ -33,13 +33,20 @@ class Prediction(JsonMixin):
 
 @dataclass
 class ModelBundle:
-    """A registered model version with what scoring and explaining it needs."""
+    """A registered model version with what scoring and explaining it needs.
+
+    ``demo_title`` and ``demo_description`` are what the owner set for the demo page
+    (:meth:`~lepton_core.workspace.Workspace.set_demo_text`), one plain line each; empty
+    where none is set, and the page then uses the automatic title.
+    """
 
     version: ModelVersionInfo
     model: LeptonModel
     input_schema: InputSchema
     background: pd.DataFrame
     reports: RunReports
+    demo_title: str = ""
+    demo_description: str = ""
 
     def predict(self, records: list[dict[str, Any]]) -> list[Prediction]:
         """Predict and explain each record (checked against the input schema first)."""
@@ -91,10 +98,13 @@ def load_bundle(
     run = info.run_id
     background = workspace.load_report(run, "background")
     schema = workspace.load_input_schema(run)
+    title, description = workspace.demo_text(info.name, info.version)
     return ModelBundle(
         version=info,
         model=workspace.load_model(info.name, info.version),
         input_schema=schema,
         background=schema.prepare(pd.DataFrame(background["data"], columns=background["columns"])),
         reports=load_run_reports(workspace, run),
+        demo_title=title,
+        demo_description=description,
     )

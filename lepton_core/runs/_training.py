@@ -37,7 +37,7 @@ from lepton_core.evaluation import (
     evaluate,
     fairness_reports,
 )
-from lepton_core.explain import explain, summarize
+from lepton_core.explain import explain, rows_to_explain, summarize
 from lepton_core.models import family_class, family_names, make_model
 from lepton_core.runs._reports import headline_figures
 from lepton_core.workspace import DatasetInfo, Workspace, confirm_dataset, slugify
@@ -405,7 +405,8 @@ def record_run(
     Training, mitigation and compression all end here, so every version carries the
     same reports (evaluation, fairness, SHAP, input schema, test predictions) measured
     the same way. ``params``, ``tags``, ``metrics`` and ``reports`` add to the common
-    ones; ``sensitive`` adds fairness attributes to the data set's.
+    ones; ``sensitive`` adds fairness attributes to the data set's. Explaining reports
+    its rows through ``callbacks`` (``advance``); a stop request there cancels the run.
     """
     cb = callbacks or CallbackList(None)
     lap = lap or (lambda name: None)
@@ -435,7 +436,9 @@ def record_run(
     )
     lap("evaluate")
 
-    cb.phase("explaining")
+    unit = "texts" if text else "rows"
+    max_rows = explain_rows or config.explain_rows
+    cb.phase("explaining", total=rows_to_explain(model, len(data.x_test), max_rows), unit=unit)
     background_raw = split.train[features].sample(
         min(_BACKGROUND_ROWS, len(split.train)), random_state=config.seed
     )
@@ -448,9 +451,13 @@ def record_run(
         model,
         data.x_test,
         background=background,
-        max_rows=explain_rows or config.explain_rows,
+        max_rows=max_rows,
         seed=config.seed,
+        # Token SHAP can take most of a text run: the bar and the ETA follow it.
+        progress=lambda done, total: cb.advance(done, total, unit=unit),
     )
+    if cb.control.should_stop:
+        raise TrainingError("Training was cancelled; start it again when you are ready.")
     shap_summary = summarize(explanation)
     lap("explain")
 

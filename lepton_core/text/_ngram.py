@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from lepton_core.core import ModelError, Task
+from lepton_core.core import Message, ModelError, Task
 from lepton_core.models import Setting, probabilities_from_raw
 from lepton_core.text._column import TextColumnModel
 
@@ -52,27 +52,25 @@ PIPELINE_FILE = "pipeline.skops"
 TOKENS_FILE = "tokens.json"
 #: What the n-grams are made of; the Train page's choices.
 NGRAM_KINDS = {
-    "words": "Words and word pairs (characters in Chinese, Japanese, Thai)",
-    "characters": "Character n-grams (robust to spelling)",
-    "both": "Both",
+    "words": Message("setting.ngram.ngrams.words"),
+    "characters": Message("setting.ngram.ngrams.characters"),
+    "both": Message("setting.ngram.ngrams.both"),
 }
 SETTINGS = (
     Setting(
         name="ngrams",
-        label="N-grams",
+        label=Message("setting.ngram.ngrams"),
         default="words",
         choices=NGRAM_KINDS,
-        help="Which pieces of text the model counts: words suit most short texts; add "
-        "characters for languages with many word forms or for misspelt text (slower).",
+        help=Message("setting.ngram.ngrams.help"),
     ),
     Setting(
         name="C",
-        label="Fit to the training texts",
+        label=Message("setting.ngram.C"),
         default=4.0,
         minimum=0.01,
         maximum=100.0,
-        help="Larger follows the training texts more closely; smaller keeps the model simpler "
-        "and steadier on new texts (expert: inverse regularisation strength C).",
+        help=Message("setting.ngram.C.help"),
     ),
 )
 # Scripts written without spaces between words: each character is a token.
@@ -271,7 +269,7 @@ class NgramTextModel(TextColumnModel):
     """
 
     family = "ngram"
-    title = "Text classifier (word and character n-grams)"
+    title = Message("family.ngram")
     settings = SETTINGS
     # fairlearn's ThresholdOptimizer reads the sensitive column from the model's inputs
     # when it scores, and a text model's only input is its text; the reduction retrains

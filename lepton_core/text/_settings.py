@@ -3,6 +3,7 @@ variant's defaults and what the Train page says about training it privately."""
 
 from __future__ import annotations
 
+from lepton_core.core import Message
 from lepton_core.models import Setting
 from lepton_core.text._library import DEFAULT_BASE, LIBRARY
 
@@ -20,39 +21,36 @@ __all__ = [
 #: Fine-tune every weight, or train only a head on frozen embeddings.
 MODES = ("finetune", "quick")
 _MODE_TITLES = {
-    "finetune": "Full: adjust the whole pretrained model (slower, most accurate)",
-    "quick": "Quick: train only a small final layer (faster, less accurate)",
+    "finetune": Message("setting.text.mode.finetune"),
+    "quick": Message("setting.text.mode.quick"),
 }
 
 #: The Train page's few settings; the rest keep their defaults.
 SETTINGS = (
     Setting(
         name="base",
-        label="Pretrained model",
+        label=Message("setting.text.base"),
         default=DEFAULT_BASE,
         choices={m.key: m.title for m in LIBRARY},
-        other="Other: a Hugging Face id or a folder",
-        help="Only the built-in MiniLM works without internet; the others download once.",
+        other=Message("setting.text.base.other"),
+        help=Message("setting.text.base.help"),
     ),
     Setting(
         name="mode",
-        label="Training",
+        label=Message("setting.text.mode"),
         default="finetune",
         choices=_MODE_TITLES,
-        help="Quick keeps the pretrained model as it is and trains only the layer that picks "
-        "the label; Full adjusts the model too, which takes several times longer (expert: a "
-        "linear head on a frozen encoder, or fine-tuning).",
+        help=Message("setting.text.mode.help"),
     ),
     Setting(
         name="epochs",
-        label="Passes over the texts",
+        label=Message("setting.text.epochs"),
         default=1,
         minimum=1,
         maximum=20,
         step=1,
         when=("mode", "finetune"),
-        help="How many times training reads every training text; 1 is often enough "
-        "(expert: epochs).",
+        help=Message("setting.text.epochs.help"),
     ),
 )
 
@@ -70,9 +68,8 @@ DP_FINETUNE_PATIENCE = 3
 
 #: What learns from the rows under DP-SGD in each mode, and what it costs.
 PRIVACY_NOTES = {
-    "quick": "The pretrained encoder stays frozen; only the head learns from your rows.",
-    "finetune": "The encoder's biases and layer norms and the head learn with DP-SGD "
-    f"(texts cut at {DP_TEXT_MAX_LENGTH} tokens; {DP_FINETUNE_EPOCHS:g} epochs when 'Passes "
-    "over the texts' is left at 1); it takes 2–3 times a plain fine-tune (about 2.5 minutes "
-    "for 4,000 short texts on one CPU core).",
+    "quick": Message("privacy.text.quick"),
+    "finetune": Message(
+        "privacy.text.finetune", length=DP_TEXT_MAX_LENGTH, epochs=DP_FINETUNE_EPOCHS
+    ),
 }

@@ -2,7 +2,9 @@
 
 A key is shown once when it is created; the workspace keeps only its SHA-256
 (a key is 256 random bits, so a fast hash is enough: there is nothing to
-guess) in ``<workspace>/apikeys.db`` (mode 0600). Requests send it as
+guess) in the ``keys`` table of Lepton's database (``<workspace>/lepton.db``, mode
+0600, or the team's server: see :mod:`lepton_core.workspace._database`), with who
+created it; creating and revoking a key are recorded in the audit log. Requests send it as
 ``Authorization: Bearer <key>``. A key may expire (chosen when it is created)
 and records when it was last used, at most once a minute so that a busy client
 does not turn every request into a write.
@@ -12,13 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeGuard
 
-from lepton_core.core import JsonMixin, sqlite_connection
+import sqlalchemy as sa
+
+from lepton_core.core import JsonMixin
+from lepton_core.workspace._audit import record_in
+from lepton_core.workspace._database import open_database
+from lepton_core.workspace._tables import keys_table
 from lepton_core.workspace._workspace import Workspace
 
 __all__ = ["KEY_EXPIRY_CHOICES", "ApiKey", "ApiKeyStore"]
@@ -34,7 +40,10 @@ KEY_EXPIRY_CHOICES: dict[str, float | None] = {
 }
 #: Seconds between two writes of a key's last-used time.
 LAST_USED_EVERY_S = 60.0
-_COLUMNS = "id, name, hint, created, revoked, last_used, expires"
+_LISTED = [
+    keys_table.c[name]
+    for name in ("id", "name", "hint", "created", "revoked", "last_used", "expires")
+]
 
 
 @dataclass
@@ -69,32 +78,23 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _migrate(db: sqlite3.Connection) -> None:
-    """Bring a key file written by an older Lepton up to the current columns."""
-    columns = {row[1] for row in db.execute("PRAGMA table_info(keys)")}
-    if "expires" not in columns:  # before key expiry: those keys never expire
-        db.execute("ALTER TABLE keys ADD COLUMN expires REAL")
-
-
 class ApiKeyStore:
     """The workspace's API keys.
 
     Parameters
     ----------
     workspace : Workspace
-        Keys live in ``apikeys.db`` in its folder.
+        Keys live in its database (``lepton.db`` in its folder by default).
     """
 
     def __init__(self, workspace: Workspace):
-        self.path: Path = workspace.root / "apikeys.db"
-        with sqlite_connection(self.path) as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS keys (id TEXT PRIMARY KEY, name TEXT, hint TEXT, "
-                "hash TEXT UNIQUE, created REAL, revoked REAL, last_used REAL, expires REAL)"
-            )
-            _migrate(db)
+        self._db = open_database(workspace.root)
+        #: The SQLite file the keys are in; None on a database server.
+        self.path: Path | None = self._db.path
 
-    def create(self, name: str = "", *, expires_in: float | None = None) -> tuple[ApiKey, str]:
+    def create(
+        self, name: str = "", *, expires_in: float | None = None, created_by: str = ""
+    ) -> tuple[ApiKey, str]:
         """Create a key; return its listing and the key itself (shown once, never stored).
 
         Parameters
@@ -103,6 +103,8 @@ class ApiKeyStore:
             A label for the list on the Deploy page.
         expires_in : float or None
             Seconds until the key stops working; None for a key that never expires.
+        created_by : str
+            Who asked for it, for the audit log (empty: the local owner).
         """
         if expires_in is not None and not expires_in > 0:
             raise ValueError(f"expires_in must be positive, got {expires_in}")
@@ -115,27 +117,43 @@ class ApiKeyStore:
             created=now,
             expires=None if expires_in is None else now + expires_in,
         )
-        with sqlite_connection(self.path) as db:
-            db.execute(
-                "INSERT INTO keys (id, name, hint, hash, created, expires) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (key.id, key.name, key.hint, _hash(token), key.created, key.expires),
+        with self._db.begin() as conn:
+            conn.execute(
+                sa.insert(keys_table).values(
+                    id=key.id,
+                    name=key.name,
+                    hint=key.hint,
+                    hash=_hash(token),
+                    created=key.created,
+                    expires=key.expires,
+                    created_by=created_by,
+                )
+            )
+            record_in(
+                conn, created_by, "key.created", key.id, {"name": key.name, "expires": key.expires}
             )
         return key, token
 
     def list(self) -> list[ApiKey]:
         """Every key, newest first, revoked and expired ones included."""
-        with sqlite_connection(self.path) as db:
-            rows = db.execute(f"SELECT {_COLUMNS} FROM keys ORDER BY created DESC").fetchall()
+        query = sa.select(*_LISTED).order_by(keys_table.c.created.desc())
+        with self._db.begin() as conn:
+            rows = conn.execute(query).all()
         return [ApiKey(*row) for row in rows]
 
-    def revoke(self, key_id: str) -> None:
-        """Revoke a key: requests sending it get 401 from then on."""
-        with sqlite_connection(self.path) as db:
-            db.execute(
-                "UPDATE keys SET revoked = ? WHERE id = ? AND revoked IS NULL",
-                (time.time(), key_id),
+    def revoke(self, key_id: str, *, by: str = "") -> None:
+        """Revoke a key: requests sending it get 401 from then on.
+
+        ``by`` is who revoked it, for the audit log (empty: the local owner).
+        """
+        with self._db.begin() as conn:
+            done = conn.execute(
+                sa.update(keys_table)
+                .where(keys_table.c.id == key_id, keys_table.c.revoked.is_(None))
+                .values(revoked=time.time())
             )
+            if done.rowcount:
+                record_in(conn, by, "key.revoked", key_id)
 
     def find(self, token: str | None) -> ApiKey | None:
         """The key matching ``token`` whatever its state (revoked, expired), or None.
@@ -144,20 +162,22 @@ class ApiKeyStore:
         """
         if not _plausible(token):
             return None
-        with sqlite_connection(self.path) as db:
-            return _lookup(db, token)
+        with self._db.begin() as conn:
+            return _lookup(conn, token)
 
     def verify(self, token: str | None) -> ApiKey | None:
         """The active (unrevoked, unexpired) key matching ``token``, or None; records its use."""
         if not _plausible(token):
             return None
-        with sqlite_connection(self.path) as db:
-            key = _lookup(db, token)
+        with self._db.begin() as conn:
+            key = _lookup(conn, token)
             if key is None or not key.active:
                 return None
             now = time.time()
             if key.last_used is None or now - key.last_used >= LAST_USED_EVERY_S:
-                db.execute("UPDATE keys SET last_used = ? WHERE id = ?", (now, key.id))
+                conn.execute(
+                    sa.update(keys_table).where(keys_table.c.id == key.id).values(last_used=now)
+                )
                 key.last_used = now
         return key
 
@@ -166,7 +186,7 @@ def _plausible(token: str | None) -> TypeGuard[str]:
     return token is not None and token.startswith(_PREFIX) and len(token) <= 200
 
 
-def _lookup(db: sqlite3.Connection, token: str) -> ApiKey | None:
+def _lookup(conn: sa.Connection, token: str) -> ApiKey | None:
     # Looked up by hash: the comparison never touches the secret itself.
-    row = db.execute(f"SELECT {_COLUMNS} FROM keys WHERE hash = ?", (_hash(token),)).fetchone()
+    row = conn.execute(sa.select(*_LISTED).where(keys_table.c.hash == _hash(token))).first()
     return None if row is None else ApiKey(*row)

@@ -3,6 +3,8 @@
 The Data page and a training run started from a file, a sample or the Hub both
 confirm through :func:`confirm_dataset`, so a table is checked the same way
 wherever it comes from, and the same table with the same choices gets the same id.
+It is stored by :meth:`Workspace.save_dataset`: in the workspace folder, or on the
+team's MLflow tracking server when the workspace points at one.
 """
 
 from __future__ import annotations

@@ -3,11 +3,12 @@
 A link carries a token ``<payload>.<signature>``: the payload names the link,
 the model, the version and the expiry; the signature is HMAC-SHA256 with a
 secret kept in ``<workspace>/share_secret`` (mode 0600). The links are listed
-in ``<workspace>/sharelinks.db`` (mode 0600) so they can be revoked; it holds
-only what verification needs (id, model, version, times, revocation), never a
+in the ``links`` table of Lepton's database (``<workspace>/lepton.db``, mode 0600,
+or the team's server) so they can be revoked; it holds only what verification
+needs (id, model, version, times, revocation) and who created the link, never a
 token: the Deploy page shows a link's URL again by signing its row anew, which
 only the holder of the secret can do. A link never expires only when the user
-asks for that (``public``).
+asks for that (``public``). Creating and revoking a link are recorded in the audit log.
 """
 
 from __future__ import annotations
@@ -19,13 +20,17 @@ import hmac
 import json
 import os
 import secrets
-import sqlite3
 import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lepton_core.core import JsonMixin, ModelError, WorkspaceError, sqlite_connection
+import sqlalchemy as sa
+
+from lepton_core.core import JsonMixin, ModelError, WorkspaceError
+from lepton_core.workspace._audit import record_in
+from lepton_core.workspace._database import open_database
+from lepton_core.workspace._tables import links_table
 from lepton_core.workspace._workspace import Workspace
 
 __all__ = ["EXPIRY_CHOICES", "ShareLink", "ShareLinks"]
@@ -38,7 +43,9 @@ EXPIRY_CHOICES: dict[str, float | None] = {
     "Public, no expiry": None,
 }
 _INVALID = "This link is not valid; ask the person who shared it for a new link."
-_COLUMNS = "id, model, version, created, expires, revoked"
+_LISTED = [
+    links_table.c[name] for name in ("id", "model", "version", "created", "expires", "revoked")
+]
 
 
 @dataclass
@@ -86,25 +93,8 @@ class ShareLinks:
 
     def __init__(self, workspace: Workspace):
         self.root: Path = workspace.root
-        self._db_path = self.root / "sharelinks.db"
         self._secret = self._load_secret()
-        with sqlite_connection(self._db_path) as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS links (id TEXT PRIMARY KEY, model TEXT, version INT, "
-                "created REAL, expires REAL, revoked REAL)"
-            )
-            columns = {row[1] for row in db.execute("PRAGMA table_info(links)")}
-        if "token" in columns:
-            self._drop_tokens()
-
-    def _drop_tokens(self) -> None:
-        """Remove the tokens an older Lepton stored, from the table and from the file's pages."""
-        with sqlite_connection(self._db_path, autocommit=True) as db:
-            try:
-                db.execute("ALTER TABLE links DROP COLUMN token")
-            except sqlite3.OperationalError:  # another process dropped it first
-                return
-            db.execute("VACUUM")  # freed pages would still hold the old tokens
+        self._db = open_database(self.root)
 
     def _load_secret(self) -> bytes:
         path = self.root / "share_secret"
@@ -145,7 +135,13 @@ class ShareLinks:
         return ShareLink(link_id, model, version, created, expires, token, revoked)
 
     def create(
-        self, model: str, version: int, *, expires_in: float | None, public: bool = False
+        self,
+        model: str,
+        version: int,
+        *,
+        expires_in: float | None,
+        public: bool = False,
+        created_by: str = "",
     ) -> ShareLink:
         """Create a link to ``model`` version ``version``.
 
@@ -155,6 +151,8 @@ class ShareLinks:
             Seconds until the link stops working; None only together with ``public=True``.
         public : bool
             The user's explicit choice of a link that never expires.
+        created_by : str
+            Who shared it, for the audit log (empty: the local owner).
         """
         if expires_in is None and not public:
             raise ValueError("a link without expiry must be asked for with public=True")
@@ -165,10 +163,23 @@ class ShareLinks:
         expires = None if expires_in is None else now + expires_in
         token = self._token(link_id, model, version, expires)
         link = ShareLink(link_id, model, int(version), now, expires, token)
-        with sqlite_connection(self._db_path) as db:
-            db.execute(
-                "INSERT INTO links (id, model, version, created, expires) VALUES (?, ?, ?, ?, ?)",
-                (link.id, link.model, link.version, link.created, link.expires),
+        with self._db.begin() as conn:
+            conn.execute(
+                sa.insert(links_table).values(
+                    id=link.id,
+                    model=link.model,
+                    version=link.version,
+                    created=link.created,
+                    expires=link.expires,
+                    created_by=created_by,
+                )
+            )
+            record_in(
+                conn,
+                created_by,
+                "link.created",
+                f"{link.model}:{link.version}",
+                {"link": link.id, "expires": link.expires},
             )
         return link
 
@@ -193,10 +204,9 @@ class ShareLinks:
             raise ModelError(_INVALID) from None
         if not isinstance(claims, dict):
             raise ModelError(_INVALID)
-        with sqlite_connection(self._db_path) as db:
-            row = db.execute(
-                f"SELECT {_COLUMNS} FROM links WHERE id = ?", (str(claims.get("l")),)
-            ).fetchone()
+        query = sa.select(*_LISTED).where(links_table.c.id == str(claims.get("l")))
+        with self._db.begin() as conn:
+            row = conn.execute(query).first()
         if row is None:
             raise ModelError(_INVALID)
         link = self._link(row)
@@ -213,24 +223,30 @@ class ShareLinks:
 
     def list(self, model: str | None = None, version: int | None = None) -> list[ShareLink]:
         """Links, newest first (of one model, or one version), revoked and expired included."""
-        query = f"SELECT {_COLUMNS} FROM links"
-        where, args = [], []
+        query = sa.select(*_LISTED).order_by(links_table.c.created.desc())
         if model is not None:
-            where.append("model = ?")
-            args.append(model)
+            query = query.where(links_table.c.model == model)
         if version is not None:
-            where.append("version = ?")
-            args.append(int(version))
-        if where:
-            query += " WHERE " + " AND ".join(where)
-        with sqlite_connection(self._db_path) as db:
-            rows = db.execute(query + " ORDER BY created DESC", args).fetchall()
+            query = query.where(links_table.c.version == int(version))
+        with self._db.begin() as conn:
+            rows = conn.execute(query).all()
         return [self._link(row) for row in rows]
 
-    def revoke(self, link_id: str) -> None:
-        """Revoke a link: it shows "this link is not valid" from then on."""
-        with sqlite_connection(self._db_path) as db:
-            db.execute(
-                "UPDATE links SET revoked = ? WHERE id = ? AND revoked IS NULL",
-                (time.time(), link_id),
+    def revoke(self, link_id: str, *, by: str = "") -> None:
+        """Revoke a link: it shows "this link is not valid" from then on.
+
+        ``by`` is who revoked it, for the audit log (empty: the local owner).
+        """
+        with self._db.begin() as conn:
+            done = conn.execute(
+                sa.update(links_table)
+                .where(links_table.c.id == link_id, links_table.c.revoked.is_(None))
+                .values(revoked=time.time())
             )
+            if done.rowcount:
+                row = conn.execute(
+                    sa.select(links_table.c.model, links_table.c.version).where(
+                        links_table.c.id == link_id
+                    )
+                ).one()
+                record_in(conn, by, "link.revoked", f"{row.model}:{row.version}", {"link": link_id})

@@ -3,14 +3,20 @@
 By default everything lives in one folder (``$LEPTON_WORKSPACE`` or
 ``~/.lepton/workspace``): an MLflow SQLite store, its artifact folder, the
 confirmed data sets and the jobs table. A team points ``$LEPTON_TRACKING_URI``
-at an MLflow tracking server instead; data sets and jobs stay in the folder.
+at an MLflow tracking server instead: runs, reports, models *and* data sets then
+live on the server (a data set is one run of the ``lepton-datasets`` experiment),
+so every machine pointed at it sees the same ones; the folder keeps the jobs and a
+cache of the data sets this machine has read.
 
 Layout::
 
     <root>/mlflow.db            MLflow runs, metrics, model registry
     <root>/artifacts/           MLflow artifacts (reports, models)
     <root>/datasets/<id>/       data.parquet, test.parquet (optional), info.json
-    <root>/jobs.db, jobs/<id>/  background jobs (see lepton_core.jobs)
+    <root>/lepton.db            Lepton's own tables: jobs, keys, links, audit (or the
+                                team's database: see lepton_core.workspace._database)
+    <root>/jobs/<id>/           background jobs' logs (see lepton_core.jobs)
+    <root>/team.toml            who may do what, with team sign-in (see _team.py)
 """
 
 from __future__ import annotations
@@ -65,11 +71,18 @@ __all__ = [
 ]
 
 EXPERIMENT = "lepton"
+# On a shared store, one run per data set; apart from the training runs so that listing
+# runs, the dashboard and recovery never meet them.
+DATASET_EXPERIMENT = "lepton-datasets"
 MODEL_ARTIFACT = "lepton_model"
 _TAG = "lepton."
 # A run's process without a process tag, or on another host, is presumed dead after this.
 _STALE_RUN_S = 24 * 3600
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_DATASET_FILES = ("data.parquet", "test.parquet")
+# In a shared data set's cache folder: the hash of each table fetched into it.
+_CACHED_FILES = "files.json"
+_MAX_TAG = 8000  # MLflow's longest tag value
 
 
 def slugify(text: str) -> str:
@@ -93,6 +106,11 @@ def _check_name(name: str) -> str:
             "use letters, digits, '-', '_' or '.'."
         )
     return name
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _hash_files(folder: Path) -> dict[str, str]:
@@ -207,6 +225,9 @@ class Workspace:
     def client(self) -> MlflowClient:
         """An MLflow client bound to this workspace's store."""
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        # A tracking server makes MLflow print "View run ... at" on stdout, which would
+        # break the CLI's --json output.
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         for name in ("mlflow", "alembic"):
             logging.getLogger(name).setLevel(logging.WARNING)
         from mlflow import MlflowClient
@@ -215,9 +236,11 @@ class Workspace:
             client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
         except Exception as exc:  # MLflow raises many types for a bad store
             raise WorkspaceError(
-                f"The MLflow store at {self.tracking_uri} cannot be opened ({exc}); "
+                f"The MLflow store at {_redacted(self.tracking_uri)} cannot be opened ({exc}); "
                 f"check {ENV_TRACKING_URI} or the workspace folder."
             ) from exc
+        if self.shared:
+            _check_server(self.tracking_uri)
         database = self.root / "mlflow.db"
         if database.is_file():  # created by MLflow with the process umask
             with contextlib.suppress(OSError):
@@ -227,16 +250,72 @@ class Workspace:
     @property
     def experiment_id(self) -> str:
         if self._experiment_id is None:
-            exp = self.client.get_experiment_by_name(EXPERIMENT)
-            if exp is None:
-                location = (self.root / "artifacts").resolve().as_uri()
-                is_local = self.tracking_uri.startswith("sqlite:")
-                self._experiment_id = self.client.create_experiment(
-                    EXPERIMENT, artifact_location=location if is_local else None
-                )
-            else:
-                self._experiment_id = exp.experiment_id
+            self._experiment_id = self._experiment(EXPERIMENT)
         return self._experiment_id
+
+    def _experiment(self, name: str) -> str:
+        """The id of experiment ``name``, made on first use."""
+        from mlflow.exceptions import MlflowException
+
+        exp = self.client.get_experiment_by_name(name)
+        if exp is not None:
+            return exp.experiment_id
+        # A server chooses where its artifacts go; a store reached directly (the SQLite
+        # file, a database) would put them under the current directory, so they go here.
+        location = None if self.shared else (self.root / "artifacts").resolve().as_uri()
+        try:
+            return self.client.create_experiment(name, artifact_location=location)
+        except MlflowException:
+            exp = self.client.get_experiment_by_name(name)  # another machine made it first
+            if exp is None:
+                raise
+            return exp.experiment_id
+
+    @property
+    def shared(self) -> bool:
+        """Whether the MLflow store is a tracking server, which other machines see too.
+
+        Data sets are then stored on it as well; with the folder's own SQLite file (or
+        any store reached directly) they stay in the folder.
+        """
+        uri = self.tracking_uri
+        return urlparse(uri).scheme in ("http", "https") or uri.startswith("databricks")
+
+    def _read_text(self, artifact_uri: str, path: str) -> str:
+        """The text of file ``path`` under an artifact folder: read in place when local."""
+        local = _local_path(artifact_uri)
+        if local is not None:
+            return (local / path).read_text(encoding="utf-8")
+        with tempfile.TemporaryDirectory() as tmp:
+            got = self._artifacts(artifact_uri).download_artifacts(path, dst_path=tmp)
+            return Path(got).read_text(encoding="utf-8")
+
+    def folder_bytes(self, artifact_uri: str) -> int | None:
+        """Bytes of the files under an artifact folder; None when it cannot be listed."""
+        local = _local_path(artifact_uri)
+        if local is not None:
+            files = [p for p in local.rglob("*") if p.is_file()] if local.is_dir() else []
+            return sum(p.stat().st_size for p in files) if files else None
+        try:
+            repo = self._artifacts(artifact_uri)
+            total, folders = 0, [""]
+            while folders:
+                for entry in repo.list_artifacts(folders.pop() or None):
+                    if entry.is_dir:
+                        folders.append(entry.path)
+                    else:
+                        total += entry.file_size or 0
+        except Exception:  # the store's own errors for a folder it cannot list
+            return None
+        return total or None
+
+    def _artifacts(self, artifact_uri: str) -> Any:
+        """MLflow's artifact repository for a folder, bound to this workspace's server."""
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        # The tracking URI, not the process-wide one: an ``mlflow-artifacts:`` location
+        # is a path on whichever server is named.
+        return get_artifact_repository(artifact_uri, tracking_uri=self.tracking_uri)
 
     # ---------------------------------------------------------------- data sets
     def save_dataset(
@@ -285,15 +364,21 @@ class Workspace:
             if test is not None:
                 test.to_parquet(folder / "test.parquet.tmp", index=False)
                 (folder / "test.parquet.tmp").replace(folder / "test.parquet")
+            else:  # the same id saved again without its test table
+                (folder / "test.parquet").unlink(missing_ok=True)
         except (ValueError, TypeError) as exc:
             raise DataError(
                 f"The table cannot be stored ({exc}); make each column hold one type of value."
             ) from exc
         _write_atomic(folder / "info.json", info.to_json())
+        if self.shared:
+            self._upload_dataset(info, folder)
         return info
 
     def list_datasets(self) -> list[DatasetInfo]:
         """Confirmed data sets, newest first."""
+        if self.shared:
+            return self._shared_datasets()
         infos = []
         for path in (self.root / "datasets").glob("*/info.json"):
             infos.append(DatasetInfo.from_json(path.read_text(encoding="utf-8")))
@@ -308,11 +393,15 @@ class Workspace:
         return folder
 
     def get_dataset(self, dataset_id: str) -> DatasetInfo:
+        if self.shared:
+            return self._run_dataset_info(self._dataset_run(dataset_id))
         folder = self._dataset_folder(dataset_id)
         return DatasetInfo.from_json((folder / "info.json").read_text(encoding="utf-8"))
 
     def dataset_paths(self, dataset_id: str) -> tuple[Path, Path | None]:
         """Paths of the data set's table and of its test table (None when split from the data)."""
+        if self.shared:
+            return self._cached_dataset(dataset_id)
         folder = self._dataset_folder(dataset_id)
         test = folder / "test.parquet"
         return folder / "data.parquet", (test if test.is_file() else None)
@@ -320,6 +409,132 @@ class Workspace:
     def load_dataset(self, dataset_id: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         data, test = self.dataset_paths(dataset_id)
         return pd.read_parquet(data), (pd.read_parquet(test) if test else None)
+
+    # A data set on a shared store is one run of DATASET_EXPERIMENT: its tables under
+    # ``<sha256 prefix>/`` (a new table never overwrites one a reader may be fetching) and
+    # info.json as artifacts; its id, info and the tables' hashes as tags, so that one
+    # search lists them all. The folder's datasets/<id>/ is then a cache of the tables,
+    # fetched again when the hashes on the server change.
+    @functools.cached_property
+    def _dataset_experiment_id(self) -> str:
+        return self._experiment(DATASET_EXPERIMENT)
+
+    def _upload_dataset(self, info: DatasetInfo, folder: Path) -> None:
+        from mlflow.entities import RunTag
+
+        files = {n: _sha256(folder / n) for n in _DATASET_FILES if (folder / n).is_file()}
+        client = self.client
+        run = self._dataset_run(info.id, missing_ok=True)
+        new = run is None
+        if run is None:
+            run = client.create_run(
+                self._dataset_experiment_id,
+                run_name=info.name,
+                tags={_TAG + "dataset_id": info.id, _TAG + "process": process_token()},
+            )
+        run_id = run.info.run_id
+        try:
+            repo = self._artifacts(run.info.artifact_uri)
+            stored = json.loads(run.data.tags.get(_TAG + "files", "{}"))
+            for name, digest in files.items():
+                if stored.get(name) != digest:
+                    repo.log_artifact(str(folder / name), artifact_path=digest[:16])
+            repo.log_artifact(str(folder / "info.json"))
+            text = info.to_json()
+            tags = [
+                RunTag(_TAG + "files", json.dumps(files, sort_keys=True)),
+                RunTag(_TAG + "dataset_name", info.name),
+            ]
+            if len(text) <= _MAX_TAG:
+                tags.append(RunTag(_TAG + "dataset_info", text))
+            elif _TAG + "dataset_info" in run.data.tags:
+                client.delete_tag(run_id, _TAG + "dataset_info")  # info.json is read instead
+            client.log_batch(run_id, tags=tags)
+            if new:
+                client.set_terminated(run_id, "FINISHED")
+        except Exception as exc:
+            if new:
+                with contextlib.suppress(Exception):
+                    client.set_terminated(run_id, "FAILED")
+            full = disk_full_error(exc)
+            if full is not None:
+                raise full from exc
+            raise WorkspaceError(
+                f"Data set '{info.name}' could not be stored on the tracking server at "
+                f"{_redacted(self.tracking_uri)}; check that the server is running and "
+                "confirm the data set again."
+            ) from exc
+        _write_atomic(folder / _CACHED_FILES, json.dumps(files, sort_keys=True))
+
+    def _dataset_run(self, dataset_id: str, *, missing_ok: bool = False) -> Any:
+        """The newest finished run that stores data set ``dataset_id`` (None if missing_ok)."""
+        if not re.fullmatch(r"[0-9a-f]{12}", dataset_id or ""):
+            raise DataError(f"There is no data set '{dataset_id}'; pick one on the Data page.")
+        runs = self.client.search_runs(
+            [self._dataset_experiment_id],
+            filter_string=(
+                f"tags.`{_TAG}dataset_id` = '{dataset_id}' and attributes.status = 'FINISHED'"
+            ),
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        if not runs and not missing_ok:
+            raise DataError(f"There is no data set '{dataset_id}'; pick one on the Data page.")
+        return runs[0] if runs else None
+
+    def _run_dataset_info(self, run: Any) -> DatasetInfo:
+        text = run.data.tags.get(_TAG + "dataset_info")
+        if text is None:  # too long for a tag
+            text = self._read_text(run.info.artifact_uri, "info.json")
+        return DatasetInfo.from_json(text)
+
+    def _shared_datasets(self) -> list[DatasetInfo]:
+        infos: dict[str, DatasetInfo] = {}
+        token = None
+        while True:
+            page = self.client.search_runs(
+                [self._dataset_experiment_id],
+                filter_string="attributes.status = 'FINISHED'",
+                max_results=1000,
+                page_token=token,
+            )
+            for run in page:
+                if _TAG + "dataset_id" not in run.data.tags:
+                    continue  # not Lepton's
+                info = self._run_dataset_info(run)
+                if info.id not in infos or info.created > infos[info.id].created:
+                    infos[info.id] = info  # two machines saved it at once: one is enough
+            token = page.token
+            if not token:
+                break
+        return sorted(infos.values(), key=lambda d: d.created, reverse=True)
+
+    def _cached_dataset(self, dataset_id: str) -> tuple[Path, Path | None]:
+        """The tables of a shared data set, fetched into the folder unless already there."""
+        run = self._dataset_run(dataset_id)
+        files: dict[str, str] = json.loads(run.data.tags.get(_TAG + "files", "{}"))
+        if "data.parquet" not in files:
+            raise DataError(f"Data set '{dataset_id}' has no table; confirm it again.")
+        folder = self.root / "datasets" / dataset_id
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        cache = folder / _CACHED_FILES
+        cached = json.loads(cache.read_text(encoding="utf-8")) if cache.is_file() else {}
+        for name, digest in files.items():
+            if cached.get(name) == digest and (folder / name).is_file():
+                continue
+            with tempfile.TemporaryDirectory(dir=folder) as tmp:
+                repo = self._artifacts(run.info.artifact_uri)
+                got = Path(repo.download_artifacts(f"{digest[:16]}/{name}", dst_path=tmp))
+                if _sha256(got) != digest:
+                    raise DataError(
+                        f"The files of data set '{dataset_id}' on the tracking server are not "
+                        "the ones Lepton stored, so they will not be read; confirm it again."
+                    )
+                got.replace(folder / name)
+            cached[name] = digest
+            _write_atomic(cache, json.dumps(cached, sort_keys=True))
+        test = folder / "test.parquet" if "test.parquet" in files else None
+        return folder / "data.parquet", test
 
     # ------------------------------------------------------------------- runs
     def log_run(
@@ -388,8 +603,19 @@ class Workspace:
         )
         for logged in models:
             client.delete_logged_model(logged.model_id)
-            _remove_local(logged.artifact_location)
-        _remove_local(client.get_run(run_id).info.artifact_uri)
+            self._remove_artifacts(logged.artifact_location)
+        self._remove_artifacts(client.get_run(run_id).info.artifact_uri)
+
+    def _remove_artifacts(self, uri: str) -> None:
+        """Delete an artifact folder, on a server too where it allows that."""
+        local = _local_path(uri)
+        if local is not None:
+            shutil.rmtree(local, ignore_errors=True)
+            return
+        # A store may refuse deletes (MLflow's S3 proxy without the right, say); the files
+        # then stay behind a run marked FAILED, which nothing reads.
+        with contextlib.suppress(Exception):
+            self._artifacts(uri).delete_artifacts()
 
     def recover(self) -> list[str]:
         """Fail the runs whose process died before finishing them; return their ids.
@@ -399,15 +625,19 @@ class Workspace:
         another host are left alone unless a day old.
         """
         failed = []
-        runs = self.client.search_runs(
-            [self.experiment_id], filter_string="attributes.status = 'RUNNING'"
-        )
-        for run in runs:
-            alive = process_alive(run.data.tags.get(_TAG + "process", ""))
-            stale = time.time() - run.info.start_time / 1000 > _STALE_RUN_S
-            if alive is False or (alive is None and stale):
+        running = "attributes.status = 'RUNNING'"
+        for run in self.client.search_runs([self.experiment_id], filter_string=running):
+            if _abandoned(run):
                 self._fail_run(run.info.run_id)
                 failed.append(run.info.run_id)
+        if self.shared:  # a data set whose upload was cut short: never listed, so just fail it
+            for run in self.client.search_runs(
+                [self._dataset_experiment_id], filter_string=running
+            ):
+                if _abandoned(run):
+                    self.client.set_terminated(run.info.run_id, "FAILED")
+                    self._remove_artifacts(run.info.artifact_uri)
+                    failed.append(run.info.run_id)
         return failed
 
     def _log_model(
@@ -460,15 +690,10 @@ class Workspace:
 
     def _download(self, uri: str, dest: str) -> Path:
         """A local copy of an artifact folder (the folder itself for a local store)."""
-        import mlflow.artifacts
-
-        if uri.startswith("file:"):
-            return Path(url2pathname(urlparse(uri).path))
-        return Path(
-            mlflow.artifacts.download_artifacts(
-                artifact_uri=uri, dst_path=dest, tracking_uri=self.tracking_uri
-            )
-        )
+        local = _local_path(uri)
+        if local is not None:
+            return local
+        return Path(self._artifacts(uri).download_artifacts("", dst_path=dest))
 
     def list_runs(self, *, max_results: int = 200) -> list[RunSummary]:
         """Finished training runs, newest first."""
@@ -499,12 +724,15 @@ class Workspace:
 
     def get_run(self, run_id: str) -> RunSummary:
         """One run's summary; WorkspaceError when it does not exist."""
+        return self._summary(self._mlflow_run(run_id))
+
+    def _mlflow_run(self, run_id: str) -> Any:
         from mlflow.exceptions import MlflowException
 
         if not re.fullmatch(r"[0-9a-f]{32}", run_id or ""):
             raise WorkspaceError(f"There is no run '{run_id}'; pick one from the list of runs.")
         try:
-            return self._summary(self.client.get_run(run_id))
+            return self.client.get_run(run_id)
         except MlflowException as exc:
             raise WorkspaceError(
                 f"There is no run '{run_id}'; pick one from the list of runs."
@@ -522,11 +750,10 @@ class Workspace:
     @functools.lru_cache(maxsize=32)  # noqa: B019 - run artifacts never change once written
     def load_report(self, run_id: str, name: str) -> Any:
         """A JSON report the run stored (``evaluation``, ``fairness``, ``explanation``, ...)."""
-        import mlflow.artifacts
-
-        self.get_run(run_id)
+        uri = self._mlflow_run(run_id).info.artifact_uri
         try:
-            text = mlflow.artifacts.load_text(f"{self._artifact_uri(run_id)}/{name}.json")
+            # Read in place from the local folder; fetched from a server or a cloud store.
+            text = self._read_text(uri, f"{name}.json")
         except Exception as exc:  # MLflow raises its own and OS errors for a missing file
             raise WorkspaceError(
                 f"Run '{run_id}' has no {name} report; train the model again to produce it."
@@ -543,9 +770,6 @@ class Workspace:
     def load_input_schema(self, run_id: str) -> InputSchema:
         """The input schema stored with a run's model (the demo form and request checks)."""
         return InputSchema.from_dict(self.load_report(run_id, "input_schema"))
-
-    def _artifact_uri(self, run_id: str) -> str:
-        return self.client.get_run(run_id).info.artifact_uri
 
     # ----------------------------------------------------------------- models
     def model_versions(self, name: str | None = None) -> list[ModelVersionInfo]:
@@ -658,11 +882,94 @@ class Workspace:
         info.published = published
         return info
 
+    #: The longest demo title and description kept (longer text is cut).
+    DEMO_TITLE_MAX = 80
+    DEMO_DESCRIPTION_MAX = 200
 
-def _remove_local(uri: str) -> None:
-    """Delete an artifact folder of the local store (a remote store keeps its own)."""
+    def set_demo_text(
+        self, name: str, version: int, *, title: str = "", description: str = ""
+    ) -> tuple[str, str]:
+        """Set the title and one-line description of a version's demo page, as stored.
+
+        Empty text means the automatic title and no description. Each is kept as one
+        line of plain text: control and format characters become spaces, length is capped.
+        """
+        info = self.model_version(name, version)
+        stored = (
+            self._demo_line(title, self.DEMO_TITLE_MAX),
+            self._demo_line(description, self.DEMO_DESCRIPTION_MAX),
+        )
+        for key, text in zip(("demo_title", "demo_description"), stored, strict=True):
+            self.client.set_model_version_tag(info.name, str(info.version), _TAG + key, text)
+        return stored
+
+    def demo_text(self, name: str, version: int) -> tuple[str, str]:
+        """The demo's title and description set by the owner; empty where none is set."""
+        tags = self.client.get_model_version(name, str(version)).tags
+        # Cleaned again: a tag may have been written by other means than set_demo_text.
+        return (
+            self._demo_line(tags.get(_TAG + "demo_title", ""), self.DEMO_TITLE_MAX),
+            self._demo_line(tags.get(_TAG + "demo_description", ""), self.DEMO_DESCRIPTION_MAX),
+        )
+
+    @staticmethod
+    def _demo_line(text: str, limit: int) -> str:
+        line = " ".join("".join(c if c.isprintable() else " " for c in str(text)).split())
+        return line[:limit].rstrip()
+
+
+def _local_path(uri: str) -> Path | None:
+    """The folder of a local artifact URI; None for a server's or a cloud store's."""
     if uri.startswith("file:"):
-        shutil.rmtree(url2pathname(urlparse(uri).path), ignore_errors=True)
+        return Path(url2pathname(urlparse(uri).path))
+    if os.path.isabs(uri):  # MLflow's default experiment records a plain path
+        return Path(uri)
+    return None
+
+
+def _redacted(uri: str) -> str:
+    """A store's address without the user name or password it may carry."""
+    parts = urlparse(uri)
+    if not parts.password and not parts.username:
+        return uri
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
+def _check_server(uri: str) -> None:
+    """Say so in one sentence when a tracking server does not answer at all.
+
+    MLflow would retry for a minute or more and then raise a long chain of errors. Only
+    a refused or timed-out connection counts: a server that answers anything (a proxy
+    asking for sign-in, a certificate MLflow is set up to trust) is left to MLflow.
+    """
+    import socket
+    import urllib.error
+    import urllib.request
+
+    plain = _redacted(uri)
+    try:
+        urllib.request.urlopen(f"{plain.rstrip('/')}/health", timeout=5).close()
+        return
+    except urllib.error.HTTPError:  # it answered, if only to refuse
+        return
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+    except (ConnectionError, TimeoutError) as exc:
+        reason = exc
+    except Exception:  # an address urllib cannot use; MLflow reports on it
+        return
+    if isinstance(reason, ConnectionError | TimeoutError | socket.gaierror):
+        raise WorkspaceError(
+            f"The MLflow tracking server at {plain} does not answer; start it, or point "
+            f"{ENV_TRACKING_URI} at one that runs."
+        )
+
+
+def _abandoned(run: Any) -> bool:
+    """Whether a RUNNING run's process is gone (or, on another host, it is a day old)."""
+    alive = process_alive(run.data.tags.get(_TAG + "process", ""))
+    stale = time.time() - run.info.start_time / 1000 > _STALE_RUN_S
+    return alive is False or (alive is None and stale)
 
 
 def _not_ours(name: str, version: int) -> ModelError:
