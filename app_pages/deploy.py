@@ -23,7 +23,7 @@ from app_pages._common import (
     workspace,
 )
 from app_pages._i18n import language, say, tr
-from app_pages._team import actor
+from app_pages._team import actor, may
 
 
 class _State:
@@ -65,6 +65,7 @@ from lepton_core.workspace import (  # noqa: E402
     KEY_EXPIRY_CHOICES,
     ApiKey,
     ApiKeyStore,
+    Role,
     ShareLinks,
 )
 
@@ -252,9 +253,22 @@ new_key = st.session_state.pop(_State.NEW_KEY, None)
 if new_key:
     st.warning(tr("Copy this key now: it is shown once and stored only as a hash."))
     st.code(new_key, language=None)
+KEY_ROLE_LABELS = {
+    "predict": tr("Published versions only"),
+    "full": tr("Every version, published or not"),
+}
 with st.form("new-key", clear_on_submit=True, border=False):
-    left, middle, right = st.columns([3, 2, 1], vertical_alignment="bottom")
+    left, role_col, middle, right = st.columns([3, 2, 2, 1], vertical_alignment="bottom")
     key_name = left.text_input(tr("Key name"), placeholder=tr("e.g. billing-service"))
+    key_role = role_col.selectbox(
+        tr("Key may call"),
+        list(KEY_ROLE_LABELS),
+        format_func=KEY_ROLE_LABELS.get,
+        help=tr(
+            "A key for a service outside the team calls published versions only (and lists "
+            "only those); the team's own scripts may need every version."
+        ),
+    )
     key_expiry = middle.selectbox(
         tr("Key expires after"),
         list(KEY_EXPIRY_CHOICES),
@@ -264,7 +278,10 @@ with st.form("new-key", clear_on_submit=True, border=False):
     )
     if right.form_submit_button(tr("Create key"), icon=":material/key:"):
         _, token = store.create(
-            key_name, expires_in=KEY_EXPIRY_CHOICES[key_expiry], created_by=actor()
+            key_name,
+            expires_in=KEY_EXPIRY_CHOICES[key_expiry],
+            created_by=actor(),
+            role=key_role,
         )
         st.session_state[_State.NEW_KEY] = token
         st.rerun()
@@ -280,9 +297,14 @@ def _key_state(key: ApiKey) -> str:
     return tr("never used")
 
 
-for key in store.list():
+# With sign-in, an editor sees the keys they made; an admin sees every key.
+for key in [k for k in store.list() if may(Role.ADMIN) or k.created_by == actor()]:
     cols = st.columns([3, 2, 2, 2, 1])
     cols[0].write(f"**{key.name}** `{key.hint}`")
+    cols[0].caption(
+        KEY_ROLE_LABELS.get(key.role, key.role)
+        + (" · " + key.created_by if key.created_by and may(Role.ADMIN) else "")
+    )
     cols[1].write(tr("created {when}").format(when=when(key.created)))
     cols[2].write(
         tr("never expires")

@@ -22,6 +22,11 @@ from lepton_core.data import load_table  # noqa: E402
 from lepton_core.monitoring import compare_with_training  # noqa: E402
 from lepton_core.plots import drift_column_figure, drift_overview_figure  # noqa: E402
 
+
+def _p_value(value: float | None) -> str:
+    return "" if value is None else "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
 versions = model_versions()
 if not versions:
     st.info(tr("There is no model yet; train one on the Train page first."))
@@ -65,7 +70,7 @@ st.dataframe(
             tr("Column"): [f.column for f in report.features],
             tr("Change"): [LEVELS[f.level] for f in report.features],
             "PSI": [round(f.psi, 3) for f in report.features],
-            tr("p-value"): [f.p_value for f in report.features],
+            tr("p-value"): [_p_value(f.p_value) for f in report.features],
         }
     ),
     hide_index=True,

@@ -29,17 +29,8 @@ def drift_overview_figure(report: DriftReport, *, language: str = "en") -> go.Fi
             hovertemplate="%{y}: %{x:.3f}<extra></extra>",
         )
     )
-    for value, label in (
-        (PSI_MODERATE, Message("plot.drift.moderate")),
-        (PSI_MAJOR, Message("plot.drift.major")),
-    ):
-        fig.add_vline(
-            x=value,
-            line_dash="dot",
-            line_color="#888",
-            annotation_text=label.render(language),
-            annotation_position="top",
-        )
+    for value in (PSI_MODERATE, PSI_MAJOR):  # named in the axis title: labels would collide
+        fig.add_vline(x=value, line_dash="dot", line_color="#888")
     fig.update_layout(
         template=TEMPLATE,
         title=Message("plot.drift.title").render(language),
@@ -74,6 +65,6 @@ def drift_column_figure(feature: FeatureDrift, *, language: str = "en") -> go.Fi
         yaxis_tickformat=".0%",
         xaxis_type="category",
         margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        legend={"orientation": "h", "y": -0.2},
+        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
     )
     return fig

@@ -38,6 +38,7 @@ from lepton_core.data import visible_name
 from lepton_core.serving import _health, _models, _predict, _v2
 from lepton_core.serving._state import (
     MAX_BODY_BYTES,
+    Forbidden,
     ModelCache,
     ServingState,
     Unauthorised,
@@ -102,6 +103,7 @@ def create_app(
     # Added last, so outermost: every answer carries them, 401 and 413 included.
     app.add_middleware(SecurityHeaders)  # type: ignore[arg-type]
     app.add_exception_handler(Unauthorised, _unauthorised)
+    app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_exception_handler(LeptonError, _lepton)  # type: ignore[arg-type]
     for router in (
@@ -125,6 +127,10 @@ async def _unauthorised(request: Request, exc: Exception) -> JSONResponse:
         status_code=401,
         headers={"WWW-Authenticate": "Bearer"},
     )
+
+
+async def _forbidden(request: Request, exc: Exception) -> JSONResponse:
+    return _error(request, getattr(exc, "detail", ""), 403)
 
 
 async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

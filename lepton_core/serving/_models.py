@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from lepton_core.runs import ModelBundle
 from lepton_core.serving._schemas import plain
@@ -15,9 +15,14 @@ __all__ = ["router"]
 router = APIRouter(tags=["models"], dependencies=[Depends(authorised)])
 
 
-@router.get("/models", summary="Registered model versions")
-def list_models(state: Annotated[ServingState, Depends(serving_state)]) -> list[dict[str, Any]]:
-    return [v.to_dict() for v in state.workspace.model_versions()]
+@router.get("/models", summary="Registered model versions (published ones for a predict-only key)")
+def list_models(
+    request: Request, state: Annotated[ServingState, Depends(serving_state)]
+) -> list[dict[str, Any]]:
+    versions = state.workspace.model_versions()
+    if request.state.published_only:
+        versions = [v for v in versions if v.published]
+    return [v.to_dict() for v in versions]
 
 
 @router.get(

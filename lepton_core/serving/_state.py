@@ -35,6 +35,9 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_EXPLAIN_RECORDS = 100
 _VERSION_RE = re.compile(r"[0-9]{1,9}")
 _LATEST_TTL = 2.0  # seconds a resolved "latest" is reused; a new version shows up within it
+# Seconds a version's published state is reused for predict-only keys: a withdrawn version
+# stops answering them within this, without a registry query on every request.
+_PUBLISHED_TTL = 5.0
 
 # Module level: FastAPI resolves the (string) annotations that name it from module globals.
 _BEARER = HTTPBearer(auto_error=False, description="An API key from the Deploy page.")
@@ -48,7 +51,19 @@ class ModelCache:
         self._bundles: dict[tuple[str, int], ModelBundle] = {}
         self._scorers: dict[tuple[str, int], Any] = {}
         self._latest: dict[str, tuple[float, ModelVersionInfo]] = {}
+        self._published: dict[tuple[str, str], tuple[float, ModelVersionInfo]] = {}
         self._lock = threading.Lock()
+
+    def published_info(self, name: str, version: str) -> ModelVersionInfo:
+        """:meth:`info`, reused for a few seconds: what a predict-only key's check reads."""
+        hit = self._published.get((name, version))
+        if hit and time.monotonic() - hit[0] < _PUBLISHED_TTL:
+            return hit[1]
+        info = self.info(name, version)
+        if len(self._published) > 1000:  # names come from requests: keep the cache bounded
+            self._published.clear()
+        self._published[(name, version)] = (time.monotonic(), info)
+        return info
 
     def info(self, name: str, version: str) -> ModelVersionInfo:
         if version == "latest":
@@ -135,15 +150,32 @@ class Unauthorised(Exception):
         self.detail = detail
 
 
+class Forbidden(Exception):
+    """The request's key may not do this (answered with 403 and the sentence)."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
 def authorised(
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
     state: Annotated[ServingState, Depends(serving_state)],
 ) -> None:
-    """Refuse a request without an active API key as ``Authorization: Bearer <key>``."""
+    """Refuse a request without an active API key as ``Authorization: Bearer <key>``, and a
+    predict-only key's request for a version that is not published.
+
+    Sets ``request.state.published_only`` for the routes that list versions.
+    """
+    request.state.published_only = False
     if not state.require_key:
         return
     token = credentials.credentials if credentials is not None else None
-    if state.keys.verify(token) is not None:
+    key = state.keys.verify(token)
+    if key is not None:
+        if key.role == "predict":
+            _published_only(request, state)
         return
     # Refused: only now look at why, to tell the holder of an expired key what to do.
     key = state.keys.find(token)
@@ -154,3 +186,18 @@ def authorised(
             "page and send it as 'Authorization: Bearer <key>'."
         )
     raise Unauthorised
+
+
+def _published_only(request: Request, state: ServingState) -> None:
+    """A predict-only key reaches published versions only."""
+    request.state.published_only = True
+    name = request.path_params.get("name")
+    if name is None:
+        return
+    info = state.models.published_info(name, request.path_params.get("version", "latest"))
+    if not info.published:
+        raise Forbidden(
+            f"This API key may call published model versions only, and '{info.name}' version "
+            f"{info.version} is not published; publish it on the Deploy page, or use a key "
+            "made for every version."
+        )

@@ -2,6 +2,7 @@
 
 from lepton_core.workspace._apikeys import (
     KEY_EXPIRY_CHOICES,
+    KEY_ROLES,
     ApiKey,
     ApiKeyStore,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "ENV_DATABASE_URL",
     "EXPIRY_CHOICES",
     "KEY_EXPIRY_CHOICES",
+    "KEY_ROLES",
     "LOCAL_OWNER",
     "ApiKey",
     "ApiKeyStore",

@@ -27,7 +27,7 @@ from lepton_core.workspace._database import open_database
 from lepton_core.workspace._tables import keys_table
 from lepton_core.workspace._workspace import Workspace
 
-__all__ = ["KEY_EXPIRY_CHOICES", "ApiKey", "ApiKeyStore"]
+__all__ = ["KEY_EXPIRY_CHOICES", "KEY_ROLES", "ApiKey", "ApiKeyStore"]
 
 _PREFIX = "lk_"
 _DAY = 86_400.0
@@ -38,11 +38,25 @@ KEY_EXPIRY_CHOICES: dict[str, float | None] = {
     "365 days": 365 * _DAY,
     "Never": None,
 }
+#: What a key may do. ``predict``: call the published model versions (predict, explain,
+#: batch, their schema) and list those; ``full``: every route, any version, published or
+#: not (the team's own scripts and tests). Keys made before roles existed are ``full``.
+KEY_ROLES = ("predict", "full")
 #: Seconds between two writes of a key's last-used time.
 LAST_USED_EVERY_S = 60.0
 _LISTED = [
     keys_table.c[name]
-    for name in ("id", "name", "hint", "created", "revoked", "last_used", "expires")
+    for name in (
+        "id",
+        "name",
+        "hint",
+        "created",
+        "revoked",
+        "last_used",
+        "expires",
+        "role",
+        "created_by",
+    )
 ]
 
 
@@ -55,6 +69,10 @@ class ApiKey(JsonMixin):
     created, revoked, last_used, expires : float or None
         Unix times; ``expires`` None means the key never expires, ``last_used`` is
         precise to a minute.
+    role : str
+        One of :data:`KEY_ROLES`.
+    created_by : str
+        Who created it (empty: the local owner).
     """
 
     id: str
@@ -64,6 +82,8 @@ class ApiKey(JsonMixin):
     revoked: float | None = None
     last_used: float | None = None
     expires: float | None = None
+    role: str = "full"
+    created_by: str = ""
 
     @property
     def expired(self) -> bool:
@@ -93,7 +113,12 @@ class ApiKeyStore:
         self.path: Path | None = self._db.path
 
     def create(
-        self, name: str = "", *, expires_in: float | None = None, created_by: str = ""
+        self,
+        name: str = "",
+        *,
+        expires_in: float | None = None,
+        created_by: str = "",
+        role: str = "full",
     ) -> tuple[ApiKey, str]:
         """Create a key; return its listing and the key itself (shown once, never stored).
 
@@ -105,9 +130,13 @@ class ApiKeyStore:
             Seconds until the key stops working; None for a key that never expires.
         created_by : str
             Who asked for it, for the audit log (empty: the local owner).
+        role : str
+            What it may do: ``"predict"`` or ``"full"`` (see :data:`KEY_ROLES`).
         """
         if expires_in is not None and not expires_in > 0:
             raise ValueError(f"expires_in must be positive, got {expires_in}")
+        if role not in KEY_ROLES:
+            raise ValueError(f"role must be one of {KEY_ROLES}, got {role!r}")
         token = _PREFIX + secrets.token_urlsafe(32)
         now = time.time()
         key = ApiKey(
@@ -116,6 +145,8 @@ class ApiKeyStore:
             hint=token[: len(_PREFIX) + 4] + "…",
             created=now,
             expires=None if expires_in is None else now + expires_in,
+            role=role,
+            created_by=created_by,
         )
         with self._db.begin() as conn:
             conn.execute(
@@ -127,10 +158,15 @@ class ApiKeyStore:
                     created=key.created,
                     expires=key.expires,
                     created_by=created_by,
+                    role=role,
                 )
             )
             record_in(
-                conn, created_by, "key.created", key.id, {"name": key.name, "expires": key.expires}
+                conn,
+                created_by,
+                "key.created",
+                key.id,
+                {"name": key.name, "expires": key.expires, "role": role},
             )
         return key, token
 

@@ -53,6 +53,7 @@ keys_table = sa.Table(
     sa.Column("last_used", sa.Double),
     sa.Column("expires", sa.Double),
     sa.Column("created_by", sa.Text, nullable=False, server_default=""),
+    sa.Column("role", sa.String(16), nullable=False, server_default="full"),
 )
 
 links_table = sa.Table(

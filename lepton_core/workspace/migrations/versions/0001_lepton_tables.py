@@ -6,7 +6,8 @@ Create Date: 2026-12-06
 
 The jobs, keys and links columns are those of the per-file SQLite stores before
 (``jobs.db``, ``apikeys.db``, ``sharelinks.db``), plus ``jobs.seq`` (submission
-order, the old rowid) and ``created_by`` on keys and links. The columns are
+order, the old rowid), ``created_by`` on keys and links, and ``role`` on keys
+(``full`` for the keys copied in: what every key could do before). The columns are
 spelled out here rather than taken from ``_tables.py``: a revision must keep
 creating the same schema when the live tables change.
 """
@@ -58,6 +59,7 @@ def upgrade() -> None:
         sa.Column("last_used", sa.Double),
         sa.Column("expires", sa.Double),
         sa.Column("created_by", sa.Text, nullable=False, server_default=""),
+        sa.Column("role", sa.String(16), nullable=False, server_default="full"),
     )
     op.create_table(
         "links",
