@@ -1,4 +1,5 @@
-"""A date sent to a model later is read the way the training table's dates were."""
+"""Values sent to a model later are read the way the training table's were: its dates, and
+the data set's clean-ups."""
 
 from __future__ import annotations
 
@@ -44,3 +45,27 @@ def test_a_schema_stored_before_the_choice_was_kept_still_reads_dates():
         field.pop("dayfirst", None)
     frame = InputSchema.from_dict(stored).to_frame([{"when": "25/03/2021", "amount": 1}])
     assert frame["when"].notna().all()
+
+
+def test_values_sent_later_get_the_data_sets_clean_ups():
+    from lepton_core.core import DataError
+    from lepton_core.data import apply_cleanups, suggest_cleanups
+
+    raw = pd.DataFrame(
+        {
+            "income": ["$78,693", "$3,000", "$12,500", "n/a", "$40,000"] * 20,
+            "employment": ["Full-time", "full time ", "Part-time", "Full-time", "part time"] * 20,
+        }
+    )
+    steps = suggest_cleanups(raw)
+    assert {s.column for s in steps} == {"income", "employment"}
+    cleaned = apply_cleanups(raw, steps)
+    schema = InputSchema.from_frame(cleaned, infer_schema(cleaned), ["income", "employment"], steps)
+    schema = InputSchema.from_dict(schema.to_dict())  # stored with the model, read back
+    frame = schema.to_frame(
+        [{"income": "$3,000", "employment": "full time "}, {"income": 2500, "employment": None}]
+    )
+    assert list(frame["income"]) == [3000.0, 2500.0]
+    assert frame["employment"].iloc[0] == "Full-time"
+    with pytest.raises(DataError, match="income"):  # what no clean-up reads is still refused
+        schema.to_frame([{"income": "about three grand", "employment": "Full-time"}])

@@ -687,6 +687,21 @@ def apply_cleanups(df: pd.DataFrame, steps: Sequence[CleanupStep]) -> pd.DataFra
     return out
 
 
+def clean_values(s: pd.Series, step: CleanupStep) -> pd.Series:
+    """A ``numbers`` or ``categories`` step applied to values sent to a trained model.
+
+    What the step reads is changed as it was in training (``"$3,000"`` → 3000.0,
+    ``full time `` → ``Full-time``); what it cannot read is left as it was sent, so the
+    model's input check refuses it in a sentence instead of taking it as blank.
+    """
+    if step.action == "numbers":
+        read = read_numbers(s, decimal=step.decimal, percent=step.percent).numbers
+        return read.astype(object).where(read.notna(), s)
+    if step.action == "categories":
+        return _merge_spellings(s, step.mapping).where(s.notna(), s)
+    return s
+
+
 def _merge_spellings(s: pd.Series, mapping: Mapping[str, str]) -> pd.Series:
     def one(value: object) -> object:
         return mapping.get(_tidy(str(value)), value)

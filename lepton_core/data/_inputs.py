@@ -6,7 +6,9 @@ the demo page and the API need nothing from the publisher's session.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +17,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from lepton_core.core import DataError, JsonMixin
+from lepton_core.data._clean import CleanupStep, clean_values
 from lepton_core.data._names import visible_name
 from lepton_core.data._schema import ColumnInfo, Schema
 from lepton_core.data._split import prepare_features
@@ -41,13 +44,22 @@ class InputField(JsonMixin):
 
 @dataclass
 class InputSchema(JsonMixin):
-    """The columns a model takes, in training order."""
+    """The columns a model takes, in training order, and the data set's clean-ups of them
+    (applied to the values sent later, so ``"$3,000"`` reads as it did in training)."""
 
     fields: list[InputField]
+    cleanups: list[CleanupStep] = dataclasses.field(default_factory=list)
 
     @classmethod
-    def from_frame(cls, raw: pd.DataFrame, schema: Schema, features: list[str]) -> InputSchema:
-        """Describe ``features`` of the raw training table ``raw``."""
+    def from_frame(
+        cls,
+        raw: pd.DataFrame,
+        schema: Schema,
+        features: list[str],
+        cleanups: Sequence[CleanupStep] = (),
+    ) -> InputSchema:
+        """Describe ``features`` of the (cleaned) training table ``raw``; ``cleanups`` are
+        the data set's clean-ups, of which those that rewrite values are kept."""
         fields = []
         for name in features:
             kind = schema.kind(name)
@@ -85,7 +97,10 @@ class InputSchema(JsonMixin):
                         dayfirst=schema.column(name).dayfirst,
                     )
                 )
-        return cls(fields=fields)
+        kept = [
+            c for c in cleanups if c.column in features and c.action in ("numbers", "categories")
+        ]
+        return cls(fields=fields, cleanups=kept)
 
     @property
     def names(self) -> list[str]:
@@ -164,6 +179,8 @@ class InputSchema(JsonMixin):
                 f"the model was trained on ({', '.join(self.names)})."
             )
         raw = table[self.names].copy()
+        for step in self.cleanups:
+            raw[step.column] = clean_values(raw[step.column], step)
         for field in self.fields:
             if field.kind == "numeric":
                 raw[field.name] = _numeric(raw[field.name], field.name)

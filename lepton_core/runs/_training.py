@@ -16,6 +16,7 @@ import pandas as pd
 
 from lepton_core.core import CallbackList, DataError, JsonMixin, TrainerCallback, TrainingError
 from lepton_core.data import (
+    CleanupStep,
     DataSplit,
     InputSchema,
     Schema,
@@ -498,7 +499,12 @@ def record_run(
             "fairness": [r.to_dict() for r in fairness],
             "explanation": explanation.to_dict(),
             "shap_summary": shap_summary,
-            "input_schema": InputSchema.from_frame(split.train, data.schema, features).to_dict(),
+            "input_schema": InputSchema.from_frame(
+                split.train,
+                data.schema,
+                features,
+                [CleanupStep.from_dict(step) for step in data.info.cleanups],
+            ).to_dict(),
             "background": json.loads(background_raw.to_json(orient="split", index=False)),
             "history": model.history_,
             # Test labels and predictions, for bootstrap confidence intervals (model card).
