@@ -1,4 +1,5 @@
-"""Lepton: the Streamlit router over the five steps and the shared demo page."""
+"""Lepton: the Streamlit router over the notebook's steps, sign-in in team mode, and the shared
+demo page."""
 
 from __future__ import annotations
 
