@@ -53,7 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--test", help="a separate test file (default: hold out part of --data)")
     p.add_argument("--target", help="column to predict (default: suggested)")
     p.add_argument("--sensitive", nargs="*", help="columns to compare groups by")
-    p.add_argument("--model", default="lightgbm", help="lightgbm | logistic | tree | mlp | text")
+    p.add_argument(
+        "--model",
+        default="",
+        help="lightgbm | logistic | tree | mlp | ngram | text (default: n-grams for a table "
+        "whose input is free text, else lightgbm)",
+    )
     p.add_argument("--text-column", help="text: the free-text column (default: the first)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--name", dest="model_name", help="registered model name")

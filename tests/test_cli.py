@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from lepton_core.cli import main
@@ -109,3 +110,16 @@ def test_bad_input_exits_2_with_one_sentence(args, message, workspace):
     assert code == 2
     assert message in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_train_without_model_picks_the_datas_default_family(tmp_path, workspace):
+    """Free text alone gets the text default (n-grams); a table gets LightGBM."""
+    from tests.conftest import SAMPLES
+
+    texts = tmp_path / "reviews.csv"
+    pd.read_parquet(SAMPLES / "sst2_train.parquet").sample(400, random_state=0).to_csv(
+        texts, index=False
+    )
+    code, out, err = _run("train", "--data", str(texts), "--json", workspace=workspace)
+    assert code == 0, err
+    assert out["family"] == "ngram"

@@ -87,6 +87,7 @@ def run_auto(
     """
     workspace = workspace or Workspace()
     base = TrainConfig.from_dict(config.base.to_dict())  # resolve_dataset fills it in
+    base.model = base.model or "lightgbm"  # Auto picks families itself (below)
     reads = _reads(config, workspace)
     if reads == "text" and not _reads_text(base.model):
         base.model = default_text_family()  # prepare_data then keeps the text column

@@ -41,6 +41,7 @@ from lepton_core.evaluation import (
 from lepton_core.explain import explain, rows_to_explain, summarize
 from lepton_core.models import family_class, family_names, make_model
 from lepton_core.runs._reports import headline_figures
+from lepton_core.text import default_text_family
 from lepton_core.workspace import DatasetInfo, Workspace, confirm_dataset, slugify
 
 __all__ = [
@@ -75,8 +76,9 @@ class TrainConfig(JsonMixin):
     sensitive : list of str
         Columns to compare groups by; defaults to the data set's or the suggested ones.
     model : str
-        One of ``lightgbm`` (default), ``logistic``, ``tree``, ``mlp``, or ``text``
-        for a transformer fine-tuned on the data set's free-text column.
+        One of ``lightgbm`` (default), ``logistic``, ``tree``, ``mlp``, ``ngram`` or
+        ``text`` (the last two read the data set's free-text column); empty: decided from
+        the data (the default text family for free text, else ``lightgbm``).
     params : dict
         Model parameters passed to :func:`lepton_core.models._base.make_model`; for
         ``text`` e.g. ``{"base": "minilm", "mode": "quick"}``.
@@ -201,6 +203,15 @@ def _reads_text(family: str) -> bool:
         return False
 
 
+def _data_family(schema: Schema, target: str, text_column: str | None) -> str:
+    """The family a data set starts with: the default text family for a data set with a
+    chosen text column or whose only inputs are free text, else LightGBM."""
+    texts = [c.name for c in schema.columns if c.kind == "text" and c.name != target]
+    if text_column or (texts and not schema.feature_columns(target)):
+        return default_text_family()
+    return "lightgbm"
+
+
 def _first_text_column(schema: Schema, target: str) -> str:
     names = [c.name for c in schema.columns if c.kind == "text" and c.name != target]
     if not names:
@@ -250,6 +261,8 @@ def prepare_data(config: TrainConfig, workspace: Workspace) -> PreparedData:
         check_sensitive(df, config.sensitive)
         info.sensitive = list(config.sensitive)
     schema = infer_schema(df)
+    if not config.model:  # "the data's default", decided once, here (the CLI without --model)
+        config.model = _data_family(schema, info.target, info.text_column)
     split = split_run_data(config, info, df, test_df)
     if _reads_text(config.model):
         column = config.text_column or info.text_column or _first_text_column(schema, info.target)
@@ -294,7 +307,7 @@ def train(
         Training was cancelled or could not produce a model.
     """
     families = family_names()
-    if config.model not in families:
+    if config.model and config.model not in families:
         raise TrainingError(
             f"There is no model family '{config.model}'; pick one of {', '.join(families)}."
         )
