@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+#: The file types the upload boxes take: every table format lepton_core.data reads.
+UPLOAD_TYPES = ["csv", "tsv", "txt", "data", "parquet", "jsonl", "json"]
+UPLOAD_TYPES += ["xlsx", "xlsm", "xls", "ods", "zip", "gz"]
+
+
 class Keys:
     """Session-state keys; the state holds choices only, results live in the workspace."""
 

@@ -7,7 +7,7 @@ import re
 import pandas as pd
 import streamlit as st
 
-from app_pages._common import Keys, guard, header, python_cell, workspace
+from app_pages._common import UPLOAD_TYPES, Keys, guard, header, python_cell, workspace
 from app_pages._i18n import language, say, tr
 
 header(
@@ -129,8 +129,6 @@ def _redo(draft: dict, cleanups: list[CleanupStep]) -> None:
     st.rerun()
 
 
-UPLOAD_TYPES = ["csv", "tsv", "txt", "data", "parquet", "jsonl", "json"]
-UPLOAD_TYPES += ["xlsx", "xlsm", "xls", "ods", "zip", "gz"]
 DELIMITER_CHOICES = {
     ",": tr("comma ,"),
     ";": tr("semicolon ;"),

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_pages._common import guard, header, model_versions, python_cell, workspace
+from app_pages._common import (
+    UPLOAD_TYPES,
+    guard,
+    header,
+    model_versions,
+    python_cell,
+    workspace,
+)
 from app_pages._i18n import language, say, tr
 
 header(
@@ -34,7 +41,7 @@ if not versions:
 model = st.selectbox(tr("Model"), [v.ref for v in versions])
 upload = st.file_uploader(
     tr("New records: a table with the columns the model was trained on"),
-    type=["csv", "tsv", "txt", "parquet", "jsonl", "json", "xlsx", "xls", "zip"],
+    type=UPLOAD_TYPES,
 )
 if upload is None:
     st.stop()
@@ -74,6 +81,14 @@ st.dataframe(
         }
     ),
     hide_index=True,
+    column_config={
+        "PSI": st.column_config.NumberColumn(
+            help=tr("How far the column moved: below 0.1 no real change, above 0.2 a major one.")
+        ),
+        tr("p-value"): st.column_config.TextColumn(
+            help=tr("How likely a change this large is by chance alone; see Expert details.")
+        ),
+    },
 )
 with st.expander(tr("Expert details")):
     st.write(
