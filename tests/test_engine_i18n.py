@@ -83,10 +83,15 @@ def test_the_catalogue_holds_no_stale_entries():
 
 
 def test_the_catalogues_are_plain_json_objects_of_text():
+    seen: dict[str, set[str]] = {}
     for code in LANGUAGES:
-        path = ROOT / "lepton_core" / "core" / "locales" / f"{code}.json"
-        entries = json.loads(path.read_text(encoding="utf-8"))
-        assert all(isinstance(v, str) and v for v in entries.values()), code
+        for path in (ROOT / "lepton_core" / "core" / "locales" / code).glob("*.json"):
+            entries = json.loads(path.read_text(encoding="utf-8"))
+            assert all(isinstance(v, str) and v for v in entries.values()), path
+            # One id in two files of a language would make the merge order matter.
+            ids = seen.setdefault(code, set())
+            assert not ids & set(entries), (path, sorted(ids & set(entries)))
+            ids |= set(entries)
 
 
 def test_a_message_is_its_english_text_and_renders_in_chinese():

@@ -9,8 +9,8 @@ also carries the catalogue ``id`` and the ``values`` of its placeholders, from w
     str(note)            # "The model learns from 5,000 columns but there are only 80 rows. …"
     note.render("zh")    # "模型从 5,000 列中学习，但只有 80 行。…"
 
-The templates live in one catalogue per language, ``locales/<language>.json`` next to
-this module: id → :meth:`str.format` template. Values keep their type, so numbers are
+The templates live in one folder per language, ``locales/<language>/*.json`` next to
+this module (one file per part of the engine, merged): id → :meth:`str.format` template. Values keep their type, so numbers are
 formatted by the template (``{rows:,}``) identically in every language; a value that is
 itself a Message is rendered in the same language. An id missing from a translation
 falls back to English; ``tests/test_engine_i18n.py`` keeps the catalogues complete.
@@ -38,8 +38,10 @@ _LOCALES = Path(__file__).parent / "locales"
 @functools.cache
 def message_catalogue(language: str) -> dict[str, str]:
     """Every template in ``language``: id → template (empty for a language with none)."""
-    path = _LOCALES / f"{language}.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    merged: dict[str, str] = {}
+    for path in sorted((_LOCALES / language).glob("*.json")):
+        merged.update(json.loads(path.read_text(encoding="utf-8")))
+    return merged
 
 
 class Message(str):
