@@ -13,6 +13,7 @@ from app_pages._common import (
     current_dataset,
     exposed_address,
     refusal,
+    task_word,
     visitor_session,
     workspace,
 )
@@ -87,7 +88,7 @@ if not visitor:
         if dataset is not None:
             st.caption(
                 tr("Data set: **{name}** · target `{target}` ({task})").format(
-                    name=dataset.name, target=dataset.target, task=dataset.task
+                    name=dataset.name, target=dataset.target, task=task_word(dataset.task)
                 )
             )
 st.session_state[Keys.ROUTED] = True

@@ -369,6 +369,25 @@ def metric_row(figures: dict[str, Any]) -> None:
         col.metric(labels.get(name, name), fmt(value), help=helps.get(name))
 
 
+def task_word(task: str) -> str:
+    """A task (``binary``, ``multiclass``, ``regression``) in the reader's language."""
+    words = {"binary": tr("binary"), "multiclass": tr("multiclass"), "regression": tr("regression")}
+    return words.get(task, task)
+
+
+def status_word(status: str) -> str:
+    """A job's status in the reader's language."""
+    words = {
+        "queued": tr("queued"),
+        "running": tr("running"),
+        "succeeded": tr("succeeded"),
+        "failed": tr("failed"),
+        "cancelled": tr("cancelled"),
+        "interrupted": tr("interrupted"),
+    }
+    return words.get(status, status)
+
+
 def fmt(value: Any, digits: int = 3) -> str:
     """A figure for display; a dash for a missing one."""
     if value is None:
@@ -421,7 +440,11 @@ def job_status(job: Job, store: JobStore, *, fraction: Any, text: str) -> None:
         guard(cancel_job, job.id, workspace=workspace())
         st.rerun(scope="fragment")
     if not job.active and job.status != "succeeded":
-        st.error(job.error or tr("The job ended as {status}.").format(status=job.status))
+        st.error(
+            say(job.error)
+            if job.error
+            else tr("The job ended as {status}.").format(status=status_word(job.status))
+        )
         with st.expander(tr("Log")):
             st.code(store.read_log(job.id) or tr("(empty)"))
 

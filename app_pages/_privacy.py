@@ -148,5 +148,5 @@ def privacy_row(report: PrivacyReport) -> None:
             batch=report.expected_batch_size,
             rows=report.n_train,
         )
-        + " ".join(report.notes)
+        + " ".join(say(note) for note in report.notes)
     )

@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from app_pages._common import workspace
-from app_pages._i18n import language, tr
+from app_pages._i18n import language, say, tr
 from lepton_core.models import family_class
 from lepton_core.plots import token_highlight_html
 from lepton_core.text import TextLanguage, default_text_family, detect_language
@@ -41,9 +41,9 @@ def language_note(dataset: DatasetInfo, family: str, params: dict[str, Any]) -> 
     note = getattr(family_class(family), "language_note", None)
     said = note(texts, params) if note is not None else ""
     if said:
-        st.warning(tr("{note} Pick the n-gram model, or Auto.").format(note=said))
+        st.warning(tr("{note} Pick the n-gram model, or Auto.").format(note=say(said)))
     else:
-        st.caption(tr("The texts look {language}.").format(language=texts.name))
+        st.caption(tr("The texts look {language}.").format(language=say(texts.name)))
 
 
 def token_highlights(expl: Any, row: int, output: int | str) -> None:

@@ -17,9 +17,10 @@ from app_pages._common import (
     python_cell,
     workspace,
 )
-from app_pages._i18n import say, tr
+from app_pages._i18n import language, say, tr
 from lepton_core.core import LeptonError
 from lepton_core.evaluation import GAPS, tradeoff_figure
+from lepton_core.monitoring import Alert, live_from_log
 from lepton_core.runs import BoardRow, board_tradeoff, filter_board, model_board
 from lepton_core.workspace import ShareLinks
 
@@ -68,6 +69,32 @@ if not rows:
     st.info(tr("There is no trained model yet; train one on the **Train** page first."))
     st.page_link("app_pages/train.py", label=tr("Go to Train"), icon=":material/model_training:")
     st.stop()
+
+
+# ------------------------------------------------------------------------- alerts
+@st.cache_data(ttl=60, max_entries=4, show_spinner=False)
+def _live_alerts(root: str, refs: tuple[str, ...]) -> dict[str, list[Alert]]:
+    """The broken limits of each published version, checked at most once a minute."""
+    found = {}
+    for ref in refs:
+        try:  # a smaller sample than the Monitor page's: this runs for every version
+            report = live_from_log(workspace(), ref, max_rows=20_000)
+        except LeptonError:
+            continue
+        if report.alerts:
+            found[ref] = report.alerts
+    return found
+
+
+published = tuple(f"{r.model}:{r.version}" for r in rows if r.published)
+for ref, alerts in _live_alerts(str(ws.root), published).items():
+    st.warning(
+        tr("**{model}** breaks {count} of its limits since it went live: {first}").format(
+            model=ref, count=len(alerts), first=say(alerts[0].summary())
+        ),
+        icon=":material/notifications_active:",
+    )
+    st.page_link("app_pages/monitor.py", label=tr("Open Monitor"), icon=":material/monitoring:")
 
 # ------------------------------------------------------------------------ filters
 datasets = sorted({r.dataset for r in rows})
@@ -390,7 +417,7 @@ else:
         tr("Gap"), GAPS, format_func=lambda g: metric_labels().get(g, g), key=_State.TRADE_GAP
     )
     trade = guard(board_tradeoff, of_dataset, chosen, attribute=attribute, gap=gap)
-    st.plotly_chart(tradeoff_figure(trade), key="board_tradeoff")
+    st.plotly_chart(tradeoff_figure(trade, language=language()), key="board_tradeoff")
     if trade.skipped:
         st.caption(
             tr("{n} version(s) without figures for {attribute} are left out.").format(

@@ -7,7 +7,15 @@ import re
 import pandas as pd
 import streamlit as st
 
-from app_pages._common import UPLOAD_TYPES, Keys, guard, header, python_cell, workspace
+from app_pages._common import (
+    UPLOAD_TYPES,
+    Keys,
+    guard,
+    header,
+    python_cell,
+    task_word,
+    workspace,
+)
 from app_pages._i18n import language, say, tr
 
 header(
@@ -22,6 +30,7 @@ header(
 from app_pages._privacy import plain_terms  # noqa: E402
 from lepton_core.core import TASKS  # noqa: E402
 from lepton_core.data import (  # noqa: E402
+    ACTION_TITLES,
     ACTIONS,
     KIND_LABELS,
     TYPE_CHOICES,
@@ -73,11 +82,6 @@ TYPE_HELP = tr(
     "text: sentences a text model reads (table models leave it out). date: days and times. "
     "leave out: the column is removed from the data set."
 )
-TASK_WORDS = {
-    "binary": tr("binary"),
-    "multiclass": tr("multiclass"),
-    "regression": tr("regression"),
-}
 
 
 @st.cache_data(show_spinner=tr("Looking for personal data…"), max_entries=8)
@@ -235,7 +239,7 @@ if source == "Sample":
             "sensitive": sample.sensitive,
             "text_column": sample.text_column,
             "about": tr("{title}: {description} Source: {source}").format(
-                title=sample.title, description=sample.description, source=sample.source
+                title=say(sample.title), description=say(sample.description), source=sample.source
             ),
         }
 elif source == "Hugging Face data set":
@@ -311,7 +315,7 @@ c4.metric(
     tr("Test rows"), f"{len(draft['test']):,}" if draft["test"] is not None else tr("held out")
 )
 for warning in profile.warnings:  # hidden characters in a name, constant or empty columns…
-    st.warning(warning, icon=":material/warning:")
+    st.warning(say(warning), icon=":material/warning:")
 
 st.subheader(tr("Preview"))
 st.dataframe(df.head(200), height=260)
@@ -393,14 +397,19 @@ st.caption(
 )
 scan = _scan(df, key)
 for note in scan.notes:  # e.g. the free-text model could not be loaded
-    st.warning(note)
+    st.warning(say(note))
 original: pd.DataFrame = draft.get("original", df)
 if draft.get("steps"):
     st.success(
         tr(
             "Applied: {steps}. The original table is kept as its own data set version when "
             "you confirm."
-        ).format(steps="; ".join(f"{s.column} → {s.action} ({s.detail})" for s in draft["steps"]))
+        ).format(
+            steps="; ".join(
+                f"{s.column} → {say(ACTION_TITLES[s.action])} ({say(s.detail)})"
+                for s in draft["steps"]
+            )
+        )
     )
 # Columns already anonymised keep their (hashed, generalised) values unless changed again.
 done = {step.column: step.action for step in draft.get("steps", [])}
@@ -410,16 +419,16 @@ if scan.personal or scan.quasi_identifiers:
             {
                 "column": [f.column for f in scan.findings],
                 "finding": [
-                    tr("done: {action}").format(action=done[f.column])
+                    tr("done: {action}").format(action=say(ACTION_TITLES[done[f.column]]))
                     if f.column in done
-                    else KIND_LABELS.get(f.kind or "", "")
+                    else say(KIND_LABELS.get(f.kind or "", ""))
                     for f in scan.findings
                 ],
                 "confidence": [
                     f.confidence if (f.kind or f.quasi_identifier) else None for f in scan.findings
                 ],
                 "quasi-identifier": [f.quasi_identifier for f in scan.findings],
-                "why": [f.evidence for f in scan.findings],
+                "why": [say(f.evidence) for f in scan.findings],
                 "action": ["keep" if f.column in done else f.suggested for f in scan.findings],
                 "option": [None for _ in scan.findings],
             }
@@ -433,7 +442,10 @@ if scan.personal or scan.quasi_identifiers:
             "quasi-identifier": st.column_config.Column(tr("quasi-identifier")),
             "why": st.column_config.Column(tr("why")),
             "action": st.column_config.SelectboxColumn(
-                tr("action"), options=ACTIONS, required=True
+                tr("action"),
+                options=ACTIONS,
+                required=True,
+                format_func=lambda action: say(ACTION_TITLES[action]),
             ),
             "option": st.column_config.TextColumn(
                 tr("option"),
@@ -511,12 +523,12 @@ inferred = guard(check_target, df, target)
 target_profile = guard(_profile, df, key, target)
 for warning in target_profile.warnings:
     if warning not in profile.warnings:  # about this target: alike rows, different labels
-        st.warning(warning, icon=":material/warning:")
+        st.warning(say(warning), icon=":material/warning:")
 task = st.radio(
     tr("Task"),
     TASKS,
     index=TASKS.index(inferred),
-    format_func=lambda choice: TASK_WORDS.get(choice, choice),
+    format_func=task_word,
     horizontal=True,
     help=tr("Inferred from the target column; change it only if Lepton guessed wrong."),
 )

@@ -9,6 +9,7 @@ are for the model's owner, on the Evaluate page and in the model card.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import streamlit as st
@@ -27,7 +28,12 @@ from lepton_core.explain import (
 )
 from lepton_core.plots import waterfall_figure
 from lepton_core.runs import cached_model_card, load_bundle
-from lepton_core.workspace import ShareLinks
+from lepton_core.workspace import (
+    ShareLinks,
+    capture_enabled,
+    predicted_probability,
+    prediction_log,
+)
 
 #: The model card says this until the owner describes the model on the Deploy page.
 _NOT_STATED = "Not stated yet"
@@ -207,7 +213,19 @@ with st.form("inputs"):
     submitted = st.form_submit_button(tr("Predict"), type="primary")
 
 if submitted:
+    started = time.perf_counter()
     prediction = guard(bundle.predict, [record])[0]
+    if capture_enabled():  # the Monitor page sees demo traffic too, by its link
+        prediction_log(workspace()).record(
+            info.name,
+            info.version,
+            [record],
+            [prediction.label],
+            [predicted_probability(prediction.label, prediction.probabilities)],
+            source="demo",
+            caller=link.id,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
     expl = to_probability(prediction.explanation)
     label = str(prediction.label)
     chosen = expl.outputs.index(label) if len(expl.outputs) > 1 and label in expl.outputs else 0
@@ -232,7 +250,10 @@ if submitted:
     with right:
         reasons = reason_sentences(expl, 0, chosen)
         if reasons:
-            st.markdown(tr("**Why**") + "".join(f"\n- {say(r)}." for r in reasons))
+            st.markdown(
+                tr("**Why**")
+                + "".join("\n- " + tr("{reason}.").format(reason=say(r)) for r in reasons)
+            )
         if expl.is_text:
             st.caption(tr("Red words pushed toward this answer, blue words away from it."))
             token_highlights(expl, 0, chosen)
@@ -257,6 +278,6 @@ if submitted:
                 version=info.version,
                 family=card.family,
                 explainer=expl.explainer,
-                note=expl.note,
+                note=say(expl.note),
             )
         )

@@ -196,7 +196,10 @@ def headline_row(evaluation: EvalReport, fairness: FairnessReport | None) -> Non
             )
     if fairness is not None:
         worst = fairness.worst_group
-        label = tr("Worst group by {metric}").format(metric=worst["metric"])
+        # In running text: "accuracy" as a word, other metrics by their labels.
+        metric = tr("accuracy") if worst["metric"] == "accuracy" else labels.get(worst["metric"])
+        metric = metric or str(worst["metric"])
+        label = tr("Worst group by {metric}").format(metric=metric)
         if worst.get("group") is None:
             right.metric(
                 label,
@@ -210,7 +213,9 @@ def headline_row(evaluation: EvalReport, fairness: FairnessReport | None) -> Non
                 label,
                 str(worst["group"]),
                 delta=tr("{metric} {value}, {gap} below overall").format(
-                    metric=worst["metric"], value=fmt(worst["value"]), gap=fmt(worst.get("gap"))
+                    metric=metric,
+                    value=fmt(worst["value"]),
+                    gap=fmt(worst.get("gap")),
                 ),
                 delta_color="off",
                 delta_arrow="off",
@@ -328,7 +333,7 @@ if fairness is None:
         tr("No sensitive column was chosen for this data set, so there are no fairness figures.")
     )
 elif fairness.note and not fairness.comparable:
-    st.warning(fairness.note, icon=":material/groups:")
+    st.warning(say(fairness.note), icon=":material/groups:")
 
 left, right = st.columns(2)
 with left:
@@ -336,7 +341,7 @@ with left:
         st.subheader(tr("By {column}").format(column=fairness.attribute))
         fairness_tables(fairness)
         if fairness.note and fairness.comparable:
-            st.caption(fairness.note)
+            st.caption(say(fairness.note))
         metric = "selection_rate" if fairness.task == "binary" else next(iter(fairness.overall))
         st.plotly_chart(fairness_group_figure(fairness, metric, language=language()))
     elif evaluation.task == "regression":
@@ -438,7 +443,10 @@ if attributes and evaluation.task != "regression":
     )
     trade = guard(tradeoff, workspace(), run.dataset_id, attribute=attribute, gap=gap)
     event = st.plotly_chart(
-        tradeoff_figure(trade), on_select="rerun", selection_mode="points", key="tradeoff"
+        tradeoff_figure(trade, language=language()),
+        on_select="rerun",
+        selection_mode="points",
+        key="tradeoff",
     )
     picked = [p.get("customdata") for p in (event.selection.points if event else [])]
     if picked and picked[0] and picked[0] != run.run_id:
@@ -508,7 +516,7 @@ with st.expander(tr("Audit predictions made elsewhere"), icon=":material/fact_ch
             for report in audit.fairness:
                 fairness_tables(report)
                 if report.note:
-                    st.caption(report.note)
+                    st.caption(say(report.note))
 
 python_cell(
     f"""

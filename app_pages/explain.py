@@ -91,7 +91,7 @@ with st.expander(tr("Expert details"), icon=":material/science:"):
             space=expl.output_space,
             label=label,
             error=expl.additivity_error(),
-            note=expl.note,
+            note=say(expl.note),
         )
     )
 
@@ -122,7 +122,11 @@ def row_summary(expl: Explanation, row: int, output: int) -> None:
         )
     reasons = reason_sentences(expl, row, output)
     if reasons:
-        st.markdown(tr("**Top reasons**") + "\n" + "".join(f"\n- {say(r)}." for r in reasons))
+        st.markdown(
+            tr("**Top reasons**")
+            + "\n"
+            + "".join("\n- " + tr("{reason}.").format(reason=say(r)) for r in reasons)
+        )
 
 
 if expl.is_text:  # a text model: words instead of columns

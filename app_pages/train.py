@@ -20,6 +20,8 @@ from app_pages._common import (
     metric_row,
     python_cell,
     run_reports,
+    status_word,
+    task_word,
     when,
     workspace,
 )
@@ -81,7 +83,7 @@ st.markdown(
         name=dataset.name,
         rows=dataset.n_rows,
         target=dataset.target,
-        task=dataset.task,
+        task=task_word(dataset.task),
         sensitive=", ".join(dataset.sensitive) or tr("none"),
     )
 )
@@ -264,7 +266,9 @@ def job_panel(job_id: str) -> None:
     search = progress if isinstance(progress, AutoProgress) else None
     title = tr("Auto search") if job.kind == "auto" else say(family_title(job.family))
     st.subheader(
-        tr("Job {id} · {title} · {status}").format(id=job.id, title=title, status=job.status)
+        tr("Job {id} · {title} · {status}").format(
+            id=job.id, title=title, status=status_word(job.status)
+        )
     )
     fraction, text = _progress_text(job, progress)
     job_status(job, store, fraction=fraction, text=text)

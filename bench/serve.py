@@ -10,6 +10,11 @@ fixed number of concurrent clients (each with a keep-alive connection).
 
 Goals (issue 5): p50 ≤ 5 ms, p99 ≤ 20 ms, and at least 2× MLflow's throughput.
 
+The prediction log (issue 17): the native server runs twice in the same run, once with
+``LEPTON_PREDICTION_LOG=off`` and once logging (the default). Goal: ≤ 10 % added at
+p50, and no prediction lost under the 8-client load: after the logging server stops
+(SIGTERM, so it writes its queue), the log must hold one row per answered request.
+
 Run: ``python bench/serve.py [--requests 2000] [--concurrency 8]``
 """
 
@@ -24,6 +29,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
@@ -63,18 +69,20 @@ def _load(
     per_client = requests // concurrency
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
     errors = [0] * concurrency
+    answered = [0] * concurrency  # 200s, warm-up included: what the log must hold
     barrier = threading.Barrier(concurrency + 1)
 
     def client(i: int) -> None:
         with httpx.Client(headers=headers, timeout=30) as http:
             for _ in range(warmup // concurrency):
-                http.post(url, json=body)
+                answered[i] += http.post(url, json=body).status_code == 200
             barrier.wait()
             for _ in range(per_client):
                 start = time.perf_counter()
                 response = http.post(url, json=body)
                 latencies[i].append((time.perf_counter() - start) * 1000)
                 errors[i] += response.status_code != 200
+                answered[i] += response.status_code == 200
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(concurrency)]
     for t in threads:
@@ -90,7 +98,19 @@ def _load(
         "p99_ms": float(np.percentile(flat, 99)),
         "throughput_rps": len(flat) / elapsed,
         "errors": float(sum(errors)),
+        "answered": float(sum(answered)),
     }
+
+
+def _logged(ws: Any, name: str) -> int:
+    """Rows in the prediction log for model ``name``."""
+    import sqlalchemy as sa
+
+    from lepton_core.workspace import open_database, predictions_table
+
+    t = predictions_table
+    with open_database(ws.root).begin() as conn:
+        return conn.execute(sa.select(sa.func.count()).where(t.c.model == name)).scalar() or 0
 
 
 def main() -> int:
@@ -119,15 +139,16 @@ def main() -> int:
     env = {**os.environ, "LEPTON_WORKSPACE": str(ws.root), "OMP_NUM_THREADS": "1"}
     procs: list[subprocess.Popen] = []
     rows = {}
+    log_check: dict[str, int] = {}
     try:
-        for runtime in ("native", "onnx"):
+        for runtime, logging in (("native", False), ("native", True), ("onnx", True)):
             port = _free_port()
             command = ["-m", "lepton_core", "serve", "--port", str(port), "--runtime", runtime]
             procs.append(
                 subprocess.Popen(
                     [sys.executable, *command],
                     cwd=ROOT,
-                    env=env,
+                    env={**env, "LEPTON_PREDICTION_LOG": "on" if logging else "off"},
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
@@ -135,6 +156,8 @@ def main() -> int:
             _wait(f"http://127.0.0.1:{port}/health", procs[-1])
             ours_url = f"http://127.0.0.1:{port}/models/{name}/versions/{version}/predict"
             label = "lepton serve" + (" (onnx)" if runtime == "onnx" else "")
+            label += "" if logging else ", no log"
+            before = _logged(ws, name)
             print(f"loading {label} …", flush=True)
             for concurrency, total, suffix in (
                 (1, args.requests // 4, ", 1 client"),
@@ -148,7 +171,14 @@ def main() -> int:
                     concurrency=concurrency,
                     warmup=args.warmup,
                 )
-            procs.pop().terminate()
+            server = procs.pop()
+            server.terminate()  # SIGTERM: uvicorn stops cleanly and the log writes its queue
+            server.wait(timeout=60)
+            if logging and runtime == "native":
+                log_check["answered"] = int(
+                    rows[label]["answered"] + rows[label + ", 1 client"]["answered"]
+                )
+                log_check["logged"] = _logged(ws, name) - before
 
         port2 = _free_port()
         mlflow_bin = Path(sys.executable).with_name("mlflow")
@@ -206,6 +236,20 @@ def main() -> int:
             f"{label:<32}{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}"
             f"{row['throughput_rps']:>9.0f}{row['errors']:>8.0f}"
         )
+    off, on = rows["lepton serve, no log"], rows["lepton serve"]
+    off_alone, on_alone = rows["lepton serve, no log, 1 client"], rows["lepton serve, 1 client"]
+    print("\nprediction log (native): added latency, logging on vs off in this run")
+    for what, a, b in (("1 client", off_alone, on_alone), (f"{args.concurrency} clients", off, on)):
+        print(
+            f"  {what}: p50 {b['p50_ms'] / a['p50_ms'] - 1:+.1%} (goal ≤ +10%), "
+            f"p99 {b['p99_ms'] / a['p99_ms'] - 1:+.1%}, throughput "
+            f"{b['throughput_rps'] / a['throughput_rps'] - 1:+.1%}"
+        )
+    lost = log_check["answered"] - log_check["logged"]
+    print(
+        f"  rows logged after the run: {log_check['logged']:,} of {log_check['answered']:,} "
+        f"answered requests ({lost:,} lost; goal 0)"
+    )
     theirs, mlflow_alone = rows["mlflow models serve"], rows["mlflow serve, 1 client"]
     for label in ("lepton serve", "lepton serve (onnx)"):
         ours, alone = rows[label], rows[label + ", 1 client"]

@@ -1,4 +1,4 @@
-"""Command line: ``python -m lepton_core {train,audit,profile,explain,predict,monitor,serve} ...``.
+"""Command line: ``python -m lepton_core {train,audit,profile,explain,predict,feedback,...} ...``.
 
 Every subcommand prints a short human summary, or with ``--json`` the result
 object as JSON. A user error exits with status 2 and one sentence on stderr.
@@ -7,6 +7,7 @@ object as JSON. A user error exits with status 2 and one sentence on stderr.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -112,15 +113,50 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="NAME[:VERSION]")
     p.add_argument("--data", required=True, help="table file to score")
     p.add_argument("--out", required=True, help="output file (.csv, .tsv, .parquet or .jsonl)")
+    p.add_argument(
+        "--no-log",
+        action="store_true",
+        help="do not log the predictions in the prediction log (e.g. for a huge file)",
+    )
 
-    p = add("monitor", "Compare new records with a model's training data, column by column.")
+    p = add("feedback", "Join true answers from a file to logged predictions of a model.")
+    p.add_argument("--model", required=True, help="NAME[:VERSION] (without VERSION: any version)")
+    p.add_argument("--file", required=True, help="table file with prediction ids and true answers")
+    p.add_argument(
+        "--id-column",
+        default="prediction_id",
+        help="column of prediction ids (default: %(default)s)",
+    )
+    p.add_argument(
+        "--label-column", default="label", help="column of true answers (default: %(default)s)"
+    )
+    p.add_argument(
+        "--key-column", help="match on this input column of the records instead of prediction ids"
+    )
+
+    p = add(
+        "monitor",
+        "How a model fares since it went live (--live), or how far a file of new records "
+        "moved from its training data (--data).",
+    )
     p.add_argument("--model", required=True, help="NAME[:VERSION]")
-    p.add_argument("--data", required=True, help="table file of new records")
-    p.add_argument("--psi", type=float, default=0.2, help="a column whose PSI reaches this drifted")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help="table file of new records")
+    source.add_argument(
+        "--live", action="store_true", help="what the model answered, from the prediction log"
+    )
+    p.add_argument("--every", default="1D", help="window length with --live (1h, 1D, 7D...)")
+    p.add_argument(
+        "--psi", type=float, help="a column whose PSI reaches this drifted (default: the model's)"
+    )
     p.add_argument(
         "--check",
         action="store_true",
-        help=f"exit with status {CHECK_FAILED} when a column drifted (for a scheduler)",
+        help=f"exit with status {CHECK_FAILED} when a limit is broken (for a scheduler)",
+    )
+    p.add_argument(
+        "--webhook",
+        help="post broken limits to this web address (default: the model's, set on Monitor)",
     )
 
     p = add("serve", "Serve the workspace's models as a REST API (needs an API key per call).")
@@ -243,22 +279,78 @@ def _explain(args: argparse.Namespace) -> dict[str, Any]:
 def _predict(args: argparse.Namespace) -> dict[str, Any]:
     from lepton_core.data import load_table
     from lepton_core.runs import load_bundle, score_table, write_table
-    from lepton_core.workspace import parse_model_ref
+    from lepton_core.workspace import capture_enabled, parse_model_ref, prediction_log
 
     name, version = parse_model_ref(args.model)
-    bundle = load_bundle(_workspace(args), name, version)
-    scored = score_table(bundle, load_table(args.data))
+    workspace = _workspace(args)
+    bundle = load_bundle(workspace, name, version)
+    log = prediction_log(workspace) if capture_enabled() and not args.no_log else None
+    scored = score_table(bundle, load_table(args.data), log=log)
     out = write_table(scored, args.out)
     return {"model": bundle.version.ref, "rows": len(scored), "out": str(out)}
 
 
+def _feedback(args: argparse.Namespace) -> dict[str, Any]:
+    from lepton_core.core import DataError, Message
+    from lepton_core.data import load_table
+    from lepton_core.workspace import parse_model_ref, prediction_log
+
+    workspace = _workspace(args)
+    name, ref = parse_model_ref(args.model)
+    version = workspace.model_version(name, ref).version if ref else None
+    table = load_table(args.file)
+    keys = args.key_column or args.id_column
+    for column, what, option in (
+        (
+            keys,
+            Message("predictions.what.ids"),
+            "--key-column" if args.key_column else "--id-column",
+        ),
+        (args.label_column, Message("predictions.what.labels"), "--label-column"),
+    ):
+        if column not in table.columns:
+            raise DataError(
+                Message("predictions.error.no_column", column=column, what=what, option=option)
+            )
+    labels = zip(table[keys].tolist(), table[args.label_column].tolist(), strict=True)
+    result = prediction_log(workspace).add_labels(
+        name, labels, key_column=args.key_column, version=version
+    )
+    return {"model": args.model, **result.to_dict()}
+
+
 def _monitor(args: argparse.Namespace) -> dict[str, Any]:
     from lepton_core.data import load_table
-    from lepton_core.monitoring import Limits, check_alerts, compare_with_training
+    from lepton_core.monitoring import (
+        check_alerts,
+        compare_with_training,
+        live_from_log,
+        send_alerts,
+        workspace_limits,
+    )
+    from lepton_core.workspace import parse_model_ref
 
-    report = compare_with_training(_workspace(args), args.model, load_table(args.data))
-    alerts = check_alerts(drift=report, limits=Limits(psi=args.psi))
-    return {"model": args.model, "drift": report.to_dict(), "alerts": [a.to_dict() for a in alerts]}
+    workspace = _workspace(args)
+    name = parse_model_ref(args.model)[0]
+    limits = workspace_limits(workspace, name)
+    if args.psi is not None:
+        limits = dataclasses.replace(limits, psi=args.psi)
+    if args.live:
+        report = live_from_log(workspace, args.model, every=args.every, limits=limits)
+        result = {"model": report.model, "live": report.to_dict()}
+        alerts = report.alerts
+    else:
+        drift = compare_with_training(workspace, args.model, load_table(args.data))
+        result = {"model": args.model, "drift": drift.to_dict()}
+        alerts = check_alerts(drift=drift, limits=limits)
+    webhook = args.webhook or workspace.model_setting(name, "alert_webhook")
+    if alerts and webhook:
+        send_alerts(webhook, result["model"], alerts)
+    return {
+        **result,
+        "alerts": [a.to_dict() for a in alerts],
+        "sent_to": webhook if alerts else None,
+    }
 
 
 def _serve(args: argparse.Namespace) -> dict[str, Any]:
@@ -278,6 +370,11 @@ def _summary(command: str, result: dict[str, Any]) -> str:
         return f"{result['rows']:,} rows scored with {result['model']} → {result['out']}"
     if command == "serve":
         return f"stopped serving {result['stopped']}"
+    if command == "feedback":
+        line = f"{result['labelled']:,} predictions of {result['model']} labelled"
+        if result["unknown"]:
+            line += f"; {result['unknown']:,} ids matched none (e.g. {result['examples'][0]})"
+        return line
     if command == "train":
         lines = [f"run {result['run_id']}  model {result['model_name']}:{result['model_version']}"]
         lines += [f"  {k:<20} {v:.4f}" for k, v in result["evaluation"]["metrics"].items()]
@@ -309,11 +406,18 @@ def _summary(command: str, result: dict[str, Any]) -> str:
             f"{s['target']!r} ({s['task']}), sensitive {s['sensitive']}"
         )
     if command == "monitor":
-        from lepton_core.monitoring import DriftReport
+        from lepton_core.monitoring import Alert, DriftReport, LiveReport
 
-        report = DriftReport.from_dict(result["drift"])
-        lines = [f"{result['model']}: {report.summary()}"]
-        lines += [f"  {f.column:<24} PSI {f.psi:6.3f}  {f.level}" for f in report.features[:10]]
+        if "live" in result:
+            live = LiveReport.from_dict(result["live"])
+            lines = [f"{result['model']}: {live.summary()}"]
+            lines += [f"  {Alert.from_dict(a).summary()}" for a in result["alerts"]]
+        else:
+            report = DriftReport.from_dict(result["drift"])
+            lines = [f"{result['model']}: {report.summary()}"]
+            lines += [f"  {f.column:<24} PSI {f.psi:6.3f}  {f.level}" for f in report.features[:10]]
+        if result["sent_to"]:
+            lines.append(f"  alerts sent to {result['sent_to']}")
         return "\n".join(lines)
     if command == "audit":
         metrics = result["evaluation"]["metrics"]
@@ -335,6 +439,7 @@ _COMMANDS = {
     "profile": _profile,
     "explain": _explain,
     "predict": _predict,
+    "feedback": _feedback,
     "monitor": _monitor,
     "serve": _serve,
 }

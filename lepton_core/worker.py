@@ -36,6 +36,7 @@ from pathlib import Path
 
 from lepton_core.explain import compile_shap
 from lepton_core.jobs import env_fingerprint
+from lepton_core.workspace import quiet_mlflow
 
 __all__ = ["IDLE_S", "main"]
 
@@ -54,6 +55,7 @@ def main(folder: Path, creator: int) -> int:
     fingerprint = env_fingerprint(dict(os.environ))
     # The point of a spare: import the stack while nobody waits (the MLflow client, the
     # explainers and fairness metrics are imported lazily by a job, so name them here).
+    quiet_mlflow()
     import fairlearn.metrics  # noqa: F401
     import lightgbm  # noqa: F401
     import mlflow.pyfunc  # noqa: F401

@@ -197,14 +197,14 @@ def test_new_user_flow_end_to_end(app_url, browser):
 
 
 def test_a_chinese_browser_gets_the_notebook_in_chinese(app_url, browser):
-    """The tabular flow's first steps in a zh-CN browser: Chinese headings and buttons, and no
-    English text of the pages' own where a translation exists."""
+    """The tabular flow in a zh-CN browser, sample to explanation: Chinese headings, buttons,
+    engine notes and chart titles, and no English text where a translation exists."""
     from playwright.sync_api import expect
 
     from app_pages._i18n import catalogue
     from lepton_core.core import message_catalogue
 
-    zh = catalogue("zh")
+    zh, engine = catalogue("zh"), message_catalogue("zh")
     context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1800})
     page = context.new_page()
     page.set_default_timeout(60_000)
@@ -213,17 +213,47 @@ def test_a_chinese_browser_gets_the_notebook_in_chinese(app_url, browser):
         expect(page.get_by_role("heading", name=zh["1 · Data"])).to_be_visible(timeout=60_000)
         page.get_by_role("button", name=zh["Load sample"]).click()
         expect(page.get_by_role("button", name=zh["Use this data"])).to_be_visible(timeout=60_000)
+        # The sample's description is the engine's, from its catalogue.
+        expect(page.get_by_text(engine["sample.adult.title"]).first).to_be_visible()
+        expect(page.get_by_text("Adult census income")).to_have_count(0)
         page.get_by_role("button", name=zh["Use this data"]).click()
+        expect(page.get_by_text(re.compile("已就绪")).first).to_be_visible(timeout=120_000)
         page.get_by_role("link", name=zh["2 · Train"]).click()
         expect(page.get_by_role("button", name=zh["Start training"])).to_be_visible(timeout=60_000)
         for english in ("Load sample", "Use this data", "Start training", "1 · Data"):
             expect(page.get_by_text(english, exact=True)).to_have_count(0)
         # The engine's words too: the default family's settings come from its catalogue.
-        trees = message_catalogue("zh")["setting.lightgbm.n_estimators"]
+        trees = engine["setting.lightgbm.n_estimators"]
         expect(page.get_by_text(trees, exact=True)).to_be_visible()
         expect(page.get_by_text("Number of trees", exact=True)).to_have_count(0)
+        # The task in words, in the header and the sidebar: 二分类, never "binary".
+        expect(page.get_by_text(re.compile(rf"（{zh['binary']}）")).first).to_be_visible()
+        expect(page.get_by_text(re.compile(r"\bbinary\b"))).to_have_count(0)
         _no_errors(page)
         _shot(page, "zh-2-train")
+
+        # Evaluate and Explain: the engine's notes and charts, and the pages' own words
+        # around them, with no English left where a translation exists.
+        page.get_by_role("button", name=zh["Start training"]).click()
+        expect(page.get_by_text(re.compile(rf"· {zh['succeeded']}$"))).to_be_visible(
+            timeout=240_000
+        )
+        for english in ("succeeded", "running"):
+            expect(page.get_by_text(re.compile(rf"· {english}$"))).to_have_count(0)
+        page.get_by_role("link", name=zh["3 · Evaluate"]).click()
+        worst = zh["Worst group by {metric}"].format(metric=zh["accuracy"])
+        expect(page.get_by_text(worst).first).to_be_visible(timeout=60_000)
+        fairer = re.compile(re.escape(engine["tradeoff.y"]))
+        expect(page.get_by_text(fairer).first).to_be_visible()
+        for english in ("Worst group by accuracy", "lower is fairer", "test accuracy"):
+            expect(page.get_by_text(english)).to_have_count(0)
+        _no_errors(page)
+        _shot(page, "zh-3-evaluate")
+        page.get_by_role("link", name=zh["4 · Explain"]).click()
+        expect(page.get_by_text(re.compile(r"个百分点。$")).first).to_be_visible(timeout=120_000)
+        expect(page.get_by_text(re.compile(r"个百分点\.$"))).to_have_count(0)
+        _no_errors(page)
+        _shot(page, "zh-4-explain")
     except Exception:
         _shot(page, "zh-failure")
         raise

@@ -71,6 +71,7 @@ def test_a_new_database_gets_the_newest_revision_and_matches_the_tables(ws):
             "keys",
             "links",
             "audit",
+            "predictions",
             VERSION_TABLE,
         }
 
@@ -83,7 +84,8 @@ def test_the_revision_goes_down_and_up_again(ws):
     config = Config()
     config.set_main_option("script_location", "lepton_core:workspace/migrations")
     config.set_main_option("version_table", VERSION_TABLE)
-    for target, tables in (("base", set()), ("head", {"jobs", "keys", "links", "audit"})):
+    every = {"jobs", "keys", "links", "audit", "predictions"}
+    for target, tables in (("base", set()), ("head", every)):
         with db.begin(lock="test") as conn:
             config.attributes["connection"] = conn
             getattr(command, "downgrade" if target == "base" else "upgrade")(config, target)

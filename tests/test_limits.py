@@ -395,14 +395,16 @@ def test_adult_loads_under_the_defaults(adult_train, tmp_path):
 _BATCH = (
     _MEMORY
     + """
+from types import SimpleNamespace
+
 from fastapi.testclient import TestClient
 from lepton_core.serving import create_app
 from lepton_core.workspace import Workspace
 
 
 class AnyModel:  # load_table runs before the model is used: any version will do
-    def get(self, name, version):
-        return object()
+    def get(self, name, version):  # the prediction log reads only its name and number
+        return SimpleNamespace(version=SimpleNamespace(name=name, version=1))
 
 
 app = create_app(Workspace(sys.argv[1]), require_key=False)

@@ -10,10 +10,11 @@ also carries the catalogue ``id`` and the ``values`` of its placeholders, from w
     note.render("zh")    # "模型从 5,000 列中学习，但只有 80 行。…"
 
 The templates live in one folder per language, ``locales/<language>/*.json`` next to
-this module (one file per part of the engine, merged): id → :meth:`str.format` template. Values keep their type, so numbers are
-formatted by the template (``{rows:,}``) identically in every language; a value that is
-itself a Message is rendered in the same language. An id missing from a translation
-falls back to English; ``tests/test_engine_i18n.py`` keeps the catalogues complete.
+this module (one file per part of the engine, merged): id → :meth:`str.format`
+template. Values keep their type, so numbers are formatted by the template
+(``{rows:,}``) identically in every language; a value that is itself a Message is
+rendered in the same language. An id missing from a translation falls back to English;
+``tests/test_engine_i18n.py`` keeps the catalogues complete.
 
 Errors carry a Message the same way: ``raise DataError(Message(...))`` keeps
 ``str(error)`` English. Functions that write whole texts themselves (chart titles, the

@@ -43,10 +43,12 @@ from lepton_core.data._limits import (
 from lepton_core.data._load import TableFormat, load_table, read_table
 from lepton_core.data._names import visible_name
 from lepton_core.data._pii_actions import (
+    ACTION_TITLES,
     ACTIONS,
     Action,
     AnonymisationStep,
     anonymise,
+    hash_value,
     load_salt,
     mask_text,
     suggested_actions,
@@ -86,6 +88,7 @@ from lepton_core.data._split import (
 
 __all__ = [
     "ACTIONS",
+    "ACTION_TITLES",
     "CLEANUP_ACTIONS",
     "KINDS",
     "KIND_LABELS",
@@ -121,6 +124,7 @@ __all__ = [
     "check_target",
     "encoding_label",
     "fingerprint",
+    "hash_value",
     "hub_reachable",
     "infer_schema",
     "infer_task",

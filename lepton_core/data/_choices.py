@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from lepton_core.core import TASKS, DataError, JsonMixin, Task, is_classification
+from lepton_core.core import TASKS, DataError, JsonMixin, Message, Task, is_classification
 from lepton_core.data._schema import (
     _MAX_NUMERIC_CLASSES,
     ColumnInfo,
@@ -109,7 +109,7 @@ def infer_task(y: pd.Series) -> Task:
     """
     present = y.dropna()
     if present.empty:
-        raise DataError(f"The target column '{y.name}' is empty; pick a column that has values")
+        raise DataError(Message("choices.empty_target", target=str(y.name)))
     distinct = _nunique(present)
     if distinct <= 2:
         return "binary"
@@ -158,40 +158,26 @@ def check_target(df: pd.DataFrame, target: str, task: Task | None = None) -> Tas
     _require_columns(df, [target], "target column")
     y = df[target].dropna()
     if y.empty:
-        raise DataError(f"The target column '{target}' is empty; pick a column that has values")
+        raise DataError(Message("choices.empty_target", target=target))
     distinct = _nunique(y)
     if distinct == 1:
-        raise DataError(
-            f"The target column '{target}' has one class; pick a column with at least two values"
-        )
+        raise DataError(Message("choices.one_class", target=target))
     task = task or infer_task(y)
     if task == "regression" and _as_numbers(y) is None:
-        raise DataError(
-            f"The target column '{target}' holds text, so it cannot be predicted as a number; "
-            "choose classification or pick a numeric column"
-        )
+        raise DataError(Message("choices.text_regression", target=target))
     if task == "binary" and distinct > 2:
-        raise DataError(
-            f"The target column '{target}' has {distinct:,} values, not two; choose multiclass "
-            "classification or pick a column with two values"
-        )
+        raise DataError(Message("choices.not_binary", target=target, values=distinct))
     if is_classification(task) and distinct > MAX_CLASSES:
-        raise DataError(
-            f"The target column '{target}' has {distinct:,} distinct values, too many classes; "
-            "pick another column or treat it as regression if it is a number"
-        )
+        raise DataError(Message("choices.too_many_classes", target=target, values=distinct))
     if len(y) < MIN_LABELLED_ROWS:
         raise DataError(
-            f"The target column '{target}' has only {len(y)} rows with a value; add rows so that "
-            f"at least {MIN_LABELLED_ROWS} have one, or pick another column"
+            Message("choices.few_rows", target=target, rows=len(y), least=MIN_LABELLED_ROWS)
         )
     if is_classification(task):
         counts = y.value_counts()
         if counts.iloc[-1] < 2:
             raise DataError(
-                f"The class '{counts.index[-1]}' of the target column '{target}' has only one "
-                "row, too few to appear in both training and test rows; add rows of that class "
-                "or remove that row"
+                Message("choices.one_row_class", label=str(counts.index[-1]), target=target)
             )
     return task
 
@@ -234,15 +220,9 @@ def check_sensitive(df: pd.DataFrame, columns: list[str]) -> None:
     for name in columns:
         groups = _nunique(df[name])
         if groups == 0:
-            raise DataError(
-                f"The column '{name}' is empty, so fairness cannot be compared; pick a column "
-                "with at least two groups"
-            )
+            raise DataError(Message("choices.empty_sensitive", column=str(name)))
         if groups == 1:
-            raise DataError(
-                f"The column '{name}' has a single group, so fairness cannot be compared; pick "
-                "a column with at least two groups"
-            )
+            raise DataError(Message("choices.one_group", column=str(name)))
 
 
 def _require_columns(df: pd.DataFrame, names: list[str], what: str) -> None:
@@ -250,6 +230,11 @@ def _require_columns(df: pd.DataFrame, names: list[str], what: str) -> None:
     if not missing:
         return
     shown = ", ".join(f"'{n}'" for n in missing)
-    noun = what if len(missing) == 1 else what + "s"
-    verb = "is" if len(missing) == 1 else "are"
-    raise DataError(f"The {noun} {shown} {verb} not in the table; pick from its columns")
+    target, one = what == "target column", len(missing) == 1
+    if target and one:
+        raise DataError(Message("choices.no_target", columns=shown))
+    if target:
+        raise DataError(Message("choices.no_targets", columns=shown))
+    if one:
+        raise DataError(Message("choices.no_sensitive", columns=shown))
+    raise DataError(Message("choices.no_sensitives", columns=shown))

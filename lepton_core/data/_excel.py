@@ -24,7 +24,7 @@ import zipfile
 import zlib
 from xml.etree import ElementTree
 
-from lepton_core.core import DataError
+from lepton_core.core import DataError, Message
 from lepton_core.data._limits import InputLimits
 
 __all__: list[str] = []
@@ -51,20 +51,25 @@ _DIMENSION_RE = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([A-Z]+)(\d+)(?::([A-Z
 _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
 
+# What open_zip and verify_zip are given, in words for their messages.
+_WHAT = {"zip archive": Message("excel.zip_archive"), "Excel workbook": Message("excel.workbook")}
+
+
 def open_zip(data: bytes, limits: InputLimits, what: str) -> zipfile.ZipFile:
     """The zip in ``data``, once its members' sizes are within the limits."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
-        raise DataError(
-            f"The {what} could not be opened (it is damaged or not really a zip); save it "
-            "again and upload that file"
-        ) from exc
+        raise DataError(Message("excel.bad_zip", what=_WHAT.get(what, what))) from exc
     if len(members) > _MAX_MEMBERS:
         raise DataError(
-            f"The {what} holds {len(members):,} files, more than {_MAX_MEMBERS:,}; upload "
-            "the table on its own"
+            Message(
+                "excel.many_files",
+                what=_WHAT.get(what, what),
+                files=len(members),
+                limit=_MAX_MEMBERS,
+            )
         )
     limits.check_decompressed(sum(m.file_size for m in members), what=f"The {what}")
     return archive
@@ -84,10 +89,7 @@ def verify_zip(archive: zipfile.ZipFile, limits: InputLimits, what: str) -> None
     except DataError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError) as exc:
-        raise DataError(
-            f"The {what} could not be read (a damaged, encrypted or oddly compressed member); "
-            "save it again and upload that file"
-        ) from exc
+        raise DataError(Message("excel.bad_member", what=_WHAT.get(what, what))) from exc
 
 
 def is_workbook(archive: zipfile.ZipFile) -> bool:
@@ -118,20 +120,17 @@ def zip_member(
     nested = [m.filename for m in files if m.filename.lower().endswith(_ARCHIVE_EXTENSIONS)]
     tables = [m for m in files if m.filename.lower().endswith(TABLE_EXTENSIONS)]
     if not tables and nested:
-        raise DataError(
-            f"The zip archive holds another archive ({_names(nested)}), not a table; unzip "
-            "it and upload the table inside"
-        )
+        raise DataError(Message("excel.nested", names=_names(nested)))
     if not tables:
-        shown = _names([m.filename for m in files]) if files else "nothing"
-        raise DataError(
-            f"The zip archive holds no table (it has {shown}); put a CSV, TSV, Excel, "
-            "Parquet or JSON file in it, or upload that file itself"
-        )
+        shown = _names([m.filename for m in files]) if files else Message("excel.nothing")
+        raise DataError(Message("excel.no_table", names=shown))
     if len(tables) > 1:
         raise DataError(
-            f"The zip archive holds {len(tables)} tables ({_names([m.filename for m in tables])}); "
-            "upload one of them on its own, or a zip with just one"
+            Message(
+                "excel.many_tables",
+                tables=len(tables),
+                names=_names([m.filename for m in tables]),
+            )
         )
     member = tables[0]
     limits.check_file_size(member.file_size, max_bytes)
@@ -140,10 +139,7 @@ def zip_member(
         with archive.open(member) as stream:
             data = stream.read(cap + 1)
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError) as exc:
-        raise DataError(
-            f"'{member.filename}' in the zip archive could not be extracted (damaged or "
-            "encrypted); unzip it yourself and upload the table"
-        ) from exc
+        raise DataError(Message("excel.bad_extract", member=member.filename)) from exc
     limits.check_file_size(len(data), max_bytes)
     return data, member.filename
 
@@ -168,9 +164,7 @@ def gunzip(data: bytes, limits: InputLimits, max_bytes: int | None) -> bytes:
             if size > cap:
                 break
     except zlib.error as exc:
-        raise DataError(
-            "The gzip file is damaged; compress the table again, or upload it uncompressed"
-        ) from exc
+        raise DataError(Message("excel.bad_gzip")) from exc
     if size > cap:
         if cap == limits.max_decompressed_bytes:
             limits.check_decompressed(size, more=True, what="The gzip file")
@@ -178,9 +172,11 @@ def gunzip(data: bytes, limits: InputLimits, max_bytes: int | None) -> bytes:
     return b"".join(pieces)
 
 
-def _names(names: list[str], most: int = 5) -> str:
+def _names(names: list[str], most: int = 5) -> Message | str:
     shown = ", ".join(f"'{n}'" for n in names[:most])
-    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+    if len(names) > most:
+        return Message("excel.and_more", names=shown, rest=len(names) - most)
+    return shown
 
 
 # --------------------------------------------------------------------------- workbooks
@@ -199,35 +195,31 @@ def read_workbook(
     try:
         from python_calamine import CalamineWorkbook
     except ImportError as exc:  # pragma: no cover - pinned in requirements.txt
-        raise DataError(
-            "Reading Excel files needs the python-calamine package; install it with "
-            "'pip install python-calamine', or save the sheet as CSV"
-        ) from exc
+        raise DataError(Message("excel.no_calamine")) from exc
     try:
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
         names = list(book.sheet_names)
     except Exception as exc:  # calamine raises its own types and ValueError for a bad file
-        raise DataError(
-            "The Excel workbook could not be read (it is damaged, password-protected or not "
-            "really a workbook); open it in Excel, save it again and upload that file"
-        ) from exc
+        raise DataError(Message("excel.bad_workbook")) from exc
     if not names:
-        raise DataError("The workbook has no sheets; add a sheet with the table and upload again")
+        raise DataError(Message("excel.no_sheets"))
     dimensions = _xlsx_dimensions(archive) if archive is not None else {}
     by_position = isinstance(sheet, str) and sheet.isdigit() and sheet not in names
     if isinstance(sheet, int) or by_position:
         index = int(sheet)
         if not 0 <= index < len(names):
             raise DataError(
-                f"The workbook has {len(names)} sheets, so there is no sheet {index + 1}; pick "
-                f"one of {_names(names, 20)}"
+                Message(
+                    "excel.no_sheet_number",
+                    sheets=len(names),
+                    number=index + 1,
+                    names=_names(names, 20),
+                )
             )
         chosen = [names[index]]
     elif sheet is not None:
         if sheet not in names:
-            raise DataError(
-                f"The workbook has no sheet named '{sheet}'; pick one of {_names(names, 20)}"
-            )
+            raise DataError(Message("excel.no_sheet_name", sheet=sheet, names=_names(names, 20)))
         chosen = [sheet]
     else:
         chosen = names
@@ -238,18 +230,15 @@ def read_workbook(
         try:
             found = book.get_sheet_by_name(name)
         except Exception as exc:
-            raise DataError(
-                f"The sheet '{name}' could not be read; open the workbook in Excel, save it "
-                "again and upload that file"
-            ) from exc
+            raise DataError(Message("excel.bad_sheet", sheet=name)) from exc
         if found.height == 0 or found.width == 0:
             continue
         limits.check_shape(max(found.height - 1, 0), found.width)
         rows_out = found.to_python(skip_empty_area=True, nrows=limits.max_rows + 2)
         return rows_out, name, names
     if sheet is not None:
-        raise DataError(f"The sheet '{chosen[0]}' is empty; pick a sheet that holds the table")
-    raise DataError("Every sheet of the workbook is empty; add the table and upload again")
+        raise DataError(Message("excel.empty_sheet", sheet=chosen[0]))
+    raise DataError(Message("excel.empty_workbook"))
 
 
 def _xlsx_dimensions(archive: zipfile.ZipFile) -> dict[str, tuple[int, int]]:

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from lepton_core.core import DataError
+from lepton_core.core import DataError, Message
 from lepton_core.data._limits import InputLimits
 
 __all__ = ["hub_reachable", "load_hub_dataset", "parse_hub_source"]
@@ -43,9 +43,7 @@ def parse_hub_source(source: str) -> tuple[str, str | None, str]:
     spec, _, split = spec.partition("@")
     dataset_id, _, config = spec.partition(":")
     if not dataset_id:
-        raise DataError(
-            "No data set id was given; write it as on the Hub, e.g. 'stanfordnlp/sst2'."
-        )
+        raise DataError(Message("hub.no_id"))
     return dataset_id, config or None, split or "train"
 
 
@@ -65,17 +63,13 @@ def load_hub_dataset(dataset_id: str, *, config: str | None = None, split: str =
             loaded = datasets.load_dataset(dataset_id, config, split=split)
     except Exception as cached_error:  # datasets raises many types; retried below
         if not hub_reachable():
-            raise DataError(
-                f"The data set '{dataset_id}' could not be fetched because this machine is "
-                "offline; upload the data as a file or pick a sample."
-            ) from None
+            raise DataError(Message("hub.offline", dataset=dataset_id)) from None
         try:
             loaded = datasets.load_dataset(dataset_id, config, split=split)
         except Exception as error:  # shown to the user in one sentence
             detail = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
             raise DataError(
-                f"The data set '{dataset_id}' could not be loaded ({detail}); check the id, "
-                "config and split on its Hub page."
+                Message("hub.failed", dataset=dataset_id, detail=detail)
             ) from cached_error
     frame = loaded.select(range(_rows_within_limits(loaded))).to_pandas()
     for name, feature in loaded.features.items():

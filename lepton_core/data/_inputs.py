@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from lepton_core.core import DataError, JsonMixin
+from lepton_core.core import DataError, JsonMixin, Message
 from lepton_core.data._clean import CleanupStep, clean_values
 from lepton_core.data._names import visible_name
 from lepton_core.data._schema import ColumnInfo, Schema
@@ -121,30 +121,28 @@ class InputSchema(JsonMixin):
             float's exact range (send null for an unknown value).
         """
         if not isinstance(records, list) or not records:
-            raise DataError("No records were sent; send a list with at least one record.")
+            raise DataError(Message("inputs.no_records"))
         if len(records) > MAX_RECORDS:
-            raise DataError(
-                f"{len(records):,} records were sent, over the limit of {MAX_RECORDS:,}; "
-                "send them in smaller batches."
-            )
+            raise DataError(Message("inputs.too_many", records=len(records), limit=MAX_RECORDS))
         names = self.names
         expected = set(names)
         for i, record in enumerate(records):
             if not isinstance(record, dict):
-                raise DataError(
-                    f"Record {i} is not an object; send each record as {{column: value}}."
-                )
+                raise DataError(Message("inputs.not_object", record=i))
             if record.keys() != expected:
                 extra = sorted(set(record) - expected)
                 if extra:
                     raise DataError(
-                        f"Record {i} has an unknown field '{visible_name(extra[0])}'; the model "
-                        f"takes {', '.join(visible_name(n) for n in names)}."
+                        Message(
+                            "inputs.unknown_field",
+                            record=i,
+                            field=visible_name(extra[0]),
+                            fields=", ".join(visible_name(n) for n in names),
+                        )
                     )
                 missing = [n for n in names if n not in record]
                 raise DataError(
-                    f"Record {i} has no field '{visible_name(missing[0])}'; send every field "
-                    "(use null for an unknown value)."
+                    Message("inputs.missing_field", record=i, field=visible_name(missing[0]))
                 )
             for name, value in record.items():
                 _check_value(value, i, name)
@@ -175,8 +173,11 @@ class InputSchema(JsonMixin):
         missing = [n for n in self.names if n not in table.columns]
         if missing:
             raise DataError(
-                f"The table has no column '{visible_name(missing[0])}'; it needs every column "
-                f"the model was trained on ({', '.join(self.names)})."
+                Message(
+                    "inputs.missing_column",
+                    column=visible_name(missing[0]),
+                    columns=", ".join(self.names),
+                )
             )
         raw = table[self.names].copy()
         for step in self.cleanups:
@@ -214,18 +215,19 @@ def _check_value(value: Any, i: int, name: str) -> None:
     if isinstance(value, str):
         if not value.isascii() and not _utf8(value):
             raise DataError(
-                f"Record {i} field '{visible_name(name)}' holds text that is not valid Unicode "
-                f"('{visible_name(value)}' has a lone surrogate); send UTF-8 text."
+                Message(
+                    "inputs.surrogate",
+                    record=i,
+                    field=visible_name(name),
+                    value=visible_name(value),
+                )
             )
     elif isinstance(value, float) and not math.isfinite(value):
         raise DataError(
-            f"Record {i} field '{visible_name(name)}' is {value}, not a finite number; "
-            "send a number, or null for an unknown value."
+            Message("inputs.not_finite", record=i, field=visible_name(name), value=value)
         )
     elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
-        raise DataError(
-            f"Record {i} field '{visible_name(name)}' is out of range; send a finite number."
-        )
+        raise DataError(Message("inputs.out_of_range", record=i, field=visible_name(name)))
 
 
 def _utf8(text: str) -> bool:
@@ -242,9 +244,7 @@ def _shown(value: Any) -> str:
 
 def _text(value: Any, name: str) -> str:
     if not isinstance(value, str):
-        raise DataError(
-            f"Field '{visible_name(name)}' must be text, got {_shown(value)}; send it as a string."
-        )
+        raise DataError(Message("inputs.not_text", field=visible_name(name), value=_shown(value)))
     return value
 
 
@@ -259,26 +259,22 @@ def _numeric(col: pd.Series, name: str) -> pd.Series:
     if ptypes.is_float_dtype(col.dtype) or ptypes.is_integer_dtype(col.dtype):
         values = col.astype("float64")
         if np.isinf(values.to_numpy()).any():
-            raise DataError(
-                f"Field '{shown}' holds an infinite number; send finite numbers, or leave a "
-                "value empty when it is unknown."
-            )
+            raise DataError(Message("inputs.infinite", field=shown))
         return values
 
     def convert(value: Any) -> float:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return math.nan
         if isinstance(value, bool):
-            raise DataError(f"Field '{shown}' must be a number, not true/false.")
+            raise DataError(Message("inputs.boolean", field=shown))
         try:
             number = float(value)
         except (TypeError, ValueError, OverflowError):
-            raise DataError(f"Field '{shown}' must be a number, got {_shown(value)}.") from None
-        if not math.isfinite(number):
             raise DataError(
-                f"Field '{shown}' must be a finite number, got {_shown(value)}; send a number, "
-                "or leave the value empty (null) when it is unknown."
-            )
+                Message("inputs.not_number", field=shown, value=_shown(value))
+            ) from None
+        if not math.isfinite(number):
+            raise DataError(Message("inputs.not_finite_field", field=shown, value=_shown(value)))
         return number
 
     return col.map(convert).astype("float64")

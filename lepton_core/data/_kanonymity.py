@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from lepton_core.core import DataError, JsonMixin
+from lepton_core.core import DataError, JsonMixin, Message
 
 __all__ = ["KAnonymity", "k_anonymity"]
 
@@ -42,10 +42,7 @@ def k_anonymity(df: pd.DataFrame, quasi_identifiers: list[str], *, k: int = 5) -
         raise ValueError("k must be at least 1.")
     missing = [c for c in quasi_identifiers if c not in df.columns]
     if missing:
-        raise DataError(
-            f"There is no column {', '.join(map(repr, missing))}; pick quasi-identifiers "
-            "from the table's columns."
-        )
+        raise DataError(Message("pii.no_quasi_column", columns=", ".join(map(repr, missing))))
     if not quasi_identifiers or df.empty:
         n = len(df)
         return KAnonymity(list(quasi_identifiers), k, n, int(n > 0), 0 if n >= k else n,

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lepton_core.core import DataError, JsonMixin
+from lepton_core.core import DataError, JsonMixin, Message
 from lepton_core.data import _pii_zh as zh
 from lepton_core.data._pii_detect import (
     _CARD,
@@ -37,15 +37,25 @@ from lepton_core.data._pii_detect import (
 
 __all__ = [
     "ACTIONS",
+    "ACTION_TITLES",
     "Action",
     "AnonymisationStep",
     "anonymise",
+    "hash_value",
     "load_salt",
     "mask_text",
     "suggested_actions",
 ]
 
 ACTIONS = ("keep", "drop", "hash", "generalise", "mask")
+#: Each action in words, for pages and model cards.
+ACTION_TITLES = {
+    "keep": Message("pii.action.keep"),
+    "drop": Message("pii.action.drop"),
+    "hash": Message("pii.action.hash"),
+    "generalise": Message("pii.action.generalise"),
+    "mask": Message("pii.action.mask"),
+}
 
 
 @dataclass
@@ -75,7 +85,7 @@ class AnonymisationStep(JsonMixin):
     column: str
     action: str
     option: str | None
-    detail: str
+    detail: Message | str
 
 
 def suggested_actions(report: ScanReport) -> list[Action]:
@@ -97,17 +107,20 @@ def load_salt(folder: str | os.PathLike) -> bytes:
             handle.write(secrets.token_bytes(32))
     salt = path.read_bytes()
     if len(salt) < 16:
-        raise DataError(f"The hashing salt at {path} is damaged; delete it to create a new one.")
+        raise DataError(Message("pii.bad_salt", path=str(path)))
     return salt
 
 
-def _hash(column: pd.Series, salt: bytes) -> pd.Series:
-    def one(value: Any) -> Any:
-        if pd.isna(value):
-            return None
-        return hmac.new(salt, str(value).encode(), hashlib.sha256).hexdigest()[:16]
+def hash_value(value: Any, salt: bytes) -> str | None:
+    """One value as the ``hash`` action writes it (None stays None), so hashes made
+    elsewhere (the prediction log) join with the data set's."""
+    if pd.isna(value):
+        return None
+    return hmac.new(salt, str(value).encode(), hashlib.sha256).hexdigest()[:16]
 
-    return column.map(one).astype("str")
+
+def _hash(column: pd.Series, salt: bytes) -> pd.Series:
+    return column.map(lambda value: hash_value(value, salt)).astype("str")
 
 
 def _default_generalise(name: str, column: pd.Series) -> str:
@@ -126,7 +139,7 @@ def _default_generalise(name: str, column: pd.Series) -> str:
 
 def _generalise(
     column: pd.Series, option: str, others: list[pd.Series]
-) -> tuple[list[pd.Series], str]:
+) -> tuple[list[pd.Series], Message]:
     """Generalise ``column`` and each of ``others`` (the test table) with one rule."""
     mode, _, arg = option.partition(":")
     frames = [column, *others]
@@ -136,21 +149,19 @@ def _generalise(
             pd.to_datetime(c, errors="coerce", format="mixed").dt.strftime(fmt).astype("str")
             for c in frames
         ]
-        return out, f"dates kept to the {mode}"
+        kept = Message("pii.detail.year") if mode == "year" else Message("pii.detail.month")
+        return out, kept
     if mode == "prefix":
         n = int(arg or 3)
         out = [
             c.map(lambda v: None if pd.isna(v) else str(v).replace(" ", "")[:n] + "*").astype("str")
             for c in frames
         ]
-        return out, f"first {n} characters kept"
+        return out, Message("pii.detail.prefix", characters=n)
     if mode in ("age", "ranges"):
         numbers = [pd.to_numeric(c, errors="coerce") for c in frames]
         if numbers[0].notna().sum() == 0:
-            raise DataError(
-                f"Column '{column.name}' has no numbers to put into ranges; "
-                "pick another action for it."
-            )
+            raise DataError(Message("pii.no_numbers", column=str(column.name)))
         if mode == "age":
             width = int(arg or 10)
             out = [
@@ -163,7 +174,7 @@ def _generalise(
                 ).astype("str")
                 for n in numbers
             ]
-            return out, f"bands of {width}"
+            return out, Message("pii.detail.bands", width=width)
         bins = int(arg or 5)
         edges = np.unique(
             np.nanquantile(numbers[0].to_numpy(dtype=float), np.linspace(0, 1, bins + 1))
@@ -174,7 +185,7 @@ def _generalise(
         cuts = [-np.inf, *edges[1:-1], np.inf]
         labels = [_range_label(lo, hi) for lo, hi in itertools.pairwise(cuts)]
         out = [pd.cut(n, cuts, labels=labels).astype("str").where(n.notna()) for n in numbers]
-        return out, f"{len(labels)} ranges from the data's quantiles"
+        return out, Message("pii.detail.ranges", ranges=len(labels))
     raise ValueError(f"Unknown generalisation {option!r}.")
 
 
@@ -238,7 +249,7 @@ def anonymise(
         if act.action not in ACTIONS:
             raise ValueError(f"Unknown action {act.action!r}; use one of {', '.join(ACTIONS)}.")
         if act.column not in data.columns:
-            raise DataError(f"There is no column '{act.column}'; scan the table again.")
+            raise DataError(Message("pii.no_column", column=str(act.column)))
         if act.action == "keep":
             continue
         others = [held[act.column]] if held is not None and act.column in held else []
@@ -247,27 +258,29 @@ def anonymise(
             data = data.drop(columns=act.column)
             if held is not None and act.column in held:
                 held = held.drop(columns=act.column)
-            detail = "column removed"
+            detail: Message = Message("pii.detail.dropped")
         elif act.action == "hash":
             data[act.column] = _hash(data[act.column], salt)
             if others:
                 held[act.column] = _hash(others[0], salt)  # type: ignore[index]
-            detail = "replaced by a salted SHA-256 hash (16 hex characters)"
+            detail = Message("pii.detail.hashed")
         elif act.action == "mask":
             data[act.column] = data[act.column].map(mask_text).astype("str")
             if others:
                 held[act.column] = others[0].map(mask_text).astype("str")  # type: ignore[index]
-            detail = (
-                "e-mails, phones, ids, card and account numbers and IPs replaced by placeholders"
-            )
+            detail = Message("pii.detail.masked")
         else:
             option = option or _default_generalise(act.column, data[act.column])
             try:
                 out, detail = _generalise(data[act.column], option, others)
             except (ValueError, TypeError) as exc:
                 raise DataError(
-                    f"Column '{act.column}' cannot be generalised as '{option}' ({exc}); "
-                    "pick another option or action."
+                    Message(
+                        "pii.cannot_generalise",
+                        column=str(act.column),
+                        option=option,
+                        error=str(exc),
+                    )
                 ) from exc
             data[act.column] = out[0]
             if others:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lepton_core.core import DataError, JsonMixin
+from lepton_core.core import DataError, JsonMixin, Message
 from lepton_core.data import _pii_zh as zh
 
 __all__ = ["KINDS", "KIND_LABELS", "ColumnFinding", "ScanReport", "scan_table"]
@@ -44,17 +44,17 @@ KINDS = (
     "free_text",
 )
 KIND_LABELS = {
-    "person_name": "person names",
-    "email": "e-mail addresses",
-    "phone": "phone numbers",
-    "national_id": "national ids (SSN, NI number, resident ID)",
-    "payment_card": "payment card numbers",
-    "bank_account": "bank account numbers (IBAN)",
-    "ip_address": "IP addresses",
-    "street_address": "street addresses",
-    "postcode": "postcodes",
-    "date_of_birth": "dates of birth",
-    "free_text": "free text with personal data",
+    "person_name": Message("pii.kind.person_name"),
+    "email": Message("pii.kind.email"),
+    "phone": Message("pii.kind.phone"),
+    "national_id": Message("pii.kind.national_id"),
+    "payment_card": Message("pii.kind.payment_card"),
+    "bank_account": Message("pii.kind.bank_account"),
+    "ip_address": Message("pii.kind.ip_address"),
+    "street_address": Message("pii.kind.street_address"),
+    "postcode": Message("pii.kind.postcode"),
+    "date_of_birth": Message("pii.kind.date_of_birth"),
+    "free_text": Message("pii.kind.free_text"),
 }
 
 # What a careful analyst would do with each kind: identifiers that carry no signal
@@ -300,7 +300,9 @@ def _mostly_cjk(value: str) -> bool:
     return bool(letters) and len(_CJK.findall(value)) / letters >= 0.3
 
 
-def _free_text(values: list[str], *, nlp: bool, notes: list[str]) -> tuple[float, list[str], str]:
+def _free_text(
+    values: list[str], *, nlp: bool, notes: list[Message | str]
+) -> tuple[float, list[str], Message | str]:
     """Score, kinds inside and reason for a text column (0 when nothing personal)."""
     values = [v[:MAX_TEXT] for v in values[:TEXT_VALUES]]
     kinds_in = [_text_kinds(v) for v in values]
@@ -315,18 +317,26 @@ def _free_text(values: list[str], *, nlp: bool, notes: list[str]) -> tuple[float
         try:
             found = nlp_kinds(latin)
         except DataError as exc:
-            if str(exc) not in notes:
-                notes.append(str(exc))
+            note = exc.args[0] if exc.args else str(exc)  # a Message, to show in any language
+            if note not in notes:
+                notes.append(note)
     learned = sum(1 for k in found if k - {"location"}) / len(found) if found else 0.0
     places = sum(1 for k in found if "location" in k) / len(found) if found else 0.0
     contains = sorted(set().union(*kinds_in, *found) - {"location"})
     if strong < 0.05 and learned < _NLP_SHARE:
         return 0.0, [], ""
     hit = max(strong, learned)
-    inside = ", ".join(KIND_LABELS[k] for k in contains)
-    reason = f"free text; {hit:.0%} of values contain {inside}"
-    if places >= 0.05:
-        reason += f" ({places:.0%} mention places)"
+    inside: Message | str = ""
+    for k in contains:
+        inside = (
+            Message("pii.list", first=inside, then=KIND_LABELS[k]) if inside else KIND_LABELS[k]
+        )
+    reason = Message(
+        "pii.reason.free_text",
+        share=hit,
+        kinds=inside,
+        places=Message("pii.reason.places", share=places) if places >= 0.05 else "",
+    )
     return 0.5 + 0.5 * min(hit / 0.3, 1.0), contains, reason
 
 
@@ -377,7 +387,7 @@ class ColumnFinding(JsonMixin):
         One of :data:`KINDS`, or None when no personal data was found.
     confidence : float
         0-1; how sure the scanner is of ``kind`` (or of the quasi-identifier flag).
-    evidence : str
+    evidence : Message or str
         A short reason ("header 'email'; 98% of sampled values are e-mail addresses").
     quasi_identifier : bool
         The column can help single people out in combination with others.
@@ -390,7 +400,7 @@ class ColumnFinding(JsonMixin):
     column: str
     kind: str | None
     confidence: float
-    evidence: str
+    evidence: Message | str
     quasi_identifier: bool
     suggested: str
     contains: list[str] = field(default_factory=list)
@@ -407,7 +417,7 @@ class ScanReport(JsonMixin):
     findings: list[ColumnFinding]
     n_rows: int
     n_sampled: int
-    notes: list[str] = field(default_factory=list)
+    notes: list[Message | str] = field(default_factory=list)
 
     @property
     def personal(self) -> list[ColumnFinding]:
@@ -425,13 +435,15 @@ class ScanReport(JsonMixin):
         raise KeyError(column)
 
 
-def _scan_column(name: str, column: pd.Series, *, nlp: bool, notes: list[str]) -> ColumnFinding:
+def _scan_column(
+    name: str, column: pd.Series, *, nlp: bool, notes: list[Message | str]
+) -> ColumnFinding:
     header = _header_kind(name)
     quasi = _is_quasi_header(name)
     values = [str(v).strip() for v in column.dropna().tolist()]
     values = [v for v in values if v]
     scores: dict[str, float] = {}
-    reasons: dict[str, str] = {}
+    reasons: dict[str, Message] = {}
     contains: list[str] = []
     is_date = pd.api.types.is_datetime64_any_dtype(column)
     numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
@@ -459,7 +471,7 @@ def _scan_column(name: str, column: pd.Series, *, nlp: bool, notes: list[str]) -
         share = _share(values, check)
         if share:
             scores[kind] = share
-            reasons[kind] = f"{share:.0%} of sampled values look like {KIND_LABELS[kind]}"
+            reasons[kind] = Message("pii.reason.values", share=share, kind=KIND_LABELS[kind])
     if values and not numeric and not is_date:
         places = _share(values, zh.is_cn_place)
         if places >= 0.8:
@@ -477,9 +489,11 @@ def _scan_column(name: str, column: pd.Series, *, nlp: bool, notes: list[str]) -
                 # often towns or products (Kelheim, Lippstadt): not enough without a header.
                 score = min(score, 0.55)
             scores["person_name"] = score
-            reasons["person_name"] = f"{named:.0%} of values are shaped like names"
-            if given:
-                reasons["person_name"] += f", {given:.0%} contain a common given name"
+            reasons["person_name"] = Message(
+                "pii.reason.names",
+                share=named,
+                given=Message("pii.reason.given_names", share=given) if given else "",
+            )
         address = scores.get("street_address", 0.0)
         if _is_text(values) and address < 0.6:
             score, contains, reason = _free_text(values, nlp=nlp, notes=notes)
@@ -490,13 +504,14 @@ def _scan_column(name: str, column: pd.Series, *, nlp: bool, notes: list[str]) -
         quasi = True
         if header == "date_of_birth":
             scores["date_of_birth"] = 1.0
-            reasons["date_of_birth"] = "dates in a birth-date column"
+            reasons["date_of_birth"] = Message("pii.reason.birth_dates")
     if header is not None:
         base = scores.get(header, 0.0)
         # A matching header raises a partial value match; a header alone (values the
         # validators cannot check, or a numeric column) is moderate evidence.
         scores[header] = min(1.0, 0.6 + 0.4 * base) if base or not values else max(base, 0.55)
-        reasons[header] = f"header '{name}'" + (f"; {reasons[header]}" if header in reasons else "")
+        also = Message("pii.reason.also", reason=reasons[header]) if header in reasons else ""
+        reasons[header] = Message("pii.reason.header", name=name, also=also)
         if header in ("postcode", "date_of_birth"):
             quasi = True
     kind, confidence = None, 0.0
@@ -508,10 +523,10 @@ def _scan_column(name: str, column: pd.Series, *, nlp: bool, notes: list[str]) -
     if kind == "postcode" and header != "postcode":
         # Five-digit numbers are as often amounts or codes; without the header stay quiet.
         kind, confidence = (None, 0.0) if "-" not in " ".join(values[:50]) else (kind, confidence)
-    evidence = reasons.get(kind, "") if kind else ""
+    evidence: Message | str = reasons.get(kind, "") if kind else ""
     if quasi and not kind:
         confidence = 0.6
-        evidence = f"'{name}' can single people out together with other columns"
+        evidence = Message("pii.reason.quasi", name=name)
     if kind is None and quasi:
         suggested = (
             "generalise" if (numeric or is_date or _parses_as_dates(column.dropna())) else "keep"
@@ -554,6 +569,6 @@ def scan_table(
         One finding per column; advisory, not a compliance guarantee.
     """
     sample = df.sample(min(sample_rows, len(df)), random_state=seed) if len(df) else df
-    notes: list[str] = []
+    notes: list[Message | str] = []
     findings = [_scan_column(str(name), sample[name], nlp=nlp, notes=notes) for name in df.columns]
     return ScanReport(findings=findings, n_rows=len(df), n_sampled=len(sample), notes=notes)

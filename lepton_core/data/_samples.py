@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lepton_core.core import DataError
+from lepton_core.core import DataError, Message
 
 __all__ = ["Sample", "list_samples", "load_sample"]
 
@@ -45,8 +45,8 @@ class Sample:
     """
 
     name: str
-    title: str
-    description: str
+    title: Message | str
+    description: Message | str
     train: pd.DataFrame
     test: pd.DataFrame | None
     target: str
@@ -58,11 +58,8 @@ class Sample:
 def _adult() -> Sample:
     return Sample(
         name="adult",
-        title="Adult census income",
-        description=(
-            "US census records from 1994; predict whether a person earns more than $50K a "
-            "year, and check whether the model treats men and women, races and ages alike."
-        ),
+        title=Message("sample.adult.title"),
+        description=Message("sample.adult.description"),
         train=pd.read_parquet(_FOLDER / "adult_train.parquet"),
         test=pd.read_parquet(_FOLDER / "adult_test.parquet"),
         target="Y",
@@ -82,11 +79,8 @@ def _wine() -> Sample:
     frame["cultivar"] = pd.Series(bunch.target_names[bunch.target], dtype="str")
     return Sample(
         name="wine",
-        title="Wine cultivars",
-        description=(
-            "Chemical analysis of 178 Italian wines; predict which of three cultivars "
-            "(class_0, class_1, class_2) a wine comes from."
-        ),
+        title=Message("sample.wine.title"),
+        description=Message("sample.wine.description"),
         train=frame,
         test=None,
         target="cultivar",
@@ -109,11 +103,8 @@ def _diabetes() -> Sample:
     frame["sex"] = frame["sex"].astype(int).astype("str")
     return Sample(
         name="diabetes",
-        title="Diabetes progression",
-        description=(
-            "Ten baseline measurements of 442 diabetes patients; predict a measure of disease "
-            "progression one year later. Sex is coded '1'/'2' as in the source."
-        ),
+        title=Message("sample.diabetes.title"),
+        description=Message("sample.diabetes.description"),
         train=frame,
         test=None,
         target="progression",
@@ -129,12 +120,8 @@ def _diabetes() -> Sample:
 def _sst2() -> Sample:
     return Sample(
         name="sst2",
-        title="Movie review sentiment (SST-2)",
-        description=(
-            "Sentences from movie reviews labelled positive or negative; fine-tune a text "
-            "model to read the sentiment of a sentence. 4,000 training sentences and the "
-            "872-sentence development set as the test set."
-        ),
+        title=Message("sample.sst2.title"),
+        description=Message("sample.sst2.description"),
         train=pd.read_parquet(_FOLDER / "sst2_train.parquet"),
         test=pd.read_parquet(_FOLDER / "sst2_test.parquet"),
         target="sentiment",
@@ -172,5 +159,5 @@ def load_sample(name: str) -> Sample:
         loader = _SAMPLES[name]
     except KeyError:
         valid = ", ".join(f"'{n}'" for n in _SAMPLES)
-        raise DataError(f"There is no sample named '{name}'; pick one of {valid}") from None
+        raise DataError(Message("sample.unknown", name=name, names=valid)) from None
     return loader()

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from lepton_core.core import JsonMixin, TrainingError
+from lepton_core.core import JsonMixin, Message, TrainingError
 
 __all__ = [
     "DEFAULT_MAX_GRAD_NORM",
@@ -122,7 +122,7 @@ class PrivacyReport(JsonMixin):
     expected_batch_size: int
     n_train: int
     poisson_sampling: bool = True
-    notes: list[str] = field(default_factory=list)
+    notes: list[Message | str] = field(default_factory=list)
 
 
 def default_delta(n: int) -> float:

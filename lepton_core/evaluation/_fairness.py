@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lepton_core.core import TASKS, DataError, JsonMixin, Task, whole_number_setting
+from lepton_core.core import TASKS, DataError, JsonMixin, Message, Task, whole_number_setting
 from lepton_core.evaluation._metrics import EvalReport, _as_arrays, _sorted_labels, evaluate
 
 __all__ = [
@@ -88,7 +88,7 @@ class FairnessReport(JsonMixin):
         Groups with fewer than ``min_group_rows`` rows: shown, never in the headline.
     min_group_rows : int
         The least rows a group needs to count in the headline figures.
-    note : str or None
+    note : Message or None
         In words, why there are no gaps (fewer than two groups large enough), or which
         small groups were left out of them; None when every group counted.
     """
@@ -106,7 +106,7 @@ class FairnessReport(JsonMixin):
     worst_group: dict[str, Any]
     small_groups: list[str] = field(default_factory=list)
     min_group_rows: int = SMALL_GROUP
-    note: str | None = None
+    note: Message | str | None = None
 
     @property
     def measured_groups(self) -> list[str]:
@@ -284,10 +284,7 @@ def fairness_report(
     groups_series, binned = _groups(sensitive_features)
     groups = [str(g) for g in groups_series.cat.categories]
     if len(groups) < 2:
-        raise DataError(
-            f"The column '{attribute}' has a single group, so fairness cannot be compared; "
-            "pick a column with at least two groups."
-        )
+        raise DataError(Message("fairness.single_group", column=attribute))
     sf = groups_series.astype(str).to_numpy()
 
     positive = None
@@ -347,8 +344,10 @@ def _min_rows(value: int | None) -> int:
     return min_group_rows(value)
 
 
-def _rows(count: int) -> str:
-    return f"{count:,} row" if count == 1 else f"{count:,} rows"
+def _rows(count: int) -> Message:
+    return (
+        Message("fairness.row", rows=count) if count == 1 else Message("fairness.rows", rows=count)
+    )
 
 
 def _note(
@@ -357,28 +356,27 @@ def _note(
     small: list[str],
     by_group: dict[str, dict[str, Any]],
     least: int,
-) -> str | None:
+) -> Message | None:
     """Why the headline has no gaps, or which groups it leaves out, in words."""
     if not small:
         return None
-    listed = ", ".join(f"'{g}' ({_rows(by_group[g]['count'])})" for g in small)
+    listed: Message | str = ""
+    for g in small:
+        group = Message("fairness.group", group=g, rows=_rows(by_group[g]["count"]))
+        listed = Message("fairness.list", first=listed, then=group) if listed else group
     if len(large) >= 2:
-        return (
-            f"Groups with fewer than {least} rows are left out of the gaps and the worst "
-            f"group, as figures from so few rows are mostly chance: {listed}."
-        )
+        return Message("fairness.small_left_out", least=least, groups=listed)
     if large:
-        head = (
-            f"Only one group of {attribute}, '{large[0]}' ({_rows(by_group[large[0]]['count'])}), "
-            f"has at least {least} rows"
+        head = Message(
+            "fairness.only_one_large",
+            attribute=attribute,
+            group=large[0],
+            rows=_rows(by_group[large[0]]["count"]),
+            least=least,
         )
     else:
-        head = f"No group of {attribute} has {least} rows or more"
-    return (
-        f"{head}, so the gap between groups cannot be measured fairly: figures from fewer "
-        f"rows are mostly chance. The smaller groups are {listed}. Collect more rows of "
-        "each group, or compare broader groups."
-    )
+        head = Message("fairness.none_large", attribute=attribute, least=least)
+    return Message("fairness.not_comparable", head=head, groups=listed)
 
 
 def fairness_reports(
@@ -450,7 +448,7 @@ def infer_positive_label(values: Any) -> Any:
     """The label that counts as the positive outcome, by the rule in the module docstring."""
     labels = _sorted_labels(pd.Series(np.asarray(values).ravel()).dropna().to_numpy())
     if not labels:
-        raise DataError("There are no labels to pick a positive class from; give a label column.")
+        raise DataError(Message("fairness.no_labels"))
     for value in labels:
         if str(value).strip().lower() in _YES:
             return value
@@ -468,10 +466,7 @@ def _resolve_positive(positive_label: Any, values: np.ndarray) -> Any:
     if str(positive_label) in by_text:
         return by_text[str(positive_label)]
     shown = ", ".join(repr(v) for v in present[:5])
-    raise DataError(
-        f"The positive label {positive_label!r} is not among the labels ({shown}); "
-        "pick one of those values."
-    )
+    raise DataError(Message("fairness.unknown_positive", label=repr(positive_label), labels=shown))
 
 
 def _finite(value: Any) -> float | None:
@@ -547,21 +542,12 @@ def audit_predictions(
     sensitive = list(sensitive or [])
     _check_columns(df, [label, prediction, *sensitive])
     if not sensitive:
-        raise DataError(
-            "No sensitive attribute was given, so fairness cannot be checked; "
-            "pick at least one column such as sex, race or age."
-        )
+        raise DataError(Message("fairness.no_sensitive"))
     if df[label].isna().all():
-        raise DataError(
-            f"The label column '{label}' has no values; pick the column that holds the "
-            "true outcomes."
-        )
+        raise DataError(Message("audit.empty_labels", label=label))
     rows = df[df[label].notna() & df[prediction].notna()]
     if rows.empty:
-        raise DataError(
-            f"No row has both a label and a prediction in '{prediction}'; pick the column "
-            "that holds the predictions."
-        )
+        raise DataError(Message("audit.no_pairs", prediction=prediction))
     y_true = rows[label].to_numpy()
     pred = rows[prediction]
     task = _audit_task(rows[label])
@@ -569,36 +555,31 @@ def audit_predictions(
     y_proba = classes = pos = None
     if task == "regression":
         if threshold is not None or not pd.api.types.is_numeric_dtype(pred):
-            raise DataError(
-                f"The label column '{label}' holds measurements, so the prediction column "
-                f"'{prediction}' must hold predicted numbers and no threshold; pick that column."
-            )
+            raise DataError(Message("audit.measurements", label=label, prediction=prediction))
         y_pred = pred.to_numpy(dtype=float)
     else:
         classes = _sorted_labels(pd.unique(y_true))
         if len(classes) < 2:
-            raise DataError(
-                f"The label column '{label}' holds a single value ({classes[0]!r}), so accuracy "
-                "and fairness cannot be measured; pick a column with at least two outcomes."
-            )
+            raise DataError(Message("audit.single_value", label=label, value=repr(classes[0])))
         if task == "binary":
             pos = _resolve_positive(positive, y_true)
             classes = [next(v for v in classes if v != pos), pos]
         if _is_score(pred, threshold):
             if task != "binary":
                 raise DataError(
-                    f"The prediction column '{prediction}' holds scores but the label column "
-                    f"'{label}' has {len(classes)} outcomes; pick the column with predicted labels."
+                    Message(
+                        "audit.scores_multiclass",
+                        prediction=prediction,
+                        label=label,
+                        outcomes=len(classes),
+                    )
                 )
             threshold_used = 0.5 if threshold is None else float(threshold)
             score = pred.to_numpy(dtype=float)
             y_pred = np.where(score >= threshold_used, classes[1], classes[0])
             y_proba = np.column_stack([1.0 - score, score])
         elif threshold is not None:
-            raise DataError(
-                f"The prediction column '{prediction}' holds labels, not scores, so a "
-                "threshold does not apply; leave the threshold empty."
-            )
+            raise DataError(Message("audit.labels_threshold", prediction=prediction))
         else:
             y_pred = _match_labels(pred, classes, prediction)
 
@@ -625,7 +606,7 @@ def _check_columns(df: pd.DataFrame, columns: list[str]) -> None:
     if unknown:
         names = ", ".join(f"'{c}'" for c in unknown)
         have = ", ".join(str(c) for c in df.columns[:12]) + (", …" if df.shape[1] > 12 else "")
-        raise DataError(f"The table has no column {names}; pick from its columns: {have}.")
+        raise DataError(Message("audit.no_column", columns=names, have=have))
 
 
 def _audit_task(labels: pd.Series) -> Task:
@@ -655,8 +636,4 @@ def _match_labels(pred: pd.Series, values: list[Any], column: str) -> np.ndarray
     if text.isin(list(by_text)).all():
         return text.map(by_text).to_numpy()
     example = pred[~text.isin(list(by_text))].iloc[0]
-    raise DataError(
-        f"The prediction column '{column}' holds values the label column never has "
-        f"(e.g. '{example}'); pick the column with predicted labels or give a threshold "
-        "for scores."
-    )
+    raise DataError(Message("audit.unknown_prediction", column=column, example=str(example)))

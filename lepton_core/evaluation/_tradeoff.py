@@ -11,11 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lepton_core.core import DataError, JsonMixin
+from lepton_core.core import DataError, JsonMixin, Message
 
 __all__ = ["GAPS", "Tradeoff", "TradeoffPoint", "tradeoff", "tradeoff_figure"]
 
 GAPS = ("demographic_parity_difference", "equalized_odds_difference")
+_GAP_NAMES = {
+    "demographic_parity_difference": Message("tradeoff.gap.parity"),
+    "equalized_odds_difference": Message("tradeoff.gap.odds"),
+}
 
 
 @dataclass
@@ -92,8 +96,11 @@ def _axis_range(values: list[float], pad: float = 0.05) -> list[float]:
     return [low, high] if high > low else [0.0, 1.0]
 
 
-def tradeoff_figure(result: Tradeoff) -> Any:
-    """Scatter of accuracy against the gap; the front drawn as a line; run ids as customdata."""
+def tradeoff_figure(result: Tradeoff, *, language: str = "en") -> Any:
+    """Scatter of accuracy against the gap; the front drawn as a line; run ids as customdata.
+
+    Titles, legend and hover text are written in ``language`` (``"en"`` or ``"zh"``).
+    """
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -113,13 +120,15 @@ def tradeoff_figure(result: Tradeoff) -> Any:
                     p.label + (f" · ε {p.epsilon:.2f}" if p.epsilon is not None else "")
                     for p in pts
                 ],
-                hovertemplate="%{hovertext}<br>gap %{x:.3f} · accuracy %{y:.3f}<extra></extra>",
+                hovertemplate=Message("tradeoff.hover").render(language),
                 marker={
                     "size": 13 if on_front else 9,
                     "symbol": ["diamond" if p.epsilon is not None else "circle" for p in pts],
                     "color": "#d62728" if on_front else "#7f7f7f",
                 },
-                name="Pareto front" if on_front else "other runs",
+                name=(Message("tradeoff.front") if on_front else Message("tradeoff.others")).render(
+                    language
+                ),
             )
         )
     front = result.front
@@ -139,8 +148,12 @@ def tradeoff_figure(result: Tradeoff) -> Any:
     fig.update_xaxes(range=_axis_range([p.gap for p in result.points]))
     fig.update_yaxes(range=_axis_range([p.accuracy for p in result.points]))
     fig.update_layout(
-        xaxis_title=f"{result.gap.replace('_', ' ')} by {result.attribute} (lower is fairer)",
-        yaxis_title="test accuracy",
+        xaxis_title=Message(
+            "tradeoff.x",
+            gap=_GAP_NAMES.get(result.gap, result.gap.replace("_", " ")),
+            attribute=result.attribute,
+        ).render(language),
+        yaxis_title=Message("tradeoff.y").render(language),
         height=420,
         margin={"t": 30},
         legend={"orientation": "h"},

@@ -24,12 +24,13 @@ from typing import Any
 
 import pandas as pd
 
-from lepton_core.core import ExplainError, NotFittedError
+from lepton_core.core import ExplainError, Message, NotFittedError
 from lepton_core.explain import _agnostic, _linear, _text, _tree
 from lepton_core.explain._base import (
     ExplainProgress,
     Explanation,
     compile_shap,
+    join_notes,
     sample_positions,
     summarize,
 )
@@ -69,6 +70,10 @@ _STRATEGIES = (_text, _tree, _linear, _agnostic)
 def _strategy(model: Any) -> Any:
     if not hasattr(model, "final_estimator_"):
         raise NotFittedError("This model has not been trained yet; train it before explaining it.")
+    # A family in a higher package (images) brings its own strategy: explain never imports it.
+    own = getattr(model, "explain_strategy", None)
+    if own is not None:
+        return own
     for strategy in _STRATEGIES:
         if strategy.supports(model):
             return strategy
@@ -86,19 +91,16 @@ def rows_to_explain(model: Any, n_rows: int, max_rows: int | None = None) -> int
     return min(n_rows, limit)
 
 
-def _model_columns(model: Any, frame: pd.DataFrame, what: str) -> pd.DataFrame:
+def _model_columns(model: Any, frame: pd.DataFrame, what: Message) -> pd.DataFrame:
     if not isinstance(frame, pd.DataFrame):
         raise ValueError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}.")
     columns = list(model.feature_names_in_)
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         names = ", ".join(repr(c) for c in missing)
-        raise ExplainError(
-            f"The {what} lacks the model's column(s) {names}; add them or use a table"
-            " with the columns the model was trained on."
-        )
+        raise ExplainError(Message("explain.error.columns", what=what, columns=names))
     if frame.empty:
-        raise ExplainError(f"The {what} has no rows; pass at least one row to explain.")
+        raise ExplainError(Message("explain.error.no_rows", what=what))
     return frame[columns]
 
 
@@ -153,18 +155,22 @@ def explain(
         max_rows = strategy.DEFAULT_MAX_ROWS
     if max_rows < 1:
         raise ValueError(f"max_rows must be at least 1, got {max_rows}.")
-    X = _model_columns(model, X, "data to explain")
-    background = X if background is None else _model_columns(model, background, "background")
+    X = _model_columns(model, X, Message("explain.error.data"))
+    if background is not None:
+        background = _model_columns(model, background, Message("explain.error.background"))
+    else:
+        background = X
     positions = sample_positions(len(X), max_rows, seed)
     rows = X if len(positions) == len(X) else X.iloc[positions]
     if progress is not None:
         progress(0, len(rows))  # the count starts; a stop request counts from the first chunk
     expl = strategy.explain(model, rows, background, seed, progress)
     expl.positions = positions[: len(expl.values)].tolist()
-    notes = []
-    if len(rows) < len(X):
-        notes.append(f"Explained a seeded sample of {len(rows):,} of {len(X):,} rows (max_rows).")
-    if len(expl.values) < len(rows):
-        notes.append(f"Stopped after {len(expl.values):,} of {len(rows):,} rows.")
-    expl.note = " ".join([*notes, expl.note]).strip()
+    expl.note = join_notes(
+        Message("explain.note.sample", rows=len(rows), total=len(X)) if len(rows) < len(X) else "",
+        Message("explain.note.stopped", done=len(expl.values), rows=len(rows))
+        if len(expl.values) < len(rows)
+        else "",
+        expl.note,
+    )
     return expl

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lepton_core.core import Message
 from lepton_core.explain._base import (
     ExplainProgress,
     Explanation,
@@ -136,8 +137,7 @@ def explain(
         model_output,
         explainer=NAME,
         output_space=raw_space(model),
-        note=(
-            f"Permutation SHAP on the original columns ({PERMUTATIONS} forward-and-back"
-            f" permutation(s) per row against {len(reference)} background rows)."
+        note=Message(
+            "explain.note.permutation", permutations=PERMUTATIONS, background=len(reference)
         ),
     )

@@ -17,13 +17,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lepton_core.core import JsonMixin
+from lepton_core.core import JsonMixin, Message
 
 #: ``progress(done, total)`` after each chunk of rows explained; True asks to stop.
 ExplainProgress = Callable[[int, int], bool | None]
 
 #: How a raw model output is read, by task: the margin SHAP explains.
 RAW_SPACE = {"binary": "log-odds", "multiclass": "raw score", "regression": "value"}
+
+
+def join_notes(*notes: Message | str) -> Message | str:
+    """Sentences of an :attr:`Explanation.note` as one note, each kept in its own Message."""
+    joined: Message | str = ""
+    for note in notes:
+        if note:
+            joined = Message("explain.note.join", first=joined, then=note) if joined else note
+    return joined
 
 
 def raw_space(model: Any) -> str:
@@ -58,7 +67,7 @@ class Explanation(JsonMixin):
         The explained rows' original values (``None`` where missing).
     model_output : list
         The model's output for those rows, shape ``(n_rows, n_outputs)``.
-    note : str
+    note : Message or str
         Anything the reader should know, e.g. that the rows are a sample.
     tokens : list of list of str, optional
         Text models only: each row's tokens, as the substrings of its text
@@ -87,7 +96,7 @@ class Explanation(JsonMixin):
     base_values: list[float]
     data: list[dict]
     model_output: list
-    note: str = ""
+    note: Message | str = ""
     tokens: list[list[str]] | None = None
     row_base_values: list | None = None
     classes: list[str] | None = None
@@ -367,7 +376,7 @@ def build(
     *,
     explainer: str,
     output_space: str,
-    note: str = "",
+    note: Message | str = "",
 ) -> Explanation:
     """Assemble an :class:`Explanation` from values on the model's original columns.
 

@@ -35,17 +35,14 @@ import dataclasses
 
 import numpy as np
 
-from lepton_core.explain._base import Explanation
+from lepton_core.core import Message
+from lepton_core.explain._base import Explanation, join_notes
 
 __all__ = ["LINK_SPACES", "PROBABILITY_NOTE", "to_probability"]
 
 #: The output spaces :func:`to_probability` converts; others are returned as they are.
 LINK_SPACES = ("log-odds", "raw score")
-PROBABILITY_NOTE = (
-    "Contributions in probability: the SHAP values in log-odds were rescaled along the"
-    " path from the base value to the prediction, so that they add up to the predicted"
-    " probability."
-)
+PROBABILITY_NOTE = Message("explain.note.probability")
 _NODES = 48
 
 
@@ -147,5 +144,5 @@ def to_probability(expl: Explanation) -> Explanation:
         base_values=np.asarray(global_base, dtype=float).reshape(k).tolist(),
         model_output=model_output.tolist(),
         row_base_values=row_bases,
-        note=f"{expl.note} {PROBABILITY_NOTE}".strip(),
+        note=join_notes(expl.note, PROBABILITY_NOTE),
     )

@@ -40,12 +40,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lepton_core.core import Message
 from lepton_core.explain._base import (
     ExplainProgress,
     Explanation,
     class_names,
     import_shap,
     in_chunks,
+    join_notes,
     output_names,
     raw_space,
     records,
@@ -185,12 +187,7 @@ def explain(
     # Stopped early: the texts explained so far.
     done = len(values)
     X, texts, model_output = X.iloc[:done], texts[:done], model_output[:done]
-    precision = (
-        ""
-        if twin is None
-        else " Partly masked texts scored in bfloat16; the unmasked and fully masked text in"
-        " float32."
-    )
+    precision = "" if twin is None else Message("explain.note.bfloat16")
     return Explanation(
         explainer=NAME,
         output_space=raw_space(model),
@@ -200,11 +197,8 @@ def explain(
         base_values=np.asarray(bases, dtype=float).reshape(len(X), -1).mean(axis=0).tolist(),
         data=records(pd.DataFrame({column: texts}, index=X.index)),
         model_output=model_output.tolist(),
-        note=(
-            f"Token SHAP: Partition explainer, {MAX_EVALS} masked texts per row (tokens"
-            f" masked with {mask!r}). Base value + token values = model output; how well"
-            " the token values approximate Shapley values depends on the masker."
-            f"{precision}"
+        note=join_notes(
+            Message("explain.note.tokens", evals=MAX_EVALS, mask=repr(mask)), precision
         ),
         tokens=tokens,
         row_base_values=bases,

@@ -15,6 +15,7 @@ from typing import Any
 from lepton_core.core import (
     JobError,
     LeptonError,
+    Message,
     TrainerCallback,
     TrainerControl,
     TrainerState,
@@ -22,7 +23,7 @@ from lepton_core.core import (
 )
 from lepton_core.jobs._executors import Executor
 from lepton_core.jobs._progress import AutoProgress, JobProgress
-from lepton_core.jobs._store import Job, JobStore, _executor, max_jobs
+from lepton_core.jobs._store import Job, JobStore, _executor, _sentence, max_jobs
 from lepton_core.runs import AutoConfig, MitigationConfig, TrainConfig, run_auto, train
 from lepton_core.workspace import Workspace
 
@@ -88,7 +89,7 @@ def cancel_job(job_id: str, *, workspace: Workspace | None = None) -> Job:
     """Stop a job's worker (or take it off the queue) and mark it cancelled."""
     store = JobStore(workspace or Workspace())
     job = store.get(job_id)
-    if not store.finish(job_id, "cancelled", error="Cancelled by the user."):
+    if not store.finish(job_id, "cancelled", error=Message("jobs.cancelled")):
         return store.get(job_id)
     handle = job.handle or (str(job.pid) if job.pid else None)
     if handle:
@@ -127,7 +128,7 @@ def run_job(
             config = TrainConfig.from_dict(job.config)
             result = train(config, callbacks=callbacks, workspace=workspace)
     except LeptonError as exc:
-        store.finish(job_id, "failed", error=str(exc))
+        store.finish(job_id, "failed", error=_sentence(exc))
         store.promote()
         raise
     except BaseException as exc:
@@ -135,9 +136,7 @@ def run_job(
         store.finish(
             job_id,
             "failed",
-            error=str(full)
-            if full
-            else "An unexpected error stopped training; open the job's log for the details.",
+            error=_sentence(full) if full else Message("jobs.unexpected"),
         )
         store.promote()
         raise

@@ -25,7 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from lepton_core.core import JobError, JsonMixin, whole_number_setting
+from lepton_core.core import JobError, JsonMixin, Message, whole_number_setting
 from lepton_core.jobs._executors import (
     Executor,
     LocalExecutor,
@@ -41,7 +41,7 @@ __all__ = ["Job", "JobStore", "max_jobs"]
 ACTIVE = ("queued", "running")
 _T = jobs_table
 _SPAWN_GRACE = 60.0  # a claimed job whose worker never recorded a pid is given up after this
-_GONE = "The training process stopped without finishing; start the job again."
+_GONE = Message("jobs.gone")
 
 
 def max_jobs(value: int | None = None) -> int:
@@ -86,7 +86,7 @@ class Job(JsonMixin):
     run_id: str | None = None
     model_name: str | None = None
     model_version: int | None = None
-    error: str | None = None
+    error: Message | str | None = None
     log_path: str = ""
 
     @property
@@ -191,6 +191,10 @@ class JobStore:
     def finish(self, job_id: str, status: str, **values: Any) -> bool:
         """Move an active job to ``status``; False when it had already ended (e.g. cancelled)."""
         values = {"status": status, "ended": time.time(), **values}
+        if isinstance(
+            values.get("error"), Message
+        ):  # kept as its id and values, to show in any language
+            values["error"] = json.dumps(values["error"].to_dict())
         query = sa.update(_T).where(_T.c.id == job_id, _T.c.status.in_(ACTIVE)).values(values)
         with self._db.begin() as conn:
             return conn.execute(query).rowcount == 1
@@ -322,7 +326,7 @@ class JobStore:
         try:
             handle = executor.start(job.id, job.command, self.log_path(job.id))
         except JobError as exc:
-            self.finish(job.id, "failed", error=str(exc))
+            self.finish(job.id, "failed", error=_sentence(exc))
             return self.get(job.id)
         pid = int(handle) if executor.name == "local" else None
         self.update(job.id, handle=handle, pid=pid)
@@ -337,10 +341,17 @@ class JobStore:
         data = dict(row)
         for key in ("progress", "config", "command"):
             data[key] = json.loads(data[key]) if data[key] else {}
+        if (data.get("error") or "").startswith('{"id": '):  # a Message (see finish)
+            data["error"] = json.loads(data["error"])
         data["progress"] = progress_for(data["kind"], data["progress"])
         job = Job.from_dict(data)
         job.log_path = str(self.log_path(job.id))
         return job
+
+
+def _sentence(exc: BaseException) -> Message | str:
+    """An error's sentence: its Message where it was raised with one, else its text."""
+    return exc.args[0] if exc.args and isinstance(exc.args[0], Message) else str(exc)
 
 
 def _count_running() -> sa.Select:

@@ -30,6 +30,7 @@ from sklearn.base import BaseEstimator
 from lepton_core.core import (
     TASKS,
     DataError,
+    Message,
     ModelError,
     NotFittedError,
     Task,
@@ -194,9 +195,9 @@ class LeptonModel(BaseEstimator):
         if len(X) != len(y):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)}.")
         if len(X) == 0:
-            raise DataError("The training table has no rows; load a table with data first.")
+            raise DataError(Message("model.no_rows"))
         if X.shape[1] == 0:
-            raise DataError("There are no feature columns; keep at least one besides the target.")
+            raise DataError(Message("model.no_features"))
         X = self._learn_schema(X)
         y = self._learn_target(y)
         valid = None
@@ -245,9 +246,7 @@ class LeptonModel(BaseEstimator):
         """Class probabilities, shape ``(n, n_classes)`` in the order of ``classes_``."""
         self._check_fitted()
         if not is_classification(self.task):
-            raise ModelError(
-                "This regression model predicts numbers, not class probabilities; call predict."
-            )
+            raise ModelError(Message("model.no_proba"))
         return self._proba(self._prepare(X))
 
     def raw_output(self, X: pd.DataFrame) -> np.ndarray:
@@ -312,7 +311,7 @@ class LeptonModel(BaseEstimator):
 
         Parameter names in the trial are prefixed by family, so one study can hold several.
         """
-        raise TrainingError(f"Auto cannot search {cls.title}; pick another family.")
+        raise TrainingError(Message("model.not_searchable", family=cls.title))
 
     @classmethod
     def refit_params(cls, params: dict[str, Any], rounds: int | None) -> dict[str, Any] | None:
@@ -323,10 +322,7 @@ class LeptonModel(BaseEstimator):
 
     def private(self, options: Any) -> LeptonModel:
         """This unfitted model's differentially private variant, trained with DP-SGD."""
-        raise TrainingError(
-            "Differential privacy is available for the neural network (mlp) and text "
-            "families; choose one, or train without the privacy option."
-        )
+        raise TrainingError(Message("model.no_privacy"))
 
     def privacy_note(self) -> str:
         """What the Train page adds under the privacy options for these settings."""
@@ -337,9 +333,7 @@ class LeptonModel(BaseEstimator):
 
         The output is ``"probabilities"``, ``"raw"`` (logits) or ``"value"`` (regression).
         """
-        raise ModelError(
-            f"A {self.title} model cannot be exported to ONNX yet; export the MLflow folder."
-        )
+        raise ModelError(Message("model.no_onnx", family=self.title))
 
     def onnx_scorer(self, graph: bytes, output: str) -> Any:
         """What scores like this model with ``graph`` (from :meth:`to_onnx`) in onnxruntime."""
@@ -354,10 +348,7 @@ class LeptonModel(BaseEstimator):
                 f"use one of {', '.join(COMPRESSION_METHODS)}."
             )
         if method not in self.int8_methods:
-            raise ModelError(
-                "int8 compression applies to the neural network (MLP) and text models; tree "
-                "and linear models have no weight matrices worth quantising."
-            )
+            raise ModelError(Message("model.no_int8"))
         return quantise(self, method)
 
     def _quantise_network(self, network: Any) -> Any:
@@ -407,7 +398,7 @@ class LeptonModel(BaseEstimator):
 
     def _check_fitted(self) -> None:
         if not self.__sklearn_is_fitted__():
-            raise NotFittedError(f"This {self.title} model is not trained yet; fit it before use.")
+            raise NotFittedError(Message("model.not_fitted", family=self.title))
 
     def _learn_schema(self, X: pd.DataFrame) -> pd.DataFrame:
         """Learn column names, kinds and categories; return ``X`` cleaned."""
@@ -425,9 +416,7 @@ class LeptonModel(BaseEstimator):
         X = as_frame(X, self.feature_names_in_)
         for name in self.feature_names_in_:
             if name not in X.columns:
-                raise ModelError(
-                    f"The input has no column '{name}'; send every column the model was trained on."
-                )
+                raise ModelError(Message("model.missing_column", column=str(name)))
         return X
 
     def _clean(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -448,37 +437,26 @@ class LeptonModel(BaseEstimator):
             try:
                 classes = np.unique(values[~pd.isna(values)])
             except TypeError:
-                raise DataError(
-                    "The target mixes numbers and text; make every value of the target one type."
-                ) from None
+                raise DataError(Message("model.mixed_target")) from None
             if len(classes) < 2:
-                raise DataError("The target column has one class; pick a column with at least two.")
+                raise DataError(Message("model.one_class"))
             if self.task == "binary" and len(classes) > 2:
-                raise DataError(
-                    f"The target has {len(classes)} classes but the task is binary; "
-                    "choose the multiclass task or a target with two values."
-                )
+                raise DataError(Message("model.not_binary", classes=len(classes)))
             self.classes_ = classes
         return self._encode_target(values)
 
     def _encode_target(self, y: Any) -> np.ndarray:
         values = target_values(y)
         if pd.isna(values).any():
-            raise DataError("The target has missing values; drop those rows before training.")
+            raise DataError(Message("model.missing_target"))
         if not is_classification(self.task):
             try:
                 return values.astype(np.float64)
             except (TypeError, ValueError):
-                raise DataError(
-                    "The target has values that are not numbers; "
-                    "pick a numeric target or a classification task."
-                ) from None
+                raise DataError(Message("model.not_numbers")) from None
         codes = pd.Index(self.classes_).get_indexer(values)
         if (codes < 0).any():
-            raise DataError(
-                f"The validation target has the value {values[codes < 0][0]!r}, "
-                "which training never saw; use a validation set drawn from the same data."
-            )
+            raise DataError(Message("model.unseen_label", value=repr(values[codes < 0][0])))
         return codes
 
     def _loss(self, X: pd.DataFrame, y: np.ndarray) -> float:

@@ -340,10 +340,7 @@ def train_private(
             )
     report = dp.report(
         epochs=len(outcome.history),
-        notes=[
-            "Validation rows choose the best epoch; they come from the same private "
-            "table, so the guarantee covers the training rows."
-        ],
+        notes=[Message("dp.note.validation_epoch")],
     )
     return dp.network, outcome, report
 

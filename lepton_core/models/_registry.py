@@ -36,6 +36,7 @@ _FAMILIES = {
     "mlp": "lepton_core.models._mlp:MLPModel",
     "text": "lepton_core.text:TextModel",
     "ngram": "lepton_core.text:NgramTextModel",
+    "image": "lepton_core.images:ImageModel",
     "mitigated": "lepton_core.models._mitigated:MitigatedModel",
 }
 

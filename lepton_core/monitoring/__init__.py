@@ -1,6 +1,6 @@
 """monitoring: how a deployed model's inputs drift, and how its accuracy and fairness hold up."""
 
-from lepton_core.monitoring._alerts import Alert, Limits, check_alerts
+from lepton_core.monitoring._alerts import Alert, Limits, check_alerts, send_alerts
 from lepton_core.monitoring._drift import (
     PSI_MAJOR,
     PSI_MODERATE,
@@ -8,6 +8,15 @@ from lepton_core.monitoring._drift import (
     FeatureDrift,
     data_drift,
     psi,
+)
+from lepton_core.monitoring._live import (
+    LiveReport,
+    TrafficWindow,
+    analyse_log,
+    live_from_log,
+    live_report,
+    traffic_windows,
+    workspace_limits,
 )
 from lepton_core.monitoring._reference import compare_with_training, training_reference
 from lepton_core.monitoring._trend import (
@@ -36,13 +45,21 @@ __all__ = [
     "FairnessWindow",
     "FeatureDrift",
     "Limits",
+    "LiveReport",
     "PerformanceTrend",
     "PerformanceWindow",
+    "TrafficWindow",
+    "analyse_log",
     "check_alerts",
     "compare_with_training",
     "data_drift",
     "fairness_trend",
+    "live_from_log",
+    "live_report",
     "performance_trend",
     "psi",
+    "send_alerts",
+    "traffic_windows",
     "training_reference",
+    "workspace_limits",
 ]

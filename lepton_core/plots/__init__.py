@@ -22,7 +22,14 @@ from lepton_core.plots._explain import (
     importance_figure,
     waterfall_figure,
 )
-from lepton_core.plots._monitoring import drift_column_figure, drift_overview_figure
+from lepton_core.plots._monitoring import (
+    drift_column_figure,
+    drift_overview_figure,
+    fairness_trend_figure,
+    live_report_html,
+    performance_trend_figure,
+    traffic_figure,
+)
 from lepton_core.plots._text import token_highlight_html, token_importance_figure
 from lepton_core.plots._training import training_curves_figure
 
@@ -38,14 +45,18 @@ __all__ = [
     "drift_overview_figure",
     "fairness_group_figure",
     "fairness_rates_figure",
+    "fairness_trend_figure",
     "importance_figure",
+    "live_report_html",
     "missing_values_figure",
+    "performance_trend_figure",
     "pr_figure",
     "residual_figure",
     "roc_figure",
     "token_highlight_html",
     "token_importance_figure",
     "token_length_figure",
+    "traffic_figure",
     "training_curves_figure",
     "waterfall_figure",
 ]

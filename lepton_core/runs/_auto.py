@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from lepton_core.core import CallbackList, LeptonError, TrainerCallback, TrainingError
+from lepton_core.core import CallbackList, LeptonError, Message, TrainerCallback, TrainingError
 from lepton_core.models import family_class, family_title
 from lepton_core.runs._search import (
     DIRECTIONS,
@@ -112,12 +112,10 @@ def run_auto(
     else:
         search_in_process(config, trial_data, board, deadline)
     if board.cancelled:
-        raise TrainingError("The Auto search was cancelled; start it again when you are ready.")
+        raise TrainingError(Message("runs.auto_cancelled"))
     search_seconds = round(time.time() - board.started, 2)
     if not board.ranked:
-        raise TrainingError(
-            "No Auto trial finished within the budget; give it more time (e.g. 120 s)."
-        )
+        raise TrainingError(Message("runs.auto_no_trial"))
     best = board.ranked[0]
     if reads == "text":
         notes += _baseline_notes(config, board, metric)
@@ -145,7 +143,7 @@ def run_auto(
             "auto_seconds": str(search_seconds),
             "auto_backend": "ray" if address else "optuna",
             "auto_refit": str(refitted).lower(),
-            **({"auto_language": language.name} if language is not None else {}),
+            **({"auto_language": str(language.name)} if language is not None else {}),
             **({"auto_notes": " ".join(notes)[:2000]} if notes else {}),
         },
     )

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lepton_core.core import JsonMixin, ModelError
+from lepton_core.core import JsonMixin, Message, ModelError
 from lepton_core.models import LeptonModel
 from lepton_core.runs._training import TrainConfig, split_run_data
 from lepton_core.workspace import Workspace
@@ -63,10 +63,7 @@ def to_onnx(model: LeptonModel) -> tuple[bytes, str]:
     """
     if model.compression_ is not None:
         if model.compression_.graph is None:
-            raise ModelError(
-                "A PyTorch int8 version has no ONNX form; export the version it was made from, "
-                "or compress that one with ONNX int8."
-            )
+            raise ModelError(Message("runs.int8_no_onnx"))
         return model.compression_.graph, "value" if model.task == "regression" else "raw"
     return model.to_onnx()
 

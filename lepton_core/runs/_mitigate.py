@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lepton_core.core import CallbackList, JsonMixin, ModelError, TrainingError
+from lepton_core.core import CallbackList, JsonMixin, Message, ModelError, TrainingError
 from lepton_core.evaluation import (
     EvalReport,
     FairnessReport,
@@ -152,23 +152,17 @@ def mitigate_run(
     run = parent.run
     family = family_class(run.family)
     if family is MitigatedModel:
-        raise ModelError("This run is already mitigated; pick the run it was made from.")
+        raise ModelError(Message("runs.already_mitigated"))
     if not family.mitigable:
-        raise ModelError(
-            f"Fairness mitigation is not available for a {family.title}; compare its "
-            "groups on this page instead."
-        )
+        raise ModelError(Message("runs.not_mitigable", family=family.title))
     if run.task != "binary":
-        raise ModelError(
-            "fairlearn's mitigations here need a yes/no (binary) target; "
-            "pick a run with a binary task."
-        )
+        raise ModelError(Message("runs.mitigate_binary"))
     config = TrainConfig.from_dict(workspace.load_report(run_id, "config"))
     # The run's own split: the mitigated model is scored on the rows its parent was.
     data = prepare_data(replace(config, data=f"dataset:{run.dataset_id}"), workspace)
     info, split = data.info, data.split
     if sensitive not in split.train.columns:
-        raise ModelError(f"The data set has no column '{sensitive}'; pick one of its columns.")
+        raise ModelError(Message("runs.no_sensitive_column", column=sensitive))
     base = workspace.load_model(run.model_name, run.model_version)
     model = MitigatedModel(
         task="binary",
@@ -191,7 +185,7 @@ def mitigate_run(
         sensitive_features=fit_part[sensitive].to_numpy(),
     )
     if cb.control.should_stop:
-        raise TrainingError("Mitigation was cancelled; start it again when you are ready.")
+        raise TrainingError(Message("runs.mitigation_cancelled"))
     mitigation = {
         "method": method,
         "title": METHOD_TITLES[method],

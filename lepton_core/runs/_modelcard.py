@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lepton_core.core import JsonMixin, Message, in_language
+from lepton_core.data import ACTION_TITLES, AnonymisationStep
 from lepton_core.evaluation import bootstrap_intervals
 from lepton_core.models import COMPRESSION_METHODS, METHOD_TITLES
 from lepton_core.runs._reports import load_run_reports
@@ -85,6 +86,8 @@ class ModelCard(JsonMixin):
         ds = self.dataset
 
         def say(text: object) -> str:
+            if isinstance(text, dict) and {"id", "values"} <= set(text):
+                text = Message.from_dict(text)  # a note inside ``fairness``, read back from JSON
             return in_language(text, language)
 
         params = ", ".join(f"`{k}={v}`" for k, v in sorted(self.params.items()))
@@ -268,13 +271,15 @@ def _fairness_rows(report: Any) -> dict[str, Any]:
 def _privacy_facts(workspace: Workspace, run_id: str) -> list[Message | str]:
     facts: list[Message | str] = []
     anonymisation = workspace.find_report(run_id, "anonymisation") or {}
-    for step in anonymisation.get("steps") or []:
-        detail = Message("card.detail", detail=step["detail"]) if step.get("detail") else ""
+    for stored in anonymisation.get("steps") or []:
+        # The detail was stored as a Message's id and values (or, before that, as text).
+        step = AnonymisationStep.from_dict({"option": None, "detail": "", **stored})
+        detail = Message("card.detail", detail=step.detail) if step.detail else ""
         facts.append(
             Message(
                 "card.anonymised",
-                column=str(step.get("column")),
-                action=str(step.get("action")),
+                column=str(step.column),
+                action=ACTION_TITLES.get(step.action, str(step.action)),
                 detail=detail,
             )
         )

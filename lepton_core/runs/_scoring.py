@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from lepton_core.core import JsonMixin, ModelError
+from lepton_core.core import JsonMixin, Message, ModelError
 from lepton_core.data import InputSchema
 from lepton_core.explain import Explanation, explain
 from lepton_core.models import LeptonModel
@@ -91,10 +91,7 @@ def load_bundle(
     """
     info = workspace.model_version(name, version)
     if require_published and not info.published:
-        raise ModelError(
-            f"Model '{info.name}' version {info.version} is not published; "
-            "ask its owner to publish it on the Deploy page."
-        )
+        raise ModelError(Message("runs.not_published", model=info.name, version=info.version))
     run = info.run_id
     background = workspace.load_report(run, "background")
     schema = workspace.load_input_schema(run)

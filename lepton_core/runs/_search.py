@@ -19,7 +19,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lepton_core.core import CallbackList, JsonMixin, LeptonError, TrainingError, is_classification
+from lepton_core.core import (
+    CallbackList,
+    JsonMixin,
+    LeptonError,
+    Message,
+    TrainingError,
+    is_classification,
+)
 from lepton_core.evaluation import evaluate, fairness_reports
 from lepton_core.models import family_class, family_names, make_model
 from lepton_core.runs._training import PreparedData, TrainConfig, TrainResult
@@ -171,34 +178,32 @@ def check_config(
     metric = config.metric or default_metric(task)
     allowed = ("accuracy", "roc_auc", "f1") if is_classification(task) else ("r2", "rmse", "mae")  # type: ignore[arg-type]
     if reads == "text" and not is_classification(task):  # type: ignore[arg-type]
-        raise TrainingError(
-            "Text models classify and cannot predict numbers; pick a target with classes "
-            "for a text data set."
-        )
+        raise TrainingError(Message("runs.text_regression"))
     if metric not in allowed:
         raise TrainingError(
-            f"Auto cannot rank {task} models by '{metric}'; pick one of {', '.join(allowed)}."
+            Message("runs.bad_metric", task=task, metric=metric, allowed=", ".join(allowed))
         )
     searchable = family_names(reads=reads, searchable=True)
     unknown = [f for f in families if f not in searchable]
     if unknown or not families:
         raise TrainingError(
-            f"Auto cannot search the families {unknown or '[]'}; pick from {', '.join(searchable)}."
+            Message("runs.bad_families", families=str(unknown or "[]"), known=", ".join(searchable))
         )
     if not config.budget_s > 0:
-        raise TrainingError("The time budget must be more than 0 seconds; give e.g. 60.")
+        raise TrainingError(Message("runs.no_budget"))
     if config.parallel_trials is not None and config.parallel_trials < 1:
-        raise TrainingError("parallel_trials must be at least 1; give e.g. 4, or leave it unset.")
+        raise TrainingError(Message("runs.parallel_trials"))
     if config.fairness_limit is not None:
         if config.fairness_metric not in FAIRNESS_LIMITS:
             raise TrainingError(
-                f"Auto cannot limit '{config.fairness_metric}'; "
-                f"pick one of {', '.join(FAIRNESS_LIMITS)}."
+                Message(
+                    "runs.bad_limit",
+                    metric=str(config.fairness_metric),
+                    allowed=", ".join(FAIRNESS_LIMITS),
+                )
             )
         if not is_classification(task):  # type: ignore[arg-type]
-            raise TrainingError(
-                "A fairness limit applies to classification; remove it for a regression target."
-            )
+            raise TrainingError(Message("runs.limit_regression"))
     return metric
 
 

@@ -9,7 +9,7 @@ import tempfile
 import time
 from typing import Any
 
-from lepton_core.core import LeptonError, TrainingError
+from lepton_core.core import LeptonError, Message, TrainingError
 from lepton_core.runs._search import (
     DIRECTIONS,
     AutoConfig,
@@ -57,11 +57,7 @@ def connect_ray(address: str) -> bool:
     if ray.is_initialized():
         return False  # e.g. a notebook or a test that called ray.init itself
     if address.startswith(("http://", "https://")) and not os.environ.get("RAY_ADDRESS"):
-        raise TrainingError(
-            f"{address} is a Ray dashboard address, which runs jobs, not Tune trials; start "
-            "Auto as a job (it runs on the cluster), or set ray_address to the cluster "
-            "(ray://head:10001, or auto on a node)."
-        )
+        raise TrainingError(Message("runs.ray_dashboard", address=address))
     try:
         if address == "local":
             ray.init(configure_logging=False, log_to_driver=False)
@@ -71,10 +67,7 @@ def connect_ray(address: str) -> bool:
         else:
             ray.init(address=address, configure_logging=False, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise TrainingError(
-            f"The Ray cluster at {address} does not answer ({exc}); check the address "
-            "(ray://head:10001, auto, local) or leave it unset to search in this process."
-        ) from exc
+        raise TrainingError(Message("runs.ray_silent", address=address, error=str(exc))) from exc
     return True
 
 
@@ -87,10 +80,7 @@ def search_ray(
         from ray import tune
         from ray.tune.search.optuna import OptunaSearch
     except ImportError as exc:
-        raise TrainingError(
-            "Auto on Ray needs Ray Tune; pip install 'ray[default,tune]', "
-            "or unset LEPTON_RAY_ADDRESS to search in this process."
-        ) from exc
+        raise TrainingError(Message("runs.ray_tune")) from exc
     import optuna
 
     optuna.logging.set_verbosity(logging.WARNING)
@@ -181,10 +171,7 @@ def search_ray(
             tuner.fit()
     except (RuntimeError, tune.TuneError, ray.exceptions.RayError) as exc:
         # Trial errors stay in Tune; this is the cluster failing (e.g. workers killed).
-        raise TrainingError(
-            f"The Auto trials on Ray failed ({first_line(exc)}); check the "
-            "cluster's resources and logs, or unset LEPTON_RAY_ADDRESS to search in this process."
-        ) from exc
+        raise TrainingError(Message("runs.ray_failed", error=first_line(exc))) from exc
     finally:
         if started_ray:
             ray.shutdown()

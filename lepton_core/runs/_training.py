@@ -14,7 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from lepton_core.core import CallbackList, DataError, JsonMixin, TrainerCallback, TrainingError
+from lepton_core.core import (
+    CallbackList,
+    DataError,
+    JsonMixin,
+    Message,
+    TrainerCallback,
+    TrainingError,
+)
 from lepton_core.data import (
     CleanupStep,
     DataSplit,
@@ -178,7 +185,7 @@ def _store(
     schema = infer_schema(df)
     target = config.target or suggest_target(df, schema)
     if target is None:
-        raise DataError("No column can serve as the target; name one with --target.")
+        raise DataError(Message("runs.no_target"))
     text_column = config.text_column or ""
     if not text_column and _reads_text(config.model):
         text_column = _first_text_column(schema, target)
@@ -196,9 +203,10 @@ def _store(
 
 
 def _reads_text(family: str) -> bool:
-    """Whether ``family`` learns from one text column (an unknown name does not)."""
+    """Whether ``family`` learns from one text column (an unknown name does not); image
+    families read one too, of image references."""
     try:
-        return family_class(family).reads == "text"
+        return family_class(family).reads in ("text", "image")
     except ValueError:
         return False
 
@@ -215,10 +223,7 @@ def _data_family(schema: Schema, target: str, text_column: str | None) -> str:
 def _first_text_column(schema: Schema, target: str) -> str:
     names = [c.name for c in schema.columns if c.kind == "text" and c.name != target]
     if not names:
-        raise DataError(
-            "The data set has no free-text column for a text model; "
-            "pick a table with a column of sentences, or a tabular model."
-        )
+        raise DataError(Message("runs.no_text_column"))
     return names[0]
 
 
@@ -267,10 +272,7 @@ def prepare_data(config: TrainConfig, workspace: Workspace) -> PreparedData:
     if _reads_text(config.model):
         column = config.text_column or info.text_column or _first_text_column(schema, info.target)
         if column not in df.columns or column == info.target:
-            raise DataError(
-                f"There is no text column '{column}' besides the target; "
-                "pick one of the table's text columns."
-            )
+            raise DataError(Message("runs.unknown_text_column", column=column))
         info.text_column = column
         # Text models read one column, as written; the other columns stay for fairness.
         x_train, x_valid, x_test = (
@@ -280,10 +282,7 @@ def prepare_data(config: TrainConfig, workspace: Workspace) -> PreparedData:
         return PreparedData(info, schema, split, [column], x_train, x_valid, x_test)
     features = schema.feature_columns(info.target)
     if not features:
-        raise DataError(
-            "The table has no column a model can learn from besides the target; "
-            "add numeric or categorical columns."
-        )
+        raise DataError(Message("runs.no_features"))
     x_train, x_valid, x_test = (
         prepare_features(part, schema, info.target)
         for part in (split.train, split.valid, split.test)
@@ -309,7 +308,7 @@ def train(
     families = family_names()
     if config.model and config.model not in families:
         raise TrainingError(
-            f"There is no model family '{config.model}'; pick one of {', '.join(families)}."
+            Message("runs.unknown_family", family=config.model, known=", ".join(families))
         )
     workspace = workspace or Workspace()
     cb = CallbackList(callbacks)
@@ -342,7 +341,7 @@ def train(
         progress=cb.step,
     )
     if cb.control.should_stop:
-        raise TrainingError("Training was cancelled; start it again when you are ready.")
+        raise TrainingError(Message("runs.training_cancelled"))
     lap("fit")
 
     privacy: PrivacyReport | None = getattr(model, "privacy_", None)
@@ -471,7 +470,7 @@ def record_run(
         progress=lambda done, total: cb.advance(done, total, unit=unit),
     )
     if cb.control.should_stop:
-        raise TrainingError("Training was cancelled; start it again when you are ready.")
+        raise TrainingError(Message("runs.training_cancelled"))
     shap_summary = summarize(explanation)
     lap("explain")
 

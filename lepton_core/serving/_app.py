@@ -10,12 +10,18 @@
   records in, labels and probabilities (and SHAP contributions) out;
 - ``POST /models/{name}/versions/{version}/batch``: a table file in, the scored
   table back as CSV;
+- ``POST /models/{name}/feedback``: true answers for logged predictions, by the
+  ``prediction_id`` each prediction came back with (or by a record key);
 - the Open Inference Protocol v2 (``/v2/...``), so KServe, MLServer and Triton
   clients can call the same models.
 
 Each resource is an ``APIRouter`` in its own module (``_health``, ``_models``,
-``_predict``, ``_v2``); this module joins them, and the API key check and the
-shared state are dependencies (``_state``).
+``_predict``, ``_feedback``, ``_v2``); this module joins them, and the API key check and
+the shared state are dependencies (``_state``).
+
+Every prediction (predict, batch, v2 infer) is logged in the workspace's prediction log
+with its latency and the key's id, off the request's path (see
+:class:`lepton_core.workspace.PredictionLog`); ``$LEPTON_PREDICTION_LOG=off`` turns that off.
 
 Every response carries :data:`SECURITY_HEADERS` (``nosniff``, ``no-store``, no framing)
 and no ``server`` banner; an expired API key gets a 401 that says so.
@@ -27,6 +33,9 @@ plain name. Bad input gets a 4xx whose message names the field; never a 5xx.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -35,7 +44,7 @@ from fastapi.responses import JSONResponse
 
 from lepton_core.core import LeptonError, ModelError, WorkspaceError
 from lepton_core.data import visible_name
-from lepton_core.serving import _health, _models, _predict, _v2
+from lepton_core.serving import _feedback, _health, _models, _predict, _v2
 from lepton_core.serving._state import (
     MAX_BODY_BYTES,
     Forbidden,
@@ -43,7 +52,7 @@ from lepton_core.serving._state import (
     ServingState,
     Unauthorised,
 )
-from lepton_core.workspace import ApiKeyStore, Workspace
+from lepton_core.workspace import ApiKeyStore, Workspace, capture_enabled, prediction_log
 
 __all__ = [
     "DEFAULT_HOST",
@@ -65,6 +74,7 @@ def create_app(
     require_key: bool = True,
     max_body_bytes: int = MAX_BODY_BYTES,
     runtime: str = "native",
+    log_predictions: bool | None = None,
 ) -> FastAPI:
     """The API over one workspace's registered models.
 
@@ -80,6 +90,9 @@ def create_app(
     runtime : str
         ``"native"`` (the model itself) or ``"onnx"``: predictions come from the model's
         ONNX export run by onnxruntime (explanations still come from the model).
+    log_predictions : bool, optional
+        Log every prediction in the workspace's prediction log; by default unless
+        ``$LEPTON_PREDICTION_LOG`` is ``off``.
     """
     if runtime not in ("native", "onnx"):
         raise ValueError(f"runtime must be 'native' or 'onnx', got {runtime!r}")
@@ -90,6 +103,7 @@ def create_app(
         description="Predictions, SHAP explanations and metadata of the workspace's models.",
         # No redirects: a path that is not an endpoint is a 404, never another endpoint.
         redirect_slashes=False,
+        lifespan=_lifespan,
     )
     app.state.serving = ServingState(
         workspace=ws,
@@ -98,6 +112,9 @@ def create_app(
         runtime=runtime,
         require_key=require_key,
         max_body_bytes=max_body_bytes,
+        log=prediction_log(ws)
+        if (capture_enabled() if log_predictions is None else log_predictions)
+        else None,
     )
     app.add_middleware(_BodyLimit, limit=max_body_bytes)  # type: ignore[arg-type]
     # Added last, so outermost: every answer carries them, 401 and 413 included.
@@ -110,11 +127,22 @@ def create_app(
         _health.router,
         _models.router,
         _predict.router,
+        _feedback.router,
         _v2.server_router,
         _v2.models_router,
     ):
         app.include_router(router)
     return app
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    # uvicorn re-raises SIGTERM once it has stopped, so the process ends without running
+    # atexit: the queued predictions are written here, while the server shuts down.
+    log = app.state.serving.log
+    if log is not None:
+        await asyncio.to_thread(log.flush)
 
 
 async def _unauthorised(request: Request, exc: Exception) -> JSONResponse:

@@ -31,10 +31,13 @@ _OWNER_APPS: dict[str, FastAPI] = {}
 
 
 def try_predict(workspace: Workspace, name: str, version: int, records: list[dict]) -> TryResult:
-    """Call the predict endpoint in process, as the workspace's owner (no key needed)."""
+    """Call the predict endpoint in process, as the workspace's owner (no key needed).
+
+    Not logged: the owner trying a model is not traffic to monitor.
+    """
     key = str(workspace.root.resolve())
     if key not in _OWNER_APPS:
-        _OWNER_APPS[key] = create_app(workspace, require_key=False)
+        _OWNER_APPS[key] = create_app(workspace, require_key=False, log_predictions=False)
     with TestClient(_OWNER_APPS[key]) as client:
         start = time.perf_counter()
         response = client.post(

@@ -5,18 +5,19 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, UploadFile
+from fastapi import APIRouter, Depends, Request, UploadFile
 from fastapi.responses import Response
 
 from lepton_core.core import DataError
 from lepton_core.data import load_table
 from lepton_core.runs import ModelBundle, score_table, to_csv
+from lepton_core.serving._capture import Capture
 from lepton_core.serving._schemas import (
     ExplainResponse,
+    LoggedPrediction,
     PredictRequest,
     PredictResponse,
     RecordExplanation,
-    RecordPrediction,
     plain,
 )
 from lepton_core.serving._state import (
@@ -33,7 +34,7 @@ router = APIRouter(tags=["models"], dependencies=[Depends(authorised)])
 
 def predictions(
     bundle: ModelBundle, records: list[dict[str, Any]], scorer: Any
-) -> list[RecordPrediction]:
+) -> list[LoggedPrediction]:
     """Labels (and class probabilities) of ``records`` from ``scorer``.
 
     Raises
@@ -45,7 +46,7 @@ def predictions(
     labels, proba = scorer.predict_records(records, bundle.input_schema)
     classes = [str(c) for c in bundle.model.classes_] if proba is not None else []
     out = [
-        RecordPrediction(
+        LoggedPrediction(
             label=plain(label),
             probabilities=(
                 dict(zip(classes, map(float, proba[i]), strict=True)) if proba is not None else None
@@ -92,13 +93,16 @@ def predict(
     name: str,
     version: str,
     body: PredictRequest,
+    request: Request,
     state: Annotated[ServingState, Depends(serving_state)],
 ) -> PredictResponse:
     bundle = state.models.get(name, version)
+    with Capture(state, request, bundle, "api") as capture:
+        scored = predictions(bundle, body.records, state.models.scorer(bundle))
+        for p, pid in zip(scored, capture.done(body.records, scored), strict=True):
+            p.prediction_id = pid
     return PredictResponse(
-        model=bundle.version.name,
-        version=bundle.version.version,
-        predictions=predictions(bundle, body.records, state.models.scorer(bundle)),
+        model=bundle.version.name, version=bundle.version.version, predictions=scored
     )
 
 
@@ -159,21 +163,25 @@ def explain_records(
 
 @router.post(
     "/models/{name}/versions/{version}/batch",
-    summary="Score a table file (CSV, TSV, Parquet, JSON Lines); the result comes back as CSV",
+    summary="Score a table file (CSV, TSV, Parquet, JSON Lines); the result comes back as CSV "
+    "(with a prediction_id column when the server logs predictions)",
     response_class=Response,
 )
 def batch(
     name: str,
     version: str,
     file: UploadFile,
+    request: Request,
     state: Annotated[ServingState, Depends(serving_state)],
 ) -> Response:
     bundle = state.models.get(name, version)
-    # The upload's name only picks the format; it never becomes a path.
-    table = load_table(
-        file.file.read(), filename=_safe_name(file.filename), max_bytes=state.max_body_bytes
-    )
-    scored = score_table(bundle, table)
+    with Capture(state, request, bundle, "batch") as capture:
+        # The upload's name only picks the format; it never becomes a path.
+        table = load_table(
+            file.file.read(), filename=_safe_name(file.filename), max_bytes=state.max_body_bytes
+        )
+        # Each chunk of rows is logged as it is scored.
+        scored = score_table(bundle, table, log=state.log, caller=capture.caller)
     # Formula-like text cells are escaped for spreadsheets (see runs.to_csv).
     return Response(to_csv(scored), media_type="text/csv")
 

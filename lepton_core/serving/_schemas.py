@@ -10,6 +10,9 @@ from lepton_core.data import MAX_RECORDS
 
 __all__ = [
     "ExplainResponse",
+    "FeedbackResponse",
+    "Label",
+    "LoggedPrediction",
     "PredictRequest",
     "PredictResponse",
     "Record",
@@ -36,10 +39,34 @@ class RecordPrediction(BaseModel):
     probabilities: dict[str, float] | None = None
 
 
+class LoggedPrediction(RecordPrediction):
+    # The id to send the true answer back with (POST /models/{name}/feedback); null when
+    # the server does not log predictions.
+    prediction_id: str | None = None
+
+
 class PredictResponse(BaseModel):
     model: str
     version: int
-    predictions: list[RecordPrediction]
+    predictions: list[LoggedPrediction]
+
+
+class Label(BaseModel):
+    """A prediction's true answer, found by its ``prediction_id`` or by a ``key``: one input
+    column and its value, e.g. ``{"customer_id": "C-17"}`` (every logged prediction of that
+    record gets the label)."""
+
+    prediction_id: str | None = Field(default=None, max_length=64)
+    key: dict[str, Value] | None = Field(default=None, min_length=1, max_length=1)
+    label: str | int | float | bool
+
+
+class FeedbackResponse(BaseModel):
+    model: str
+    labelled: int
+    unknown: int
+    # Up to ten of the ids or keys that matched no logged prediction.
+    unknown_examples: list[str]
 
 
 class RecordExplanation(RecordPrediction):

@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from lepton_core.core import ModelError
 from lepton_core.runs import ModelBundle, load_bundle, onnx_scorer, to_onnx
-from lepton_core.workspace import ApiKeyStore, ModelVersionInfo, Workspace
+from lepton_core.workspace import ApiKeyStore, ModelVersionInfo, PredictionLog, Workspace
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -120,6 +120,8 @@ class ServingState:
         Whether routes behind :func:`authorised` need a valid key.
     max_body_bytes : int
         The largest request body (and uploaded table) accepted.
+    log : PredictionLog or None
+        Where predictions are logged; None when logging is off.
     """
 
     workspace: Workspace
@@ -128,6 +130,7 @@ class ServingState:
     runtime: str
     require_key: bool
     max_body_bytes: int
+    log: PredictionLog | None = None
 
 
 async def serving_state(request: Request) -> ServingState:
@@ -166,14 +169,17 @@ def authorised(
     """Refuse a request without an active API key as ``Authorization: Bearer <key>``, and a
     predict-only key's request for a version that is not published.
 
-    Sets ``request.state.published_only`` for the routes that list versions.
+    Sets ``request.state.published_only`` for the routes that list versions, and
+    ``request.state.caller`` (the key's id, empty without keys) for the prediction log.
     """
     request.state.published_only = False
+    request.state.caller = ""
     if not state.require_key:
         return
     token = credentials.credentials if credentials is not None else None
     key = state.keys.verify(token)
     if key is not None:
+        request.state.caller = key.id
         if key.role == "predict":
             _published_only(request, state)
         return

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from lepton_core.core import DataError
 from lepton_core.data import visible_name
 from lepton_core.runs import ModelBundle
+from lepton_core.serving._capture import Capture
 from lepton_core.serving._health import is_ready
 from lepton_core.serving._predict import predictions
 from lepton_core.serving._schemas import RecordPrediction, V2Request
@@ -66,11 +67,20 @@ def v2_model_ready(name: str, state: State, version: str = "latest") -> dict[str
     return {"name": bundle.version.name, "ready": True}
 
 
-def v2_infer(name: str, body: V2Request, state: State, version: str = "latest") -> dict[str, Any]:
+def v2_infer(
+    name: str, body: V2Request, request: Request, state: State, version: str = "latest"
+) -> dict[str, Any]:
     bundle = state.models.get(name, version)
-    records = _v2_records(body, bundle)
-    scored = predictions(bundle, records, state.models.scorer(bundle))
-    return _v2_response(bundle, scored, body.id)
+    with Capture(state, request, bundle, "v2") as capture:
+        records = _v2_records(body, bundle)
+        scored = predictions(bundle, records, state.models.scorer(bundle))
+        ids = capture.done(records, scored)
+    out = _v2_response(bundle, scored, body.id)
+    if state.log is not None:
+        # The protocol's response has a free-form "parameters" object: the ids go there,
+        # in the order of the rows, for the feedback endpoint.
+        out["parameters"] = {"prediction_ids": ids}
+    return out
 
 
 # The same three routes for the latest version and for a given one.

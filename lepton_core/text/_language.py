@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from lepton_core.core import JsonMixin
+from lepton_core.core import JsonMixin, Message
 from lepton_core.text._ngram import token_pattern
 
 __all__ = [
@@ -71,19 +71,32 @@ _SCRIPT_RES = tuple((name, re.compile(f"[{chars}]")) for name, chars in _SCRIPTS
 # A single script names the language only where one language dominates its use.
 _SCRIPT_LANGUAGE = {"Hangul": "ko", "Greek": "el", "Hebrew": "he", "Thai": "th"}
 _NAMES = {
-    "en": "English",
-    "zh": "Chinese",
-    "ja": "Japanese",
-    "ko": "Korean",
-    "el": "Greek",
-    "he": "Hebrew",
-    "th": "Thai",
-    "fr": "French",
-    "de": "German",
-    "es": "Spanish",
-    "pt": "Portuguese",
-    "it": "Italian",
-    "nl": "Dutch",
+    "en": Message("language.en"),
+    "zh": Message("language.zh"),
+    "ja": Message("language.ja"),
+    "ko": Message("language.ko"),
+    "el": Message("language.el"),
+    "he": Message("language.he"),
+    "th": Message("language.th"),
+    "fr": Message("language.fr"),
+    "de": Message("language.de"),
+    "es": Message("language.es"),
+    "pt": Message("language.pt"),
+    "it": Message("language.it"),
+    "nl": Message("language.nl"),
+}
+_SCRIPT_NAMES = {
+    "Latin": Message("language.script.latin"),
+    "Han": Message("language.script.han"),
+    "Kana": Message("language.script.kana"),
+    "Hangul": Message("language.script.hangul"),
+    "Cyrillic": Message("language.script.cyrillic"),
+    "Greek": Message("language.script.greek"),
+    "Arabic": Message("language.script.arabic"),
+    "Hebrew": Message("language.script.hebrew"),
+    "Devanagari": Message("language.script.devanagari"),
+    "Thai": Message("language.script.thai"),
+    "Other": Message("language.script.other"),
 }
 # The commonest function words, without those other lists share ("a", "in", "die", "so").
 _FUNCTION_WORDS = {
@@ -139,14 +152,16 @@ class TextLanguage(JsonMixin):
         return self.language == "en"
 
     @property
-    def name(self) -> str:
+    def name(self) -> Message | str:
         """In words: "Chinese", "English", "Cyrillic script", "no letters"."""
         if self.language:
             return language_title(self.language)
-        return f"{self.script} script" if self.script else "no letters"
+        if not self.script:
+            return Message("language.no_letters")
+        return Message("language.script", script=_SCRIPT_NAMES.get(self.script, self.script))
 
 
-def language_title(code: str) -> str:
+def language_title(code: str) -> Message | str:
     """A language's name for people ("zh": "Chinese"); the code for one not listed."""
     return _NAMES.get(code, code)
 

@@ -188,7 +188,9 @@ class TextModel(TextColumnModel):
         return None
 
     @classmethod
-    def language_note(cls, language: TextLanguage, params: dict[str, Any] | None = None) -> str:
+    def language_note(
+        cls, language: TextLanguage, params: dict[str, Any] | None = None
+    ) -> Message | str:
         """Why the base model does not suit texts in ``language`` (the built-in MiniLM
         reads English), or ``""``. Latin script of no recognised language may be English
         with few common words (terse titles), so MiniLM is not ruled out for it."""
@@ -198,10 +200,9 @@ class TextModel(TextColumnModel):
             return ""
         if not language.language and language.script in ("", "Latin"):
             return ""
-        name = "The built-in MiniLM" if base == DEFAULT_BASE else base_title(base)
-        return (
-            f"{name} reads {language_title(reads)} only and these texts look "
-            f"{language.name}, so it would do worse than the n-gram model."
+        name = Message("text.builtin_minilm") if base == DEFAULT_BASE else base_title(base)
+        return Message(
+            "text.wrong_language", model=name, reads=language_title(reads), texts=language.name
         )
 
     # -- public API ------------------------------------------------------------

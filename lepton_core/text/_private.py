@@ -36,7 +36,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from lepton_core.core import TrainingError
+from lepton_core.core import Message, TrainingError
 from lepton_core.dp import (
     DP_PATIENCE,
     DPSGD,
@@ -59,11 +59,8 @@ DP_TEXT_LEARNING_RATE = 0.05
 DP_FINETUNE_SCOPE = "bias"
 DP_FINETUNE_HEAD_LEARNING_RATE = 0.01
 _SCOPE_NOTES = {
-    "bias": "The embeddings and the weight matrices (pretrained on public text) are frozen; "
-    "the biases and layer norms of the encoder layers and the head learned from the rows "
-    "with DP-SGD.",
-    "layers": "The word and position embeddings (pretrained on public text) are frozen; "
-    "the encoder layers and the head learned from the rows with DP-SGD.",
+    "bias": Message("dp.note.scope_bias"),
+    "layers": Message("dp.note.scope_layers"),
 }
 _EVAL_BATCH = 64
 #: A Poisson batch is run in chunks of similar length: less padding, bounded memory.
@@ -109,9 +106,7 @@ def train_private_head(
         seed=seed,
         progress=progress,
     )
-    report.notes.append(
-        "The pretrained encoder is frozen; only the linear head learned from the rows."
-    )
+    report.notes.append(Message("dp.note.frozen_encoder"))
     network.classifier.load_state_dict(trained.state_dict())
     return outcome, report
 
@@ -173,10 +168,8 @@ def private_finetune(
         epochs=math.ceil(loop.step / dp.steps_per_epoch),
         notes=[
             _SCOPE_NOTES[DP_FINETUNE_SCOPE],
-            "Validation rows choose the best checkpoint; they come from the same private "
-            "table, so the guarantee covers the training rows.",
-            f"Texts are cut at {model.max_length_} tokens, a fixed setting not read from "
-            "the private texts.",
+            Message("dp.note.validation_checkpoint"),
+            Message("dp.note.cut_texts", tokens=model.max_length_),
         ],
     )
     return loop, report

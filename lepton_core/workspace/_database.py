@@ -1,4 +1,4 @@
-"""Lepton's own tables (jobs, API keys, share links, audit) in one SQLAlchemy database.
+"""Lepton's own tables (jobs, API keys, share links, audit, predictions) in one SQLAlchemy database.
 
 By default the database is ``<workspace>/lepton.db``, a SQLite file (mode 0600: it
 holds key hashes and job commands) opened through
@@ -55,7 +55,7 @@ DATABASE_FILE = "lepton.db"
 VERSION_TABLE = "lepton_alembic_version"
 #: The newest revision in ``migrations/versions`` (a test checks they agree): a database
 #: already there is opened without importing Alembic.
-HEAD = "0001"
+HEAD = "0002"
 #: The per-store files of older workspaces, the table each held, and where its rows go.
 LEGACY_FILES: dict[str, tuple[str, sa.Table]] = {
     "jobs.db": ("jobs", jobs_table),

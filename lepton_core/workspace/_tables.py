@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["audit_table", "jobs_table", "keys_table", "links_table", "metadata"]
+__all__ = [
+    "audit_table",
+    "jobs_table",
+    "keys_table",
+    "links_table",
+    "metadata",
+    "predictions_table",
+]
 
 metadata = sa.MetaData()
 
@@ -78,4 +85,23 @@ audit_table = sa.Table(
     sa.Column("target", sa.Text, nullable=False, server_default=""),
     sa.Column("detail", sa.JSON, nullable=False),
     sa.Index("ix_audit_action_at", "action", "at"),
+)
+
+predictions_table = sa.Table(
+    "predictions",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("caller", sa.Text, nullable=False, server_default=""),
+    sa.Column("latency_ms", sa.Double, nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("record", sa.JSON),
+    sa.Column("prediction", sa.Text),
+    sa.Column("confidence", sa.Double),
+    sa.Column("label", sa.Text),
+    sa.Column("labelled_at", sa.DateTime(timezone=True)),
+    sa.Index("ix_predictions_model_version_at", "model", "version", "at"),
 )

@@ -68,6 +68,7 @@ __all__ = [
     "RunSummary",
     "Workspace",
     "parse_model_ref",
+    "quiet_mlflow",
 ]
 
 EXPERIMENT = "lepton"
@@ -83,6 +84,21 @@ _DATASET_FILES = ("data.parquet", "test.parquet")
 # In a shared data set's cache folder: the hash of each table fetched into it.
 _CACHED_FILES = "files.json"
 _MAX_TAG = 8000  # MLflow's longest tag value
+
+
+def quiet_mlflow() -> None:
+    """Set MLflow's environment for Lepton before it is imported; a user's own setting wins.
+
+    MLflow sends usage records to its makers unless told not to: a workspace's data and
+    the people using it are nobody else's business, and servers here reach no one.
+    """
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # A tracking server makes MLflow print "View run ... at" on stdout, which would
+    # break the CLI's --json output.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def slugify(text: str) -> str:
@@ -224,12 +240,7 @@ class Workspace:
     @functools.cached_property
     def client(self) -> MlflowClient:
         """An MLflow client bound to this workspace's store."""
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-        # A tracking server makes MLflow print "View run ... at" on stdout, which would
-        # break the CLI's --json output.
-        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-        for name in ("mlflow", "alembic"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+        quiet_mlflow()
         from mlflow import MlflowClient
 
         try:
@@ -911,6 +922,25 @@ class Workspace:
             self._demo_line(tags.get(_TAG + "demo_title", ""), self.DEMO_TITLE_MAX),
             self._demo_line(tags.get(_TAG + "demo_description", ""), self.DEMO_DESCRIPTION_MAX),
         )
+
+    def set_model_setting(self, name: str, key: str, value: Any) -> None:
+        """Store a model's setting (JSON; alert limits, say), shared by all its versions."""
+        text = json.dumps(value, allow_nan=False)
+        if len(text) > _MAX_TAG:
+            raise WorkspaceError(f"The setting '{key}' is too long to store; make it shorter.")
+        self.model_version(name)  # a clear error for a model that does not exist
+        self.client.set_registered_model_tag(name, _TAG + key, text)
+
+    def model_setting(self, name: str, key: str) -> Any:
+        """A model's setting stored by :meth:`set_model_setting`, or None where none is."""
+        self.model_version(name)  # a clear error for a model that does not exist
+        text = self.client.get_registered_model(name).tags.get(_TAG + key)
+        if text is None:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:  # written by other means than set_model_setting
+            return None
 
     @staticmethod
     def _demo_line(text: str, limit: int) -> str:

@@ -1,0 +1,334 @@
+"""A deployed model's life since it went live: traffic, drift, accuracy and fairness by window.
+
+:func:`live_report` reads a model version's *prediction log* (what the API, the demo and
+batch scoring answered, with the true answers sent back later) and puts every view of
+the Monitor page in one result: requests, errors and latency per window; the served
+records' drift from the training data; the drift of the answers themselves from the
+answers the model gave on its test part; accuracy per window (with an estimate from
+the model's confidence until labels arrive); the fairness figures per window for each
+sensitive column, read against the training-time figures; and the alerts the model's
+limits raise. The pure part (:func:`analyse_log`) takes the log as a table, so it is
+tested, and reused by the CLI, without a server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from lepton_core.core import DataError, JsonMixin, Message
+from lepton_core.evaluation import FairnessReport
+from lepton_core.monitoring._alerts import Alert, Limits, check_alerts
+from lepton_core.monitoring._drift import DriftReport, FeatureDrift, data_drift
+from lepton_core.monitoring._reference import training_reference
+from lepton_core.monitoring._trend import (
+    CONFIDENCE,
+    LABEL,
+    PREDICTION,
+    TIME,
+    FairnessTrend,
+    PerformanceTrend,
+    _windows,
+    fairness_trend,
+    performance_trend,
+)
+from lepton_core.workspace import Workspace, parse_model_ref, prediction_log
+
+__all__ = [
+    "LiveReport",
+    "TrafficWindow",
+    "analyse_log",
+    "live_from_log",
+    "live_report",
+    "traffic_windows",
+    "workspace_limits",
+]
+
+#: The log's own columns; every other column is an input field of the served record.
+LOG_COLUMNS = (
+    TIME,
+    PREDICTION,
+    CONFIDENCE,
+    LABEL,
+    "id",
+    "model",
+    "version",
+    "source",
+    "caller",
+    "latency_ms",
+    "status",
+    "labelled_at",
+)
+#: The fewest records a window needs for its own drift figures (PSI of fewer is noise).
+MIN_WINDOW_ROWS = 200
+#: At most this many logged predictions are read for drift, accuracy and fairness;
+#: traffic is counted over all of them.
+MAX_LOG_ROWS = 100_000
+
+
+@dataclass
+class TrafficWindow(JsonMixin):
+    """Requests in one window: how many, how many failed, and how long they took."""
+
+    start: str
+    requests: int
+    errors: int
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+
+
+@dataclass
+class LiveReport(JsonMixin):
+    """Everything the Monitor page shows about one deployed model version.
+
+    Attributes
+    ----------
+    model : str
+        ``NAME:VERSION``.
+    every : str
+        The window length (a pandas frequency such as ``"1h"`` or ``"1D"``).
+    rows : int
+        Logged predictions analysed (after sampling; see ``sampled``).
+    traffic : list of TrafficWindow
+        Every request, counted per window.
+    drift : DriftReport or None
+        The served records against the training data (None with no record logged).
+    latest_drift, latest_window : DriftReport or None, str or None
+        The same for the latest window alone (from ``latest_window``), which drift alerts
+        follow; None when that window holds fewer than :data:`MIN_WINDOW_ROWS` records.
+    answers : FeatureDrift or None
+        The model's answers against those it gave on its test part (prediction drift).
+    performance : PerformanceTrend or None
+        Accuracy (or error) per window once labels arrive, with the confidence estimate.
+    fairness : list of FairnessTrend
+        One per sensitive column of the data set.
+    alerts : list of Alert
+        What breaks the model's limits in the latest windows.
+    """
+
+    model: str
+    every: str
+    rows: int
+    sampled: bool
+    traffic: list[TrafficWindow]
+    limits: Limits
+    drift: DriftReport | None = None
+    latest_drift: DriftReport | None = None
+    latest_window: str | None = None
+    answers: FeatureDrift | None = None
+    performance: PerformanceTrend | None = None
+    fairness: list[FairnessTrend] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+
+    def summary(self) -> Message:
+        """The state in one sentence."""
+        if not self.rows:
+            return Message("monitoring.live.no_predictions", model=self.model)
+        if self.alerts:
+            return Message("monitoring.live.alerts", count=len(self.alerts), rows=self.rows)
+        return Message("monitoring.live.calm", rows=self.rows)
+
+
+def traffic_windows(log: pd.DataFrame, every: str = "1D") -> list[TrafficWindow]:
+    """Requests, errors and latency percentiles per window of a log table."""
+    if not len(log):
+        return []
+    times = pd.to_datetime(log[TIME], utc=True, errors="coerce")
+    status = log["status"] if "status" in log.columns else pd.Series("ok", index=log.index)
+    latency = (
+        pd.to_numeric(log["latency_ms"], errors="coerce")
+        if "latency_ms" in log.columns
+        else pd.Series(float("nan"), index=log.index)
+    )
+    # Naive UTC, counted from the epoch: the windows of the log's SQL counts and of _trend.
+    frame = pd.DataFrame(
+        {TIME: times.dt.tz_convert(None), "error": status.ne("ok"), "latency": latency}
+    )
+    try:
+        groups = frame.dropna(subset=[TIME]).groupby(
+            pd.Grouper(key=TIME, freq=every, origin="epoch")
+        )
+    except ValueError:
+        raise DataError(Message("monitoring.error.bad_window", every=every)) from None
+    windows = []
+    for start, rows in groups:
+        if not len(rows):
+            continue
+        done = rows["latency"].dropna()
+        windows.append(
+            TrafficWindow(
+                start=start.tz_localize("UTC").isoformat(),
+                requests=len(rows),
+                errors=int(rows["error"].sum()),
+                p50_ms=float(done.quantile(0.5)) if len(done) else None,
+                p99_ms=float(done.quantile(0.99)) if len(done) else None,
+            )
+        )
+    return windows
+
+
+def analyse_log(
+    log: pd.DataFrame,
+    *,
+    model: str,
+    task: str,
+    reference: pd.DataFrame,
+    test_answers: list[Any] | None = None,
+    sensitive: list[str] | None = None,
+    positive_label: Any = None,
+    baseline_accuracy: float | None = None,
+    baseline_fairness: dict[str, FairnessReport] | None = None,
+    traffic: list[TrafficWindow] | None = None,
+    every: str = "1D",
+    limits: Limits | None = None,
+    max_rows: int = MAX_LOG_ROWS,
+) -> LiveReport:
+    """Every live view of one model version from its log (a table of predictions).
+
+    ``reference`` is the training data's input columns; ``test_answers`` the answers the
+    model gave on its test part (for prediction drift); ``baseline_*`` the training-time
+    figures each window is read against; ``traffic`` overrides the windows counted from
+    ``log`` (the caller may count them over more rows than it read).
+    """
+    limits = limits or Limits()
+    sampled = len(log) > max_rows
+    served = log[log["status"].eq("ok")] if "status" in log.columns else log
+    if sampled:
+        served = served.sample(max_rows, random_state=0).sort_values(TIME)
+    report = LiveReport(
+        model=model,
+        every=every,
+        rows=len(served),
+        sampled=sampled,
+        traffic=traffic if traffic is not None else traffic_windows(log, every),
+        limits=limits,
+    )
+    if not len(served):
+        return report
+    fields = [c for c in reference.columns if c in served.columns and c not in LOG_COLUMNS]
+    if fields:
+        report.drift = data_drift(reference, served, columns=fields)
+        # Alerts follow the latest window, not everything since going live, so that a
+        # change shows at once; a window too small to judge falls back to the whole log.
+        start, latest = _windows(served, every)[-1]
+        if len(latest) >= MIN_WINDOW_ROWS:
+            report.latest_drift = data_drift(reference, latest, columns=fields)
+            report.latest_window = start.isoformat()
+    if test_answers:
+        answers = data_drift(
+            pd.DataFrame({PREDICTION: pd.Series(test_answers).astype(str)}),
+            served[[PREDICTION]].astype(str),
+        )
+        report.answers = answers.features[0] if answers.features else None
+    report.performance = performance_trend(
+        served,
+        task=task,
+        every=every,
+        baseline={"accuracy": baseline_accuracy} if baseline_accuracy is not None else None,
+    )
+    if task == "binary" and positive_label is not None:
+        for column in sensitive or []:
+            if column in served.columns:
+                report.fairness.append(
+                    fairness_trend(
+                        served,
+                        sensitive=column,
+                        positive_label=positive_label,
+                        every=every,
+                        baseline=(baseline_fairness or {}).get(column),
+                    )
+                )
+    report.alerts = check_alerts(
+        drift=report.latest_drift or report.drift,
+        performance=report.performance,
+        fairness=report.fairness,
+        limits=limits,
+    )
+    return report
+
+
+def live_report(
+    workspace: Workspace,
+    model: str,
+    log: pd.DataFrame,
+    *,
+    traffic: list[TrafficWindow] | None = None,
+    every: str = "1D",
+    limits: Limits | None = None,
+) -> LiveReport:
+    """:func:`analyse_log` for a registered version, with its training-time figures.
+
+    ``model`` is ``NAME[:VERSION]``; ``log`` its logged predictions (see
+    :func:`lepton_core.workspace.read_predictions`).
+    """
+    name, version = parse_model_ref(model)
+    info = workspace.model_version(name, version)
+    run_id = info.run_id
+    evaluation = workspace.load_report(run_id, "evaluation")
+    answers = workspace.find_report(run_id, "test_predictions") or {}
+    task = evaluation.get("task", "binary")
+    fairness = {
+        report["attribute"]: FairnessReport.from_dict(report)
+        for report in workspace.find_report(run_id, "fairness") or []
+    }
+    return analyse_log(
+        log,
+        model=f"{info.name}:{info.version}",
+        task=task,
+        reference=training_reference(workspace, f"{info.name}:{info.version}"),
+        test_answers=answers.get("y_pred"),
+        sensitive=list(fairness),
+        positive_label=evaluation.get("positive_class"),
+        baseline_accuracy=evaluation.get("metrics", {}).get("accuracy"),
+        baseline_fairness=fairness,
+        traffic=traffic,
+        every=every,
+        limits=limits or workspace_limits(workspace, info.name),
+    )
+
+
+def workspace_limits(workspace: Workspace, name: str) -> Limits:
+    """The limits set for a model (the defaults where none are)."""
+    stored = workspace.model_setting(name, "alert_limits")
+    return Limits.from_dict(stored) if stored else Limits()
+
+
+def live_from_log(
+    workspace: Workspace,
+    model: str,
+    *,
+    every: str = "1D",
+    since: Any = None,
+    limits: Limits | None = None,
+    max_rows: int = MAX_LOG_ROWS,
+) -> LiveReport:
+    """:func:`live_report` on what the version (``NAME[:VERSION]``) answered, as logged.
+
+    Traffic is counted by the database over every request; the other views read a random
+    sample of at most ``max_rows`` answered predictions, so time stays bounded however
+    long the model has been live.
+    """
+    name, version = parse_model_ref(model)
+    info = workspace.model_version(name, version)
+    log = prediction_log(workspace)
+    table = log.read_predictions(info.name, info.version, since, sample=max_rows)
+    counts = log.traffic_by_window(info.name, info.version, every, since)
+    traffic = [
+        TrafficWindow(
+            start=row.start.isoformat(),
+            requests=int(row.requests),
+            errors=int(row.errors),
+            p50_ms=None if pd.isna(row.p50_ms) else float(row.p50_ms),
+            p99_ms=None if pd.isna(row.p99_ms) else float(row.p99_ms),
+        )
+        for row in counts.itertuples()
+    ]
+    report = live_report(
+        workspace, f"{info.name}:{info.version}", table, traffic=traffic, every=every,
+        limits=limits,
+    )  # fmt: skip
+    answered = sum(w.requests - w.errors for w in traffic)
+    report.sampled = report.sampled or answered > len(table)
+    return report
