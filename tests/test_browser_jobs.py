@@ -157,9 +157,8 @@ def _watch_until_trained(page, timeout_s: float) -> set[str]:
     while not page.get_by_text("trained in").count():
         boxes = page.evaluate("window.__leptonExceptions")
         assert not boxes, f"Streamlit's exception box appeared: {boxes}"
-        bar = page.get_by_test_id("stProgress")
-        if bar.count():
-            lines.add(bar.first.inner_text())
+        # No waiting: the bar may be gone by the time it would be read (the job finished).
+        lines.update(page.get_by_test_id("stProgress").all_inner_texts())
         assert time.time() < deadline, f"not trained within {timeout_s:.0f} s; saw {lines}"
         page.wait_for_timeout(150)
     assert not page.evaluate("window.__leptonExceptions")

@@ -12,6 +12,8 @@ from lepton_core.monitoring._trend import FairnessTrend, PerformanceTrend
 
 __all__ = ["Alert", "Limits", "check_alerts", "send_alerts"]
 
+_Z95 = 1.645  # one-sided 95 %
+
 
 @dataclass(frozen=True)
 class Limits(JsonMixin):
@@ -113,7 +115,10 @@ def check_alerts(
              trend.baseline_odds_difference),
         ):  # fmt: skip
             allowed = limits.fairness_gap + (at_training or 0.0)
-            if value is not None and value > allowed:
+            noise = window.odds_error if kind == "odds" else window.parity_error
+            # Above the limit by more than chance explains (one-sided, 95 %): 20 women who
+            # earn more make a rate that moves by ±0.1 on its own.
+            if value is not None and value - allowed > _Z95 * (noise or 0.0):
                 alerts.append(Alert(kind, trend.attribute, value, allowed, window.start))
     return alerts
 

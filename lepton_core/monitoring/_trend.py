@@ -111,6 +111,10 @@ class FairnessWindow(JsonMixin):
     equalized_odds_difference : float or None
         Once enough labels arrived: the larger of the gaps in true and false positive
         rate between groups.
+    parity_error, odds_error : float or None
+        The standard errors of the two gaps (binomial, of the two groups' rates that make
+        each gap): how far chance alone moves them. Alerts fire only on a gap above its
+        limit by more than that noise allows (see :mod:`lepton_core.monitoring._alerts`).
     worst_group : dict or None
         Once enough labels arrived: the group with the lowest accuracy (see
         :class:`~lepton_core.evaluation.FairnessReport`).
@@ -127,6 +131,8 @@ class FairnessWindow(JsonMixin):
     equalized_odds_difference: float | None = None
     worst_group: dict[str, Any] | None = None
     small_groups: list[str] = field(default_factory=list)
+    parity_error: float | None = None
+    odds_error: float | None = None
 
 
 @dataclass
@@ -239,12 +245,21 @@ def fairness_trend(
             window.counts = {g: int(r["count"]) for g, r in predicted.by_group.items()}
             window.demographic_parity_difference = predicted.demographic_parity_difference
             window.small_groups = predicted.small_groups
+            counted = rows[~rows[sensitive].isin(predicted.small_groups)]
+            window.parity_error = _gap_error(
+                counted[PREDICTION].astype(str).eq(str(positive_label)), counted[sensitive]
+            )
         if len(labelled) >= MIN_LABELLED:
             truth = _report(
                 labelled[LABEL], labelled[PREDICTION], labelled[sensitive], positive_label, least
             )
             if truth is not None:
                 window.equalized_odds_difference = truth.equalized_odds_difference
+                window.odds_error = _odds_error(
+                    labelled[~labelled[sensitive].isin(truth.small_groups)],
+                    sensitive,
+                    positive_label,
+                )
                 window.worst_group = truth.worst_group
         windows.append(window)
     return FairnessTrend(
@@ -255,6 +270,34 @@ def fairness_trend(
         baseline_parity_difference=getattr(baseline, "demographic_parity_difference", None),
         baseline_odds_difference=getattr(baseline, "equalized_odds_difference", None),
     )
+
+
+def _gap_error(hits: pd.Series, groups: pd.Series) -> float | None:
+    """The standard error of the gap between the groups with the highest and lowest rate.
+
+    ``hits`` is True where a row counts towards its group's rate. Binomial: for 18 women
+    who earn more, a true-positive rate of 0.5 moves by ±0.12 by chance alone.
+    """
+    rates = hits.groupby(groups, observed=True).agg(["mean", "size"])
+    rates = rates[rates["size"] > 0]
+    if len(rates) < 2:
+        return None
+    high, low = rates.loc[rates["mean"].idxmax()], rates.loc[rates["mean"].idxmin()]
+    variance = sum(r["mean"] * (1 - r["mean"]) / r["size"] for r in (high, low))
+    return float(np.sqrt(variance))
+
+
+def _odds_error(labelled: pd.DataFrame, sensitive: str, positive: Any) -> float | None:
+    """The standard error of the larger of the true- and false-positive rate gaps."""
+    yes = labelled[LABEL].astype(str).eq(str(positive))
+    said_yes = labelled[PREDICTION].astype(str).eq(str(positive))
+    groups = labelled[sensitive]
+    tpr_error = _gap_error(said_yes[yes], groups[yes])
+    fpr_error = _gap_error(said_yes[~yes], groups[~yes])
+    if tpr_error is None or fpr_error is None:
+        return None
+    tpr, fpr = (said_yes[part].groupby(groups[part]).mean() for part in (yes, ~yes))
+    return tpr_error if tpr.max() - tpr.min() >= fpr.max() - fpr.min() else fpr_error
 
 
 def _report(y_true, y_pred, groups, positive_label, least):
