@@ -162,8 +162,7 @@ def _live_tab(model: str) -> None:
             st.markdown(f"- {say(alert.summary())}")
     else:
         st.success(say(report.summary()), icon=":material/check_circle:")
-    requests = sum(w.requests for w in report.traffic)
-    errors = sum(w.errors for w in report.traffic)
+    requests, errors = report.requests, report.errors
     latest = report.traffic[-1] if report.traffic else None
     c1, c2, c3, c4 = st.columns(4)
     c1.metric(tr("Requests"), f"{requests:,}")
@@ -172,7 +171,7 @@ def _live_tab(model: str) -> None:
         tr("Typical time, latest"),
         f"{latest.p50_ms:.0f} ms" if latest and latest.p50_ms is not None else "–",
     )
-    labelled = sum(w.labelled for w in report.performance.windows) if report.performance else 0
+    labelled = report.labelled
     c4.metric(
         tr("True answers received"),
         f"{labelled:,}",

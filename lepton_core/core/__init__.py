@@ -18,6 +18,7 @@ from lepton_core.core._exceptions import (
     WorkspaceError,
     disk_full_error,
 )
+from lepton_core.core._files import file_sha256, has_sha256
 from lepton_core.core._messages import LANGUAGES, Message, in_language, message_catalogue
 from lepton_core.core._process import process_alive, process_token
 from lepton_core.core._serde import (
@@ -68,6 +69,8 @@ __all__ = [
     "WorkspaceError",
     "default_workspace_path",
     "disk_full_error",
+    "file_sha256",
+    "has_sha256",
     "in_language",
     "is_classification",
     "message_catalogue",

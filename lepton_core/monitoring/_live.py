@@ -24,8 +24,6 @@ from lepton_core.monitoring._alerts import Alert, Limits, check_alerts
 from lepton_core.monitoring._drift import DriftReport, FeatureDrift, data_drift
 from lepton_core.monitoring._reference import training_reference
 from lepton_core.monitoring._trend import (
-    CONFIDENCE,
-    LABEL,
     PREDICTION,
     TIME,
     FairnessTrend,
@@ -34,7 +32,7 @@ from lepton_core.monitoring._trend import (
     fairness_trend,
     performance_trend,
 )
-from lepton_core.workspace import Workspace, parse_model_ref, prediction_log
+from lepton_core.workspace import LOG_COLUMNS, Workspace, parse_model_ref, prediction_log
 
 __all__ = [
     "LiveReport",
@@ -46,21 +44,6 @@ __all__ = [
     "workspace_limits",
 ]
 
-#: The log's own columns; every other column is an input field of the served record.
-LOG_COLUMNS = (
-    TIME,
-    PREDICTION,
-    CONFIDENCE,
-    LABEL,
-    "id",
-    "model",
-    "version",
-    "source",
-    "caller",
-    "latency_ms",
-    "status",
-    "labelled_at",
-)
 #: The fewest records a window needs for its own drift figures (PSI of fewer is noise).
 MIN_WINDOW_ROWS = 200
 #: At most this many logged predictions are read for drift, accuracy and fairness;
@@ -121,6 +104,20 @@ class LiveReport(JsonMixin):
     performance: PerformanceTrend | None = None
     fairness: list[FairnessTrend] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+
+    @property
+    def requests(self) -> int:
+        """Every request counted, failed ones included."""
+        return sum(w.requests for w in self.traffic)
+
+    @property
+    def errors(self) -> int:
+        return sum(w.errors for w in self.traffic)
+
+    @property
+    def labelled(self) -> int:
+        """Predictions analysed whose true answer came back."""
+        return sum(w.labelled for w in self.performance.windows) if self.performance else 0
 
     def summary(self) -> Message:
         """The state in one sentence."""
@@ -329,6 +326,5 @@ def live_from_log(
         workspace, f"{info.name}:{info.version}", table, traffic=traffic, every=every,
         limits=limits,
     )  # fmt: skip
-    answered = sum(w.requests - w.errors for w in traffic)
-    report.sampled = report.sampled or answered > len(table)
+    report.sampled = report.sampled or report.requests - report.errors > len(table)
     return report

