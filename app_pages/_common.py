@@ -16,7 +16,7 @@ import streamlit as st
 
 from app_pages._i18n import say, tr
 from app_pages._team import team_mode
-from lepton_core.core import LeptonError
+from lepton_core.core import LeptonError, cache_entries
 from lepton_core.workspace import DatasetInfo, ModelVersionInfo, RunSummary, Workspace
 
 if TYPE_CHECKING:
@@ -87,12 +87,12 @@ def store_stamp() -> tuple[int, ...]:
     return tuple(stamps)
 
 
-@st.cache_data(show_spinner=False, max_entries=4, ttl=600)
+@st.cache_data(show_spinner=False, max_entries=cache_entries(4), ttl=600)
 def _runs(root: str, stamp: tuple[int, ...]) -> list[RunSummary]:
     return workspace().list_runs()
 
 
-@st.cache_data(show_spinner=False, max_entries=4, ttl=600)
+@st.cache_data(show_spinner=False, max_entries=cache_entries(4), ttl=600)
 def _versions(root: str, stamp: tuple[int, ...]) -> list[ModelVersionInfo]:
     return workspace().model_versions()
 
@@ -114,7 +114,7 @@ def model_versions() -> list[ModelVersionInfo]:
     return guard(_versions, str(workspace().root), store_stamp())
 
 
-@st.cache_resource(show_spinner=False, max_entries=16, ttl=3600)
+@st.cache_resource(show_spinner=False, max_entries=cache_entries(16), ttl=3600)
 def _reports(root: str, run_id: str, complete: bool) -> RunReports:
     from lepton_core.runs import load_run_reports
 
@@ -126,7 +126,7 @@ def run_reports(run_id: str, *, complete: bool = False) -> RunReports:
     return guard(_reports, str(workspace().root), run_id, complete)
 
 
-@st.cache_resource(show_spinner=False, max_entries=8, ttl=3600)
+@st.cache_resource(show_spinner=False, max_entries=cache_entries(8), ttl=3600)
 def _explanation(root: str, run_id: str, probability: bool) -> Explanation:
     from lepton_core.explain import to_probability
     from lepton_core.runs import load_explanation

@@ -10,13 +10,14 @@ import streamlit as st
 
 from app_pages._common import workspace
 from app_pages._i18n import language, say, tr
+from lepton_core.core import cache_entries
 from lepton_core.models import family_class
 from lepton_core.plots import token_highlight_html
 from lepton_core.text import TextLanguage, default_text_family, detect_language
 from lepton_core.workspace import DatasetInfo
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=cache_entries(32))
 def _language(dataset_id: str, column: str) -> dict[str, Any]:
     df, _ = workspace().load_dataset(dataset_id)
     return detect_language(df[column]).to_dict()

@@ -20,7 +20,7 @@ from app_pages._common import (
 from app_pages._i18n import language, say, tr
 from lepton_core.core import LeptonError
 from lepton_core.evaluation import GAPS, tradeoff_figure
-from lepton_core.monitoring import Alert, live_from_log
+from lepton_core.monitoring import LastCheck, last_check, live_from_log, save_check
 from lepton_core.runs import BoardRow, board_tradeoff, filter_board, model_board
 from lepton_core.workspace import ShareLinks
 
@@ -72,29 +72,54 @@ if not rows:
 
 
 # ------------------------------------------------------------------------- alerts
+#: A published version's stored check older than this is checked again by the dashboard.
+_CHECK_EVERY_S = 600
+#: Versions the dashboard checks itself per minute, oldest check first: a live report
+#: takes seconds, and the scheduler's ``lepton monitor --live`` checks keep the others.
+_CHECKS_PER_MINUTE = 2
+
+
 @st.cache_data(ttl=60, max_entries=4, show_spinner=False)
-def _live_alerts(root: str, refs: tuple[str, ...]) -> dict[str, list[Alert]]:
-    """The broken limits of each published version, checked at most once a minute."""
-    found = {}
+def _latest_checks(root: str, refs: tuple[str, ...]) -> dict[str, LastCheck]:
+    """Each published version's latest stored check, renewing the oldest stale ones."""
+    ws = workspace()
+    checks, stale = {}, []
     for ref in refs:
-        try:  # a smaller sample than the Monitor page's: this runs for every version
-            report = live_from_log(workspace(), ref, max_rows=20_000)
+        try:
+            check = last_check(ws, ref)
         except LeptonError:
             continue
-        if report.alerts:
-            found[ref] = report.alerts
-    return found
+        if check is None or check.age_s > _CHECK_EVERY_S:
+            stale.append((check.at if check else "", ref))
+        if check is not None:
+            checks[ref] = check
+    for _, ref in sorted(stale)[:_CHECKS_PER_MINUTE]:
+        try:  # a smaller sample than the Monitor page's
+            checks[ref] = save_check(ws, live_from_log(ws, ref, max_rows=20_000))
+        except LeptonError:
+            continue
+    return checks
 
 
 published = tuple(f"{r.model}:{r.version}" for r in rows if r.published)
-for ref, alerts in _live_alerts(str(ws.root), published).items():
+for ref, check in _latest_checks(str(ws.root), published).items():
+    if not check.alerts:
+        continue
     st.warning(
-        tr("**{model}** breaks {count} of its limits since it went live: {first}").format(
-            model=ref, count=len(alerts), first=say(alerts[0].summary())
+        tr("**{model}** breaks {count} of its limits (checked {when} UTC): {first}").format(
+            model=ref,
+            count=len(check.alerts) + check.more,
+            when=check.at[:16].replace("T", " "),
+            first=say(check.alerts[0].summary()),
         ),
         icon=":material/notifications_active:",
     )
-    st.page_link("app_pages/monitor.py", label=tr("Open Monitor"), icon=":material/monitoring:")
+    st.page_link(
+        "app_pages/monitor.py",
+        label=tr("Open Monitor"),
+        icon=":material/monitoring:",
+        query_params={"model": ref},  # the Monitor page opens on this version
+    )
 
 # ------------------------------------------------------------------------ filters
 datasets = sorted({r.dataset for r in rows})
@@ -185,6 +210,10 @@ HELP = {
         "Privacy budget, for models trained with differential privacy: smaller means "
         "stronger privacy. Blank: trained without it."
     ),
+    "Energy": tr(
+        "Electricity its training used (watt-hours), measured offline with CodeCarbon; an "
+        "estimate where the processor has no readable energy counter. Blank: not measured."
+    ),
     "Size": tr("The model's files on disk."),
     "Latency": tr("Time to answer one request, when it was measured; blank if never measured."),
     "Published": tr("Whether its demo page and API are live."),
@@ -208,6 +237,7 @@ LABELS = {
     "R²": "R²",
     "Largest gap": tr("Largest gap"),
     "ε": "ε",
+    "Energy": tr("Energy"),
     "Size": tr("Size"),
     "Latency": tr("Latency"),
     "Published": tr("Published"),
@@ -251,6 +281,7 @@ def _record(row: BoardRow) -> dict:
     record.update(
         {
             "ε": row.epsilon,
+            "Energy": row.energy_wh,
             "Size": None if row.size_bytes is None else row.size_bytes / 1e6,
             "Latency": row.latency_ms,
             "Published": row.published,
@@ -278,6 +309,7 @@ config = {
     "R²": st.column_config.NumberColumn(help=HELP["R²"], format="%.3f"),
     "Largest gap": st.column_config.NumberColumn(help=HELP["Largest gap"], format="%.3f"),
     "ε": st.column_config.NumberColumn(help=HELP["ε"], format="%.2g"),
+    "Energy": st.column_config.NumberColumn(help=HELP["Energy"], format="%.3g Wh"),
     "Size": st.column_config.NumberColumn(help=HELP["Size"], format="%.1f MB"),
     "Latency": st.column_config.NumberColumn(help=HELP["Latency"], format="%.1f ms"),
     "Published": st.column_config.CheckboxColumn(help=HELP["Published"]),
@@ -342,6 +374,7 @@ else:
             )
     figures += [
         ("ε", a.epsilon, b.epsilon),
+        (tr("Energy (Wh)"), a.energy_wh, b.energy_wh),
         (tr("Size (MB)"), *(None if r.size_bytes is None else r.size_bytes / 1e6 for r in (a, b))),
         (tr("Latency (ms)"), a.latency_ms, b.latency_ms),
     ]

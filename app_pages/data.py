@@ -28,7 +28,7 @@ header(
 
 # Imported after the heading is on screen: a first visit imports the engine's heavy parts.
 from app_pages._privacy import plain_terms  # noqa: E402
-from lepton_core.core import TASKS  # noqa: E402
+from lepton_core.core import TASKS, cache_entries  # noqa: E402
 from lepton_core.data import (  # noqa: E402
     ACTION_TITLES,
     ACTIONS,
@@ -84,25 +84,25 @@ TYPE_HELP = tr(
 )
 
 
-@st.cache_data(show_spinner=tr("Looking for personal data…"), max_entries=8)
+@st.cache_data(show_spinner=tr("Looking for personal data…"), max_entries=cache_entries(8))
 def _scan(_df: pd.DataFrame, key: str):
     return scan_table(_df)
 
 
-@st.cache_data(show_spinner=tr("Counting tokens…"), max_entries=8)
+@st.cache_data(show_spinner=tr("Counting tokens…"), max_entries=cache_entries(8))
 def _lengths(_texts: pd.Series, key: str):
     from lepton_core.text import length_stats
 
     return length_stats(_texts.fillna("").astype("str").tolist())
 
 
-@st.cache_data(show_spinner=tr("Profiling the table…"), max_entries=8)
+@st.cache_data(show_spinner=tr("Profiling the table…"), max_entries=cache_entries(8))
 def _profile(_df: pd.DataFrame, key: str, target: str | None = None):
     # The leading underscore keeps Streamlit from hashing the table; ``key`` is its fingerprint.
     return profile_table(_df, target=target)
 
 
-@st.cache_data(show_spinner=tr("Looking for columns to tidy…"), max_entries=8)
+@st.cache_data(show_spinner=tr("Looking for columns to tidy…"), max_entries=cache_entries(8))
 def _proposals(_df: pd.DataFrame, key: str):
     return suggest_cleanups(_df)
 
@@ -224,8 +224,14 @@ SOURCES = {
     "Sample": tr("Sample"),
     "Upload a file": tr("Upload a file"),
     "Hugging Face data set": tr("Hugging Face data set"),
+    "Images": tr("Images"),
 }
 source = st.radio(tr("Source"), list(SOURCES), format_func=SOURCES.get, horizontal=True)
+if source == "Images":  # labelled pictures: their own upload, grid and confirmation
+    from app_pages._images import data_section
+
+    data_section()
+    st.stop()
 if source == "Sample":
     name = st.selectbox(tr("Sample"), list_samples())
     if st.button(tr("Load sample"), type="primary"):
@@ -638,3 +644,9 @@ info = confirm_dataset(Workspace(), df, name={draft["name"]!r}, target={target!r
 # then train: TrainConfig(data=f"dataset:{{info.id}}"{", model='text'" if text_column else ""})
 """
 )
+
+# Training comes next: a spare worker imports the training stack while the user reads this
+# page, so that the job started on the Train page begins at once (drawn first: this is last).
+from lepton_core.jobs import JobStore  # noqa: E402
+
+JobStore(workspace()).warm()

@@ -92,7 +92,9 @@ if bundle.demo_description:
     st.markdown(_plain(bundle.demo_description))
 if card.intended_use and not card.intended_use.startswith(_NOT_STATED):
     st.write(card.intended_use)
-st.write(tr("Fill in the details and press **Predict** to see what the model says and why."))
+reads_images = getattr(bundle.model, "reads", "") == "image"
+if not reads_images:
+    st.write(tr("Fill in the details and press **Predict** to see what the model says and why."))
 
 # How good it is, in words: accuracy-type figures only, with their likely range.
 intervals = {m.name: m for m in card.metrics}
@@ -156,6 +158,25 @@ else:
 for col, (label, value, help_text) in zip(st.columns(3), figures, strict=False):
     col.metric(label, value, help=help_text)
 st.caption(tr("Measured on {n:,} test cases the model did not learn from.").format(n=n))
+
+if reads_images:  # a picture in, the prediction and its heat map out
+    from app_pages._images import demo_section
+
+    def _log(record: dict, prediction: Any, started: float) -> None:
+        if capture_enabled():
+            prediction_log(workspace()).record(
+                info.name,
+                info.version,
+                [record],
+                [prediction.label],
+                [predicted_probability(prediction.label, prediction.probabilities)],
+                source="demo",
+                caller=link.id,
+                latency_ms=(time.perf_counter() - started) * 1000,
+            )
+
+    demo_section(bundle, _log)
+    st.stop()
 
 fields = bundle.input_schema.fields
 by_name = {f.name: f for f in fields}

@@ -67,6 +67,7 @@ from lepton_core.workspace import (  # noqa: E402
     ApiKeyStore,
     Role,
     ShareLinks,
+    prediction_log,
 )
 
 ws = workspace()
@@ -228,6 +229,11 @@ if all_links:
 st.subheader("REST API")
 bundle = guard(load_bundle, ws, version.name, version.version)
 record = bundle.input_schema.defaults()
+reads_images = getattr(bundle.model, "reads", "") == "image"
+if reads_images:  # the picture itself travels, as base64 text
+    from app_pages._images import api_note, api_record, try_record
+
+    record = api_record(bundle.model)
 endpoint = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
 st.write(
     tr(
@@ -240,8 +246,11 @@ examples = api_examples(endpoint, version.name, version.version, record)
 curl_tab, python_tab = st.tabs(["curl", "Python"])
 curl_tab.code(examples["curl"], language="bash")
 python_tab.code(examples["python"], language="python")
+if reads_images:
+    api_note()
 if st.button(tr("Try it"), icon=":material/play_arrow:", help=tr("Calls the API in this process.")):
-    result = try_predict(ws, version.name, version.version, [record])
+    tried = try_record(bundle) if reads_images else record
+    result = try_predict(ws, version.name, version.version, [tried])
     st.caption(
         tr("HTTP {status} in {ms:.1f} ms").format(status=result.status, ms=result.latency_ms)
     )
@@ -335,6 +344,8 @@ if upload is not None and st.button(tr("Score the file"), icon=":material/batch_
         progress=lambda done, total: bar.progress(
             done / total, text=tr("{done:,} / {total:,} rows").format(done=done, total=total)
         ),
+        log=prediction_log(ws),  # scored files are traffic the Monitor page shows
+        caller=actor(),
     )
     st.session_state[_State.SCORED] = (upload.name, scored)
 if _State.SCORED in st.session_state:
@@ -445,6 +456,7 @@ if compressed and compressed[0] == version.ref:
     rows = {}
     for variant in (report.before, report.after):
         row = {tr("size (KiB)"): variant.size_bytes / 1024, tr("latency (ms)"): variant.latency_ms}
+        row[tr("energy per 1,000 predictions (Wh)")] = variant.energy_wh_per_1000
         row.update({k: v for k, v in variant.metrics.items() if k in ("accuracy", "roc_auc", "r2")})
         for attribute, gaps in variant.fairness.items():
             for key, label in (
@@ -472,6 +484,12 @@ if compressed and compressed[0] == version.ref:
             rows=report.n_rows,
             agreement=report.label_agreement,
             latency_rows=report.latency_rows,
+        )
+    )
+    st.caption(
+        tr(
+            "Energy: measured offline with CodeCarbon while the latency was timed; an estimate "
+            "where the processor has no readable energy counter."
         )
     )
 

@@ -33,7 +33,10 @@ header(
 )
 
 # Imported after the heading is on screen: the first visit imports the plotting stack.
+from app_pages._energy import energy_line, notebook_button  # noqa: E402
+from app_pages._fusion import fusion_section  # noqa: E402
 from app_pages._privacy import privacy_row  # noqa: E402
+from app_pages._recourse import recourse_section  # noqa: E402
 from lepton_core.data import load_table  # noqa: E402
 from lepton_core.dp import load_privacy  # noqa: E402
 from lepton_core.evaluation import (  # noqa: E402
@@ -328,6 +331,8 @@ fairness = reports.fairness_for(chosen) if chosen else None
 headline_row(evaluation, fairness)
 if (privacy := load_privacy(workspace(), run.run_id)) is not None:
     privacy_row(privacy)
+energy_line(run.run_id)
+notebook_button(run.run_id)
 if fairness is None:
     st.info(
         tr("No sensitive column was chosen for this data set, so there are no fairness figures.")
@@ -359,6 +364,9 @@ with right:
         st.plotly_chart(confusion_matrix_figure(evaluation, language=language()))
         if fairness.task == "binary":
             st.plotly_chart(fairness_rates_figure(fairness, language=language()))
+
+if fairness is not None and evaluation.task != "regression":
+    recourse_section(run, chosen)
 
 if evaluation.task != "regression":
     st.subheader(tr("Curves"))
@@ -452,12 +460,16 @@ if attributes and evaluation.task != "regression":
     if picked and picked[0] and picked[0] != run.run_id:
         st.session_state[Keys.RUN_ID] = picked[0]
         st.rerun()
+    if any(p.energy_wh is not None for p in trade.points):
+        st.caption(tr("A larger point used more energy to train (hover for its watt-hours)."))
     if trade.skipped:
         st.caption(
             tr("{count} run(s) without figures for {column} are left out.").format(
                 count=trade.skipped, column=attribute
             )
         )
+
+fusion_section(run)
 
 with st.expander(tr("Compare with another run"), icon=":material/compare_arrows:"):
     runs = [r for r in list_runs() if r.run_id != run.run_id]

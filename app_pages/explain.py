@@ -27,6 +27,9 @@ header(
 )
 
 # Imported after the heading is on screen: the first visit imports the plotting stack.
+from app_pages._energy import notebook_button  # noqa: E402
+from app_pages._images import explain_section, is_image_family  # noqa: E402
+from app_pages._recourse import whatif_section  # noqa: E402
 from app_pages._text import token_highlights  # noqa: E402
 from lepton_core.explain import (  # noqa: E402
     LINK_SPACES,
@@ -53,6 +56,7 @@ run = pick_run()
 with st.spinner(tr("Loading the explanation…")):
     raw = run_explanation(run.run_id, probability=False)
     predictions = workspace().find_report(run.run_id, "test_predictions")
+notebook_button(run.run_id)
 expert = False
 if raw.output_space in LINK_SPACES:
     expert = st.toggle(
@@ -129,8 +133,19 @@ def row_summary(expl: Explanation, row: int, output: int) -> None:
         )
 
 
+if is_image_family(run.family):  # pictures: heat maps over them instead of columns
+    explain_section(run, output, row_summary)
+    st.stop()
+
 if expl.is_text:  # a text model: words instead of columns
     st.plotly_chart(token_importance_figure(expl, output=output, language=language()))
+    if predictions and len(expl.values) < len(predictions["y_true"]):
+        st.caption(
+            tr(
+                "Word importance from {n} of the {total:,} test texts, picked at random (each "
+                "text takes about a second to explain); explain any other text below."
+            ).format(n=len(expl.values), total=len(predictions["y_true"]))
+        )
     st.subheader(tr("One text"))
     texts = [next(iter(record.values())) for record in expl.data]
     row = st.selectbox(
@@ -193,6 +208,7 @@ c1.plotly_chart(waterfall_figure(expl, row, output=output, language=language()))
 with c2:
     values = expl.data[row]
     st.dataframe(pd.DataFrame({tr("value"): {friendly_name(k): str(v) for k, v in values.items()}}))
+whatif_section(run, expl.data[row], output)
 
 python_cell(
     f"""

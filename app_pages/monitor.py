@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pandas as pd
 import streamlit as st
 
@@ -15,6 +17,7 @@ from app_pages._common import (
 )
 from app_pages._i18n import language, say, tr
 from app_pages._team import may
+from lepton_core.core import LeptonError
 
 header(
     tr("6 · Monitor"),
@@ -32,6 +35,7 @@ from lepton_core.monitoring import (  # noqa: E402
     Limits,
     compare_with_training,
     live_from_log,
+    save_check,
     workspace_limits,
 )
 from lepton_core.plots import (  # noqa: E402
@@ -103,8 +107,12 @@ def _drift_views(report, key: str) -> None:
 
 @st.cache_data(ttl=30, max_entries=8, show_spinner=False)
 def _live(root: str, model: str, every: str, limits: dict):
-    """The live report, computed at most every 30 s per model and window."""
-    return live_from_log(workspace(), model, every=every, limits=Limits.from_dict(limits))
+    """The live report, computed at most every 30 s per model and window; its alerts are
+    stored as the version's latest check, which the dashboard shows."""
+    report = live_from_log(workspace(), model, every=every, limits=Limits.from_dict(limits))
+    with contextlib.suppress(LeptonError):  # only the dashboard's banner waits for the next
+        save_check(workspace(), report)
+    return report
 
 
 def _limits_editor(name: str, limits: Limits) -> None:
@@ -278,7 +286,11 @@ versions = model_versions()
 if not versions:
     st.info(tr("There is no model yet; train one on the Train page first."))
     st.stop()
-model = st.selectbox(tr("Model"), [v.ref for v in versions])
+refs = [v.ref for v in versions]
+asked = st.query_params.get("model")  # from the dashboard's alert banner
+model = st.selectbox(tr("Model"), refs, index=refs.index(asked) if asked in refs else 0)
+if asked is not None and asked != model:
+    st.query_params["model"] = model  # the address names what is on screen
 live_tab, file_tab = st.tabs([tr("Since it went live"), tr("Check a file")])
 with live_tab:
     _live_tab(model)

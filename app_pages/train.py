@@ -55,6 +55,8 @@ header(
 )
 
 # Imported after the heading is on screen: a first visit imports the engine's heavy parts.
+from app_pages._energy import energy_line, notebook_button  # noqa: E402
+from app_pages._images import reads as dataset_reads  # noqa: E402
 from app_pages._privacy import dp_options, privacy_row  # noqa: E402
 from app_pages._settings import expert_details, family_settings  # noqa: E402
 from app_pages._text import default_family_index, language_note  # noqa: E402
@@ -93,7 +95,7 @@ store = JobStore(workspace())
 store.warm()
 
 # Each family's few settings (its class lists them); everything else keeps its defaults.
-reads = "text" if dataset.text_column else "table"
+reads = dataset_reads(dataset)  # "image", "text" or "table"
 choices = family_names(reads=reads)
 if family_names(reads=reads, searchable=True):
     choices.append(AUTO)
@@ -118,6 +120,13 @@ if reads == "text":
         tr(
             "The model learns to classify the text column `{column}` (other columns are not read)."
         ).format(column=dataset.text_column)
+    )
+elif reads == "image":
+    st.markdown(
+        tr(
+            "**{family}** learns to classify the pictures in `{column}` (other columns are "
+            "not read; they can still be sensitive columns for fairness)."
+        ).format(family=say(family_title(family)), column=dataset.text_column)
     )
 settings = () if family == AUTO else family_class(family).settings
 params: dict[str, object] = {}
@@ -243,10 +252,11 @@ def _progress_text(job: Job, progress: JobProgress) -> tuple[float, str]:
             phase=phase, trials=progress.trials, left=left
         )
     if progress.phase == "explaining" and progress.total_steps:
-        reads_text = job.family in family_names() and family_class(job.family).reads == "text"
-        counted = (
-            tr("{done:,} of {total:,} texts") if reads_text else tr("{done:,} of {total:,} rows")
-        )
+        reads_what = job.family in family_names() and family_class(job.family).reads
+        counted = {
+            "text": tr("{done:,} of {total:,} texts"),
+            "image": tr("{done:,} of {total:,} images"),
+        }.get(reads_what or "", tr("{done:,} of {total:,} rows"))
         phase += " (" + counted.format(done=progress.step, total=progress.total_steps) + ")"
     eta = (
         tr(" · about {left:.0f} s left").format(left=left)
@@ -290,6 +300,8 @@ def job_panel(job_id: str) -> None:
         metric_row(reports.headline())
         if (privacy_report := load_privacy(workspace(), job.run_id)) is not None:
             privacy_row(privacy_report)
+        energy_line(job.run_id)
+        notebook_button(job.run_id)
         st.session_state[Keys.RUN_ID] = job.run_id
         st.page_link(
             "app_pages/evaluate.py",

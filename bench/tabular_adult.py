@@ -12,13 +12,23 @@ the baseline is written with pandas, LightGBM, scikit-learn, fairlearn and shap
 directly. ``train()`` (which also logs everything to MLflow and registers the
 model) is timed once on its own for reference.
 
-Run: ``python bench/tabular_adult.py [--repeats 5]``
+``--phases`` instead times what a training job does after the click (issue 15): the
+spare worker's warm-up (imports, then shap's numba code), ``train()`` phase by phase
+(wall and CPU seconds, three runs in one process on a confirmed data set, as a job
+runs it), and the steps changed for speed against the way they were done before, in
+this process: fairness by group (counted, against fairlearn's ``MetricFrame`` per
+metric), the bootstrap's weighted sums (``einsum``, against BLAS's ``@``) and MLflow's
+first requirements check (now done by the spare).
+
+Run: ``python bench/tabular_adult.py [--repeats 5] [--phases]``
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -130,10 +140,162 @@ def _time(func, *args) -> tuple[float, dict[str, float]]:
     return time.perf_counter() - start, out
 
 
+def _spare_warmup() -> dict[str, float]:
+    """CPU seconds of a spare worker's imports and of its shap compilation, in a new Python."""
+    code = (
+        "import time; c = time.process_time()\n"
+        "from lepton_core.explain import compile_shap\n"
+        "from lepton_core.jobs import env_fingerprint\n"
+        "from lepton_core.workspace import quiet_mlflow\n"
+        "quiet_mlflow()\n"
+        "import fairlearn.metrics, lightgbm, mlflow.pyfunc, shap\n"
+        "from mlflow.utils.requirements_utils import warn_dependency_requirement_mismatches\n"
+        "i = time.process_time(); warn_dependency_requirement_mismatches(['mlflow'])\n"
+        "r = time.process_time(); compile_shap()\n"
+        "print(i - c, r - i, time.process_time() - r)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.split()
+    imports, requirements, numba = (float(v) for v in out[-3:])
+    return {"imports": imports, "requirements": requirements, "numba": numba}
+
+
+class _PhaseClock:
+    """A callback noting wall and CPU time at every phase change of ``train()``."""
+
+    def __init__(self) -> None:
+        from lepton_core.core import TrainerCallback
+
+        clock = self
+
+        class Callback(TrainerCallback):
+            def on_phase(self, state, control) -> None:
+                clock.marks.append((state.phase, time.perf_counter(), time.process_time()))
+
+            def on_train_end(self, state, control) -> None:
+                clock.marks.append(("end", time.perf_counter(), time.process_time()))
+
+        self.callback = Callback()
+        self.marks: list[tuple[str, float, float]] = []
+
+    def phases(self) -> dict[str, tuple[float, float]]:
+        pairs = zip(self.marks, self.marks[1:], strict=False)
+        return {a[0]: (b[1] - a[1], b[2] - a[2]) for a, b in pairs}
+
+
+def _alternate(repeats: int, before, after) -> tuple[float, float]:
+    """Median seconds of ``before()`` and ``after()``, called alternately."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeats):
+        for side, func in zip(times, (before, after), strict=True):
+            start = time.perf_counter()
+            func()
+            side.append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
+def phases(repeats: int) -> None:
+    """Where a training job's time goes, and the changed steps before/after (see the top)."""
+    from fairlearn.metrics import (
+        MetricFrame,
+        count,
+        false_negative_rate,
+        false_positive_rate,
+        selection_rate,
+        true_positive_rate,
+    )
+    from sklearn.metrics import accuracy_score
+
+    from lepton_core.data import load_sample
+    from lepton_core.evaluation import fairness_reports
+    from lepton_core.evaluation._intervals import _weights, _wsum
+    from lepton_core.runs import TrainConfig, train
+    from lepton_core.workspace import Workspace, confirm_dataset
+
+    print(f"load average at the start: {os.getloadavg()[0]:.1f}")
+    warm = _spare_warmup()
+    print(
+        "spare worker, CPU s: imports {imports:.2f}, MLflow's requirements map "
+        "{requirements:.2f}, shap's numba code {numba:.2f} (it is ready after the imports; "
+        "it was ready after all three)".format(**warm)
+    )
+    sample = load_sample("adult")
+    with tempfile.TemporaryDirectory() as tmp:
+        workspace = Workspace(tmp)
+        info = confirm_dataset(
+            workspace,
+            sample.train,
+            name=sample.name,
+            target=sample.target,
+            sensitive=list(sample.sensitive),
+            test=sample.test,
+            source="sample:adult",
+        )
+        for run in (1, 2, 3):
+            clock = _PhaseClock()
+            result = train(
+                TrainConfig(data=f"dataset:{info.id}"),
+                workspace=workspace,
+                callbacks=[clock.callback],
+            )
+            cells = ", ".join(
+                f"{name} {wall:.2f}/{cpu:.2f}" for name, (wall, cpu) in clock.phases().items()
+            )
+            print(f"train() run {run}, wall/CPU s per phase: {cells}")
+        accuracy = result.evaluation.metrics["accuracy"]
+        print(f"  (accuracy {accuracy:.4f}, {result.n_test} test rows)")
+
+    test = sample.test
+    y = test[sample.target].to_numpy()
+    rng = np.random.default_rng(0)
+    pred = np.where(rng.random(len(y)) < 0.85, y, np.where(y == ">50K", "<=50K", ">50K"))
+    groups = test[list(sample.sensitive)].reset_index(drop=True)
+    truth, guess = (y == ">50K").astype(int), (pred == ">50K").astype(int)
+    metrics = {
+        "count": count,
+        "selection_rate": selection_rate,
+        "accuracy": accuracy_score,
+        "tpr": true_positive_rate,
+        "fpr": false_positive_rate,
+        "fnr": false_negative_rate,
+    }
+
+    def metric_frames() -> None:  # how fairness_report computed its rows before
+        for column in groups.columns:
+            sf = groups[column].astype(str).to_numpy()
+            MetricFrame(metrics=metrics, y_true=truth, y_pred=guess, sensitive_features=sf)
+
+    def counted() -> None:
+        fairness_reports(y, pred, sensitive_features=groups, task="binary", positive_label=">50K")
+
+    old, new = _alternate(repeats, metric_frames, counted)
+    print(f"fairness, 3 attributes: MetricFrame {old:.3f} s, counted {new:.3f} s ({new / old:.3f})")
+
+    values = rng.random(len(y))
+    weights = list(_weights(len(y), 200, 0))
+    old, new = _alternate(
+        repeats,
+        lambda: [float(w @ values) for w in weights],
+        lambda: [_wsum(w, values) for w in weights],
+    )
+    print(
+        f"bootstrap weighted sums, 200 resamples: BLAS @ {old:.4f} s, einsum {new:.4f} s "
+        f"({new / old:.3f}; an evaluation does about 5 of these)"
+    )
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--phases", action="store_true", help="a training job's phases")
     args = parser.parse_args()
+    if args.phases:
+        # As a job's worker runs (lepton_core.jobs): read by OpenMP when LightGBM loads.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        phases(args.repeats)
+        return
     paths = _paths()
     # Warm both sides once (imports, first-call JIT in shap/numba), then alternate.
     _time(baseline, *paths)

@@ -93,6 +93,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="NAME[:VERSION] (an MLP or text model)")
     p.add_argument("--method", default="torch-int8", help="torch-int8 | onnx-int8")
 
+    p = add("fuse", "Average two or more model versions of one data set as a new version.")
+    p.add_argument("--models", nargs="+", required=True, help="NAME:VERSION of each model")
+    p.add_argument(
+        "--weights", nargs="+", type=float, help="one per model (default: fitted on validation)"
+    )
+    p.add_argument("--metric", help="the validation metric the weights are fitted for")
+    p.add_argument("--name", dest="model_name", help="registered model name (default: the first's)")
+
     p = add("audit", "Fairness and accuracy of predictions made elsewhere.")
     p.add_argument("--data", required=True)
     p.add_argument("--label", required=True, help="column with the true labels")
@@ -108,6 +116,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="NAME[:VERSION]")
     p.add_argument("--data", required=True)
     p.add_argument("--rows", type=int, default=100)
+
+    p = add(
+        "counterfactuals",
+        "The smallest changes to rows of a table that would turn a classifier's answer.",
+    )
+    p.add_argument("--model", required=True, help="NAME[:VERSION]")
+    p.add_argument("--data", required=True, help="table file of records")
+    p.add_argument("--rows", type=int, default=5, help="the first N rows (default: %(default)s)")
+    p.add_argument("--count", type=int, default=3, help="counterfactuals per row (at most 10)")
+    p.add_argument("--seconds", type=float, default=5.0, help="time budget per row")
 
     p = add("predict", "Score a table with a registered model: prediction, probability, reasons.")
     p.add_argument("--model", required=True, help="NAME[:VERSION]")
@@ -158,6 +176,11 @@ def _parser() -> argparse.ArgumentParser:
         "--webhook",
         help="post broken limits to this web address (default: the model's, set on Monitor)",
     )
+
+    p = add("notebook", "Write a Jupyter notebook that trains a run again with lepton_core calls.")
+    p.add_argument("--run", dest="run_id", required=True, help="the run's id")
+    p.add_argument("--out", required=True, help="the .ipynb file to write")
+    p.add_argument("--language", choices=["en", "zh"], default="en", help="its explanations")
 
     p = add("serve", "Serve the workspace's models as a REST API (needs an API key per call).")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
@@ -242,6 +265,31 @@ def _compress(args: argparse.Namespace) -> dict[str, Any]:
     return compress(_workspace(args), name, version, method=args.method).to_dict()
 
 
+def _fuse(args: argparse.Namespace) -> dict[str, Any]:
+    from lepton_core.runs import fuse_versions
+
+    return fuse_versions(
+        _workspace(args),
+        args.models,
+        weights=args.weights,
+        metric=args.metric,
+        model_name=args.model_name,
+    ).to_dict()
+
+
+def _notebook(args: argparse.Namespace) -> dict[str, Any]:
+    from lepton_core.runs import notebook_bytes
+
+    data = notebook_bytes(_workspace(args), args.run_id, language=args.language)
+    try:
+        Path(args.out).write_bytes(data)
+    except OSError as exc:
+        raise LeptonError(
+            f"Cannot write {args.out} ({exc.strerror}); pick another --out."
+        ) from None
+    return {"run_id": args.run_id, "out": args.out}
+
+
 def _audit(args: argparse.Namespace) -> dict[str, Any]:
     from lepton_core.data import load_table
     from lepton_core.evaluation import audit_predictions
@@ -274,6 +322,27 @@ def _explain(args: argparse.Namespace) -> dict[str, Any]:
     schema = workspace.load_input_schema(workspace.model_version(name, version).run_id)
     features = schema.prepare(load_table(args.data))
     return explain(model, features, max_rows=args.rows).to_dict()
+
+
+def _counterfactuals(args: argparse.Namespace) -> dict[str, Any]:
+    from lepton_core.data import load_table
+    from lepton_core.recourse import counterfactuals, load_constraints
+    from lepton_core.workspace import parse_model_ref
+
+    workspace = _workspace(args)
+    name, version = parse_model_ref(args.model)
+    info = workspace.model_version(name, version)
+    model = workspace.load_model(info.name, info.version)
+    schema = workspace.load_input_schema(info.run_id)
+    constraints = load_constraints(workspace, workspace.get_run(info.run_id).dataset_id)
+    table = load_table(args.data).head(max(0, args.rows))
+    found = [
+        counterfactuals(
+            model, schema, table.iloc[[i]], constraints, count=args.count, seconds=args.seconds
+        ).to_dict()
+        for i in range(len(table))
+    ]
+    return {"model": info.ref, "rows": found}
 
 
 def _predict(args: argparse.Namespace) -> dict[str, Any]:
@@ -325,6 +394,7 @@ def _monitor(args: argparse.Namespace) -> dict[str, Any]:
         check_alerts,
         compare_with_training,
         live_from_log,
+        save_check,
         send_alerts,
         workspace_limits,
     )
@@ -339,6 +409,8 @@ def _monitor(args: argparse.Namespace) -> dict[str, Any]:
         report = live_from_log(workspace, args.model, every=args.every, limits=limits)
         result = {"model": report.model, "live": report.to_dict()}
         alerts = report.alerts
+        if args.psi is None:  # judged by the model's own limits: the dashboard shows it
+            save_check(workspace, report)
     else:
         drift = compare_with_training(workspace, args.model, load_table(args.data))
         result = {"model": args.model, "drift": drift.to_dict()}
@@ -370,6 +442,16 @@ def _summary(command: str, result: dict[str, Any]) -> str:
         return f"{result['rows']:,} rows scored with {result['model']} → {result['out']}"
     if command == "serve":
         return f"stopped serving {result['stopped']}"
+    if command == "notebook":
+        return f"notebook of run {result['run_id']} → {result['out']}"
+    if command == "counterfactuals":
+        lines = []
+        for i, row in enumerate(result["rows"]):
+            lines.append(f"row {i}: {row['label']} ({row['probability']:.0%} {row['desired']})")
+            lines += [f"  {_words(cf['sentence'])}" for cf in row["counterfactuals"]]
+            if row["note"]:
+                lines.append(f"  {_words(row['note'])}")
+        return "\n".join(lines)
     if command == "feedback":
         line = f"{result['labelled']:,} predictions of {result['model']} labelled"
         if result["unknown"]:
@@ -382,6 +464,10 @@ def _summary(command: str, result: dict[str, Any]) -> str:
             dpd, eod = report["demographic_parity_difference"], report["equalized_odds_difference"]
             if dpd is not None:
                 lines.append(f"  fairness by {report['attribute']}: DPD {dpd:.3f}, EOD {eod:.3f}")
+        if result.get("energy"):
+            from lepton_core.runs import EnergyReport
+
+            lines.append(f"  {EnergyReport.from_dict(result['energy']).sentence()}")
         return "\n".join(lines)
     if command == "mitigate":
         lines = [f"run {result['run_id']}  model {result['model_name']}:{result['model_version']}"]
@@ -389,6 +475,15 @@ def _summary(command: str, result: dict[str, Any]) -> str:
             f"  {_words(row['metric']):<28} {row['before']} → {row['after']}"
             for row in result["rows"]
         ]
+        return "\n".join(lines)
+    if command == "fuse":
+        lines = [f"run {result['run_id']}  model {result['model_name']}:{result['model_version']}"]
+        lines += [
+            f"  {m['model']:<24} weight {m['weight']:.3f}  validation {m['score']:.4f}"
+            for m in result["members"]
+        ]
+        lines.append(f"  ensemble validation {result['metric']} {result['valid_score']:.4f}")
+        lines += [f"  test {k:<15} {v:.4f}" for k, v in result["evaluation"]["metrics"].items()]
         return "\n".join(lines)
     if command == "compress":
         lines = [f"model {result['model']}:{result['new_version']}  ({result['method']})"]
@@ -435,13 +530,16 @@ _COMMANDS = {
     "train": _train,
     "mitigate": _mitigate,
     "compress": _compress,
+    "fuse": _fuse,
     "audit": _audit,
     "profile": _profile,
     "explain": _explain,
+    "counterfactuals": _counterfactuals,
     "predict": _predict,
     "feedback": _feedback,
     "monitor": _monitor,
     "serve": _serve,
+    "notebook": _notebook,
 }
 
 

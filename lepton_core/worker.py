@@ -5,7 +5,8 @@ not spend its first seconds starting Python and importing pandas, scikit-learn,
 LightGBM, shap, MLflow, torch and transformers, nor compiling shap's numba code
 (for text and model-agnostic SHAP). The handshake goes through files in the spares folder:
 
-- the spare writes ``PID.ready`` (its environment's fingerprint) when it is warm;
+- the spare writes ``PID.ready`` (its environment's fingerprint) once it has imported
+  the stack every job needs (what only some need comes after, while no job has come);
 - the executor claims it by renaming ``PID.ready`` to ``PID.claimed`` (a rename
   succeeds once, so one job gets one spare) and writes the job's CLI arguments
   to ``PID.job``;
@@ -27,16 +28,19 @@ environment as they load.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import runpy
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from lepton_core.explain import compile_shap
 from lepton_core.jobs import env_fingerprint
-from lepton_core.workspace import quiet_mlflow
+from lepton_core.workspace import Workspace, quiet_mlflow
 
 __all__ = ["IDLE_S", "main"]
 
@@ -60,11 +64,26 @@ def main(folder: Path, creator: int) -> int:
     import lightgbm  # noqa: F401
     import mlflow.pyfunc  # noqa: F401
     import shap  # noqa: F401
+    from mlflow.utils.requirements_utils import warn_dependency_requirement_mismatches
 
-    # Text and model-agnostic SHAP would compile this in the job, about 5 s.
-    compile_shap()
+    # Logging a model checks its requirements against every installed package's file list,
+    # read once per process (over a second): read it here, not in the job.
+    warn_dependency_requirement_mismatches(["mlflow"])
+    # Every job opens its workspace's MLflow store first (MLflow keeps it per process): the
+    # spares folder is <workspace>/jobs/spares. A store that cannot open now fails the job
+    # later, with the job's own message.
+    root = folder.parent.parent
+    if (root / "datasets").is_dir():  # a workspace (never make one where there is none)
+        with contextlib.suppress(Exception):
+            Workspace(root).list_runs(max_results=1)
+
     tmp.write_text(fingerprint, encoding="utf-8")
     tmp.rename(ready)
+    # The rest of the warm-up runs beside the wait, so that the spare still answers at once
+    # (a job, its starter's end); a job waits for the step under way, never runs beside it.
+    stop = threading.Event()
+    warming = threading.Thread(target=_warm_up, args=(stop.is_set,), daemon=True)
+    warming.start()
     deadline = time.monotonic() + IDLE_S
     while not order.exists():
         time.sleep(_POLL_S)
@@ -79,6 +98,8 @@ def main(folder: Path, creator: int) -> int:
             return 0  # the folder went with its workspace, or the claimer never wrote
         (folder / f"{pid}.gone").unlink(missing_ok=True)
         return 0
+    stop.set()
+    warming.join()
     spec = json.loads(order.read_text(encoding="utf-8"))
     order.unlink()
     os.environ.clear()
@@ -93,6 +114,19 @@ def main(folder: Path, creator: int) -> int:
     sys.argv[1:] = spec["argv"]
     runpy.run_module("lepton_core", run_name="__main__", alter_sys=True)
     return 0
+
+
+def _warm_up(stop: Callable[[], bool]) -> None:
+    """What only some jobs need, once the spare is ready: the text models' torch and
+    transformers (about 2.5 s of imports), and shap's numba code (text and model-agnostic
+    SHAP, about 5 s). It takes longer than the imports, so a job that comes meanwhile
+    waits for one step at most and does the rest itself if it needs them."""
+    with contextlib.suppress(ImportError):  # an installation without the text models
+        if not stop():
+            import torch  # noqa: F401
+        if not stop():
+            from transformers import AutoModel, AutoTokenizer  # noqa: F401
+    compile_shap(stop=stop)
 
 
 if __name__ == "__main__":

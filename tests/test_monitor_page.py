@@ -84,3 +84,28 @@ def test_the_live_tab_shows_traffic_accuracy_and_fairness_and_keeps_limits(
     assert not at.exception, [e.value for e in at.exception]
     assert workspace_limits(workspace, name).fairness_gap == 0.25
     workspace.set_model_setting(name, "alert_limits", None)
+
+
+def test_the_dashboards_link_opens_the_version_it_names(adult_run, adult_csv, workspace):
+    """The alert banner's "Open Monitor" carries ?model=NAME:VERSION; the page starts there,
+    and an unknown one falls back to the first version without a fuss."""
+    from lepton_core.runs import TrainConfig, train
+
+    train(  # a second version, so that the page has a choice to make
+        TrainConfig(data=str(adult_csv), target="Y", model="logistic", explain_rows=20),
+        workspace=workspace,
+    )
+
+    def opened(asked: str | None):
+        at = AppTest.from_file(ROOT / "app.py", default_timeout=120)
+        at.switch_page("app_pages/monitor.py")
+        if asked is not None:
+            at.query_params["model"] = asked
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at.selectbox[0]
+
+    options = opened(None).options
+    wanted = next(o for o in options if o != options[0])  # not what opens by default
+    assert opened(wanted).value == wanted
+    assert opened("nobody:9").value == options[0]

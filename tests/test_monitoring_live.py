@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,9 @@ from lepton_core.monitoring import (
     Alert,
     Limits,
     LiveReport,
+    last_check,
     live_report,
+    save_check,
     send_alerts,
     traffic_windows,
     workspace_limits,
@@ -144,6 +147,44 @@ def test_before_the_change_nothing_breaks_a_limit(served, adult_run, workspace):
     report = live_report(workspace, model, log[day < 3], every="1D")
     # Small groups of race make its gaps noisy in 500-row windows; sex's groups are large.
     assert [(a.kind, a.subject) for a in report.alerts if a.subject != "race"] == []
+
+
+def test_the_dashboard_shows_the_stored_check_without_computing_one(
+    served, adult_run, workspace, monkeypatch
+):
+    """A check (the Monitor page's or ``lepton monitor --live``'s) is stored with the
+    version; the dashboard's banner reads it rather than computing a live report."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    import lepton_core.monitoring as monitoring
+
+    log, _ = served
+    name, version = adult_run.model_name, adult_run.model_version
+    model = f"{name}:{version}"
+    report = live_report(workspace, model, log, every="1D")
+    assert report.alerts
+    saved = save_check(workspace, report)
+    check = last_check(workspace, model)
+    assert check is not None and check.alerts == report.alerts[:20] and check.age_s < 60
+    assert check.at == saved.at
+
+    def computed(*args, **kwargs):
+        raise AssertionError("the dashboard computed a live report for a fresh check")
+
+    monkeypatch.setattr(monitoring, "live_from_log", computed)
+    workspace.set_published(name, version, True)
+    st.cache_data.clear()
+    try:
+        at = AppTest.from_file(Path(__file__).parents[1] / "app.py", default_timeout=120)
+        at.switch_page("app_pages/dashboard.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        banner = next(w.value for w in at.warning if model in w.value)
+        assert f"checked {saved.at[:10]}" in banner and str(report.alerts[0].subject) in banner
+    finally:
+        workspace.set_published(name, version, False)
+        workspace.set_model_setting(name, f"last_check_v{version}", None)
+        st.cache_data.clear()
 
 
 def test_limits_are_kept_per_model(adult_run, workspace):

@@ -200,6 +200,15 @@ def test_feedback_is_joined_exactly_and_the_monitor_reads_the_log(
         f"/models/{name}/feedback", json={"prediction_id": ids[0], "key": {"age": 3}, "label": 1}
     )
     assert both.status_code == 422 and "Label 0" in both.json()["detail"]
+    # A label the model never gives (a typo) is refused with the answers it does give, and
+    # the good label sent beside it is not stored either (checked below).
+    typo = [
+        {"prediction_id": ids[100], "label": ">50K"},
+        {"prediction_id": ids[101], "label": "yes"},
+    ]
+    wrong = client.post(f"/models/{name}/feedback", json=typo)
+    assert wrong.status_code == 422, wrong.text
+    assert "'yes'" in wrong.json()["detail"] and "<=50K, >50K" in wrong.json()["detail"]
 
     frame = log.read_predictions(name, version)
     got = frame.set_index("id")["label"]
@@ -306,6 +315,22 @@ def test_traffic_by_window_counts_errors_and_latency_percentiles(log, adult_run)
         assert row["p99_ms"] == pytest.approx(np.percentile(ms, 99))
     assert len(log.read_predictions(name, sample=50)) == pytest.approx(50, abs=15)
     assert len(log.read_predictions(name, limit=7)) == 7
+
+
+def test_records_read_back_as_logged_even_when_a_field_changes_type(log, adult_run):
+    """Records are decoded in bulk; a field that is a number in one row and text in
+    another (which the fast reader refuses) still comes back value for value."""
+    name, version = adult_run.model_name, adult_run.model_version
+    records = [{"age": 39, "sex": "Male"}, {"age": "unknown", "sex": "女"}, {"age": None}]
+    log.record(name, version, records, ["<=50K"] * 3, [0.8] * 3, source="api", latency_ms=1.0)
+    log.record_error(name, version, source="api", latency_ms=2.0)
+    assert log.flush()
+    table = log.read_predictions(name, version, status=None)
+    assert table["age"].tolist()[:3] == [39, "unknown", None]
+    assert table["sex"].tolist()[:2] == ["Male", "女"] and pd.isna(table["sex"].iloc[2])
+    assert table["status"].tolist() == ["ok", "ok", "ok", "error"]
+    plain = log.read_predictions(name, version, status="ok").drop(columns="age")
+    assert plain["sex"].tolist()[:2] == ["Male", "女"]
 
 
 # ------------------------------------------------------------------ a database that is away
@@ -439,3 +464,20 @@ def test_the_demo_page_logs_with_its_share_link(log, workspace, adult_run):
     assert log.flush()
     (row,) = log.read_predictions(adult_run.model_name).itertuples()
     assert row.source == "demo" and row.caller == link.id and row.latency_ms > 0
+
+
+def test_a_file_scored_on_the_deploy_page_is_logged_as_batch(log, workspace, adult_run, adult_test):
+    from streamlit.testing.v1 import AppTest
+
+    rows = adult_test.head(7).drop(columns=["Y"])
+    at = AppTest.from_file(ROOT / "app.py", default_timeout=120).switch_page("app_pages/deploy.py")
+    at.run()
+    at.selectbox[0].set_value(f"{adult_run.model_name}:{adult_run.model_version}").run()
+    uploader = next(u for u in at.get("file_uploader") if u.label == "Table to score")
+    uploader.upload("rows.csv", rows.to_csv(index=False).encode(), "text/csv")
+    at.run()
+    next(b for b in at.button if b.label == "Score the file").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert log.flush()
+    logged = log.read_predictions(adult_run.model_name)
+    assert logged["source"].tolist() == ["batch"] * 7 and (logged["caller"] == "").all()

@@ -158,7 +158,14 @@ def test_auto_runs_its_trials_in_parallel_on_ray_tune(adult_csv, on_ray, monkeyp
     started = time.time()
     result = run_auto(
         # A generous budget for a busy machine: the search ends after 4 trials anyway.
-        AutoConfig(base=base, budget_s=90, max_trials=4, families=["lightgbm", "logistic"]),
+        # The ensemble of trials is scored here, on validation rows: off (test_ensemble.py).
+        AutoConfig(
+            base=base,
+            budget_s=90,
+            max_trials=4,
+            families=["lightgbm", "logistic"],
+            ensemble=False,
+        ),
         workspace=on_ray,  # LEPTON_RAY_ADDRESS is set: the search runs on Ray Tune
         on_leaderboard=on_leaderboard,
     )

@@ -25,8 +25,10 @@ from lepton_core.core._serde import (
     JsonMixin,
 )
 from lepton_core.core._settings import (
+    ENV_CACHE_ENTRIES,
     ENV_TRACKING_URI,
     ENV_WORKSPACE,
+    cache_entries,
     default_workspace_path,
     whole_number_setting,
 )
@@ -45,6 +47,7 @@ from lepton_core.core._tasks import (
 
 __all__ = [
     "BUSY_TIMEOUT_S",
+    "ENV_CACHE_ENTRIES",
     "ENV_TRACKING_URI",
     "ENV_WORKSPACE",
     "FEATURE_KINDS",
@@ -67,6 +70,7 @@ __all__ = [
     "TrainerState",
     "TrainingError",
     "WorkspaceError",
+    "cache_entries",
     "default_workspace_path",
     "disk_full_error",
     "file_sha256",

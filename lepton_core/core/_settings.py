@@ -6,10 +6,18 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ENV_TRACKING_URI", "ENV_WORKSPACE", "default_workspace_path", "whole_number_setting"]
+__all__ = [
+    "ENV_CACHE_ENTRIES",
+    "ENV_TRACKING_URI",
+    "ENV_WORKSPACE",
+    "cache_entries",
+    "default_workspace_path",
+    "whole_number_setting",
+]
 
 ENV_WORKSPACE = "LEPTON_WORKSPACE"
 ENV_TRACKING_URI = "LEPTON_TRACKING_URI"
+ENV_CACHE_ENTRIES = "LEPTON_CACHE_ENTRIES"
 
 
 def default_workspace_path() -> Path:
@@ -36,3 +44,17 @@ def whole_number_setting(
     if number < 1 or str(raw).strip() != str(number):
         raise error(f"{what} {raw!r} is not a whole number of at least 1; set {name} to {hint}.")
     return number
+
+
+def cache_entries(default: int) -> int:
+    """How many entries a bounded cache keeps: ``default``, or ``$LEPTON_CACHE_ENTRIES`` if lower.
+
+    Every count-bounded cache of the engine and the app asks here, read once at import,
+    so one setting caps them all (a server short of memory; a benchmark that fills them).
+    """
+    return min(
+        default,
+        whole_number_setting(
+            ENV_CACHE_ENTRIES, default, what="The cache size", hint="1 or more", error=ValueError
+        ),
+    )

@@ -24,6 +24,7 @@ from lepton_core.core import JsonMixin, Message
 from lepton_core.evaluation._intervals import (
     _classification_statistics,
     _regression_statistics,
+    _wsum,
     bootstrap,
 )
 
@@ -118,7 +119,7 @@ def baseline_and_verdict(
         base_metrics = {k: fn(ones) for k, fn in stats.items() if k in metrics}
         # Positive: how much smaller the model's error is than the baseline's, row by row.
         saved = np.abs(true_s - constant) - np.abs(true_s - pred_s)
-        gain = {"gain": lambda w: float(w @ saved / n)}
+        gain = {"gain": lambda w: _wsum(w, saved) / n}
         baseline = Baseline("average", guess, base_metrics)
         metric = "mae"
     else:
@@ -133,7 +134,7 @@ def baseline_and_verdict(
         if "roc_auc" in base_metrics:
             base_metrics["roc_auc"] = 0.5  # a constant score ranks no row above another
         gained = (true_s == pred_s).astype(float) - (true_s == constant).astype(float)
-        gain = {"gain": lambda w: float(w @ gained / n)}
+        gain = {"gain": lambda w: _wsum(w, gained) / n}
         baseline = Baseline("most common answer", guess, base_metrics)
         metric = "accuracy"
     if n_resamples < 1 or metric not in metrics:

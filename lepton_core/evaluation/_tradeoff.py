@@ -2,7 +2,8 @@
 
 Every figure comes from the metrics each run logged: ``test_accuracy``, the chosen
 gap of one sensitive attribute (``fairness_<attr>_<gap>``) and, for runs trained
-with differential privacy, ``privacy_epsilon``. A run is on the Pareto front when no
+with differential privacy, ``privacy_epsilon``; the energy a run used (``energy_kwh``),
+where it was measured, sizes its marker. A run is on the Pareto front when no
 other run is at least as accurate with at most the same gap, and better in one.
 """
 
@@ -31,6 +32,7 @@ class TradeoffPoint(JsonMixin):
     gap: float
     epsilon: float | None
     pareto: bool
+    energy_wh: float | None = None
 
 
 @dataclass
@@ -76,6 +78,7 @@ def tradeoff(workspace: Any, dataset_id: str, *, attribute: str, gap: str = GAPS
                 gap=float(value),
                 epsilon=run.metrics.get("privacy_epsilon"),
                 pareto=False,
+                energy_wh=_wh(run.metrics.get("energy_kwh")),
             )
         )
     for p in points:
@@ -86,6 +89,18 @@ def tradeoff(workspace: Any, dataset_id: str, *, attribute: str, gap: str = GAPS
             for q in points
         )
     return Tradeoff(dataset_id, attribute, gap, points, skipped)
+
+
+def _wh(kwh: float | None) -> float | None:
+    return None if kwh is None else float(kwh) * 1000
+
+
+def _marker_sizes(points: list[TradeoffPoint], base: int) -> list[float] | int:
+    """Marker sizes by energy used (area grows with watt-hours); ``base`` without energy."""
+    most = max((p.energy_wh or 0.0 for p in points), default=0.0)
+    if most <= 0:
+        return base
+    return [base if p.energy_wh is None else 7 + 17 * (p.energy_wh / most) ** 0.5 for p in points]
 
 
 def _axis_range(values: list[float], pad: float = 0.05) -> list[float]:
@@ -117,12 +132,14 @@ def tradeoff_figure(result: Tradeoff, *, language: str = "en") -> Any:
                 textposition="top center",
                 customdata=[p.run_id for p in pts],
                 hovertext=[
-                    p.label + (f" · ε {p.epsilon:.2f}" if p.epsilon is not None else "")
+                    p.label
+                    + (f" · ε {p.epsilon:.2f}" if p.epsilon is not None else "")
+                    + (f" · {p.energy_wh:.3g} Wh" if p.energy_wh is not None else "")
                     for p in pts
                 ],
                 hovertemplate=Message("tradeoff.hover").render(language),
                 marker={
-                    "size": 13 if on_front else 9,
+                    "size": _marker_sizes(pts, 13 if on_front else 9),
                     "symbol": ["diamond" if p.epsilon is not None else "circle" for p in pts],
                     "color": "#d62728" if on_front else "#7f7f7f",
                 },

@@ -261,14 +261,15 @@ def import_shap() -> Any:
     return shap
 
 
-def compile_shap() -> None:
+def compile_shap(stop: Callable[[], bool] | None = None) -> None:
     """Compile shap's numba code now instead of in the first explanation that needs it.
 
     The Partition and Permutation explainers (token SHAP, and SHAP for models
     without an explainer of their own) compile their inner loops on first use,
     about 5 s per process; a spare worker calls this while it waits for a job.
     Both output shapes are compiled: one output per row, and several. numpy's
-    global random state, which shap reseeds, is left as it was.
+    global random state, which shap reseeds, is left as it was. ``stop`` is asked
+    before each of the four compilations: True leaves the rest for later (a job came).
     """
     shap = import_shap()
     data = np.random.default_rng(0).normal(size=(8, 4))
@@ -282,7 +283,11 @@ def compile_shap() -> None:
     state = np.random.get_state()
     try:
         for outputs in (one, several):
+            if stop is not None and stop():
+                return
             shap.PartitionExplainer(outputs, shap.maskers.Partition(data))(data[:1], silent=True)
+            if stop is not None and stop():
+                return
             shap.PermutationExplainer(outputs, shap.maskers.Independent(data))(
                 data[:1], silent=True
             )

@@ -22,6 +22,7 @@ value per cell (so a map adds up to the row's one value). This module is a strat
 from __future__ import annotations
 
 import dataclasses
+import os
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,7 @@ NAME = "shap.PartitionExplainer (Image masker)"
 DEFAULT_MAX_ROWS = 4
 #: Network passes per image: enough to refine the regions to about 1/16 of the image.
 MAX_EVALS = 256
+ENV_EVALS = "LEPTON_IMAGE_SHAP_EVALS"
 #: Cells on each side of the board SHAP masks (and of the heat map).
 GRID = 16
 _BATCH = 64
@@ -79,6 +81,15 @@ class ImageExplanation(Explanation):
         picked = [rows] if isinstance(rows, (int, np.integer)) else [int(i) for i in rows]
         part = super().subset(picked)
         return dataclasses.replace(part, maps=[self.maps[i] for i in picked] if self.maps else None)
+
+
+def max_evals() -> int:
+    """Network passes per image: ``$LEPTON_IMAGE_SHAP_EVALS`` (at least 16) where set, for a
+    slow computer (coarser maps, sooner), else :data:`MAX_EVALS`."""
+    try:
+        return max(16, int(os.environ[ENV_EVALS]))
+    except (KeyError, ValueError):
+        return MAX_EVALS
 
 
 def supports(model: Any) -> bool:
@@ -130,6 +141,7 @@ def explain(
     classes = [str(c) for c in model.classes_]
     outputs = classes[1:] if model.task == "binary" else classes
     k = len(outputs)
+    budget = max_evals()
     values, maps, bases, outs, data = [], [], [], [], []
     board = np.ones((GRID, GRID, 1), np.float32)  # every cell shown: the image itself
     masker = shap.maskers.Image(np.zeros_like(board), shape=board.shape)  # hidden: 0
@@ -144,7 +156,7 @@ def explain(
                 return _raw(model, _composite(np.asarray(boards, np.float32), image, blurred))
 
             explainer = shap.PartitionExplainer(score, masker)
-            result = explainer(board[None], max_evals=MAX_EVALS, batch_size=_BATCH, silent=True)
+            result = explainer(board[None], max_evals=budget, batch_size=_BATCH, silent=True)
             cells = np.asarray(result.values[0], dtype=float).reshape(GRID, GRID, k)
             maps.append(cells.round(8).tolist())
             values.append([cells.sum(axis=(0, 1)).tolist()])

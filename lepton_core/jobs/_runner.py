@@ -109,7 +109,8 @@ def run_job(
     job = store.get(job_id)
     if job.status != "running":
         raise JobError(f"Job {job_id} is {job.status}, not waiting to run; start a new job.")
-    progress = JobProgressCallback(store, job_id, auto=job.kind == "auto")
+    progress = JobProgressCallback(store, job_id, auto=job.kind == "auto", since=job.created)
+    progress.mark("started")  # the time to here is the worker's start (spare or fresh)
     callbacks = [*(callbacks or []), progress]
     # No background pre-import here: importing scikit-learn, shap or MLflow from two
     # threads at once can fail with "partially initialized module" errors.
@@ -149,6 +150,7 @@ def run_job(
     ):
         # Cancelled while saving: the run exists but must not stay registered.
         workspace.client.delete_model_version(result.model_name, str(result.model_version))
+    progress.mark("finished")
     store.promote()
     return result.to_dict()
 
@@ -157,12 +159,17 @@ class JobProgressCallback(TrainerCallback):
     """Writes a :class:`JobProgress` to the jobs table and stops when the job was cancelled.
 
     With ``auto=True`` it writes an :class:`AutoProgress`; :meth:`set_search` records
-    the search's leaderboard and settings, kept in every later write.
+    the search's leaderboard and settings, kept in every later write. Each phase also
+    leaves a line in the job's log with the seconds since ``since`` (the job's creation,
+    i.e. the click), so the log tells where a job's time went.
     """
 
-    def __init__(self, store: JobStore, job_id: str, *, auto: bool = False) -> None:
+    def __init__(
+        self, store: JobStore, job_id: str, *, auto: bool = False, since: float | None = None
+    ) -> None:
         self.store = store
         self.job_id = job_id
+        self.since = time.time() if since is None else since
         self.progress: JobProgress = AutoProgress() if auto else JobProgress()
         self._last = 0.0
         self._state = TrainerState()
@@ -189,7 +196,12 @@ class JobProgressCallback(TrainerCallback):
         self._write(self._state, force=True)
         return self.store.status(self.job_id) == "cancelled"
 
+    def mark(self, what: str) -> None:
+        """Write ``[  12.34 s] what`` to the job's log: seconds since the job was created."""
+        print(f"\n[{time.time() - self.since:8.2f} s] {what}", file=sys.stderr, flush=True)
+
     def on_phase(self, state: TrainerState, control: TrainerControl) -> None:
+        self.mark(state.phase)
         self._write(state, force=True)
 
     def on_step_end(self, state: TrainerState, control: TrainerControl) -> None:

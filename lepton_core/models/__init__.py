@@ -8,6 +8,7 @@ logistic    ``LogisticRegression``/``Ridge``    ``pipeline.skops``
 tree        ``DecisionTree*``                  ``pipeline.skops``
 mlp         ``torch.nn.Sequential``            ``pipeline.skops``, ``weights.safetensors``
 mitigated   thresholds or an ensemble          ``base/`` (the model it was made from)
+ensemble    the members' weights               ``member_0/``, ... (each member's own files)
 text        a transformer network              its weights or head, the tokenizer
 ngram       TF-IDF n-grams + a linear model    ``pipeline.skops``, ``tokens.json``
 ==========  =================================  =======================================
@@ -24,6 +25,12 @@ from lepton_core.models._base import (
 )
 from lepton_core.models._columns import (
     probabilities_from_raw,
+)
+from lepton_core.models._ensemble import (
+    EnsembleModel,
+    ensemble_scorer,
+    greedy_weights,
+    member_output,
 )
 from lepton_core.models._int8 import (
     COMPRESSION_METHODS,
@@ -79,6 +86,7 @@ __all__ = [
     "MODEL_FILE",
     "OPSET",
     "DPMLPModel",
+    "EnsembleModel",
     "Int8",
     "LeptonModel",
     "LightGBMModel",
@@ -91,11 +99,14 @@ __all__ = [
     "ProgressFn",
     "Setting",
     "TreeModel",
+    "ensemble_scorer",
     "family_class",
     "family_names",
     "family_title",
+    "greedy_weights",
     "load_model",
     "make_model",
+    "member_output",
     "private_params",
     "probabilities_from_raw",
     "quantize_dynamic",

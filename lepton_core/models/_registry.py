@@ -37,7 +37,10 @@ _FAMILIES = {
     "text": "lepton_core.text:TextModel",
     "ngram": "lepton_core.text:NgramTextModel",
     "image": "lepton_core.images:ImageModel",
+    "ner_crf": "lepton_core.ner:NerCrfModel",
+    "ner_minilm": "lepton_core.ner:NerMiniLMModel",
     "mitigated": "lepton_core.models._mitigated:MitigatedModel",
+    "ensemble": "lepton_core.models._ensemble:EnsembleModel",
 }
 
 

@@ -14,11 +14,12 @@ tested, and reused by the CLI, without a server.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
-from lepton_core.core import DataError, JsonMixin, Message
+from lepton_core.core import JsonMixin, Message
 from lepton_core.evaluation import FairnessReport
 from lepton_core.monitoring._alerts import Alert, Limits, check_alerts
 from lepton_core.monitoring._drift import DriftReport, FeatureDrift, data_drift
@@ -31,15 +32,19 @@ from lepton_core.monitoring._trend import (
     _windows,
     fairness_trend,
     performance_trend,
+    time_windows,
 )
 from lepton_core.workspace import LOG_COLUMNS, Workspace, parse_model_ref, prediction_log
 
 __all__ = [
+    "LastCheck",
     "LiveReport",
     "TrafficWindow",
     "analyse_log",
+    "last_check",
     "live_from_log",
     "live_report",
+    "save_check",
     "traffic_windows",
     "workspace_limits",
 ]
@@ -132,31 +137,19 @@ def traffic_windows(log: pd.DataFrame, every: str = "1D") -> list[TrafficWindow]
     """Requests, errors and latency percentiles per window of a log table."""
     if not len(log):
         return []
-    times = pd.to_datetime(log[TIME], utc=True, errors="coerce")
     status = log["status"] if "status" in log.columns else pd.Series("ok", index=log.index)
     latency = (
         pd.to_numeric(log["latency_ms"], errors="coerce")
         if "latency_ms" in log.columns
         else pd.Series(float("nan"), index=log.index)
     )
-    # Naive UTC, counted from the epoch: the windows of the log's SQL counts and of _trend.
-    frame = pd.DataFrame(
-        {TIME: times.dt.tz_convert(None), "error": status.ne("ok"), "latency": latency}
-    )
-    try:
-        groups = frame.dropna(subset=[TIME]).groupby(
-            pd.Grouper(key=TIME, freq=every, origin="epoch")
-        )
-    except ValueError:
-        raise DataError(Message("monitoring.error.bad_window", every=every)) from None
+    frame = pd.DataFrame({TIME: log[TIME], "error": status.ne("ok"), "latency": latency})
     windows = []
-    for start, rows in groups:
-        if not len(rows):
-            continue
+    for start, rows in time_windows(frame, every):  # the same windows as the trends'
         done = rows["latency"].dropna()
         windows.append(
             TrafficWindow(
-                start=start.tz_localize("UTC").isoformat(),
+                start=start.isoformat(),
                 requests=len(rows),
                 errors=int(rows["error"].sum()),
                 p50_ms=float(done.quantile(0.5)) if len(done) else None,
@@ -328,3 +321,52 @@ def live_from_log(
     )  # fmt: skip
     report.sampled = report.sampled or report.requests - report.errors > len(table)
     return report
+
+
+# ------------------------------------------------------------------ the latest check
+_KEPT_ALERTS = 20  # a model setting is short; the rest are counted
+
+
+@dataclass
+class LastCheck(JsonMixin):
+    """The broken limits a version's latest live report found, as stored with the model.
+
+    The dashboard shows these rather than computing a live report for every published
+    version; ``lepton monitor --live`` (say, from a scheduler) and the Monitor page keep
+    them current.
+    """
+
+    at: str
+    alerts: list[Alert] = field(default_factory=list)
+    more: int = 0
+
+    @property
+    def age_s(self) -> float:
+        """Seconds since the check."""
+        return (datetime.now(UTC) - datetime.fromisoformat(self.at)).total_seconds()
+
+
+def _check_key(version: int) -> str:
+    return f"last_check_v{version}"
+
+
+def save_check(workspace: Workspace, report: LiveReport) -> LastCheck:
+    """Store ``report``'s alerts as its version's latest check (see :class:`LastCheck`)."""
+    name, version = parse_model_ref(report.model)
+    check = LastCheck(
+        at=datetime.now(UTC).isoformat(timespec="seconds"),
+        alerts=report.alerts[:_KEPT_ALERTS],
+        more=max(len(report.alerts) - _KEPT_ALERTS, 0),
+    )
+    workspace.set_model_setting(name, _check_key(int(version)), check.to_dict())
+    return check
+
+
+def last_check(workspace: Workspace, model: str) -> LastCheck | None:
+    """The latest stored check of a version (``NAME:VERSION``); None before the first."""
+    name, version = parse_model_ref(model)
+    stored = workspace.model_setting(name, _check_key(int(version)))
+    if not isinstance(stored, dict) or "at" not in stored:
+        return None
+    alerts = [Alert.from_dict(a) for a in stored.get("alerts") or []]
+    return LastCheck(at=stored["at"], alerts=alerts, more=int(stored.get("more") or 0))

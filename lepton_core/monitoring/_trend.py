@@ -9,8 +9,8 @@ Accuracy needs labels; until they arrive, a classifier's *expected* accuracy is 
 confidence of its answers (the idea behind NannyML's CBPE: right when the probabilities
 are calibrated), reported apart and named an estimate. Fairness per window uses the same
 :func:`lepton_core.evaluation.fairness_report` as the Evaluate page (fairlearn's
-MetricFrame), so a window's figures are the ones training-time evaluation would give on
-those rows: selection rates and the parity gap from predictions alone, the equalized-odds
+metrics by group), so a window's figures are the ones training-time evaluation would give
+on those rows: selection rates and the parity gap from predictions alone, the equalized-odds
 gap and the worst group once labels arrive.
 """
 
@@ -150,9 +150,15 @@ class FairnessTrend(JsonMixin):
 def _windows(log: pd.DataFrame, every: str) -> list[tuple[pd.Timestamp, pd.DataFrame]]:
     if TIME not in log.columns or PREDICTION not in log.columns:
         raise DataError(Message("monitoring.error.log_columns", time=TIME, prediction=PREDICTION))
-    times = pd.to_datetime(log[TIME], utc=True, errors="coerce")
-    if times.isna().all():
+    if pd.to_datetime(log[TIME], utc=True, errors="coerce").isna().all():
         raise DataError(Message("monitoring.error.no_times"))
+    return time_windows(log, every)
+
+
+def time_windows(log: pd.DataFrame, every: str) -> list[tuple[pd.Timestamp, pd.DataFrame]]:
+    """The log's rows per window of length ``every`` (UTC start, rows), empty ones left out;
+    rows without a readable time are in none."""
+    times = pd.to_datetime(log[TIME], utc=True, errors="coerce")
     try:
         # Windows counted from the epoch (as the prediction log's SQL counts traffic), in
         # naive UTC: pandas ignores the origin of day-long windows on zoned times.

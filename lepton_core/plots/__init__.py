@@ -22,6 +22,11 @@ from lepton_core.plots._explain import (
     importance_figure,
     waterfall_figure,
 )
+from lepton_core.plots._images import (
+    class_maps_figure,
+    heat_in_points,
+    image_heat_map_figure,
+)
 from lepton_core.plots._monitoring import (
     drift_column_figure,
     drift_overview_figure,
@@ -30,6 +35,7 @@ from lepton_core.plots._monitoring import (
     performance_trend_figure,
     traffic_figure,
 )
+from lepton_core.plots._recourse import recourse_figure
 from lepton_core.plots._text import token_highlight_html, token_importance_figure
 from lepton_core.plots._training import training_curves_figure
 
@@ -37,6 +43,7 @@ __all__ = [
     "beeswarm_figure",
     "calibration_figure",
     "class_balance_figure",
+    "class_maps_figure",
     "column_distribution_figure",
     "compare_figure",
     "confusion_matrix_figure",
@@ -46,11 +53,14 @@ __all__ = [
     "fairness_group_figure",
     "fairness_rates_figure",
     "fairness_trend_figure",
+    "heat_in_points",
+    "image_heat_map_figure",
     "importance_figure",
     "live_report_html",
     "missing_values_figure",
     "performance_trend_figure",
     "pr_figure",
+    "recourse_figure",
     "residual_figure",
     "roc_figure",
     "token_highlight_html",

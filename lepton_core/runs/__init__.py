@@ -1,4 +1,5 @@
-"""Runs: train, Auto, mitigate, compress, export, score and model cards."""
+"""Runs: train, Auto, fusion, federated training, mitigate, compress, export, score and
+model cards."""
 
 from lepton_core.runs._auto import (
     leaderboard_table,
@@ -25,6 +26,12 @@ from lepton_core.runs._dashboard import (
     filter_board,
     model_board,
 )
+from lepton_core.runs._energy import (
+    EnergyMeter,
+    EnergyReport,
+    energy_per_1000,
+    load_energy,
+)
 from lepton_core.runs._export import (
     OnnxExport,
     export_mlflow_zip,
@@ -32,6 +39,17 @@ from lepton_core.runs._export import (
     load_test_rows,
     onnx_scorer,
     to_onnx,
+)
+from lepton_core.runs._federated import (
+    FEDERATED_MODELS,
+    FederatedConfig,
+    FederatedResult,
+    run_federated,
+)
+from lepton_core.runs._fusion import (
+    FusionResult,
+    fuse_versions,
+    train_ensemble,
 )
 from lepton_core.runs._mitigate import (
     MitigationConfig,
@@ -44,6 +62,10 @@ from lepton_core.runs._modelcard import (
     cached_model_card,
     model_card,
     set_intended_use,
+)
+from lepton_core.runs._notebook import (
+    notebook_bytes,
+    run_notebook,
 )
 from lepton_core.runs._publish import publish
 from lepton_core.runs._reports import (
@@ -80,12 +102,18 @@ from lepton_core.runs._training import (
 __all__ = [
     "BOARD_COLUMNS",
     "FAIRNESS_LIMITS",
+    "FEDERATED_MODELS",
     "MAX_BATCH_ROWS",
     "AttributeGap",
     "AutoConfig",
     "AutoResult",
     "BoardRow",
     "CompressionReport",
+    "EnergyMeter",
+    "EnergyReport",
+    "FederatedConfig",
+    "FederatedResult",
+    "FusionResult",
     "MetricEstimate",
     "MitigationConfig",
     "MitigationResult",
@@ -104,18 +132,22 @@ __all__ = [
     "compress",
     "default_families",
     "default_metric",
+    "energy_per_1000",
     "export_mlflow_zip",
     "export_onnx",
     "filter_board",
+    "fuse_versions",
     "headline_figures",
     "leaderboard_table",
     "load_bundle",
+    "load_energy",
     "load_explanation",
     "load_run_reports",
     "load_test_rows",
     "mitigate_run",
     "model_board",
     "model_card",
+    "notebook_bytes",
     "one_row",
     "onnx_scorer",
     "predict_frame",
@@ -125,11 +157,14 @@ __all__ = [
     "record_run",
     "resolve_dataset",
     "run_auto",
+    "run_federated",
+    "run_notebook",
     "score_table",
     "set_intended_use",
     "split_run_data",
     "to_csv",
     "to_onnx",
     "train",
+    "train_ensemble",
     "write_table",
 ]

@@ -11,7 +11,9 @@ test part). By default the winner is refitted on the training and validation
 parts together, LightGBM with the number of boosting rounds its trial chose by
 early stopping. An optional fairness limit (e.g. demographic parity difference
 ≤ 0.1 on validation) turns the search into a constrained one and ranks the
-models that meet it first.
+models that meet it first. A weighted ensemble of the best trials (greedy ensemble
+selection on their validation outputs, :mod:`._fusion`) is registered instead of the
+best trial when it scores better on validation and meets the fairness limit.
 
 **Text.** A data set with a text column (or a search over text families) gets
 Text Auto: the same search over the text families that suit the texts'
@@ -34,6 +36,7 @@ import pandas as pd
 
 from lepton_core.core import CallbackList, LeptonError, Message, TrainerCallback, TrainingError
 from lepton_core.models import family_class, family_title
+from lepton_core.runs._fusion import auto_ensemble, refit_members, train_ensemble
 from lepton_core.runs._search import (
     DIRECTIONS,
     AutoConfig,
@@ -50,6 +53,7 @@ from lepton_core.runs._search_ray import ray_address, search_ray
 from lepton_core.runs._training import (
     PreparedData,
     TrainConfig,
+    TrainResult,
     prepare_data,
     split_run_data,
     train,
@@ -130,11 +134,17 @@ def run_auto(
         params=board.tried[best["trial"]]["params"],
     )
     refitted = False
-    if config.refit:
-        refit_config = _refit_config(winner_config, best["rounds"], data, workspace)
-        refitted = refit_config is not None
-        winner_config = refit_config or winner_config
-    winner = train(winner_config, callbacks=callbacks, workspace=workspace)
+    ensemble = auto_ensemble(config, trial_data, board, metric) if config.ensemble else None
+    if ensemble is not None:
+        winner, refitted = _train_ensemble(
+            config, winner_config, ensemble, data, callbacks, workspace
+        )
+    else:
+        if config.refit:
+            refit_config = _refit_config(winner_config, best["rounds"], data, workspace)
+            refitted = refit_config is not None
+            winner_config = refit_config or winner_config
+        winner = train(winner_config, callbacks=callbacks, workspace=workspace)
     workspace.set_run_tags(
         winner.run_id,
         {
@@ -143,6 +153,7 @@ def run_auto(
             "auto_seconds": str(search_seconds),
             "auto_backend": "ray" if address else "optuna",
             "auto_refit": str(refitted).lower(),
+            **({"auto_ensemble": str(len(ensemble["members"]))} if ensemble else {}),
             **({"auto_language": str(language.name)} if language is not None else {}),
             **({"auto_notes": " ".join(notes)[:2000]} if notes else {}),
         },
@@ -159,7 +170,28 @@ def run_auto(
         refitted=refitted,
         language=language,
         notes=notes,
+        ensemble=ensemble,
     )
+
+
+def _train_ensemble(
+    config: AutoConfig,
+    winner: TrainConfig,
+    ensemble: dict[str, Any],
+    data: PreparedData,
+    callbacks: list[TrainerCallback] | None,
+    workspace: Workspace,
+) -> tuple[TrainResult, bool]:
+    """Train and register the ensemble of trials, refitted as a single winner would be
+    when every member can be; returns its run and whether it was refitted."""
+    members = ensemble["members"]
+    if config.refit:
+        refit = _without_validation(winner, data, workspace)
+        refitted = refit_members(members) if refit is not None else None
+        if refit is not None and refitted is not None:
+            run = train_ensemble(refit, refitted, callbacks=callbacks, workspace=workspace)
+            return run, True
+    return train_ensemble(winner, members, callbacks=callbacks, workspace=workspace), False
 
 
 def _reads_text(family: str) -> bool:
@@ -239,7 +271,15 @@ def _refit_config(
     params = family_class(winner.model).refit_params(winner.params, rounds)
     if params is None:
         return None
-    refit = replace(winner, params=params, valid_size=_REFIT_VALID_SIZE)
+    return _without_validation(replace(winner, params=params), data, workspace)
+
+
+def _without_validation(
+    config: TrainConfig, data: PreparedData, workspace: Workspace
+) -> TrainConfig | None:
+    """``config`` with every validation row in the training part, or None when that
+    would change the test part."""
+    refit = replace(config, valid_size=_REFIT_VALID_SIZE)
     split = split_run_data(refit, data.info, *workspace.load_dataset(data.info.id))
     # The split draws the test rows first, so they stay the same unless a class is tiny.
     if not split.test.equals(data.split.test):

@@ -1,7 +1,8 @@
 """The team dashboard: every registered model version, across data sets, in one table.
 
 A row holds what a team compares models by: the headline accuracy-type figures, the
-fairness gaps of each sensitive attribute, ε for a private model, the model's size on
+fairness gaps of each sensitive attribute, ε for a private model, the energy its training
+used, the model's size on
 disk, its latency when one was measured, whether it is published, its live share links
 and when it was trained.
 
@@ -51,6 +52,8 @@ _EXPERIMENT = "lepton"
 _PAGE = 10_000  # rows per MLflow search page (its limits: 50,000 runs, 200,000 versions)
 # A figure measured where the model serves and logged on its run, when any was.
 _LATENCY_METRIC = "latency_ms"
+# The energy training used, logged on its run (lepton_core.runs._energy).
+_ENERGY_METRIC = "energy_kwh"
 
 #: The figures a board can be sorted by, in the order the dashboard shows them.
 BOARD_COLUMNS = (
@@ -65,6 +68,7 @@ BOARD_COLUMNS = (
     "r2",
     "largest_gap",
     "epsilon",
+    "energy_wh",
     "size_bytes",
     "latency_ms",
     "published",
@@ -128,6 +132,8 @@ class BoardRow(JsonMixin):
         chosen or the run stored no fairness figures.
     epsilon : float or None
         The privacy budget spent, for a model trained with differential privacy.
+    energy_wh : float or None
+        The energy its training used (CodeCarbon, offline); None where none was measured.
     size_bytes : int or None
         The model's folder, on disk or on the tracking server; None when it cannot be
         listed.
@@ -157,6 +163,7 @@ class BoardRow(JsonMixin):
     r2: float | None = None
     gaps: list[AttributeGap] = field(default_factory=list)
     epsilon: float | None = None
+    energy_wh: float | None = None
     size_bytes: int | None = None
     latency_ms: float | None = None
     published: bool = False
@@ -307,6 +314,8 @@ class _BoardRuns:
         summaries = []
         for row in self._rows:
             metrics = {"test_accuracy": row.accuracy, "privacy_epsilon": row.epsilon}
+            if row.energy_wh is not None:
+                metrics["energy_kwh"] = row.energy_wh / 1000
             for g in row.gaps:
                 metrics[f"fairness_{g.attribute}_demographic_parity_difference"] = (
                     g.demographic_parity_difference
@@ -403,7 +412,7 @@ def _read_store(workspace: Workspace) -> _Snapshot:
 
 
 _DATABASES = {"sqlite", "postgresql", "mysql", "mssql"}
-_WANTED_METRICS = ("test_", "fairness_", "privacy_epsilon", _LATENCY_METRIC)
+_WANTED_METRICS = ("test_", "fairness_", "privacy_epsilon", _LATENCY_METRIC, _ENERGY_METRIC)
 _VERSION_TAGS = (_TAG + "sha256", _TAG + "published", _TAG + "run_id")
 
 
@@ -560,7 +569,7 @@ def _sql_snapshot(workspace: Workspace) -> _Snapshot:
             run_id: _Run(run_id, start, end, uri or "", {}, "", {})
             for run_id, start, end, uri in query(_SQL_RUNS, experiment=experiment)
         }
-        single = ["privacy_epsilon", _LATENCY_METRIC]
+        single = ["privacy_epsilon", _LATENCY_METRIC, _ENERGY_METRIC]
         for run_id, key, value, is_nan in query(
             _SQL_METRICS, "single", experiment=experiment, single=single
         ):
@@ -612,6 +621,7 @@ def _row(
         r2=_figure(metrics, "test_r2"),
         gaps=_gaps(run, workspace),
         epsilon=epsilon,
+        energy_wh=None if (kwh := _figure(metrics, _ENERGY_METRIC)) is None else kwh * 1000,
         size_bytes=sizes.get(mv.model_id),
         latency_ms=_figure(metrics, _LATENCY_METRIC),
         published=mv.tags.get(_TAG + "published") == "true",

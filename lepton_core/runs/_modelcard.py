@@ -20,10 +20,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from lepton_core.core import JsonMixin, Message, in_language
+from lepton_core.core import JsonMixin, Message, cache_entries, in_language
 from lepton_core.data import ACTION_TITLES, AnonymisationStep
 from lepton_core.evaluation import bootstrap_intervals
 from lepton_core.models import COMPRESSION_METHODS, METHOD_TITLES
+from lepton_core.recourse import RecourseReport, recourse_markdown, stored_recourse
+from lepton_core.runs._energy import energy_facts
 from lepton_core.runs._reports import load_run_reports
 from lepton_core.workspace import Workspace
 
@@ -80,6 +82,9 @@ class ModelCard(JsonMixin):
     verdict: Message | str | None = None
     baseline_guess: Message | str | None = None
     warnings: list[Message | str] = field(default_factory=list)
+    ensemble: Message | str | None = None  # an ensemble's members and weights
+    energy: list[Message | str] = field(default_factory=list)  # what training used, and how
+    recourse: RecourseReport | None = None  # what the rows turned down would have to change
 
     def to_markdown(self, *, language: str = "en") -> str:
         """The card as a Markdown document in ``language`` (``"en"`` or ``"zh"``)."""
@@ -105,6 +110,7 @@ class ModelCard(JsonMixin):
             say(Message("card.family", family=self.family)),
             say(Message("card.run", run=self.run_id, registered=registered)),
             say(Message("card.params", params=params or Message("card.defaults"))),
+            *([say(self.ensemble)] if self.ensemble else []),
             "",
             say(Message("card.data")),
             "",
@@ -198,12 +204,18 @@ class ModelCard(JsonMixin):
                 lines += ["", say(Message("card.too_small", rows=least)), "", *header]
                 lines += [_row(g, report["groups"].get(g, {}), columns) for g in small]
             lines.append("")
+        if self.task != "regression":  # recourse is about answers that can be turned
+            lines += [say(Message("card.recourse")), ""]
+            lines += recourse_markdown(self.recourse, language)
         lines += [say(Message("card.features")), ""]
         lines += [
             f"{i}. {name} ({score:.3f})" for i, (name, score) in enumerate(self.top_features, 1)
         ]
         lines += ["", say(Message("card.privacy")), ""]
         lines += [f"- {say(fact)}" for fact in self.privacy]
+        if self.energy:
+            lines += ["", say(Message("energy.card")), ""]
+            lines += [f"- {say(fact)}" for fact in self.energy]
         lines += ["", say(Message("card.limitations")), ""]
         lines += [f"- {say(text)}" for text in self.limitations]
         return "\n".join(lines) + "\n"
@@ -288,6 +300,18 @@ def _privacy_facts(workspace: Workspace, run_id: str) -> list[Message | str]:
         delta = Message("card.delta", delta=dp["delta"]) if dp.get("delta") is not None else ""
         facts.append(Message("card.dp", epsilon=dp["epsilon"], delta=delta))
     return facts or [Message("card.no_privacy")]
+
+
+def _ensemble_fact(workspace: Workspace, run_id: str) -> Message | None:
+    report = workspace.find_report(run_id, "ensemble")
+    if report is None:
+        return None
+    members = [
+        f"{m.get('model') or m['family']} × {m['weight']:.3f}"
+        for m in report["members"]
+        if m["weight"] > 0
+    ]
+    return Message("card.ensemble", count=len(members), members=", ".join(members))
 
 
 def _mitigation_fact(workspace: Workspace, run_id: str) -> Message | None:
@@ -410,8 +434,11 @@ def model_card(
         n_resamples=n_resamples if stored else 0,
         fairness=[_fairness_rows(r) for r in reports.fairness],
         mitigation=_mitigation_fact(workspace, run_id),
+        ensemble=_ensemble_fact(workspace, run_id),
         top_features=top_features,
         privacy=_privacy_facts(workspace, run_id),
+        energy=energy_facts(workspace, run_id),
+        recourse=stored_recourse(workspace, run_id),
         limitations=[
             *_compression_facts(workspace, run_id),
             *_limitations(dataset, reports, schema),
@@ -449,7 +476,7 @@ def cached_model_card(workspace: Workspace, name: str, version: int) -> ModelCar
     return _cached(workspace, info.name, info.version, mv.tags.get(_INTENDED_USE_TAG, ""))
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=cache_entries(32))
 def _cached(workspace: Workspace, name: str, version: int, intended_use: str) -> ModelCard:
     # intended_use is part of the key only: a new text means a new card.
     return model_card(workspace, name, version)

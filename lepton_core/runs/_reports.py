@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from lepton_core.core import LeptonError
+from lepton_core.core import LeptonError, cache_entries
 from lepton_core.evaluation import (
     EvalReport,
     EvalWarning,
@@ -100,7 +100,7 @@ def _judge_stored(workspace: Workspace, run_id: str, evaluation: EvalReport) -> 
     evaluation.baseline, evaluation.verdict = again.baseline, again.verdict
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=cache_entries(64))
 def _run_warnings(workspace: Workspace, run_id: str) -> tuple[EvalWarning, ...]:
     """:func:`check_features` on the run's feature columns, over its data set's table."""
     try:

@@ -119,6 +119,10 @@ class AutoConfig(JsonMixin):
         selects Ray; without either, trials run one by one in this process.
     parallel_trials : int, optional
         Trials running at once on Ray; by default one per CPU of the cluster.
+    ensemble : bool
+        Register a weighted ensemble of the best trials (greedy ensemble selection on
+        their validation outputs) instead of the best trial when it scores better on
+        validation and meets the fairness limit (tables only).
     """
 
     base: TrainConfig
@@ -131,6 +135,7 @@ class AutoConfig(JsonMixin):
     refit: bool = True
     ray_address: str | None = None
     parallel_trials: int | None = None
+    ensemble: bool = True
 
 
 @dataclass
@@ -147,6 +152,9 @@ class AutoResult(JsonMixin):
     texts' language that chose the families, and ``notes`` say, in sentences for the
     person, what was left out and why, and how the winner compares with the ``ngram``
     baseline when it is not the best-scoring model or the baseline did not finish.
+    ``ensemble`` is set when the winner is a weighted ensemble of trials: its
+    ``members`` (``trial``, ``family``, ``params``, ``rounds``, ``weight``) and its
+    validation ``score``, ``gap`` and ``fairness``.
     """
 
     config: AutoConfig
@@ -160,6 +168,7 @@ class AutoResult(JsonMixin):
     refitted: bool = False
     language: TextLanguage | None = None
     notes: list[str] = field(default_factory=list)
+    ensemble: dict[str, Any] | None = None
 
 
 def default_metric(task: str) -> str:
@@ -262,7 +271,9 @@ def run_trial(
 
     Returns ``score`` (None when the metric is undefined), ``gap``, ``fairness``
     (gap per sensitive column), ``rounds`` (boosting rounds or epochs kept by
-    early stopping, else None) and ``seconds``. Raises LeptonError when the model fails.
+    early stopping, else None), ``seconds`` and ``output`` (the validation probabilities
+    of the positive class or of every class, or the predictions, which Auto's ensemble
+    averages). Raises LeptonError when the model fails.
     Gaps follow the rule of the test figures (:func:`~lepton_core.evaluation.fairness_report`):
     only groups with at least ``min_group_rows`` validation rows count, and a column with
     fewer than two such groups has no gap (None).
@@ -284,9 +295,25 @@ def run_trial(
         # Cut short by the budget: its model is not the one train() would rebuild.
         return None
     classify = is_classification(task)  # type: ignore[arg-type]
-    pred = model.predict(data.x_valid)
-    proba = model.predict_proba(data.x_valid) if classify else None
+    pred, proba = model.predict_scored(data.x_valid)
     classes = list(model.classes_) if classify else None
+    return {
+        **validation_figures(data, pred, proba, classes),
+        "rounds": model.best_iteration_,
+        "seconds": round(time.time() - t0, 2),
+        # What an ensemble of trials averages (greedy selection in _fusion).
+        "output": (
+            pred.astype(float) if proba is None else proba[:, 1] if task == "binary" else proba
+        ),
+    }
+
+
+def validation_figures(
+    data: TrialData, pred: np.ndarray, proba: np.ndarray | None, classes: list | None
+) -> dict[str, Any]:
+    """A trial's (or an ensemble's) ``score``, ``gap`` and ``fairness`` on validation."""
+    task = data.task
+    classify = classes is not None
     # No intervals: a trial is ranked by its score; the winner's test figures get them.
     report = evaluate(data.y_valid, pred, task=task, y_proba=proba, classes=classes, n_resamples=0)  # type: ignore[arg-type]
     score = report.metrics.get(data.metric)
@@ -306,8 +333,6 @@ def run_trial(
         "score": score if score is not None and math.isfinite(score) else None,
         "gap": max(known) if known else None,
         "fairness": gaps,
-        "rounds": model.best_iteration_,
-        "seconds": round(time.time() - t0, 2),
     }
 
 
@@ -344,6 +369,7 @@ class Board:
         self.rows: list[dict[str, Any]] = []
         self.ranked: list[dict[str, Any]] = []
         self.tried: dict[int, dict[str, Any]] = {}  # full-precision parameters by trial
+        self.outputs: dict[int, np.ndarray] = {}  # validation outputs by trial, for ensembles
         self.cancelled = False
 
     def add(
@@ -353,6 +379,8 @@ class Board:
         limit = self.config.fairness_limit
         gap = outcome["gap"]
         self.tried[number] = spec
+        if outcome.get("output") is not None:
+            self.outputs[number] = np.asarray(outcome["output"], dtype=float)
         self.rows.append(
             {
                 "trial": number,

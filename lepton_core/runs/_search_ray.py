@@ -38,7 +38,11 @@ def tune_trial(config: dict[str, Any], *, data: TrialData, deadline: float) -> N
         tune.report({"score": None, "error": str(exc)})
         return
     # A trial cut short by the budget reports no score: the searcher marks it pruned.
-    tune.report(outcome or {"score": None})
+    if outcome is None:
+        tune.report({"score": None})
+        return
+    # Results travel as JSON-safe values; the leaderboard keeps the output for ensembles.
+    tune.report({**outcome, "output": outcome["output"].tolist()})
 
 
 def ray_address(config: AutoConfig) -> str | None:

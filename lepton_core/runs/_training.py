@@ -47,6 +47,7 @@ from lepton_core.evaluation import (
 )
 from lepton_core.explain import explain, rows_to_explain, summarize
 from lepton_core.models import family_class, family_names, make_model
+from lepton_core.runs._energy import EnergyMeter, EnergyReport, record_energy
 from lepton_core.runs._reports import headline_figures
 from lepton_core.text import default_text_family
 from lepton_core.workspace import DatasetInfo, Workspace, confirm_dataset, slugify
@@ -136,6 +137,7 @@ class TrainResult(JsonMixin):
     n_valid: int
     n_test: int
     privacy: PrivacyReport | None = None
+    energy: EnergyReport | None = None
 
     def headline(self) -> dict[str, Any]:
         """Accuracy-type figures plus the first attribute's fairness gaps."""
@@ -296,6 +298,32 @@ def train(
     callbacks: list[TrainerCallback] | None = None,
     workspace: Workspace | None = None,
 ) -> TrainResult:
+    """Train, evaluate, explain and register one model, with the energy it used.
+
+    Raises
+    ------
+    DataError
+        The data cannot be read or cannot be used as configured.
+    TrainingError
+        Training was cancelled or could not produce a model.
+    """
+    workspace = workspace or Workspace()
+    meter = EnergyMeter().start()
+    try:
+        result = _train(config, callbacks=callbacks, workspace=workspace)
+    finally:  # stopped on failure too: CodeCarbon's timer thread would outlive the run
+        energy = meter.stop()
+    result.energy = energy
+    record_energy(workspace, result.run_id, energy)
+    return result
+
+
+def _train(
+    config: TrainConfig,
+    *,
+    callbacks: list[TrainerCallback] | None = None,
+    workspace: Workspace | None = None,
+) -> TrainResult:
     """Train, evaluate, explain and register one model.
 
     Raises
@@ -450,7 +478,7 @@ def record_run(
     lap("evaluate")
 
     unit = "texts" if text else "rows"
-    max_rows = explain_rows or config.explain_rows
+    max_rows = explain_rows or config.explain_rows or model.explain_rows  # None: the default
     cb.phase("explaining", total=rows_to_explain(model, len(data.x_test), max_rows), unit=unit)
     background_raw = split.train[features].sample(
         min(_BACKGROUND_ROWS, len(split.train)), random_state=config.seed

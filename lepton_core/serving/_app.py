@@ -16,8 +16,8 @@
   clients can call the same models.
 
 Each resource is an ``APIRouter`` in its own module (``_health``, ``_models``,
-``_predict``, ``_feedback``, ``_v2``); this module joins them, and the API key check and
-the shared state are dependencies (``_state``).
+``_predict``, ``_recourse``, ``_feedback``, ``_v2``); this module joins them, and the API key
+check and the shared state are dependencies (``_state``).
 
 Every prediction (predict, batch, v2 infer) is logged in the workspace's prediction log
 with its latency and the key's id, off the request's path (see
@@ -44,7 +44,7 @@ from fastapi.responses import JSONResponse
 
 from lepton_core.core import LeptonError, ModelError, WorkspaceError
 from lepton_core.data import visible_name
-from lepton_core.serving import _feedback, _health, _models, _predict, _v2
+from lepton_core.serving import _feedback, _health, _models, _predict, _recourse, _v2
 from lepton_core.serving._state import (
     MAX_BODY_BYTES,
     Forbidden,
@@ -127,6 +127,7 @@ def create_app(
         _health.router,
         _models.router,
         _predict.router,
+        _recourse.router,
         _feedback.router,
         _v2.server_router,
         _v2.models_router,

@@ -12,6 +12,7 @@ from lepton_core.core import DataError
 from lepton_core.data import load_table
 from lepton_core.runs import ModelBundle, score_table, to_csv
 from lepton_core.serving._capture import Capture
+from lepton_core.serving._images import image_records, logged_records
 from lepton_core.serving._schemas import (
     ExplainResponse,
     LoggedPrediction,
@@ -43,7 +44,8 @@ def predictions(
         A record breaks the input schema (see :meth:`InputSchema.check`), or its values
         are so far out of range that the model gives no finite prediction.
     """
-    labels, proba = scorer.predict_records(records, bundle.input_schema)
+    with image_records(bundle.model, records) as read:  # an image model: base64 pictures
+        labels, proba = scorer.predict_records(read, bundle.input_schema)
     classes = [str(c) for c in bundle.model.classes_] if proba is not None else []
     out = [
         LoggedPrediction(
@@ -99,7 +101,8 @@ def predict(
     bundle = state.models.get(name, version)
     with Capture(state, request, bundle, "api") as capture:
         scored = predictions(bundle, body.records, state.models.scorer(bundle))
-        for p, pid in zip(scored, capture.done(body.records, scored), strict=True):
+        logged = logged_records(bundle.model, body.records)  # pictures by fingerprint
+        for p, pid in zip(scored, capture.done(logged, scored), strict=True):
             p.prediction_id = pid
     return PredictResponse(
         model=bundle.version.name, version=bundle.version.version, predictions=scored
@@ -119,7 +122,9 @@ def explain_records(
     bundle = state.models.get(name, version)
     out = []
     space = ""
-    for p in bundle.predict(body.records):
+    with image_records(bundle.model, body.records) as records:
+        scored = bundle.predict(records)
+    for p in scored:
         expl = p.explanation
         space = expl.output_space
         output = str(p.label) if str(p.label) in expl.outputs else expl.outputs[0]

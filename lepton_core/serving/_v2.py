@@ -15,6 +15,7 @@ from lepton_core.data import visible_name
 from lepton_core.runs import ModelBundle
 from lepton_core.serving._capture import Capture
 from lepton_core.serving._health import is_ready
+from lepton_core.serving._images import logged_records
 from lepton_core.serving._predict import predictions
 from lepton_core.serving._schemas import RecordPrediction, V2Request
 from lepton_core.serving._state import ServingState, authorised, serving_state
@@ -74,7 +75,7 @@ def v2_infer(
     with Capture(state, request, bundle, "v2") as capture:
         records = _v2_records(body, bundle)
         scored = predictions(bundle, records, state.models.scorer(bundle))
-        ids = capture.done(records, scored)
+        ids = capture.done(logged_records(bundle.model, records), scored)
     out = _v2_response(bundle, scored, body.id)
     if state.log is not None:
         # The protocol's response has a free-form "parameters" object: the ids go there,

@@ -129,7 +129,9 @@ class TextModel(TextColumnModel):
     int8_methods = ("torch-int8", "onnx-int8")
     private_variant = True
     mitigable = False
-    explain_rows = 10  # token SHAP takes seconds a row; the page waits for it
+    # Token SHAP takes over a second a text on 2 cores, most of a Quick run: 8 texts keep
+    # Quick within about 30 s from the click (the Explain page says how many were explained).
+    explain_rows = 8
     margin = "logit"
     # Text Auto tries Quick mode on the built-in MiniLM where the texts are English
     # (:meth:`language_note`); a fine-tune takes minutes, too long for a search's trial.

@@ -48,6 +48,7 @@ from lepton_core.core import (
     JsonMixin,
     ModelError,
     WorkspaceError,
+    cache_entries,
     default_workspace_path,
     disk_full_error,
     file_sha256,
@@ -417,6 +418,26 @@ class Workspace:
         data, test = self.dataset_paths(dataset_id)
         return pd.read_parquet(data), (pd.read_parquet(test) if test else None)
 
+    def set_dataset_setting(self, dataset_id: str, key: str, value: Any) -> None:
+        """Store a data set's setting (JSON; the recourse constraints, say) beside it."""
+        text = json.dumps(value, allow_nan=False)
+        if len(text) > _MAX_TAG:
+            raise WorkspaceError(f"The setting '{key}' is too long to store; make it shorter.")
+        if self.shared:  # a tag of the data set's run, which every machine reads
+            self.client.set_tag(self._dataset_run(dataset_id).info.run_id, _TAG + key, text)
+            return
+        path = self._dataset_folder(dataset_id) / "settings.json"
+        settings = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        _write_atomic(path, json.dumps(settings | {key: value}, sort_keys=True))
+
+    def dataset_setting(self, dataset_id: str, key: str) -> Any:
+        """A setting stored by :meth:`set_dataset_setting`, or None where none is."""
+        if self.shared:
+            text = self._dataset_run(dataset_id).data.tags.get(_TAG + key)
+            return json.loads(text) if text is not None else None
+        path = self._dataset_folder(dataset_id) / "settings.json"
+        return json.loads(path.read_text(encoding="utf-8")).get(key) if path.is_file() else None
+
     # A data set on a shared store is one run of DATASET_EXPERIMENT: its tables under
     # ``<sha256 prefix>/`` (a new table never overwrites one a reader may be fetching) and
     # info.json as artifacts; its id, info and the tables' hashes as tags, so that one
@@ -754,7 +775,7 @@ class Workspace:
         self.client.log_text(run_id, json.dumps(report, allow_nan=False), f"{name}.json")
 
     # Bounded: a run's test predictions can be megabytes as Python objects.
-    @functools.lru_cache(maxsize=32)  # noqa: B019 - run artifacts never change once written
+    @functools.lru_cache(maxsize=cache_entries(32))  # noqa: B019 - run artifacts never change once written
     def load_report(self, run_id: str, name: str) -> Any:
         """A JSON report the run stored (``evaluation``, ``fairness``, ``explanation``, ...)."""
         uri = self._mlflow_run(run_id).info.artifact_uri
@@ -838,7 +859,7 @@ class Workspace:
         return self.client.get_logged_model(model_id).artifact_location
 
     # Bounded: a text model holds about 100 MB.
-    @functools.lru_cache(maxsize=8)  # noqa: B019 - keyed on the stored hash
+    @functools.lru_cache(maxsize=cache_entries(8))  # noqa: B019 - keyed on the stored hash
     def _load_model_cached(self, name: str, version: int, digest: str) -> LeptonModel:
         from lepton_core.models import load_model
 

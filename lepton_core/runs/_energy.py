@@ -1,0 +1,276 @@
+"""The energy a run used and its CO₂, measured offline with CodeCarbon.
+
+CodeCarbon's ``OfflineEmissionsTracker`` never asks the network for the location or
+the grid's carbon intensity: the country comes from ``$LEPTON_COUNTRY`` (a three-letter
+ISO code, :data:`DEFAULT_COUNTRY` when unset) and its average intensity from the table
+CodeCarbon ships. Its file, API, Prometheus and Logfire outputs are off and its logging
+is quiet. Where the processor's energy counters (RAPL) cannot be read, CodeCarbon
+*estimates* the processor's power from its rated power (TDP) and how busy the run kept
+it, and the memory's from its size; :class:`EnergyReport` records which method gave the
+figures so that the pages can say so. A failure to measure never fails a run: the
+report says "not measured" and why. CodeCarbon is imported inside :meth:`EnergyMeter.start`
+(it imports pandas and its tables), so importing this module stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from lepton_core.core import JsonMixin, Message
+
+__all__ = [
+    "DEFAULT_COUNTRY",
+    "ENV_COUNTRY",
+    "EnergyMeter",
+    "EnergyReport",
+    "energy_country",
+    "energy_facts",
+    "energy_per_1000",
+    "load_energy",
+    "record_energy",
+]
+
+ENV_COUNTRY = "LEPTON_COUNTRY"
+#: The country whose grid intensity is assumed when ``$LEPTON_COUNTRY`` is not set.
+DEFAULT_COUNTRY = "USA"
+#: The MLflow metrics a measured run carries.
+METRICS = ("energy_kwh", "co2_g", "energy_duration_s")
+_MEASURED_CPU = {"intel_rapl", "intel_power_gadget", "apple_powermetrics", "windows_emi"}
+
+
+def energy_country(value: str | None = None) -> str:
+    """``value``, else ``$LEPTON_COUNTRY``, else :data:`DEFAULT_COUNTRY`, upper-cased."""
+    raw = value if value is not None else os.environ.get(ENV_COUNTRY, "")
+    return raw.strip().upper() or DEFAULT_COUNTRY
+
+
+@dataclass
+class EnergyReport(JsonMixin):
+    """What one measured stretch of work used.
+
+    Attributes
+    ----------
+    measured : bool
+        False when nothing could be measured; ``reason`` then says why.
+    energy_kwh, cpu_kwh, ram_kwh, gpu_kwh : float
+        Electricity used in total and by part, in kilowatt-hours.
+    co2_g : float
+        Estimated CO₂-equivalent in grams: energy × the country's grid intensity.
+    duration_s : float
+        Wall-clock seconds measured.
+    country, country_name : str
+        The ISO code and name whose average grid intensity was used.
+    intensity_g_per_kwh : float
+        That intensity (CodeCarbon's table), grams of CO₂ per kWh.
+    cpu_method : str
+        How the processor's share was found: ``intel_rapl`` and the like are measured
+        counters; ``cpu_load`` scales the rated power ``cpu_power_w`` by the load;
+        ``constant`` assumes ``cpu_power_w`` throughout.
+    cpu_power_w, ram_power_w : float
+        The rated processor power and the memory power CodeCarbon assumed.
+    gpu : bool
+        Whether a GPU was measured (through NVIDIA's driver).
+    reason : Message or str
+        Why nothing was measured (empty when ``measured``).
+    """
+
+    measured: bool
+    energy_kwh: float = 0.0
+    co2_g: float = 0.0
+    duration_s: float = 0.0
+    cpu_kwh: float = 0.0
+    ram_kwh: float = 0.0
+    gpu_kwh: float = 0.0
+    country: str = ""
+    country_name: str = ""
+    intensity_g_per_kwh: float = 0.0
+    cpu_method: str = ""
+    cpu_power_w: float = 0.0
+    ram_power_w: float = 0.0
+    gpu: bool = False
+    reason: Message | str = ""
+
+    @property
+    def estimated(self) -> bool:
+        """True when the processor's share is an estimate rather than a counter's reading."""
+        return self.cpu_method not in _MEASURED_CPU
+
+    def metrics(self) -> dict[str, float]:
+        """The figures stored as MLflow metrics (none when not measured)."""
+        if not self.measured:
+            return {}
+        return dict(zip(METRICS, (self.energy_kwh, self.co2_g, self.duration_s), strict=True))
+
+    def sentence(self) -> Message:
+        """One line for the pages: "Energy used: 0.4 Wh (about 0.2 g CO₂, …)"."""
+        if not self.measured:
+            return Message("energy.not_measured", reason=self.reason)
+        return Message(
+            "energy.used",
+            energy=_amount(self.energy_kwh * 1000, ("mWh", "Wh", "kWh")),
+            co2=_amount(self.co2_g, ("mg", "g", "kg")),
+            country=self.country_name or self.country,
+        )
+
+    def method(self) -> Message:
+        """How the figures were found, in plain words (the help icon's text)."""
+        if not self.measured:
+            return Message("energy.not_measured", reason=self.reason)
+        if self.cpu_method in _MEASURED_CPU:
+            cpu = Message("energy.cpu_counters")
+        elif self.cpu_method == "constant":
+            cpu = Message("energy.cpu_constant", watts=round(self.cpu_power_w, 1))
+        else:
+            cpu = Message("energy.cpu_load", watts=round(self.cpu_power_w, 1))
+        return Message(
+            "energy.method",
+            cpu=cpu,
+            ram=round(self.ram_power_w, 1),
+            gpu=Message("energy.gpu_measured") if self.gpu else "",
+            intensity=round(self.intensity_g_per_kwh),
+            country=self.country_name or self.country,
+        )
+
+
+def _amount(value: float, units: tuple[str, str, str]) -> str:
+    """``value`` (in the middle unit) with the unit that keeps it readable."""
+    small, middle, large = units
+    if value >= 1000:
+        value, unit = value / 1000, large
+    elif 0 < value < 0.1:
+        value, unit = value * 1000, small
+    else:
+        unit = middle
+    text = f"{value:.2g}" if value < 10 else f"{value:,.0f}"
+    return f"{text} {unit}"
+
+
+class EnergyMeter:
+    """Measures the energy this process (and its children) use between start and stop.
+
+    ``start`` and ``stop`` never raise: anything CodeCarbon cannot do becomes an
+    :class:`EnergyReport` with ``measured=False`` and the reason.
+    """
+
+    def __init__(self, country: str | None = None):
+        self.country = energy_country(country)
+        self._tracker: Any = None
+        self._began = 0.0
+        self._reason: Message | str = ""
+        self._folder: tempfile.TemporaryDirectory | None = None
+
+    def start(self) -> EnergyMeter:
+        """Begin measuring; returns ``self``."""
+        self._began = time.perf_counter()
+        try:
+            from codecarbon import OfflineEmissionsTracker
+            from codecarbon.input import DataSource
+        except ImportError:
+            self._reason = Message("energy.no_codecarbon")
+            return self
+        if self.country not in DataSource().get_global_energy_mix_data():
+            self._reason = Message("energy.unknown_country", country=self.country, env=ENV_COUNTRY)
+            return self
+        # CodeCarbon logs at INFO before it reads its own log_level; keep the run's log clean.
+        logging.getLogger("codecarbon").setLevel(logging.ERROR)
+        self._folder = tempfile.TemporaryDirectory(prefix="lepton-energy-")
+        try:
+            self._tracker = OfflineEmissionsTracker(
+                country_iso_code=self.country,
+                project_name="lepton",
+                output_dir=self._folder.name,  # nothing is written there; a safe place if it were
+                save_to_file=False,
+                save_to_api=False,
+                save_to_logger=False,
+                save_to_prometheus=False,
+                save_to_logfire=False,
+                log_level="error",
+                tracking_mode="process",  # this run's process and its children, not the machine
+                measure_power_secs=5,
+                # Jobs run side by side; CodeCarbon's lock would leave all but one unmeasured.
+                allow_multiple_runs=True,
+            )
+            self._tracker.start()
+        except Exception as exc:  # measuring must never fail a run
+            self._reason = Message("energy.failed", error=f"{type(exc).__name__}: {exc}")
+            self._tracker = None
+            self._folder.cleanup()
+            self._folder = None
+        return self
+
+    def stop(self) -> EnergyReport:
+        """Stop measuring and report what was used."""
+        duration = time.perf_counter() - self._began
+        tracker, self._tracker = self._tracker, None
+        try:
+            if tracker is None:
+                return EnergyReport(measured=False, duration_s=duration, reason=self._reason)
+            try:
+                tracker.stop()
+                data = tracker.final_emissions_data
+                return _report(tracker, data, duration, self.country)
+            except Exception as exc:  # measuring must never fail a run
+                reason = Message("energy.failed", error=f"{type(exc).__name__}: {exc}")
+                return EnergyReport(measured=False, duration_s=duration, reason=reason)
+        finally:
+            if self._folder is not None:
+                self._folder.cleanup()
+                self._folder = None
+
+
+def _report(tracker: Any, data: Any, duration: float, country: str) -> EnergyReport:
+    """An :class:`EnergyReport` from CodeCarbon's final figures and its hardware list."""
+    energy = float(data.energy_consumed)
+    if not energy > 0:
+        return EnergyReport(
+            measured=False, duration_s=duration, reason=Message("energy.nothing_measured")
+        )
+    cpu = next((h for h in tracker._hardware if type(h).__name__ == "CPU"), None)
+    co2_g = float(data.emissions) * 1000
+    return EnergyReport(
+        measured=True,
+        energy_kwh=energy,
+        co2_g=co2_g,
+        duration_s=duration,
+        cpu_kwh=float(data.cpu_energy),
+        ram_kwh=float(data.ram_energy),
+        gpu_kwh=float(data.gpu_energy),
+        country=country,
+        country_name=str(data.country_name or country),
+        intensity_g_per_kwh=co2_g / energy,
+        cpu_method=str(getattr(cpu, "_mode", "")),
+        cpu_power_w=float(getattr(cpu, "_tdp", 0) or 0),
+        ram_power_w=float(data.ram_power),
+        gpu=int(data.gpu_count or 0) > 0,
+    )
+
+
+def energy_per_1000(report: EnergyReport, predictions: int) -> float | None:
+    """Watt-hours per 1,000 predictions, or None when nothing was measured."""
+    if not report.measured or predictions <= 0:
+        return None
+    return report.energy_kwh * 1000 * 1000 / predictions
+
+
+def record_energy(workspace: Any, run_id: str, report: EnergyReport) -> None:
+    """Store ``report`` with a run: its figures as metrics, the whole report as ``energy``."""
+    for key, value in report.metrics().items():
+        workspace.client.log_metric(run_id, key, value)
+    workspace.log_report(run_id, "energy", report.to_dict())
+
+
+def load_energy(workspace: Any, run_id: str) -> EnergyReport | None:
+    """The energy report a run stored; None for a run recorded without one."""
+    stored = workspace.find_report(run_id, "energy")
+    return EnergyReport.from_dict(stored) if stored is not None else None
+
+
+def energy_facts(workspace: Any, run_id: str) -> list[Message | str]:
+    """The model card's lines: what training used, and how that was found."""
+    report = load_energy(workspace, run_id)
+    return [] if report is None else [report.sentence(), report.method()]

@@ -1,0 +1,531 @@
+"""Federated training, simulated: clients that keep their rows, a server that averages.
+
+A data set's training rows are split into clients, by a column (hospital, region,
+branch) or at random; each client is its own process (:mod:`._fed_client`) that
+receives its rows once and never sends them anywhere. The server:
+
+1. asks every client for per-column counts, sums and category counts and builds the
+   shared encoding from them (standardised numbers, one-hot categories);
+2. runs ``rounds`` rounds of FedAvg (McMahan et al. 2017): it sends the global
+   weights, each client trains ``local_epochs`` epochs of Lepton's training step
+   (the MLP's network, loss and AdamW; the logistic model is the network without
+   hidden layers) and sends its weights back, and the server averages them weighted
+   by the clients' rows. FedProx (Li et al. 2020) adds a proximal term to each
+   client's loss for uneven clients. Each client scores the global weights on its own
+   validation rows; the round with the lowest pooled validation loss is kept;
+3. scores the kept weights on the test part, overall and per client (accuracy and the
+   fairness gap by the data set's sensitive columns), next to the same network trained
+   centrally on the pooled rows (the comparison the simulation exists for).
+
+Optional DP-SGD per client (Opacus): each client calibrates its own noise to its ε
+over all its local epochs and reports what it spent.
+
+The server speaks to clients through one small message protocol (see
+:mod:`._fed_client`), so a Flower ``ClientApp``/``ServerApp`` pair can wrap the same
+two halves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lepton_core.core import (
+    CallbackList,
+    DataError,
+    JsonMixin,
+    Message,
+    TrainerCallback,
+    TrainingError,
+    is_classification,
+)
+from lepton_core.dp import PrivacyOptions
+from lepton_core.evaluation import fairness_reports
+from lepton_core.runs._fed_client import client_main, encode, from_bytes, to_bytes
+from lepton_core.runs._training import TrainConfig, prepare_data
+from lepton_core.workspace import Workspace
+
+__all__ = [
+    "FEDERATED_MODELS",
+    "FederatedConfig",
+    "FederatedResult",
+    "assign_clients",
+    "run_federated",
+]
+
+#: model → hidden layer sizes of the network every client trains.
+FEDERATED_MODELS = {"logistic": (), "mlp": (64, 32)}
+STRATEGIES = ("fedavg", "fedprox")
+_MAX_CATEGORIES = 50
+_OTHER = "other values"
+
+
+@dataclass
+class FederatedConfig(JsonMixin):
+    """A simulated federated training.
+
+    Attributes
+    ----------
+    data, target, sensitive, seed, test_size
+        As for :class:`~lepton_core.runs.TrainConfig`.
+    model : str
+        ``logistic`` or ``mlp``.
+    clients : int
+        How many clients; with ``split_by``, the largest values each get a client and
+        the rest share the last one.
+    split_by : str, optional
+        The column that decides each row's client; empty: at random.
+    rounds, local_epochs : int
+        Rounds of averaging, and epochs each client trains per round.
+    strategy : str
+        ``fedavg`` or ``fedprox`` (with ``mu``, the proximal term's weight).
+    privacy : PrivacyOptions, optional
+        DP-SGD in every client, each to this ε.
+    min_client_rows : int
+        The fewest training rows a client may have.
+    """
+
+    data: str
+    target: str | None = None
+    sensitive: list[str] | None = None
+    model: str = "logistic"
+    clients: int = 5
+    split_by: str | None = None
+    rounds: int = 10
+    local_epochs: int = 1
+    strategy: str = "fedavg"
+    mu: float = 0.01
+    learning_rate: float = 3e-3
+    batch_size: int = 128
+    privacy: PrivacyOptions | None = None
+    min_client_rows: int = 50
+    seed: int = 0
+    test_size: float = 0.2
+
+
+@dataclass
+class FederatedResult(JsonMixin):
+    """Federated next to centralised training, on the same test rows.
+
+    ``federated`` and ``centralised`` hold test ``accuracy`` (and ``roc_auc`` for a
+    binary target; ``r2`` for regression). ``clients`` rows: ``name``, ``n_train``,
+    ``n_test``, ``accuracy`` (of the federated model on the client's test rows),
+    ``fairness`` (the largest demographic parity gap by the sensitive columns there,
+    None when too few rows per group), ``epsilon`` (DP-SGD) and the ``rows`` ids it
+    received. ``history``: one row per round with ``round``, ``train_loss``,
+    ``valid_loss`` and ``bytes`` exchanged in it. ``bytes_exchanged`` counts weights and
+    statistics both ways.
+    """
+
+    config: FederatedConfig
+    dataset_id: str
+    task: str
+    federated: dict[str, float]
+    centralised: dict[str, float]
+    clients: list[dict[str, Any]]
+    history: list[dict[str, float]]
+    best_round: int
+    bytes_exchanged: int
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def assign_clients(
+    values: pd.Series | None, n_rows: int, clients: int, seed: int
+) -> tuple[np.ndarray, list[str]]:
+    """Each row's client (an index into the returned names).
+
+    By ``values``: the ``clients - 1`` commonest values get a client each and the rest
+    share the last; at random (``values`` None): even shares.
+    """
+    if clients < 2:
+        raise DataError(Message("federated.clients"))
+    if values is None:
+        labels = np.random.default_rng(seed).permutation(n_rows) % clients
+        return labels, [f"client {i + 1}" for i in range(clients)]
+    text = values.astype(object).where(values.notna(), "(missing)").astype(str)
+    counts = text.value_counts()
+    if len(counts) < 2:
+        raise DataError(Message("federated.one_value", column=str(values.name)))
+    own = list(counts.index[: clients - 1]) if len(counts) > clients else list(counts.index)
+    names = [*own, _OTHER] if len(counts) > len(own) else own
+    labels = text.map({v: i for i, v in enumerate(own)}).fillna(len(own)).astype(int)
+    return labels.to_numpy(), names
+
+
+def run_federated(
+    config: FederatedConfig,
+    *,
+    callbacks: list[TrainerCallback] | None = None,
+    workspace: Workspace | None = None,
+) -> FederatedResult:
+    """Train ``config.model`` with FedAvg or FedProx over simulated clients; see the module.
+
+    ``callbacks`` hear one step per round (``train_loss``, ``valid_loss``): a job's live
+    curve.
+
+    Raises
+    ------
+    DataError
+        The split column is unknown or has one value, or a client has too few rows.
+    TrainingError
+        An unknown model or strategy, or a client process failed.
+    """
+    start = time.perf_counter()
+    if config.model not in FEDERATED_MODELS:
+        raise TrainingError(
+            Message("federated.model", model=config.model, known=", ".join(FEDERATED_MODELS))
+        )
+    if config.strategy not in STRATEGIES:
+        raise TrainingError(Message("federated.strategy", strategy=config.strategy))
+    cb = CallbackList(callbacks)
+    cb.phase("loading")
+    cb.train_begin()
+    workspace = workspace or Workspace()
+    train_config = TrainConfig(
+        data=config.data,
+        target=config.target,
+        sensitive=config.sensitive,
+        model="mlp",
+        seed=config.seed,
+        test_size=config.test_size,
+        valid_size=0.0,  # each client keeps its own validation rows
+    )
+    data = prepare_data(train_config, workspace)
+    info, split = data.info, data.split
+    task, target = info.task, info.target
+    train_rows = data.x_train.assign(**{target: split.train[target].to_numpy()})
+    if config.split_by and config.split_by not in split.train.columns:
+        raise DataError(Message("federated.no_column", column=config.split_by))
+    by = split.train[config.split_by] if config.split_by else None
+    labels, names = assign_clients(by, len(train_rows), config.clients, config.seed)
+    test_labels = _test_clients(config, split.test, names, labels)
+    sizes = np.bincount(labels, minlength=len(names))
+    small = [(n, int(s)) for n, s in zip(names, sizes, strict=True) if s < config.min_client_rows]
+    if small:
+        raise DataError(
+            Message(
+                "federated.small_client",
+                client=small[0][0],
+                rows=small[0][1],
+                least=config.min_client_rows,
+            )
+        )
+    classes = np.unique(split.train[target]).tolist() if is_classification(task) else None
+    setup = {
+        "task": task,
+        "target": target,
+        "classes": classes,
+        "numeric": [
+            c for c in data.x_train.columns if pd.api.types.is_numeric_dtype(data.x_train[c])
+        ],
+        "seed": config.seed,
+        "privacy": config.privacy.to_dict() if config.privacy is not None else None,
+    }
+    setup["categorical"] = [c for c in data.x_train.columns if c not in setup["numeric"]]
+    settings = {
+        "n_outputs": len(classes) if task == "multiclass" else 1,
+        "hidden_sizes": FEDERATED_MODELS[config.model],
+        "batch_size": config.batch_size,
+        "learning_rate": config.learning_rate,
+        "local_epochs": config.local_epochs,
+        "rounds": config.rounds,
+        "mu": config.mu if config.strategy == "fedprox" else 0.0,
+    }
+    cb.phase("training")
+    with _Clients([train_rows.iloc[labels == i] for i in range(len(names))], setup) as clients:
+        received = clients.ask_all("rows")
+        spec = _encoding(clients.ask_all("stats"), setup)
+        shapes = clients.ask_all("encoder", spec)
+        weights = _initial_weights(spec, settings, config.seed, task, train_rows[target], classes)
+        history, best = [], (np.inf, 0, weights)
+        for round_ in range(1, config.rounds + 1):
+            answers = clients.ask_all("fit", (weights, settings))
+            counts = np.array([n for _, n, _ in answers], dtype=float)
+            weights = _average([from_bytes(b) for b, _, _ in answers], counts / counts.sum())
+            scored = clients.ask_all("evaluate", (weights, settings))
+            valid_loss = sum(s for s, _ in scored) / sum(n for _, n in scored)
+            train_loss = float(np.average([loss for _, _, loss in answers], weights=counts))
+            history.append(
+                {
+                    "round": round_,
+                    "train_loss": train_loss,
+                    "valid_loss": valid_loss,
+                    "bytes": clients.take_bytes(),
+                }
+            )
+            if valid_loss < best[0]:
+                best = (valid_loss, round_, weights)
+            if cb.step(round_, config.rounds, {"train_loss": train_loss, "valid_loss": valid_loss}):
+                raise TrainingError(Message("federated.cancelled"))
+        epsilons = clients.ask_all("privacy")
+        setup_bytes = clients.take_bytes()
+    cb.phase("evaluating")
+    network = _network(spec, settings, from_bytes(best[2]))
+    X_test = encode(data.x_test, spec)
+    y_test = split.test[target].to_numpy()
+    federated = _score(network, X_test, y_test, task, classes)
+    pooled = encode(data.x_train, spec)
+    central = _centralised(
+        config, settings, spec, pooled, train_rows[target].to_numpy(), task, classes
+    )
+    centralised = _score(central, X_test, y_test, task, classes)
+    rows = []
+    predictions = _predict(network, X_test, task, classes)
+    for i, name in enumerate(names):
+        mask = test_labels == i
+        rows.append(
+            {
+                "name": name,
+                "n_train": int(shapes[i][0] + shapes[i][1]),
+                "n_test": int(mask.sum()),
+                "accuracy": _accuracy(y_test[mask], predictions[mask], task),
+                "fairness": _gap(split.test[mask], y_test[mask], predictions[mask], info, classes),
+                "epsilon": epsilons[i],
+                "rows": received[i],
+            }
+        )
+    cb.train_end()
+    return FederatedResult(
+        config=config,
+        dataset_id=info.id,
+        task=task,
+        federated=federated,
+        centralised=centralised,
+        clients=rows,
+        history=history,
+        best_round=best[1],
+        bytes_exchanged=int(sum(h["bytes"] for h in history) + setup_bytes),
+        seconds=round(time.perf_counter() - start, 2),
+    )
+
+
+class _Clients:
+    """The client processes and their pipes; counts the bytes that cross them."""
+
+    def __init__(self, parts: list[pd.DataFrame], setup: dict[str, Any]) -> None:
+        self.parts, self.setup, self.bytes = parts, setup, 0
+
+    def __enter__(self) -> _Clients:
+        context = multiprocessing.get_context("spawn")  # no fork of the server's memory
+        self.pipes, self.processes = [], []
+        for part in self.parts:
+            server_end, client_end = context.Pipe()
+            process = context.Process(
+                target=client_main, args=(client_end, part, self.setup), daemon=True
+            )
+            process.start()
+            client_end.close()
+            self.pipes.append(server_end)
+            self.processes.append(process)
+        self.parts = []  # the server keeps no client's rows
+        return self
+
+    def ask_all(self, kind: str, payload: Any = None) -> list[Any]:
+        """Send one message to every client, then collect the answers (they work at once)."""
+        for pipe in self.pipes:
+            self.bytes += _size(payload)
+            pipe.send((kind, payload))
+        answers = []
+        for pipe, process in zip(self.pipes, self.processes, strict=True):
+            while not pipe.poll(0.5):
+                if not process.is_alive():  # a client that died never answers
+                    raise TrainingError(Message("federated.client_failed"))
+            try:
+                answer = pipe.recv()
+            except EOFError:
+                raise TrainingError(Message("federated.client_failed")) from None
+            self.bytes += _size(answer)
+            answers.append(answer)
+        return answers
+
+    def take_bytes(self) -> int:
+        taken, self.bytes = self.bytes, 0
+        return taken
+
+    def __exit__(self, *exc: Any) -> None:
+        for pipe in self.pipes:
+            with contextlib.suppress(OSError):  # a client that already stopped
+                pipe.send(("stop", None))
+        for process in self.processes:
+            process.join(10)
+            if process.is_alive():
+                process.terminate()
+
+
+def _size(payload: Any) -> int:
+    """Bytes of the weights and statistics in a message (rows ids are not exchanged in a
+    real federation: the simulation checks them)."""
+    if isinstance(payload, bytes):
+        return len(payload)
+    if isinstance(payload, tuple):
+        return sum(_size(p) for p in payload)
+    if isinstance(payload, dict) and ("numeric" in payload or "categories" in payload):
+        import json
+
+        return len(json.dumps(payload, default=str).encode())
+    return 0
+
+
+def _test_clients(
+    config: FederatedConfig, test: pd.DataFrame, names: list[str], labels: np.ndarray
+) -> np.ndarray:
+    """Each test row's client: by the split column's value, or at random."""
+    if not config.split_by:
+        return np.random.default_rng(config.seed + 1).permutation(len(test)) % len(names)
+    text = test[config.split_by].astype(object).where(test[config.split_by].notna(), "(missing)")
+    index = {v: i for i, v in enumerate(names) if v != _OTHER}
+    return text.astype(str).map(index).fillna(len(names) - 1).astype(int).to_numpy()
+
+
+def _encoding(stats: list[dict[str, Any]], setup: dict[str, Any]) -> dict[str, Any]:
+    """The shared encoding from the clients' statistics (pooled means and deviations, the
+    commonest categories over all clients)."""
+    spec: dict[str, Any] = {"numeric": {}, "categories": {}}
+    for column in setup["numeric"]:
+        n = sum(s["numeric"][column][0] for s in stats)
+        total = sum(s["numeric"][column][1] for s in stats)
+        squares = sum(s["numeric"][column][2] for s in stats)
+        mean = total / n if n else 0.0
+        std = float(np.sqrt(max(squares / n - mean**2, 0.0))) if n else 1.0
+        spec["numeric"][column] = (mean, std or 1.0)
+    for column in setup["categorical"]:
+        counts: dict[str, int] = {}
+        for s in stats:
+            for value, count in s["categories"][column].items():
+                counts[value] = counts.get(value, 0) + count
+        spec["categories"][column] = sorted(counts, key=lambda v: -counts[v])[:_MAX_CATEGORIES]
+    return spec
+
+
+def _network(spec: dict[str, Any], settings: dict[str, Any], state: dict | None = None) -> Any:
+    from lepton_core.models import _mlp_net as net
+
+    n_inputs = len(spec["numeric"]) + sum(len(v) for v in spec["categories"].values())
+    network = net.build_network(n_inputs, settings["n_outputs"], settings["hidden_sizes"], 0.0)
+    if state is not None:
+        network.load_state_dict(state)
+    return network.eval()
+
+
+def _initial_weights(
+    spec: dict, settings: dict, seed: int, task: str, y: pd.Series, classes: list | None
+) -> bytes:
+    import torch
+
+    from lepton_core.models import _mlp_net as net
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        network = _network(spec, settings)
+    if classes is not None:
+        net.init_output_bias(network, pd.Index(classes).get_indexer(y.to_numpy()), task)  # type: ignore[arg-type]
+    return to_bytes(network.state_dict())
+
+
+def _average(states: list[dict[str, Any]], shares: np.ndarray) -> bytes:
+    """FedAvg: the clients' weights averaged by their share of the rows."""
+    return to_bytes(
+        {k: sum(float(w) * s[k] for s, w in zip(states, shares, strict=True)) for k in states[0]}
+    )
+
+
+def _centralised(
+    config: FederatedConfig,
+    settings: dict,
+    spec: dict,
+    X: np.ndarray,
+    y: np.ndarray,
+    task: str,
+    classes: list | None,
+) -> Any:
+    """The same network and training step on the pooled rows: the reference."""
+    import torch
+
+    from lepton_core.models import _mlp_net as net
+
+    targets = pd.Index(classes).get_indexer(y) if classes is not None else y.astype(float)
+    order = np.random.default_rng(config.seed).permutation(len(X))
+    cut = max(1, round(len(X) * 0.1))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        network = _network(spec, settings).train()
+        if classes is not None:
+            net.init_output_bias(network, targets, task)  # type: ignore[arg-type]
+        loader = net.build_loader(
+            X[order[cut:]],
+            targets[order[cut:]],
+            task=task,
+            batch_size=config.batch_size,
+            seed=config.seed,  # type: ignore[arg-type]
+        )
+        net.train(
+            network,
+            net.build_optimizer(network, config.learning_rate, 0.0),
+            loader,
+            task=task,  # type: ignore[arg-type]
+            valid=(X[order[:cut]], targets[order[:cut]]),
+            max_epochs=config.rounds * config.local_epochs,
+            patience=config.rounds * config.local_epochs,  # keep the best, as the server does
+        )
+    return network.eval()
+
+
+def _predict(network: Any, X: np.ndarray, task: str, classes: list | None) -> np.ndarray:
+    from lepton_core.models import _mlp_net as net
+
+    raw = net.predict_raw(network, X)
+    if classes is None:
+        return raw[:, 0]
+    index = (raw[:, 0] > 0).astype(int) if task == "binary" else raw.argmax(axis=1)
+    return np.asarray(classes, dtype=object)[index]
+
+
+def _score(network: Any, X: np.ndarray, y: np.ndarray, task: str, classes: list | None) -> dict:
+    from sklearn import metrics
+
+    from lepton_core.models import _mlp_net as net
+
+    pred = _predict(network, X, task, classes)
+    if classes is None:
+        return {"r2": float(metrics.r2_score(y, pred))}
+    out = {"accuracy": _accuracy(y, pred, task)}
+    if task == "binary":
+        raw = net.predict_raw(network, X)[:, 0]
+        out["roc_auc"] = float(metrics.roc_auc_score(y == classes[1], raw))
+    return out
+
+
+def _accuracy(y: np.ndarray, pred: np.ndarray, task: str) -> float | None:
+    if task == "regression" or len(y) == 0:
+        return None
+    return float(np.mean(y.astype(str) == pred.astype(str)))
+
+
+def _gap(
+    test: pd.DataFrame, y: np.ndarray, pred: np.ndarray, info: Any, classes: list | None
+) -> float | None:
+    """The largest demographic parity gap by the sensitive columns on these rows."""
+    # A client made by a sensitive column holds one of its groups: nothing to compare there.
+    columns = [c for c in info.sensitive if test[c].nunique(dropna=False) > 1]
+    if classes is None or not columns or len(y) == 0:
+        return None
+    reports = fairness_reports(
+        y,
+        pred.astype(np.asarray(y).dtype),
+        sensitive_features=test[columns].reset_index(drop=True),
+        task=info.task,
+        positive_label=classes[1] if info.task == "binary" else None,
+    )
+    gaps = [
+        r.demographic_parity_difference
+        for r in reports
+        if r.demographic_parity_difference is not None
+    ]
+    return max(gaps) if gaps else None

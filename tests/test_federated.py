@@ -1,0 +1,93 @@
+"""Federated training: FedAvg over client processes that keep their own rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lepton_core.core import DataError
+from lepton_core.data import split_table
+from lepton_core.models import _mlp_net as net
+from lepton_core.runs._fed_client import _local_epochs, from_bytes, to_bytes
+from lepton_core.runs._federated import FederatedConfig, _average, assign_clients, run_federated
+
+
+def _local_step(X, y, state):
+    network = net.build_network(X.shape[1], 1, (8,), 0.0)
+    network.load_state_dict(state)
+    loader = net.build_loader(X, y, task="binary", batch_size=32, seed=0)
+    settings = {"mu": 0.0, "learning_rate": 1e-2, "local_epochs": 2}
+    _local_epochs(net, network, loader, "binary", settings, None)
+    return network.state_dict()
+
+
+def test_fedavg_of_identical_clients_is_the_centralised_step():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 5))
+    y = (X[:, 0] + 0.5 * rng.normal(size=200) > 0).astype(int)
+    torch.manual_seed(0)
+    start = net.build_network(5, 1, (8,), 0.0).state_dict()
+    clients = [_local_step(X, y, start) for _ in range(3)]
+    averaged = from_bytes(_average(clients, np.full(3, 1 / 3)))
+    central = _local_step(X, y, start)
+    for key, value in central.items():
+        torch.testing.assert_close(averaged[key], value)
+        assert not torch.equal(value, start[key])  # training moved the weights
+
+
+def test_weights_round_trip_through_bytes():
+    state = net.build_network(4, 2, (3,), 0.0).state_dict()
+    again = from_bytes(to_bytes(state))
+    assert all(torch.equal(again[k], v) for k, v in state.items())
+
+
+@pytest.fixture(scope="module")
+def table(adult_small, tmp_path_factory):
+    path = tmp_path_factory.mktemp("fed") / "adult.csv"
+    adult_small.head(1500).assign(site="only one").to_csv(path, index=False)
+    return str(path)
+
+
+def test_rows_never_leave_their_client(table, workspace):
+    result = run_federated(
+        FederatedConfig(
+            data=table, target="Y", sensitive=["race"], split_by="sex", clients=2, rounds=2
+        ),
+        workspace=workspace,
+    )
+    received = [set(c["rows"]) for c in result.clients]
+    assert received[0].isdisjoint(received[1])
+    assert sum(len(r) for r in received) == sum(c["n_train"] for c in result.clients)
+    df, test = workspace.load_dataset(result.dataset_id)
+    train = split_table(df, "Y", task="binary", test=test, valid_size=0.0, seed=0).train
+    assert set().union(*received) == set(train.index)  # every training row, once
+    for client, rows in zip(result.clients, received, strict=True):
+        assert set(train.loc[sorted(rows), "sex"]) == {client["name"]}  # by its own value only
+    assert [h["round"] for h in result.history] == [1, 2]
+    assert result.bytes_exchanged > 0 and all(h["bytes"] > 0 for h in result.history)
+    assert 0.7 < result.federated["accuracy"] <= 1 and 0.7 < result.centralised["accuracy"] <= 1
+    assert all(c["accuracy"] is not None for c in result.clients)
+
+
+def test_bad_splits_get_one_clear_sentence(table, workspace):
+    with pytest.raises(DataError, match="has one value"):
+        run_federated(FederatedConfig(data=table, target="Y", split_by="site"), workspace=workspace)
+    with pytest.raises(DataError, match="fewer than"):
+        run_federated(
+            FederatedConfig(data=table, target="Y", split_by="race", min_client_rows=500),
+            workspace=workspace,
+        )
+    with pytest.raises(DataError, match="no column 'nope'"):
+        run_federated(FederatedConfig(data=table, target="Y", split_by="nope"), workspace=workspace)
+
+
+def test_clients_by_column_keep_the_commonest_values_apart():
+    import pandas as pd
+
+    values = pd.Series(["a"] * 5 + ["b"] * 4 + ["c"] * 2 + ["d"], name="site")
+    labels, names = assign_clients(values, len(values), 3, seed=0)
+    assert names == ["a", "b", "other values"]
+    assert labels.tolist() == [0] * 5 + [1] * 4 + [2] * 3
+    labels, names = assign_clients(None, 10, 3, seed=0)
+    assert sorted(np.bincount(labels).tolist()) == [3, 3, 4]
