@@ -282,6 +282,9 @@ def job_panel(job_id: str) -> None:
     )
     fraction, text = _progress_text(job, progress)
     job_status(job, store, fraction=fraction, text=text)
+    if job.status == "running" and progress.figures:  # measured; explaining and saving
+        st.caption(tr("Measured on the test part; the model is being explained and saved."))
+        metric_row(progress.figures)
     if job.status == "succeeded":
         reports = run_reports(job.run_id, complete=True)
         done = tr("Model **{name}:{version}** trained in {seconds:.0f} s.").format(

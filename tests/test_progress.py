@@ -83,6 +83,9 @@ def test_values_read_back_from_the_jobs_table_are_checked():
     assert progress.seconds_left() == 0.0
     assert JobProgress(eta_seconds=math.nan).seconds_left() is None
     assert JobProgress(phase="done").fraction() == 1.0
+    measured = progress_for("train", {"phase": "saving", "figures": {"accuracy": 0.8, "x": "y"}})
+    assert measured.figures == {"accuracy": 0.8, "x": None}
+    assert progress_for("train", {"figures": [1, 2]}).figures == {}
     # The JSON round trip the worker and page make keeps the checked values.
     again = progress_for("auto", AutoProgress(phase="searching", budget_s=5.0).to_dict())
     assert isinstance(again, AutoProgress) and again.fraction() == 0.0

@@ -78,6 +78,22 @@ def test_callbacks_see_every_step_and_can_cancel(adult_csv, workspace):
     assert steps[:3] == [1, 2, 3]
 
 
+def test_headline_figures_are_on_hand_before_explaining(adult_csv, workspace):
+    """The Train page shows a job's figures while it explains and saves: callbacks get them
+    with the "explaining" phase, equal to the finished run's."""
+    seen: dict[str, dict] = {}
+
+    class Watch(TrainerCallback):
+        def on_phase(self, state, control):
+            seen[state.phase] = dict(state.figures)
+
+    config = TrainConfig(data=str(adult_csv), target="Y", sensitive=["sex"], explain_rows=20)
+    result = train(config, callbacks=[Watch()], workspace=workspace)
+    assert seen["evaluating"] == {}
+    assert seen["explaining"] == result.headline() and "accuracy" in seen["explaining"]
+    assert "demographic_parity_difference" in seen["explaining"]
+
+
 def test_regression_and_multiclass_samples(workspace):
     for sample, metric in (("diabetes", "r2"), ("wine", "accuracy")):
         result = train(TrainConfig(data=f"sample:{sample}", explain_rows=50), workspace=workspace)

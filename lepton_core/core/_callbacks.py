@@ -44,6 +44,10 @@ class TrainerState:
         ``time.time()`` at ``on_train_begin``.
     phase_started_at : float
         ``time.time()`` when ``phase`` began; the ETA is measured from it.
+    figures : dict
+        The test part's headline figures once they are measured (accuracy-type figures
+        and fairness gaps), so that a page shows them while the model is explained and
+        saved; empty before.
     """
 
     phase: str = "loading"
@@ -53,6 +57,7 @@ class TrainerState:
     log_history: list[dict[str, float]] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
     phase_started_at: float = field(default_factory=time.time)
+    figures: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def fraction(self) -> float | None:
@@ -112,11 +117,21 @@ class CallbackList:
         self.state.started_at = time.time()
         self._call("on_train_begin")
 
-    def phase(self, name: str, *, total: int | None = None, unit: str | None = None) -> None:
+    def phase(
+        self,
+        name: str,
+        *,
+        total: int | None = None,
+        unit: str | None = None,
+        figures: dict[str, float | None] | None = None,
+    ) -> None:
         """Start phase ``name``; one that counts its own steps (explaining: ``total`` rows)
-        starts its count at 0, so callbacks never show the previous phase's figures in it."""
+        starts its count at 0, so callbacks never show the previous phase's figures in it.
+        ``figures``: headline figures measured by now (see :class:`TrainerState`)."""
         self.state.phase = name
         self.state.phase_started_at = time.time()
+        if figures is not None:
+            self.state.figures = dict(figures)
         if total is not None:
             self.state.step, self.state.total_steps, self.state.unit = 0, total, unit
         self._call("on_phase")

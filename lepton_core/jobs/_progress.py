@@ -18,6 +18,11 @@ from lepton_core.core import JsonMixin
 __all__ = ["AutoProgress", "JobProgress", "clamp_fraction", "clean_seconds", "progress_for"]
 
 
+def _finite(value: Any) -> float | None:
+    number = _number(value)
+    return number if number is not None and math.isfinite(number) else None
+
+
 def _number(value: Any) -> float | None:
     """``value`` as a float, or None when it is not a number (None, text, NaN)."""
     if value is None or isinstance(value, bool):
@@ -65,6 +70,9 @@ class JobProgress(JsonMixin):
         Seconds left in that phase at its pace so far; None before its first step.
     history : list of dict
         The last 500 logged steps (``{"step", "train_loss", "valid_loss", ...}``).
+    figures : dict
+        The test part's headline figures once measured, while the model is still being
+        explained and saved (``{"accuracy": 0.87, ...}``); empty before.
     """
 
     phase: str = "starting"
@@ -72,6 +80,7 @@ class JobProgress(JsonMixin):
     total_steps: int | None = None
     eta_seconds: float | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    figures: dict[str, float | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # What was read back from the jobs table is checked once, here.
@@ -80,6 +89,8 @@ class JobProgress(JsonMixin):
         total = _number(self.total_steps)
         self.total_steps = int(total) if total is not None and 0 < total < math.inf else None
         self.eta_seconds = clean_seconds(self.eta_seconds)
+        figures = self.figures if isinstance(self.figures, dict) else {}
+        self.figures = {str(k): _finite(v) for k, v in figures.items()}
 
     def fraction(self, now: float | None = None) -> float:
         """Share of the phase's work done, in [0, 1]: steps done of those planned (0 when

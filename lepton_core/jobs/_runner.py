@@ -184,6 +184,7 @@ class JobProgressCallback(TrainerCallback):
         progress.phase, progress.step = state.phase, state.step
         progress.total_steps, progress.eta_seconds = state.total_steps, state.eta_seconds()
         progress.history = state.log_history[-_HISTORY:]
+        progress.figures = dict(state.figures)
         self.store.update(self.job_id, progress=progress, heartbeat=now)
         return True
 

@@ -18,7 +18,7 @@ def recourse_figure(report: RecourseReport, attribute: str, *, language: str = "
         raise ValueError(f"attribute must be one of {sorted(report.by_attribute)}")
     groups = report.by_attribute[attribute]
     names = [g.group for g in groups]
-    hover = [f"n = {g.searched}" for g in groups]
+    hover = [Message("plot.recourse.searched", rows=g.searched).render(language) for g in groups]
     titles = [
         Message("plot.recourse.distance").render(language),
         Message("plot.recourse.none").render(language),
@@ -28,7 +28,7 @@ def recourse_figure(report: RecourseReport, attribute: str, *, language: str = "
         go.Bar(
             x=names,
             y=[g.median_distance for g in groups],
-            text=[_cost(g.median_distance, g.median_changes) for g in groups],
+            text=[_cost(g.median_distance, g.median_changes, language) for g in groups],
             textposition="outside",
             hovertext=hover,
             name=titles[0],
@@ -49,6 +49,7 @@ def recourse_figure(report: RecourseReport, attribute: str, *, language: str = "
         col=2,
     )
     fig.update_xaxes(type="category", title_text=Message("plot.recourse.group").render(language))
+    fig.update_yaxes(tickformat=".0%", row=1, col=1)
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%", row=1, col=2)
     title = Message("plot.recourse.title", outcome=report.desired, attribute=attribute)
     fig.update_layout(
@@ -60,9 +61,12 @@ def recourse_figure(report: RecourseReport, attribute: str, *, language: str = "
     return fig
 
 
-def _cost(distance: float | None, changes: float | None) -> str:
-    """ "0.075 · 1": the median distance and the median number of changed features."""
-    return "" if distance is None or changes is None else f"{distance:.3f} · {changes:g}"
+def _cost(distance: float | None, changes: float | None, language: str) -> str:
+    """ "7.5 %, 1 changed": the median distance (a share of the values' ranges) and the
+    median number of changed features."""
+    if distance is None or changes is None:
+        return ""
+    return Message("plot.recourse.cost", distance=distance, changes=changes).render(language)
 
 
 def _share(share: float | None) -> str:

@@ -479,7 +479,12 @@ def record_run(
 
     unit = "texts" if text else "rows"
     max_rows = explain_rows or config.explain_rows or model.explain_rows  # None: the default
-    cb.phase("explaining", total=rows_to_explain(model, len(data.x_test), max_rows), unit=unit)
+    cb.phase(
+        "explaining",
+        total=rows_to_explain(model, len(data.x_test), max_rows),
+        unit=unit,
+        figures=headline_figures(evaluation, fairness[0] if fairness else None),
+    )
     background_raw = split.train[features].sample(
         min(_BACKGROUND_ROWS, len(split.train)), random_state=config.seed
     )
