@@ -46,6 +46,7 @@ header(
 )
 
 # Imported after the heading is on screen: a first visit imports the engine's heavy parts.
+from app_pages._recourse import whatif_section  # noqa: E402
 from lepton_core.data import load_table  # noqa: E402
 from lepton_core.explain import prediction_title  # noqa: E402
 from lepton_core.runs import (  # noqa: E402
@@ -255,6 +256,10 @@ if st.button(tr("Try it"), icon=":material/play_arrow:", help=tr("Calls the API 
         tr("HTTP {status} in {ms:.1f} ms").format(status=result.status, ms=result.latency_ms)
     )
     st.json(result.body)
+if getattr(bundle.model, "reads", "table") == "table":  # the tabular families
+    what_if = tr("What if: change this record and watch the answer")
+    with st.expander(what_if, icon=":material/tune:"):
+        whatif_section(reports.run, record, output=1)
 
 st.markdown(tr("**API keys**"))
 store = ApiKeyStore(ws)

@@ -265,3 +265,19 @@ def test_evaluate_page_and_model_card_show_stored_recourse(small_run, workspace)
     specs = [c.proto.spec for c in at.get("plotly_chart")]
     assert any("How much must change to get" in spec for spec in specs)
     assert "Compute it again" in [b.label for b in at.button]
+
+
+def test_the_deploy_page_offers_the_owner_a_what_if(small_run):
+    """The owner's view of a deployed model: the API's example record, editable, re-scored."""
+    from streamlit.testing.v1 import AppTest
+
+    from app_pages._common import Keys
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at = at.switch_page("app_pages/deploy.py")
+    at.session_state[Keys.RUN_ID] = small_run.run_id
+    _ok(at.run())
+    titles = [e.label for e in at.expander]
+    assert "What if: change this record and watch the answer" in titles
+    assert any(m.label.startswith("Chance of") for m in at.metric)
+    assert "Find counterfactuals" in [b.label for b in at.button]
