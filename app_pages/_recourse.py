@@ -209,6 +209,19 @@ def _rules_editor(run: RunSummary, bundle: ModelBundle, rules: RecourseConstrain
             default=[n for n in rules.only_up if n in numbers],
             help=tr("Years of education or age, say."),
         )
+        bounds = st.data_editor(
+            _bounds_table(rules, numbers),
+            disabled=[tr("Column")],
+            hide_index=True,
+            key=f"bounds:{run.dataset_id}",
+        )
+        st.caption(
+            tr(
+                "Lowest and highest: the values a change may reach (empty: those seen in "
+                "training). Step: changes come in whole multiples of it (empty: 1 for whole "
+                "numbers)."
+            )
+        )
         classes = [str(c) for c in bundle.model.classes_]
         desired = st.selectbox(
             tr("The answer people want"),
@@ -216,16 +229,47 @@ def _rules_editor(run: RunSummary, bundle: ModelBundle, rules: RecourseConstrain
             index=classes.index(rules.desired) if rules.desired in classes else len(classes) - 1,
         )
         if st.form_submit_button(tr("Save the rules")):
+            ranges, steps = _bounds_from(bounds, bundle)
             new = RecourseConstraints(
-                immutable=immutable,
-                only_up=only_up,
-                ranges=rules.ranges,
-                steps=rules.steps,
-                desired=desired,
+                immutable=immutable, only_up=only_up, ranges=ranges, steps=steps, desired=desired
             )
             guard(save_constraints, workspace(), run.dataset_id, new, bundle.input_schema)
             st.session_state.pop(RecourseKeys.FOUND, None)
             st.rerun()
+
+
+def _bounds_table(rules: RecourseConstraints, numbers: list[str]) -> pd.DataFrame:
+    """One row per numeric column: its stored range and step, empty where none is set."""
+    low, high, step = tr("Lowest"), tr("Highest"), tr("Step")
+    return pd.DataFrame(
+        {
+            tr("Column"): numbers,
+            low: [rules.ranges.get(n, [None, None])[0] for n in numbers],
+            high: [rules.ranges.get(n, [None, None])[1] for n in numbers],
+            step: [rules.steps.get(n) for n in numbers],
+        },
+        dtype=object,
+    ).astype({low: float, high: float, step: float})
+
+
+def _bounds_from(
+    table: pd.DataFrame, bundle: ModelBundle
+) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Ranges and steps from the edited table; a range with one end empty takes the other
+    end from training (``save_constraints`` refuses a low above its high, a step of 0)."""
+    seen = {f.name: f for f in bundle.input_schema.fields}
+    ranges, steps = {}, {}
+    for row in table.itertuples(index=False):
+        name, low, high, step = row
+        if pd.notna(low) or pd.notna(high):
+            field = seen[name]
+            low = float(low) if pd.notna(low) else field.minimum
+            high = float(high) if pd.notna(high) else field.maximum
+            if low is not None and high is not None:
+                ranges[name] = [float(low), float(high)]
+        if pd.notna(step):
+            steps[name] = float(step)
+    return ranges, steps
 
 
 def recourse_section(run: RunSummary, attribute: str | None) -> None:
