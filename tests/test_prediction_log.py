@@ -481,3 +481,29 @@ def test_a_file_scored_on_the_deploy_page_is_logged_as_batch(log, workspace, adu
     assert log.flush()
     logged = log.read_predictions(adult_run.model_name)
     assert logged["source"].tolist() == ["batch"] * 7 and (logged["caller"] == "").all()
+
+
+def test_a_burst_does_not_starve_the_days_around_it(log, workspace, adult_run, adult_test):
+    """The live report's sample is shared out between windows: after a day of 3,000
+    predictions, the three quiet days of 100 each are read whole, not 1 in 6 of them."""
+    from lepton_core.monitoring import live_from_log
+    from lepton_core.runs import load_bundle
+
+    name, version = adult_run.model_name, adult_run.model_version
+    bundle = load_bundle(workspace, name, version)
+    fields = bundle.input_schema.names
+    start = datetime(2031, 3, 1, 12, tzinfo=UTC)
+    for day, rows in enumerate((3000, 100, 100, 100)):
+        batch = adult_test.sample(rows, replace=True, random_state=day)[fields]
+        labels, proba = bundle.model.predict_scored(bundle.input_schema.prepare(batch))
+        log.record(
+            name, version, batch.to_dict("records"), [str(v) for v in labels],
+            proba.max(axis=1).tolist(), source="batch", latency_ms=1.0, wait=True,
+            at=start + timedelta(days=day),
+        )  # fmt: skip
+    assert log.flush()
+    report = live_from_log(workspace, f"{name}:{version}", since=start, max_rows=600)
+    sex = next(t for t in report.fairness if t.attribute == "sex")
+    assert [w.rows for w in sex.windows] == [300, 100, 100, 100]
+    assert report.rows == 600 and report.sampled
+    assert [w.requests for w in report.traffic] == [3000, 100, 100, 100]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from lepton_core.core import JsonMixin, Message
@@ -298,13 +299,18 @@ def live_from_log(
 
     Traffic is counted by the database over every request; the other views read a random
     sample of at most ``max_rows`` answered predictions, so time stays bounded however
-    long the model has been live.
+    long the model has been live. The sample is shared out between the windows (a window
+    with fewer answers than its share is read whole), so that a burst of traffic one day
+    does not leave the days around it too few rows to measure.
     """
     name, version = parse_model_ref(model)
     info = workspace.model_version(name, version)
     log = prediction_log(workspace)
     table = log.read_predictions(info.name, info.version, since, sample=max_rows)
     counts = log.traffic_by_window(info.name, info.version, every, since)
+    table = _balanced(table, counts, every, max_rows, read=lambda start, until, rows: (
+        log.read_predictions(info.name, info.version, start, until, sample=rows)
+    ))  # fmt: skip
     traffic = [
         TrafficWindow(
             start=row.start.isoformat(),
@@ -321,6 +327,49 @@ def live_from_log(
     )  # fmt: skip
     report.sampled = report.sampled or report.requests - report.errors > len(table)
     return report
+
+
+#: Windows read again at most, newest first, when the first sample left them thin.
+_MAX_REREADS = 100
+
+
+def _balanced(
+    table: pd.DataFrame, counts: pd.DataFrame, every: str, max_rows: int, read: Any
+) -> pd.DataFrame:
+    """``table`` (a uniform sample of the log) with each window's rows brought to its share
+    of ``max_rows``: the shares fill the windows in order of size (a window with fewer
+    answers than its share keeps them all, what it leaves goes to the others). A window
+    holding under half its share is read again (``read(start, until, rows)``); one
+    holding more is cut down to it."""
+    if not len(table) or not len(counts):
+        return table
+    answered = (counts["requests"] - counts["errors"]).clip(lower=0).to_numpy()
+    share = _fair_share(answered, max_rows)
+    starts = pd.to_datetime(counts["start"], utc=True)
+    have = {start: table.loc[rows.index] for start, rows in time_windows(table, every)}
+    step = pd.tseries.frequencies.to_offset(every)
+    parts, rereads = [], 0
+    for start, want in sorted(zip(starts, np.minimum(answered, share), strict=True),
+                              key=lambda p: p[0], reverse=True):  # fmt: skip
+        rows = have.pop(start, table.iloc[:0])
+        if len(rows) < want / 2 and rereads < _MAX_REREADS:
+            rows, rereads = read(start, start + step, max(int(want), 1)), rereads + 1
+        parts.append(rows.sample(int(want), random_state=0) if len(rows) > want else rows)
+    # Rows of windows the counts did not see (written in between) wait for the next report.
+    return pd.concat(parts).sort_values(TIME, kind="stable").reset_index(drop=True)
+
+
+def _fair_share(sizes: np.ndarray, total: int) -> float:
+    """The largest share ``q`` with ``sum(min(size, q)) <= total`` (water-filling)."""
+    if sizes.sum() <= total:
+        return float(sizes.max())
+    left, ordered = float(total), np.sort(sizes)
+    for i, size in enumerate(ordered):
+        fair = left / (len(ordered) - i)
+        if size >= fair:
+            return fair
+        left -= size
+    return float(ordered[-1])
 
 
 # ------------------------------------------------------------------ the latest check
