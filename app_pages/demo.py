@@ -159,21 +159,24 @@ for col, (label, value, help_text) in zip(st.columns(3), figures, strict=False):
     col.metric(label, value, help=help_text)
 st.caption(tr("Measured on {n:,} test cases the model did not learn from.").format(n=n))
 
+
+def _log(record: dict, prediction: Any, started: float) -> None:
+    """The Monitor page sees demo traffic too, by its link."""
+    if capture_enabled():
+        prediction_log(workspace()).record(
+            info.name,
+            info.version,
+            [record],
+            [prediction.label],
+            [predicted_probability(prediction.label, prediction.probabilities)],
+            source="demo",
+            caller=link.id,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
+
+
 if reads_images:  # a picture in, the prediction and its heat map out
     from app_pages._images import demo_section
-
-    def _log(record: dict, prediction: Any, started: float) -> None:
-        if capture_enabled():
-            prediction_log(workspace()).record(
-                info.name,
-                info.version,
-                [record],
-                [prediction.label],
-                [predicted_probability(prediction.label, prediction.probabilities)],
-                source="demo",
-                caller=link.id,
-                latency_ms=(time.perf_counter() - started) * 1000,
-            )
 
     demo_section(bundle, _log)
     st.stop()
@@ -236,17 +239,7 @@ with st.form("inputs"):
 if submitted:
     started = time.perf_counter()
     prediction = guard(bundle.predict, [record])[0]
-    if capture_enabled():  # the Monitor page sees demo traffic too, by its link
-        prediction_log(workspace()).record(
-            info.name,
-            info.version,
-            [record],
-            [prediction.label],
-            [predicted_probability(prediction.label, prediction.probabilities)],
-            source="demo",
-            caller=link.id,
-            latency_ms=(time.perf_counter() - started) * 1000,
-        )
+    _log(record, prediction, started)
     expl = to_probability(prediction.explanation)
     label = str(prediction.label)
     chosen = expl.outputs.index(label) if len(expl.outputs) > 1 and label in expl.outputs else 0
