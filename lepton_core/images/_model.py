@@ -169,14 +169,7 @@ class ImageModel(LeptonModel):
             raise ValueError(f"tune_blocks must be between 1 and 16, got {self.tune_blocks}.")
         if X.shape[1] != 1:
             raise DataError(Message("images.one_column", n=X.shape[1]))
-        self.feature_names_in_ = list(X.columns)
-        self.n_features_in_ = 1
-        self.numeric_features_ = []
-        self.categorical_features_ = []
-        self.categories_ = {}
-        self.feature_groups_ = {self.feature_names_in_[0]: [0]}
-        self.feature_names_out_ = [self.feature_names_in_[0]]
-        return self._clean(X)
+        return self._one_column(X)
 
     def _refs(self, X: pd.DataFrame) -> list[str]:
         refs = X.iloc[:, 0].tolist()

@@ -419,6 +419,18 @@ class LeptonModel(BaseEstimator):
                 raise ModelError(Message("model.missing_column", column=str(name)))
         return X
 
+    def _one_column(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Fit-time set-up of a family that reads one column (a text, an image reference)
+        as a whole: no numeric or categorical features, the column is its own group."""
+        self.feature_names_in_ = list(X.columns)
+        self.n_features_in_ = 1
+        self.numeric_features_ = []
+        self.categorical_features_ = []
+        self.categories_ = {}
+        self.feature_groups_ = {self.feature_names_in_[0]: [0]}
+        self.feature_names_out_ = [self.feature_names_in_[0]]
+        return self._clean(X)
+
     def _clean(self, X: pd.DataFrame) -> pd.DataFrame:
         # One canonical form for every family: float64 numbers and object text with NaN.
         numeric = set(self.numeric_features_)

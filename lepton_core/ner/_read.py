@@ -86,6 +86,16 @@ class NerData:
         )
 
 
+def _raw(source: str | os.PathLike | bytes, name: str) -> tuple[bytes, str]:
+    """A reader's bytes and the name its messages use."""
+    if isinstance(source, bytes):
+        return source, name or "the file"
+    path = Path(source)
+    if not path.is_file():
+        raise DataError(Message("ner.no_file", path=str(path)))
+    return path.read_bytes(), name or path.name
+
+
 def _check_any(sentences: list[Sentence], source: str) -> None:
     if not sentences:
         raise DataError(Message("ner.empty", source=source))
@@ -108,13 +118,7 @@ def read_conll(source: str | os.PathLike | bytes, name: str = "") -> NerData:
         The file is not UTF-8 text, a line has no tag, a tag is malformed, or there are
         no sentences.
     """
-    if isinstance(source, bytes):
-        raw, label = source, name or "the file"
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise DataError(Message("ner.no_file", path=str(path)))
-        raw, label = path.read_bytes(), name or path.name
+    raw, label = _raw(source, name)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -202,13 +206,7 @@ def ner_from_jsonl(source: str | os.PathLike | bytes, name: str = "") -> NerData
         A line is not a JSON object with a text, a span lies outside its text, or there
         are no sentences.
     """
-    if isinstance(source, bytes):
-        raw, label = source, name or "the file"
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise DataError(Message("ner.no_file", path=str(path)))
-        raw, label = path.read_bytes(), name or path.name
+    raw, label = _raw(source, name)
     try:
         lines = raw.decode("utf-8-sig").splitlines()
     except UnicodeDecodeError:

@@ -324,15 +324,7 @@ def _train(
     callbacks: list[TrainerCallback] | None = None,
     workspace: Workspace | None = None,
 ) -> TrainResult:
-    """Train, evaluate, explain and register one model.
-
-    Raises
-    ------
-    DataError
-        The data cannot be read or cannot be used as configured.
-    TrainingError
-        Training was cancelled or could not produce a model.
-    """
+    """:func:`train` without the energy meter."""
     families = family_names()
     if config.model and config.model not in families:
         raise TrainingError(

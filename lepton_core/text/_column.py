@@ -42,14 +42,7 @@ class TextColumnModel(LeptonModel):
                 f"A text model reads exactly one text column but the table has {X.shape[1]} "
                 f"({', '.join(map(str, X.columns[:5]))}); keep only the text column as a feature."
             )
-        self.feature_names_in_ = list(X.columns)
-        self.n_features_in_ = 1
-        self.numeric_features_ = []
-        self.categorical_features_ = []
-        self.categories_ = {}
-        self.feature_groups_ = {self.feature_names_in_[0]: [0]}
-        self.feature_names_out_ = [self.feature_names_in_[0]]
-        return self._clean(X)
+        return self._one_column(X)
 
     def _clean(self, X: pd.DataFrame) -> pd.DataFrame:
         return super()._clean(X).fillna("")
