@@ -10,6 +10,7 @@ import streamlit as st
 from app_pages._common import (
     Keys,
     announce_exposure,
+    collect_garbage,
     current_dataset,
     exposed_address,
     refusal,
@@ -92,4 +93,7 @@ if not visitor:
                 )
             )
 st.session_state[Keys.ROUTED] = True
-page.run()
+try:
+    page.run()
+finally:  # a page that stops early (st.stop, st.rerun) counts too
+    collect_garbage()

@@ -57,7 +57,13 @@ from lepton_core.data import (  # noqa: E402
     suggest_cleanups,
 )
 from lepton_core.plots import class_balance_figure, column_distribution_figure, token_length_figure  # noqa: E402
+from lepton_core.jobs import JobStore  # noqa: E402
 from lepton_core.workspace import confirm_dataset  # noqa: E402
+
+# Training comes next: a spare worker imports the training stack while the user loads and
+# reads their data (started here, before any step can stop the page), so that the job
+# started on the Train page begins at once. Starting it takes a few milliseconds.
+JobStore(workspace()).warm()
 
 upload_limit_mb = st.get_option("server.maxUploadSize")
 # Column kinds in a spreadsheet user's words.
@@ -644,9 +650,3 @@ info = confirm_dataset(Workspace(), df, name={draft["name"]!r}, target={target!r
 # then train: TrainConfig(data=f"dataset:{{info.id}}"{", model='text'" if text_column else ""})
 """
 )
-
-# Training comes next: a spare worker imports the training stack while the user reads this
-# page, so that the job started on the Train page begins at once (drawn first: this is last).
-from lepton_core.jobs import JobStore  # noqa: E402
-
-JobStore(workspace()).warm()

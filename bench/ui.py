@@ -323,7 +323,7 @@ def flow(
         )
 
     # Data: the very first visit is a page load right after the server started.
-    first = repetition == 1 and kind == "tabular"
+    first = repetition == 1 and page.url in ("", "about:blank")
     visit(
         "data",
         (lambda: page.goto(app.url)) if first else link("1 · Data"),

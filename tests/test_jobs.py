@@ -284,6 +284,38 @@ def test_a_spare_worker_runs_the_next_job_and_ends_like_any_worker(
     os.killpg(spare, signal.SIGTERM)  # spares outlive a test otherwise
 
 
+def test_a_job_started_while_the_spare_imports_waits_for_that_spare(
+    adult_csv, fresh_ws, monkeypatch
+):
+    from lepton_core.jobs import _executors
+
+    monkeypatch.setenv("LEPTON_WARM_WORKER", "1")
+    store = JobStore(fresh_ws)
+    store.warm()
+    importing = [p for p, where in _executors._starting.items() if where == store.folder / "spares"]
+    assert len(importing) == 1 and not list((store.folder / "spares").glob("*.ready"))
+    job = start_job(
+        TrainConfig(data=str(adult_csv), target="Y", model="tree", explain_rows=20),
+        workspace=fresh_ws,
+    )
+    # Handed to the spare once it had imported, not to a second Python beside it.
+    assert job.pid == importing[0]
+    done = _wait(store, job.id, until=lambda j: not j.active)
+    assert done.status == "succeeded", store.read_log(job.id)
+
+
+def test_importing_the_text_stack_leaves_a_spare_able_to_run_the_job():
+    # The app imports torch for the Data page's token counts after its spare has started;
+    # torch sets variables of its own, which must not make the spare a misfit.
+    code = (
+        "import os; from lepton_core.jobs import env_fingerprint as f; "
+        "a = f(dict(os.environ)); import torch, transformers; "
+        "print(a == f(dict(os.environ)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True", out.stderr[-2000:]
+
+
 @pytest.mark.parametrize("workspace_deleted", [False, True])
 def test_a_spare_gives_itself_up_when_its_starter_ends(tmp_path, workspace_deleted):
     folder = tmp_path / "spares"

@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from lepton_core.core import JobError
@@ -40,8 +41,10 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 #: The spare worker's module, run as ``python -m``; its command line marks a spare.
 _WORKER_MODULE = "lepton_core.worker"
 #: Variables libraries set for themselves at run time (MLflow its tracking URI, torch's
-#: OpenMP its flags); they differ between processes without meaning anything.
-_RUNTIME_PREFIXES = ("MLFLOW_", "KMP_")
+#: OpenMP its flags, torch its compiler cache when imported); they differ between
+#: processes without meaning anything. (The app imports torch for the Data page's token
+#: counts: before TORCHINDUCTOR_ was here, no spare started earlier could run a job.)
+_RUNTIME_PREFIXES = ("MLFLOW_", "KMP_", "TORCHINDUCTOR_")
 
 
 def env_fingerprint(env: dict[str, str]) -> str:
@@ -86,6 +89,8 @@ class LocalExecutor(Executor):
 
     def start(self, job_id: str, command: list[str], log_path: Path) -> str:
         spare = self._claim_spare(job_id, command, log_path)
+        if spare is None and self._spare_ready_soon(log_path.parent.parent / _SPARES):
+            spare = self._claim_spare(job_id, command, log_path)
         if spare is not None:
             return spare
         try:
@@ -139,6 +144,22 @@ class LocalExecutor(Executor):
         _reap_when_done(proc)
         _starting[proc.pid] = folder
 
+    def _spare_ready_soon(self, folder: Path) -> bool:
+        """Wait, at most :data:`HANDOFF_S`, for a spare this process started to finish its
+        imports; whether one did.
+
+        A fresh Python would import the same stack from the start, beside the spare
+        still importing: on 2 cores the two (and the app) took twice as long as one.
+        """
+        importing = [pid for pid, where in _starting.items() if where == folder]
+        deadline = time.monotonic() + HANDOFF_S
+        while importing and time.monotonic() < deadline:
+            importing = [p for p in importing if _is_spare(p)]
+            if any((folder / f"{p}.ready").exists() for p in importing):
+                return True
+            time.sleep(_POLL_S)
+        return False
+
     def _claim_spare(self, job_id: str, command: list[str], log_path: Path) -> str | None:
         folder = log_path.parent.parent / _SPARES
         if command[:3] != [sys.executable, "-m", "lepton_core"] or not folder.is_dir():
@@ -156,7 +177,12 @@ class LocalExecutor(Executor):
                 claimed.unlink(missing_ok=True)
                 continue
             if claimed.read_text(encoding="utf-8") != wanted:
-                claimed.rename(ready)  # started with other settings; it ends when idle
+                if _starting.pop(pid, None) is None:
+                    claimed.rename(ready)  # another process's, with other settings
+                else:  # ours, from before our settings changed: it would only compete
+                    claimed.unlink(missing_ok=True)
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(pid, signal.SIGTERM)
                 continue
             claimed.write_text(job_id, encoding="utf-8")
             order = folder / f"{pid}.job.tmp"
@@ -202,6 +228,9 @@ class LocalExecutor(Executor):
 
 
 _SPARES = "spares"
+#: How long a job waits for a spare that is still importing before starting its own Python.
+HANDOFF_S = 30.0
+_POLL_S = 0.05
 _PROC = Path("/proc/self/cmdline")
 _starting: dict[int, Path] = {}  # spares this process started (pid → folder)
 
