@@ -78,12 +78,12 @@ if dataset is None:
     st.info(tr("There is no data set yet; confirm one on the **Data** page first."))
     st.page_link("app_pages/data.py", label=tr("Go to Data"), icon=":material/table:")
     st.stop()
+# A row of an image data set is a picture, and of a text data set a text: say so.
+counted = {"image": tr("{n:,} images"), "text": tr("{n:,} texts")}
 st.markdown(
-    tr(
-        "Data set **{name}** · {rows:,} rows · target `{target}` ({task}) · sensitive: {sensitive}"
-    ).format(
+    tr("Data set **{name}** · {count} · target `{target}` ({task}) · sensitive: {sensitive}").format(
         name=dataset.name,
-        rows=dataset.n_rows,
+        count=counted.get(dataset_reads(dataset), tr("{n:,} rows")).format(n=dataset.n_rows),
         target=dataset.target,
         task=task_word(dataset.task),
         sensitive=", ".join(dataset.sensitive) or tr("none"),

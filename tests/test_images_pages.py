@@ -143,6 +143,10 @@ def test_a_table_of_paths_with_a_zip_keeps_a_sensitive_column(workspace):
     next(b for b in at.button if b.label == "Use these images").click().run()
     info = workspace.get_dataset(at.session_state[Keys.DATASET_ID])
     assert info.sensitive == ["sex"] and info.n_rows == 12
+    # The Train page counts pictures, not rows.
+    at.switch_page("app_pages/train.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("· 12 images ·" in m.value for m in at.markdown)
 
 
 def test_a_folder_upload_keeps_its_class_folders(workspace):
