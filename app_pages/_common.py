@@ -289,6 +289,15 @@ def python_cell(code: str) -> None:
         st.code(code.strip(), language="python")
 
 
+def choose_dataset(dataset_id: str) -> None:
+    """Make ``dataset_id`` this session's data set; the run picked for another data set
+    is forgotten, so the next pages open on this one's runs."""
+    if st.session_state.get(Keys.DATASET_ID) != dataset_id:
+        for key in (Keys.RUN_ID, Keys.COMPARE_RUN_ID):
+            st.session_state.pop(key, None)
+    st.session_state[Keys.DATASET_ID] = dataset_id
+
+
 def current_dataset() -> DatasetInfo | None:
     """The data set chosen in this session, else the newest one in the workspace.
 
@@ -327,9 +336,13 @@ def run_label(run: RunSummary) -> str:
 def pick_run(
     label: str | None = None, *, key: str = Keys.RUN_ID, exclude: str | None = None
 ) -> RunSummary:
-    """A run picker (labelled ``label``, else "Run") defaulting to this session's last run;
-    stops the page when there is none."""
+    """A run picker (labelled ``label``, else "Run") defaulting to this session's last run,
+    else to the current data set's newest; that data set's runs come first. Stops the page
+    when there is none."""
     runs = [r for r in list_runs() if r.run_id != exclude]
+    dataset = current_dataset()
+    if dataset is not None:  # sorted() keeps the newest-first order within each part
+        runs = sorted(runs, key=lambda r: r.dataset_id != dataset.id)
     if not runs:
         st.info(tr("There is no trained model yet; train one on the **Train** page first."))
         st.page_link(

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages._common import Keys, fmt, guard, python_cell, workspace
+from app_pages._common import choose_dataset, fmt, guard, python_cell, workspace
 from app_pages._i18n import language, say, tr
 from lepton_core.core import DataError, LeptonError, Message
 from lepton_core.data import InputLimits, profile_table
@@ -374,7 +374,7 @@ def _confirm(data: ImageData, name: str) -> None:
             test=test,
             source=f"{SOURCE}{Path(data.source).name}",
         )
-        st.session_state[Keys.DATASET_ID] = info.id
+        choose_dataset(info.id)
         st.success(
             tr("Data set **{name}** is ready ({rows:,} images); next, train a model.").format(
                 name=info.name, rows=info.n_rows

@@ -10,6 +10,7 @@ import streamlit as st
 from app_pages._common import (
     UPLOAD_TYPES,
     Keys,
+    choose_dataset,
     guard,
     header,
     python_cell,
@@ -56,8 +57,8 @@ from lepton_core.data import (  # noqa: E402
     set_type,
     suggest_cleanups,
 )
-from lepton_core.plots import class_balance_figure, column_distribution_figure, token_length_figure  # noqa: E402
 from lepton_core.jobs import JobStore  # noqa: E402
+from lepton_core.plots import class_balance_figure, column_distribution_figure, token_length_figure  # noqa: E402
 from lepton_core.workspace import confirm_dataset  # noqa: E402
 
 # Training comes next: a spare worker imports the training stack while the user loads and
@@ -605,7 +606,7 @@ if st.button(tr("Use this data"), type="primary"):
         steps=steps,
         cleanups=draft.get("cleanups", []),
     )
-    st.session_state[Keys.DATASET_ID] = info.id
+    choose_dataset(info.id)
     st.success(
         tr("Data set **{name}** is ready ({rows:,} rows); next, train a model.").format(
             name=info.name, rows=info.n_rows

@@ -81,7 +81,9 @@ if dataset is None:
 # A row of an image data set is a picture, and of a text data set a text: say so.
 counted = {"image": tr("{n:,} images"), "text": tr("{n:,} texts")}
 st.markdown(
-    tr("Data set **{name}** · {count} · target `{target}` ({task}) · sensitive: {sensitive}").format(
+    tr(
+        "Data set **{name}** · {count} · target `{target}` ({task}) · sensitive: {sensitive}"
+    ).format(
         name=dataset.name,
         count=counted.get(dataset_reads(dataset), tr("{n:,} rows")).format(n=dataset.n_rows),
         target=dataset.target,
@@ -286,6 +288,8 @@ def job_panel(job_id: str) -> None:
         st.caption(tr("Measured on the test part; the model is being explained and saved."))
         metric_row(progress.figures)
     if job.status == "succeeded":
+        # First: a click on the next page as soon as the result shows stops this run.
+        st.session_state[Keys.RUN_ID] = job.run_id
         reports = run_reports(job.run_id, complete=True)
         done = tr("Model **{name}:{version}** trained in {seconds:.0f} s.").format(
             name=job.model_name,
@@ -305,7 +309,6 @@ def job_panel(job_id: str) -> None:
             privacy_row(privacy_report)
         energy_line(job.run_id)
         notebook_button(job.run_id)
-        st.session_state[Keys.RUN_ID] = job.run_id
         st.page_link(
             "app_pages/evaluate.py",
             label=tr("See accuracy and fairness"),

@@ -61,7 +61,7 @@ RUNNING = '[data-testid="stStatusWidgetRunningIcon"], [data-testid="stSpinner"]'
 VIEWPORT = {"width": 1280, "height": 900}
 # A busy shared 2-core machine (load 20) can take minutes for a page: the bench measures the
 # pages, it does not fail on them.
-TIMEOUT_MS = 300_000
+TIMEOUT_MS = 120_000
 NGRAM = "Text classifier (word and character n-grams)"
 TRANSFORMER = "Text classifier (pretrained transformer)"
 QUICK = "Quick: train only a small final layer (faster, less accurate)"

@@ -40,6 +40,7 @@ from pathlib import Path
 
 from lepton_core.explain import compile_shap
 from lepton_core.jobs import env_fingerprint
+from lepton_core.runs import EnergyMeter
 from lepton_core.workspace import Workspace, quiet_mlflow
 
 __all__ = ["IDLE_S", "main"]
@@ -117,10 +118,12 @@ def main(folder: Path, creator: int) -> int:
 
 
 def _warm_up(stop: Callable[[], bool]) -> None:
-    """What only some jobs need, once the spare is ready: the text models' torch and
-    transformers (about 2.5 s of imports), and shap's numba code (text and model-agnostic
-    SHAP, about 5 s). It takes longer than the imports, so a job that comes meanwhile
-    waits for one step at most and does the rest itself if it needs them."""
+    """What a job would otherwise do first, once the spare is ready: CodeCarbon's hardware
+    detection, which every job's energy meter needs (about 1.2 s, then cached for the
+    process), the text models' torch and transformers (about 2.5 s of imports), and
+    shap's numba code (text and model-agnostic SHAP, 5–10 s). A job that comes meanwhile
+    waits for the step under way at most and does the rest itself if it needs them."""
+    EnergyMeter().start().stop()
     with contextlib.suppress(ImportError):  # an installation without the text models
         if not stop():
             import torch  # noqa: F401

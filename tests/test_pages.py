@@ -463,6 +463,44 @@ def test_train_page_shows_only_the_chosen_data_sets_job_and_leaderboard(
     assert loans_job in _subheaders(other) and adult_job not in _subheaders(other)
 
 
+def test_run_pages_open_on_the_chosen_data_sets_run(adult_csv, train_ws, tmp_path, monkeypatch):
+    from app_pages import _common
+
+    adult = train(
+        TrainConfig(data=str(adult_csv), target="Y", model="tree", explain_rows=10),
+        workspace=train_ws,
+    )
+    loans = _loans(train_ws, tmp_path)
+    loans_run = train(
+        TrainConfig(data=f"dataset:{loans.id}", model="tree", explain_rows=10),
+        workspace=train_ws,
+    )
+    train(  # the newest run of all is Adult's again
+        TrainConfig(data=str(adult_csv), target="Y", model="logistic", explain_rows=10),
+        workspace=train_ws,
+    )
+    at = _page("evaluate")
+    at.session_state[Keys.DATASET_ID] = adult.dataset_id
+    at.session_state[Keys.RUN_ID] = adult.run_id  # as the Train page leaves it
+    _ok(at.run())
+    assert at.selectbox[0].value == adult.run_id
+    # Another data set with no run picked: its newest run, not the newest of all.
+    at.session_state[Keys.DATASET_ID] = loans.id
+    del at.session_state[Keys.RUN_ID]
+    _ok(at.run())
+    assert at.selectbox[0].value == loans_run.run_id
+
+    # Confirming another data set forgets the runs picked for the one before.
+    state = {Keys.DATASET_ID: adult.dataset_id, Keys.RUN_ID: adult.run_id, "other": 1}
+    monkeypatch.setattr(_common.st, "session_state", state)
+    _common.choose_dataset(loans.id)
+    assert state == {Keys.DATASET_ID: loans.id, "other": 1}
+    _common.choose_dataset(loans.id)  # the same one again keeps what was picked
+    state[Keys.RUN_ID] = loans_run.run_id
+    _common.choose_dataset(loans.id)
+    assert state[Keys.RUN_ID] == loans_run.run_id
+
+
 @pytest.mark.parametrize(
     "started_in",
     [None, 5.0, -600.0],  # first trial not reported yet; a clock set back; past the budget
