@@ -113,3 +113,15 @@ def test_a_failing_tracker_never_fails_the_run(small_csv, workspace, monkeypatch
     assert result.evaluation.metrics["accuracy"] > 0.7
     assert not result.energy.measured and "no sensors" in result.energy.reason
     assert "energy_kwh" not in workspace.get_run(result.run_id).metrics
+
+
+def test_the_country_is_named_in_the_readers_language():
+    from lepton_core.runs._energy import EnergyReport, country_name
+
+    report = EnergyReport(
+        measured=True, energy_kwh=3e-4, co2_g=0.12, country="DEU", country_name="Germany"
+    )
+    assert "estimated for Germany" in report.sentence()
+    assert "德国" in report.sentence().render("zh") and "Germany" not in report.sentence().render("zh")
+    assert "德国" in report.method().render("zh")
+    assert country_name("XYZ") == "XYZ"  # not a country: the code, no failure

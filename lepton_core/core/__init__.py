@@ -19,7 +19,13 @@ from lepton_core.core._exceptions import (
     disk_full_error,
 )
 from lepton_core.core._files import file_sha256, has_sha256
-from lepton_core.core._messages import LANGUAGES, Message, in_language, message_catalogue
+from lepton_core.core._messages import (
+    LANGUAGES,
+    Message,
+    Translated,
+    in_language,
+    message_catalogue,
+)
 from lepton_core.core._process import process_alive, process_token
 from lepton_core.core._serde import (
     JsonMixin,
@@ -75,6 +81,7 @@ __all__ = [
     "disk_full_error",
     "file_sha256",
     "has_sha256",
+    "Translated",
     "in_language",
     "is_classification",
     "message_catalogue",

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LANGUAGES", "Message", "in_language", "message_catalogue"]
+__all__ = ["LANGUAGES", "Message", "Translated", "in_language", "message_catalogue"]
 
 #: The languages the engine can write, by code.
 LANGUAGES = ("en", "zh")
@@ -89,19 +89,38 @@ class Message(str):
         return {
             "id": self.id,
             "text": str(self),
-            "values": {
-                k: v.to_dict() if isinstance(v, Message) else v for k, v in self.values.items()
-            },
+            "values": {k: _saved(v) for k, v in self.values.items()},
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Message:
         """The Message that :meth:`to_dict` wrote."""
-        values = {
-            k: cls.from_dict(v) if isinstance(v, Mapping) and {"id", "values"} <= set(v) else v
-            for k, v in data["values"].items()
-        }
+        values = {k: _loaded(v) for k, v in data["values"].items()}
         return cls(data["id"], **values)
+
+
+class Translated(str):
+    """A placeholder value that comes in each language from elsewhere (a library's own
+    translations of country names, say): ``str()`` is the English, and a Message renders
+    the reader's language, or English where it has none."""
+
+    names: Mapping[str, str]
+
+    def __new__(cls, names: Mapping[str, str]) -> Translated:
+        self = super().__new__(cls, names["en"])
+        object.__setattr__(self, "names", dict(names))
+        return self
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("a Translated value cannot be changed")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Copies and pickles rebuild it with every language.
+        return (Translated, (dict(self.names),))
+
+    def render(self, language: str = "en") -> str:
+        """The value in ``language``."""
+        return self.names.get(language) or self.names["en"]
 
 
 def in_language(text: object, language: str) -> str:
@@ -112,10 +131,31 @@ def in_language(text: object, language: str) -> str:
     return text.render(language) if isinstance(text, Message) else str(text)
 
 
+def _saved(value: Any) -> Any:
+    """A placeholder value as JSON (:meth:`Message.to_dict`)."""
+    if isinstance(value, Message):
+        return value.to_dict()
+    if isinstance(value, Translated):
+        return {"languages": dict(value.names)}
+    return value
+
+
+def _loaded(value: Any) -> Any:
+    """What :func:`_saved` wrote, back."""
+    if isinstance(value, Mapping) and {"id", "values"} <= set(value):
+        return Message.from_dict(value)
+    if isinstance(value, Mapping) and set(value) == {"languages"}:
+        return Translated(value["languages"])
+    return value
+
+
 def _rebuild(id: str, values: dict[str, Any]) -> Message:
     return Message(id, **values)
 
 
 def _fill(template: str, values: Mapping[str, Any], language: str) -> str:
-    rendered = {k: v.render(language) if isinstance(v, Message) else v for k, v in values.items()}
+    rendered = {
+        k: v.render(language) if isinstance(v, Message | Translated) else v
+        for k, v in values.items()
+    }
     return template.format(**rendered)

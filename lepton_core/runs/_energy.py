@@ -21,13 +21,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from lepton_core.core import JsonMixin, Message
+from lepton_core.core import JsonMixin, Message, Translated
 
 __all__ = [
     "DEFAULT_COUNTRY",
     "ENV_COUNTRY",
     "EnergyMeter",
     "EnergyReport",
+    "country_name",
     "energy_country",
     "energy_facts",
     "energy_per_1000",
@@ -114,7 +115,7 @@ class EnergyReport(JsonMixin):
             "energy.used",
             energy=_amount(self.energy_kwh * 1000, ("mWh", "Wh", "kWh")),
             co2=_amount(self.co2_g, ("mg", "g", "kg")),
-            country=self.country_name or self.country,
+            country=country_name(self.country, self.country_name),
         )
 
     def method(self) -> Message:
@@ -133,8 +134,27 @@ class EnergyReport(JsonMixin):
             ram=round(self.ram_power_w, 1),
             gpu=Message("energy.gpu_measured") if self.gpu else "",
             intensity=round(self.intensity_g_per_kwh),
-            country=self.country_name or self.country,
+            country=country_name(self.country, self.country_name),
         )
+
+
+def country_name(code: str, english: str = "") -> Translated | str:
+    """The country of ISO code ``code`` by name in each language of the pages; ``english``
+    (CodeCarbon's name) or the code where the name is not known.
+
+    The names and their Chinese translations are pycountry's (ISO 3166), which CodeCarbon
+    depends on.
+    """
+    try:
+        import gettext
+
+        import pycountry
+
+        name = pycountry.countries.get(alpha_3=code).name
+        translation = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["zh_CN"])
+    except Exception:  # a name is a nicety: never fail a page for it
+        return english or code
+    return Translated({"en": english or name, "zh": translation.gettext(name)})
 
 
 def _amount(value: float, units: tuple[str, str, str]) -> str:
