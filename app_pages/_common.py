@@ -398,8 +398,13 @@ def metric_row(figures: dict[str, Any]) -> None:
 
 
 def task_word(task: str) -> str:
-    """A task (``binary``, ``multiclass``, ``regression``) in the reader's language."""
-    words = {"binary": tr("binary"), "multiclass": tr("multiclass"), "regression": tr("regression")}
+    """A task (``binary``, ``multiclass``, ``regression``, ``ner``) in the reader's language."""
+    words = {
+        "binary": tr("binary"),
+        "multiclass": tr("multiclass"),
+        "regression": tr("regression"),
+        "ner": tr("named entities"),
+    }
     return words.get(task, task)
 
 

@@ -28,6 +28,7 @@ header(
 )
 
 # Imported after the heading is on screen: a first visit imports the engine's heavy parts.
+from app_pages._ner import NER_UPLOAD_TYPES, is_ner_upload, ner_data_section  # noqa: E402
 from app_pages._privacy import plain_terms  # noqa: E402
 from lepton_core.core import TASKS, cache_entries  # noqa: E402
 from lepton_core.data import (  # noqa: E402
@@ -278,12 +279,19 @@ elif source == "Hugging Face data set":
         }
 else:
     upload = st.file_uploader(
-        tr("Table (CSV, TSV, Excel, Parquet, JSON, or a zip holding one)"), type=UPLOAD_TYPES
+        tr(
+            "Table (CSV, TSV, Excel, Parquet, JSON, or a zip holding one), or sentences with "
+            "their names marked (CoNLL/BIO, JSON lines)"
+        ),
+        type=[*UPLOAD_TYPES, *NER_UPLOAD_TYPES],  # CoNLL/BIO files: labelled sentences
     )
     test_upload = st.file_uploader(
         tr("Optional test table (same columns); otherwise part of the table is held out"),
-        type=UPLOAD_TYPES,
+        type=[*UPLOAD_TYPES, *NER_UPLOAD_TYPES],
     )
+    if is_ner_upload(upload):  # labelled sentences: their own preview and confirmation
+        ner_data_section(upload, test_upload)
+        st.stop()
     if upload is not None and st.button(tr("Load file"), type="primary"):
         _load_upload(upload, test_upload, {})
     draft = st.session_state.get(Keys.DRAFT)

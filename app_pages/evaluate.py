@@ -315,6 +315,11 @@ def mitigation_table(rows: list[dict]) -> pd.DataFrame:
 
 
 run = pick_run()
+if run.task == "ner":  # entity runs: per-type scores and worst sentences, no fairness
+    from app_pages._ner import ner_evaluate_section
+
+    ner_evaluate_section(run.run_id)
+    st.stop()
 with st.spinner(tr("Loading the model's test results…")):
     reports = run_reports(run.run_id, complete=True)
 evaluation = reports.evaluation

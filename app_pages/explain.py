@@ -53,6 +53,14 @@ from lepton_core.plots import (  # noqa: E402
 PLOT_ROWS = 500
 
 run = pick_run()
+if run.task == "ner":
+    st.info(
+        tr(
+            "Models that find names in text are not explained yet; the **Evaluate** page "
+            "shows how well this one finds each kind of name, and the sentences it got wrong."
+        )
+    )
+    st.stop()
 with st.spinner(tr("Loading the explanation…")):
     raw = run_explanation(run.run_id, probability=False)
     predictions = workspace().find_report(run.run_id, "test_predictions")

@@ -56,7 +56,8 @@ header(
 
 # Imported after the heading is on screen: a first visit imports the engine's heavy parts.
 from app_pages._energy import energy_line, notebook_button  # noqa: E402
-from app_pages._images import reads as dataset_reads  # noqa: E402
+from app_pages._ner import model_task, ner_train_note  # noqa: E402
+from app_pages._ner import reads as dataset_reads  # noqa: E402
 from app_pages._privacy import dp_options, privacy_row  # noqa: E402
 from app_pages._settings import expert_details, family_settings  # noqa: E402
 from app_pages._text import default_family_index, language_note  # noqa: E402
@@ -79,7 +80,7 @@ if dataset is None:
     st.page_link("app_pages/data.py", label=tr("Go to Data"), icon=":material/table:")
     st.stop()
 # A row of an image data set is a picture, and of a text data set a text: say so.
-counted = {"image": tr("{n:,} images"), "text": tr("{n:,} texts")}
+counted = {"image": tr("{n:,} images"), "text": tr("{n:,} texts"), "ner": tr("{n:,} sentences")}
 st.markdown(
     tr(
         "Data set **{name}** · {count} · target `{target}` ({task}) · sensitive: {sensitive}"
@@ -97,7 +98,7 @@ store = JobStore(workspace())
 store.warm()
 
 # Each family's few settings (its class lists them); everything else keeps its defaults.
-reads = dataset_reads(dataset)  # "image", "text" or "table"
+reads = dataset_reads(dataset)  # "ner", "image", "text" or "table"
 choices = family_names(reads=reads)
 if family_names(reads=reads, searchable=True):
     choices.append(AUTO)
@@ -123,6 +124,8 @@ if reads == "text":
             "The model learns to classify the text column `{column}` (other columns are not read)."
         ).format(column=dataset.text_column)
     )
+elif reads == "ner":
+    ner_train_note(dataset)
 elif reads == "image":
     st.markdown(
         tr(
@@ -199,7 +202,7 @@ seed = cols[-1].number_input(
     ),
 )
 if family != AUTO:
-    expert_details(family, dataset.task, settings)
+    expert_details(family, model_task(dataset), settings)
 privacy = None
 # Differential privacy, for the families that have a private variant.
 if family != AUTO and family_class(family).private_variant:

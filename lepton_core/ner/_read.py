@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ __all__ = [
     "TEXT_COLUMN",
     "NerData",
     "load_ner",
+    "looks_like_ner",
     "ner_from_jsonl",
     "ner_from_table",
     "read_conll",
@@ -42,6 +44,9 @@ ENTITIES_COLUMN = "entities"
 #: Extensions :func:`load_ner` reads as CoNLL; ``.jsonl`` is read as JSON lines.
 NER_EXTENSIONS = (".conll", ".bio", ".iob", ".bioes", ".txt", ".tsv", ".jsonl")
 _SPAN_KEYS = ("entities", "spans", "label", "labels")
+#: Extensions that are always labelled sentences; the others may be tables too.
+_CONLL_ONLY = (".conll", ".bio", ".iob", ".bioes")
+_TAG_LIKE = re.compile(r"^(?:O|[BIESLU]-\S+)$")
 
 
 @dataclass
@@ -253,3 +258,42 @@ def load_ner(path: str | os.PathLike, name: str = "") -> NerData:
     if str(path).lower().endswith(".jsonl"):
         return ner_from_jsonl(path, name)
     return read_conll(path, name)
+
+
+def looks_like_ner(raw: bytes, name: str) -> bool:
+    """Whether a file called ``name`` holds labelled sentences rather than a table: a
+    ``.conll``/``.bio``/``.iob``/``.bioes`` file always; a ``.txt`` or ``.tsv`` file whose
+    lines are mostly a token and a BIO tag; a ``.jsonl`` file whose first record has a
+    ``text`` and a list of entities."""
+    suffix = Path(name.lower()).suffix
+    if suffix in _CONLL_ONLY:
+        return True
+    if suffix not in NER_EXTENSIONS:
+        return False
+    head = raw[:65536].decode("utf-8-sig", errors="replace").splitlines()
+    lines = [line for line in head[:-1] or head if line.strip()][:400]
+    if not lines:
+        return False
+    if suffix == ".jsonl":
+        try:
+            record = json.loads(lines[0])
+        except json.JSONDecodeError:
+            return False
+        return (
+            isinstance(record, dict)
+            and isinstance(record.get("text"), str)
+            and any(isinstance(record.get(k), list) for k in _SPAN_KEYS)
+        )
+    tags = [
+        (line.split("\t") if "\t" in line else line.split())[-1].strip()
+        for line in lines
+        if not line.startswith("-DOCSTART-")
+    ]
+    tagged = sum(bool(_TAG_LIKE.match(t)) for t in tags)
+    # Most lines a token and a tag, some entity, and more than one column per line.
+    return (
+        bool(tags)
+        and tagged >= 0.9 * len(tags)
+        and any(t != "O" for t in tags)
+        and all(len(line.split()) >= 2 or "\t" in line for line in lines[:50])
+    )

@@ -63,6 +63,12 @@ from lepton_core.runs._modelcard import (
     model_card,
     set_intended_use,
 )
+from lepton_core.runs._ner import (
+    NER_TASK,
+    confirm_ner_dataset,
+    is_ner_dataset,
+    load_ner_dataset,
+)
 from lepton_core.runs._notebook import (
     notebook_bytes,
     run_notebook,
@@ -104,6 +110,7 @@ __all__ = [
     "FAIRNESS_LIMITS",
     "FEDERATED_MODELS",
     "MAX_BATCH_ROWS",
+    "NER_TASK",
     "AttributeGap",
     "AutoConfig",
     "AutoResult",
@@ -130,6 +137,7 @@ __all__ = [
     "board_tradeoff",
     "cached_model_card",
     "compress",
+    "confirm_ner_dataset",
     "default_families",
     "default_metric",
     "energy_per_1000",
@@ -138,10 +146,12 @@ __all__ = [
     "filter_board",
     "fuse_versions",
     "headline_figures",
+    "is_ner_dataset",
     "leaderboard_table",
     "load_bundle",
     "load_energy",
     "load_explanation",
+    "load_ner_dataset",
     "load_run_reports",
     "load_test_rows",
     "mitigate_run",

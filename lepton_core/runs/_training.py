@@ -48,6 +48,7 @@ from lepton_core.evaluation import (
 from lepton_core.explain import explain, rows_to_explain, summarize
 from lepton_core.models import family_class, family_names, make_model
 from lepton_core.runs._energy import EnergyMeter, EnergyReport, record_energy
+from lepton_core.runs._ner import ner_dataset, run_ner
 from lepton_core.runs._reports import headline_figures
 from lepton_core.text import default_text_family
 from lepton_core.workspace import DatasetInfo, Workspace, confirm_dataset, slugify
@@ -86,7 +87,9 @@ class TrainConfig(JsonMixin):
     model : str
         One of ``lightgbm`` (default), ``logistic``, ``tree``, ``mlp``, ``ngram`` or
         ``text`` (the last two read the data set's free-text column); empty: decided from
-        the data (the default text family for free text, else ``lightgbm``).
+        the data (the default text family for free text, else ``lightgbm``). Labelled
+        sentences (a CoNLL/BIO file, JSON lines with spans, or a data set confirmed as
+        entities) take ``ner_crf`` or ``ner_minilm``, empty: ``ner_crf``.
     params : dict
         Model parameters passed to :func:`lepton_core.models._base.make_model`; for
         ``text`` e.g. ``{"base": "minilm", "mode": "quick"}``.
@@ -343,6 +346,28 @@ def _train(
 
     cb.phase("loading")
     cb.train_begin()
+    ner_info = ner_dataset(config, workspace)
+    if ner_info is not None:  # labelled sentences: their own split, seqeval scores, no SHAP
+        ner = run_ner(config, ner_info, workspace, callbacks=cb, lap=lap)
+        cb.train_end()
+        workspace.set_run_tags(ner.run_id, {"timings": _compact(timings)})
+        return TrainResult(
+            run_id=ner.run_id,
+            model_name=ner.model_name,
+            model_version=ner.model_version,
+            dataset_id=ner_info.id,
+            task=ner_info.task,
+            family=ner.family,
+            config=config,
+            evaluation=ner.evaluation,
+            fairness=[],
+            shap_summary={},
+            history=ner.history,
+            timings=timings,
+            n_train=ner.n_train,
+            n_valid=ner.n_valid,
+            n_test=ner.n_test,
+        )
     data = prepare_data(config, workspace)
     info, split = data.info, data.split
     task, target = info.task, info.target

@@ -1,0 +1,176 @@
+"""Named-entity recognition on the pages: the Data page's preview of labelled sentences
+(entities highlighted, counts per type) and their confirmation, the Train page's note,
+and the Evaluate page's per-type scores and worst sentences."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from app_pages._common import choose_dataset, guard, workspace
+from app_pages._i18n import say, tr
+from app_pages._images import reads as _table_reads
+from lepton_core.ner import NER_EXTENSIONS, NerData, looks_like_ner, ner_from_jsonl, read_conll
+from lepton_core.workspace import DatasetInfo
+
+#: Upload types the Data page accepts for labelled sentences, besides its table types.
+NER_UPLOAD_TYPES = [e.lstrip(".") for e in NER_EXTENSIONS]
+_SHOWN = 8  # sentences in the preview
+# Light backgrounds that keep dark text readable; a type keeps its colour on every page.
+_COLOURS = ["#fde68a", "#bfdbfe", "#bbf7d0", "#fecaca", "#ddd6fe", "#fbcfe8", "#fed7aa", "#a5f3fc"]
+
+
+def reads(dataset: DatasetInfo) -> str:
+    """What the data set's models read: ``"ner"``, ``"image"``, ``"text"`` or ``"table"``."""
+    from lepton_core.runs import is_ner_dataset
+
+    return "ner" if is_ner_dataset(dataset) else _table_reads(dataset)
+
+
+def model_task(dataset: DatasetInfo) -> str:
+    """The task to build the data set's models with: entity families are built as
+    ``multiclass`` (one tag per token)."""
+    return "multiclass" if reads(dataset) == "ner" else dataset.task
+
+
+def is_ner_upload(upload: Any) -> bool:
+    """Whether an uploaded file holds labelled sentences (CoNLL/BIO or JSON lines with spans)."""
+    return upload is not None and looks_like_ner(upload.getvalue(), upload.name)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _read(raw: bytes, name: str) -> NerData:
+    if name.lower().endswith(".jsonl"):
+        return ner_from_jsonl(raw, name)
+    return read_conll(raw, name)
+
+
+def _colour(kind: str, types: list[str]) -> str:
+    return _COLOURS[types.index(kind) % len(_COLOURS)] if kind in types else "#e5e7eb"
+
+
+def highlight(text: str, entities: list[Any], types: list[str], label: str = "") -> str:
+    """``text`` as HTML with each entity (an Entity or a dict) in a coloured span with its
+    type, after ``label``; every piece of text is escaped."""
+    spans = sorted(
+        (e if isinstance(e, dict) else e.to_dict() for e in entities), key=lambda e: e["start"]
+    )
+    parts, at = [f"<small>{html.escape(label)}</small> " if label else ""], 0
+    for e in spans:
+        start, end, kind = int(e["start"]), int(e["end"]), str(e["type"])
+        if start < at:  # overlapping spans cannot be drawn inline; keep the first
+            continue
+        parts.append(html.escape(text[at:start]))
+        parts.append(
+            f'<span style="background:{_colour(kind, types)};border-radius:4px;'
+            f'padding:1px 4px;margin:0 1px">{html.escape(text[start:end])} '
+            f'<b style="font-size:0.7em">{html.escape(kind)}</b></span>'
+        )
+        at = end
+    parts.append(html.escape(text[at:]))
+    return '<div style="line-height:2">' + "".join(parts) + "</div>"
+
+
+def _counts_table(data: NerData) -> pd.DataFrame:
+    return pd.DataFrame(
+        {tr("Entity type"): list(data.counts), tr("Entities"): list(data.counts.values())}
+    )
+
+
+def ner_data_section(upload: Any, test_upload: Any = None) -> None:
+    """The Data page for labelled sentences: notes, the first sentences highlighted,
+    counts per type, and "Use this data"."""
+    data = guard(_read, upload.getvalue(), upload.name)
+    test = None
+    if test_upload is not None and is_ner_upload(test_upload):
+        test = guard(_read, test_upload.getvalue(), test_upload.name)
+    for note in data.notes + (test.notes if test is not None else []):
+        st.info(say(note))
+    entities = sum(data.counts.values())
+    st.caption(
+        tr(
+            "Labelled sentences for entity recognition: {sentences:,} sentences, {entities:,} "
+            "entities of {types} types."
+        ).format(sentences=len(data), entities=entities, types=len(data.types))
+    )
+    types = data.types
+    st.subheader(tr("First sentences"))
+    for sentence in data.sentences[:_SHOWN]:
+        st.markdown(highlight(sentence.text, sentence.entities, types), unsafe_allow_html=True)
+    st.subheader(tr("Entities per type"))
+    left, right = st.columns([1, 2])
+    counts = _counts_table(data)
+    left.dataframe(counts, hide_index=True)
+    right.bar_chart(counts, x=tr("Entity type"), y=tr("Entities"), horizontal=True)
+    name = st.text_input(tr("Name"), upload.name.rsplit(".", 1)[0])
+    if st.button(tr("Use this data"), type="primary"):
+        from lepton_core.runs import confirm_ner_dataset
+
+        info = guard(
+            confirm_ner_dataset, workspace(), data, name=name, test=test, source=upload.name
+        )
+        choose_dataset(info.id)
+        st.success(
+            tr(
+                "Data set **{name}** is ready ({rows:,} sentences); next, train an entity model."
+            ).format(name=info.name, rows=info.n_rows)
+        )
+        st.page_link(
+            "app_pages/train.py", label=tr("Go to Train"), icon=":material/model_training:"
+        )
+
+
+def ner_train_note(dataset: DatasetInfo) -> None:
+    """The Train page's line about what an entity model learns."""
+    st.markdown(
+        tr(
+            "The model learns to find entities (people, places, …) in the sentences of "
+            "**{name}**, and is scored entity by entity on sentences it never saw."
+        ).format(name=dataset.name)
+    )
+
+
+def ner_evaluate_section(run_id: str) -> bool:
+    """The Evaluate page for an entity run: figures, per-type scores and the worst
+    sentences; False when the run is no entity run."""
+    report = workspace().find_report(run_id, "ner")
+    if report is None:
+        return False
+    st.caption(
+        tr(
+            "Scored on {n:,} test sentences: an entity counts as right only when its span "
+            "and its type both match."
+        ).format(n=report["sentences"])
+    )
+    a, b, c = st.columns(3)
+    a.metric(tr("Precision"), f"{report['precision']:.3f}")
+    b.metric(tr("Recall"), f"{report['recall']:.3f}")
+    c.metric(tr("F1"), f"{report['f1']:.3f}")
+    st.subheader(tr("Scores per entity type"))
+    rows = [
+        {
+            tr("Entity type"): kind,
+            tr("Precision"): v["precision"],
+            tr("Recall"): v["recall"],
+            tr("F1"): v["f1"],
+            tr("Entities"): v["support"],
+        }
+        for kind, v in report["by_type"].items()
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.subheader(tr("Sentences with the most errors"))
+    types = sorted(report["by_type"])
+    if not report["worst"]:
+        st.success(tr("Every entity of the test sentences was found with its exact span."))
+    for item in report["worst"]:
+        st.markdown(tr("**{errors}** wrong or missed entities").format(errors=item["errors"]))
+        st.markdown(
+            highlight(item["text"], item["true"], types, tr("True:"))
+            + highlight(item["text"], item["predicted"], types, tr("Predicted:")),
+            unsafe_allow_html=True,
+        )
+    st.caption(tr("No explanation yet for entity models."))
+    return True
