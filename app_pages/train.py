@@ -56,6 +56,7 @@ header(
 
 # Imported after the heading is on screen: a first visit imports the engine's heavy parts.
 from app_pages._energy import energy_line, notebook_button  # noqa: E402
+from app_pages._federated import federated_section  # noqa: E402
 from app_pages._ner import model_task, ner_train_note  # noqa: E402
 from app_pages._ner import reads as dataset_reads  # noqa: E402
 from app_pages._privacy import dp_options, privacy_row  # noqa: E402
@@ -351,6 +352,7 @@ def job_panel(job_id: str) -> None:
 
 if jobs.get(dataset.id):
     job_panel(jobs[dataset.id])
+federated_section(dataset, reads)
 
 with st.expander(tr("Recent jobs on {name}").format(name=dataset.name)):
     recent = dataset_jobs(store, dataset.id)

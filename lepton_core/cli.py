@@ -89,6 +89,27 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="a MitigationConfig JSON file (overrides the options above)")
     p.add_argument("--job", help=argparse.SUPPRESS)  # set by the job runner
 
+    p = add(
+        "federated",
+        "Train without pooling the rows: simulated clients train locally, only weights are "
+        "averaged (FedAvg or FedProx); registers the federated model.",
+    )
+    p.add_argument("--data", help="table file, sample:NAME or dataset:ID")
+    p.add_argument("--target", help="column to predict (default: suggested)")
+    p.add_argument("--sensitive", nargs="*", help="columns to compare groups by")
+    p.add_argument("--split-by", help="the column that puts each row in a client (default: random)")
+    p.add_argument("--clients", type=int, default=5, help="how many clients (default: %(default)s)")
+    p.add_argument(
+        "--rounds", type=int, default=10, help="rounds of averaging (default: %(default)s)"
+    )
+    p.add_argument("--model", choices=["logistic", "mlp"], default="logistic")
+    p.add_argument("--strategy", choices=["fedavg", "fedprox"], default="fedavg")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--name", dest="model_name", help="registered model name")
+    p.add_argument("--no-register", action="store_true", help="compare only; register no model")
+    p.add_argument("--config", help="a FederatedConfig JSON file (overrides the options above)")
+    p.add_argument("--job", help=argparse.SUPPRESS)  # set by the job runner
+
     p = add("compress", "Quantise a model version to int8 as a new version, with before/after.")
     p.add_argument("--model", required=True, help="NAME[:VERSION] (an MLP or text model)")
     p.add_argument("--method", default="torch-int8", help="torch-int8 | onnx-int8")
@@ -255,6 +276,41 @@ def _mitigate(args: argparse.Namespace) -> dict[str, Any]:
     else:
         raise LeptonError("Name the run and the column: --run RUN_ID --sensitive COLUMN.")
     return config.run(workspace).to_dict()
+
+
+def _federated(args: argparse.Namespace) -> dict[str, Any]:
+    from lepton_core.runs import FederatedConfig, run_federated
+
+    workspace = _workspace(args)
+    callbacks: list[Any] = [] if args.json else [ProgressBarCallback()]
+    if args.job:
+        from lepton_core.jobs import run_job
+
+        return run_job(args.job, workspace=workspace, callbacks=callbacks)
+    if args.config:
+        config = FederatedConfig.from_json(Path(args.config).read_text(encoding="utf-8"))
+    elif args.data:
+        config = FederatedConfig(
+            data=args.data,
+            target=args.target,
+            sensitive=args.sensitive,
+            model=args.model,
+            clients=args.clients,
+            split_by=args.split_by,
+            rounds=args.rounds,
+            strategy=args.strategy,
+            seed=args.seed,
+            register=not args.no_register,
+            model_name=args.model_name,
+        )
+    else:
+        raise LeptonError("Nothing to train on; give --data PATH (or sample:adult).")
+    return run_federated(config, callbacks=callbacks, workspace=workspace).to_dict()
+
+
+def _size(n_bytes: float) -> str:
+    """Bytes in KB or MB (1,000-based, as a file manager shows them)."""
+    return f"{n_bytes / 1e6:,.1f} MB" if n_bytes >= 1e6 else f"{n_bytes / 1e3:,.1f} KB"
 
 
 def _compress(args: argparse.Namespace) -> dict[str, Any]:
@@ -476,6 +532,30 @@ def _summary(command: str, result: dict[str, Any]) -> str:
             for row in result["rows"]
         ]
         return "\n".join(lines)
+    if command == "federated":
+        config = result["config"]
+        split = f"by {config['split_by']}" if config["split_by"] else "at random"
+        lines = [
+            f"federated {config['model']} ({config['strategy']}): {len(result['clients'])} "
+            f"clients {split}, {len(result['history'])} rounds (best {result['best_round']}), "
+            f"{_size(result['bytes_exchanged'])} exchanged, {result['seconds']:.1f} s"
+        ]
+        if result.get("model_name"):
+            lines.append(
+                f"  run {result['run_id']}  model {result['model_name']}:{result['model_version']}"
+            )
+        lines.append(f"  {'test':<20} {'centralised':>12} {'federated':>10}")
+        for metric, value in result["federated"].items():
+            central = result["centralised"].get(metric, float("nan"))
+            lines.append(f"  {metric:<20} {central:>12.4f} {value:>10.4f}")
+        lines.append(f"  {'client':<20} {'train rows':>12} {'test rows':>10} {'accuracy':>9}")
+        for client in result["clients"]:
+            accuracy = client["accuracy"]
+            lines.append(
+                f"  {str(client['name'])[:20]:<20} {client['n_train']:>12,} "
+                f"{client['n_test']:>10,} {'-' if accuracy is None else f'{accuracy:.4f}':>9}"
+            )
+        return "\n".join(lines)
     if command == "fuse":
         lines = [f"run {result['run_id']}  model {result['model_name']}:{result['model_version']}"]
         lines += [
@@ -529,6 +609,7 @@ def _summary(command: str, result: dict[str, Any]) -> str:
 _COMMANDS = {
     "train": _train,
     "mitigate": _mitigate,
+    "federated": _federated,
     "compress": _compress,
     "fuse": _fuse,
     "audit": _audit,

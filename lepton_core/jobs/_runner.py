@@ -1,6 +1,6 @@
 """Running a job: queue it, cancel it, and the worker's side that trains and reports.
 
-:func:`start_job` queues ``python -m lepton_core train|mitigate … --job ID`` in the
+:func:`start_job` queues ``python -m lepton_core train|mitigate|federated … --job ID`` in the
 jobs table; the worker that runs it calls :func:`run_job`, which trains (or searches)
 with a :class:`JobProgressCallback` writing a :class:`JobProgress` to the table.
 """
@@ -24,7 +24,15 @@ from lepton_core.core import (
 from lepton_core.jobs._executors import Executor
 from lepton_core.jobs._progress import AutoProgress, JobProgress
 from lepton_core.jobs._store import Job, JobStore, _executor, _sentence, max_jobs
-from lepton_core.runs import AutoConfig, MitigationConfig, TrainConfig, run_auto, train
+from lepton_core.runs import (
+    AutoConfig,
+    FederatedConfig,
+    MitigationConfig,
+    TrainConfig,
+    run_auto,
+    run_federated,
+    train,
+)
 from lepton_core.workspace import Workspace
 
 __all__ = ["JobProgressCallback", "cancel_job", "run_job", "start_job"]
@@ -50,7 +58,9 @@ def start_job(
     config : TrainConfig, AutoConfig or MitigationConfig
         One model to train, an Auto search (:class:`lepton_core.runs.AutoConfig`) or a
         fairness mitigation of a trained run (:class:`lepton_core.runs.MitigationConfig`,
-        run by ``python -m lepton_core mitigate``).
+        run by ``python -m lepton_core mitigate``), or a federated training
+        (:class:`lepton_core.runs.FederatedConfig`, run by ``python -m lepton_core
+        federated``; its model is registered).
     max_jobs : int, optional
         How many jobs may run at once (default ``$LEPTON_MAX_JOBS`` or 1).
     executor : Executor, optional
@@ -66,7 +76,9 @@ def start_job(
     workspace = workspace or Workspace()
     store = JobStore(workspace)
     kind = _kind(config)
-    subcommand = "mitigate" if kind == "mitigate" else "train"
+    subcommand = kind if kind in ("mitigate", "federated") else "train"
+    if kind == "federated":  # the job ends in a registered model, as a training job does
+        config = dataclasses.replace(config, register=True)
     command = [sys.executable, "-m", "lepton_core", subcommand, "--workspace", str(workspace.root)]
     if kind == "auto":
         command.append("--auto")
@@ -82,6 +94,8 @@ def _kind(config: Any) -> str:
         return "auto"
     if isinstance(config, MitigationConfig):
         return "mitigate"
+    if isinstance(config, FederatedConfig):
+        return "federated"
     raise ValueError(f"Cannot run a {type(config).__name__} as a job.")
 
 
@@ -125,6 +139,9 @@ def run_job(
             result = auto.winner
         elif job.kind == "mitigate":
             result = MitigationConfig.from_dict(job.config).run(workspace, callbacks)
+        elif job.kind == "federated":
+            federated = dataclasses.replace(FederatedConfig.from_dict(job.config), register=True)
+            result = run_federated(federated, callbacks=callbacks, workspace=workspace)
         else:
             config = TrainConfig.from_dict(job.config)
             result = train(config, callbacks=callbacks, workspace=workspace)

@@ -20,6 +20,10 @@ receives its rows once and never sends them anywhere. The server:
 Optional DP-SGD per client (Opacus): each client calibrates its own noise to its ε
 over all its local epochs and reports what it spent.
 
+With ``register`` the kept global weights become a model version of the ``mlp`` family
+(the logistic model is the network without hidden layers), evaluated, explained and
+served like any trained model (see :func:`_register`).
+
 The server speaks to clients through one small message protocol (see
 :mod:`._fed_client`), so a Flower ``ClientApp``/``ServerApp`` pair can wrap the same
 two halves.
@@ -48,7 +52,7 @@ from lepton_core.core import (
 from lepton_core.dp import PrivacyOptions
 from lepton_core.evaluation import fairness_reports
 from lepton_core.runs._fed_client import client_main, encode, from_bytes, to_bytes
-from lepton_core.runs._training import TrainConfig, prepare_data
+from lepton_core.runs._training import TrainConfig, prepare_data, record_run
 from lepton_core.workspace import Workspace
 
 __all__ = [
@@ -89,6 +93,9 @@ class FederatedConfig(JsonMixin):
         DP-SGD in every client, each to this ε.
     min_client_rows : int
         The fewest training rows a client may have.
+    register : bool
+        Register the federated model as a model version (named ``model_name``, default
+        the data set's name), as :func:`~lepton_core.runs.train` does.
     """
 
     data: str
@@ -107,6 +114,8 @@ class FederatedConfig(JsonMixin):
     min_client_rows: int = 50
     seed: int = 0
     test_size: float = 0.2
+    register: bool = False
+    model_name: str | None = None
 
 
 @dataclass
@@ -120,7 +129,8 @@ class FederatedResult(JsonMixin):
     None when too few rows per group), ``epsilon`` (DP-SGD) and the ``rows`` ids it
     received. ``history``: one row per round with ``round``, ``train_loss``,
     ``valid_loss`` and ``bytes`` exchanged in it. ``bytes_exchanged`` counts weights and
-    statistics both ways.
+    statistics both ways. ``run_id``, ``model_name`` and ``model_version`` name the
+    registered federated model (None unless the config asked to register it).
     """
 
     config: FederatedConfig
@@ -134,6 +144,9 @@ class FederatedResult(JsonMixin):
     bytes_exchanged: int
     seconds: float
     notes: list[str] = field(default_factory=list)
+    run_id: str | None = None
+    model_name: str | None = None
+    model_version: int | None = None
 
 
 def assign_clients(
@@ -291,8 +304,7 @@ def run_federated(
                 "rows": received[i],
             }
         )
-    cb.train_end()
-    return FederatedResult(
+    result = FederatedResult(
         config=config,
         dataset_id=info.id,
         task=task,
@@ -302,8 +314,131 @@ def run_federated(
         history=history,
         best_round=best[1],
         bytes_exchanged=int(sum(h["bytes"] for h in history) + setup_bytes),
-        seconds=round(time.perf_counter() - start, 2),
+        seconds=round(time.perf_counter() - start, 2),  # the stored report's: no registering
     )
+    if config.register:
+        recorded = _register(config, data, spec, settings, best[2], result, workspace, cb)
+        result.run_id = recorded.run_id
+        result.model_name = recorded.model_name
+        result.model_version = recorded.model_version
+    result.seconds = round(time.perf_counter() - start, 2)
+    cb.train_end()
+    return result
+
+
+def _register(
+    config: FederatedConfig,
+    data: Any,
+    spec: dict[str, Any],
+    settings: dict[str, Any],
+    weights: bytes,
+    result: FederatedResult,
+    workspace: Workspace,
+    cb: CallbackList,
+) -> Any:
+    """Register the kept global weights as an ``mlp`` model version.
+
+    An ``MLPModel`` is fitted for one epoch on the pooled rows only to learn the column
+    schema, the classes and its encoder's layout (the simulation has the rows; a real
+    server would get the same from the clients' statistics); its encoder then takes the
+    federation's means and deviations and its network the federated weights, with the
+    input columns reordered to the encoder's (a category the federation did not keep
+    gets weight 0, as in :func:`encode`).
+    """
+    from lepton_core.models import make_model
+
+    info = data.info
+    params = {
+        "hidden_sizes": settings["hidden_sizes"],
+        "dropout": 0.0,
+        "max_categories": None,  # every category its own input, as the federation's encoding
+        "learning_rate": config.learning_rate,
+        "batch_size": config.batch_size,
+        "max_epochs": 1,
+        "patience": 1,
+    }
+    model = make_model("mlp", info.task, seed=config.seed, **params)
+    model.fit(data.x_train, data.split.train[info.target].to_numpy())
+    model.final_estimator_ = _adopt(model.preprocessor_, spec, settings, from_bytes(weights))
+    model.history_ = [
+        {"step": h["round"], "train_loss": h["train_loss"], "valid_loss": h["valid_loss"]}
+        for h in result.history
+    ]
+    model.best_iteration_ = result.best_round
+    train_config = TrainConfig(
+        data=config.data,
+        target=info.target,
+        sensitive=list(info.sensitive),
+        model="mlp",
+        params=params,
+        seed=config.seed,
+        test_size=config.test_size,
+        valid_size=0.0,
+        model_name=config.model_name,
+    )
+    own = ("clients", "config", "run_id", "model_name", "model_version")  # the run says those
+    summary = {k: v for k, v in result.to_dict().items() if k not in own}
+    summary["clients"] = [{k: v for k, v in c.items() if k != "rows"} for c in result.clients]
+    summary["config"] = config.to_dict()
+    return record_run(
+        workspace,
+        data,
+        model,
+        config=train_config,
+        run_name=f"{config.model_name or info.name}-federated-{config.model}",
+        params={
+            "federated.model": config.model,
+            "federated.strategy": config.strategy,
+            "federated.clients": len(result.clients),
+            "federated.rounds": config.rounds,
+            "federated.split_by": config.split_by or "random",
+        },
+        tags={"federated": config.strategy},
+        reports={"federated": summary},
+        callbacks=cb,
+    )
+
+
+def _adopt(
+    preprocessor: Any, spec: dict[str, Any], settings: dict[str, Any], state: dict[str, Any]
+) -> Any:
+    """The federated network on ``preprocessor``'s columns; its encoder set to ``spec``."""
+    import torch
+
+    from lepton_core.models import _mlp_net as net
+
+    numeric = list(spec["numeric"])
+    offsets, at = {}, len(numeric)
+    for column, categories in spec["categories"].items():
+        offsets[column] = at
+        at += len(categories)
+    source: list[int | None] = []  # each encoder output: the federated input it is, if any
+    for name, step, columns in preprocessor.transformers_:
+        if name == "remainder":
+            continue
+        if "scale" in step.named_steps:  # the numbers
+            means = np.array([spec["numeric"][c][0] for c in columns], dtype=float)
+            stds = np.array([spec["numeric"][c][1] for c in columns], dtype=float)
+            step.named_steps["impute"].statistics_ = means
+            step.named_steps["scale"].mean_ = means
+            step.named_steps["scale"].scale_ = stds
+            step.named_steps["scale"].var_ = stds**2
+            source += [numeric.index(c) for c in columns]
+        else:
+            kept = [str(v) for v in spec["categories"][columns[0]]]
+            for value in step.named_steps["onehot"].categories_[0]:
+                found = str(value) in kept
+                source.append(offsets[columns[0]] + kept.index(str(value)) if found else None)
+    state = dict(state)
+    first = state["0.weight"]
+    wide = torch.zeros((first.shape[0], len(source)), dtype=first.dtype)
+    for j, i in enumerate(source):
+        if i is not None:
+            wide[:, j] = first[:, i]
+    state["0.weight"] = wide
+    network = net.build_network(len(source), settings["n_outputs"], settings["hidden_sizes"], 0.0)
+    network.load_state_dict(state)
+    return network.eval()
 
 
 class _Clients:
