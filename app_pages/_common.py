@@ -327,9 +327,10 @@ def when(timestamp: float) -> str:
 
 
 def run_label(run: RunSummary) -> str:
-    figure = run.metrics.get("test_accuracy", run.metrics.get("test_r2"))
-    name = tr("accuracy") if "test_accuracy" in run.metrics else "R²"
-    shown = f"{name} {figure:.3f}" if figure is not None else ""
+    # The headline figure of its task: accuracy, R² (numbers) or F1 (named entities).
+    headline = [("test_accuracy", tr("accuracy")), ("test_r2", "R²"), ("test_f1", "F1")]
+    found = [(name, run.metrics[key]) for key, name in headline if key in run.metrics]
+    shown = f"{found[0][0]} {found[0][1]:.3f}" if found else ""
     return f"{run.model_name}:{run.model_version} · {run.family} · {shown} · {when(run.started)}"
 
 

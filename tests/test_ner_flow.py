@@ -211,6 +211,10 @@ def test_evaluate_page_shows_per_type_scores_and_worst_sentences(ner_run):
     at.session_state[Keys.RUN_ID] = ner_run.run_id
     _ok(at.run())
     assert [m.label for m in at.metric] == ["Precision", "Recall", "F1"]
+    picked = at.selectbox[0]
+    label = f"{ner_run.model_name}:{ner_run.model_version} "
+    assert picked.value == ner_run.run_id
+    assert " · F1 " in next(o for o in picked.options if o.startswith(label))  # its own figure
     table = at.dataframe[0].value
     assert set(table["Entity type"]) == {"PER", "LOC"}
     assert any("No explanation yet" in c.value for c in at.caption)
