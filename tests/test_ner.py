@@ -127,7 +127,8 @@ def test_tags_that_do_not_nest_start_a_new_entity_and_say_so():
     data = read_conll(b"Paris\tB-LOC\nHilton\tI-PER\nsang\tO\nloud\tI-PER\n", "bad.bio")
     assert data.sentences[0].tags == ["B-LOC", "B-PER", "O", "B-PER"]
     assert len(data.notes) == 1
-    assert "2 tags in bad.bio continued no entity of their type" in data.notes[0]
+    note = "Tags in bad.bio that continued no entity of their type (e.g. I-PER after B-LOC or O): 2"
+    assert note in data.notes[0]
     assert "二" not in data.notes[0].render("zh") and "bad.bio" in data.notes[0].render("zh")
 
 
