@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -192,3 +194,26 @@ def test_other_figures_in_probability_speak_of_the_chance(adult_expl):
     np.testing.assert_allclose(fig.data[0].x, [100 * s for _, s in ranked][::-1])
     assert "percentage points" in beeswarm_figure(chances).layout.xaxis.title.text
     assert "percentage points" in dependence_figure(chances, "age").layout.yaxis.title.text
+
+
+def test_a_bar_going_down_near_the_axis_start_has_room_for_its_label():
+    from lepton_core.plots._explain import _ticks_from_zero, _waterfall_range
+
+    steps, measures = [12.0, -11.5, 4.0, 0.0], ["absolute", "relative", "relative", "total"]
+    low, high = _waterfall_range(steps, measures)
+    assert low < 0 < 0.5 and high > 12  # the label of the bar ending at 0.5 fits left of it
+    far = _waterfall_range([30.0, -2.0, 0.0], ["absolute", "relative", "total"])
+    assert far[0] == 0  # no bar ends near 0: nothing to make room for
+    ticks = _ticks_from_zero(high)
+    assert ticks[0] == 0 and all(b > a for a, b in itertools.pairwise(ticks)) and ticks[-1] <= high
+    assert 4 <= len(ticks) <= 8
+
+
+def test_a_chance_axis_with_room_left_of_zero_shows_no_negative_ticks(adult_expl):
+    chances = to_probability(adult_expl)
+    for row in range(len(chances.values)):
+        fig = waterfall_figure(chances, row, top=5)
+        if fig.layout.xaxis.range[0] < 0:
+            assert min(fig.layout.xaxis.tickvals) == 0
+            return
+    pytest.skip("no row of the sample ends a falling bar near 0")

@@ -337,6 +337,10 @@ def waterfall_figure(
     )
     label = _output_label(expl, output, language)
     value = expl.model_output[row][k] * scale
+    axis_range: dict[str, Any] = {"range": _waterfall_range(steps, measures), "zeroline": True}
+    if points and axis_range["range"][0] < 0 <= np.cumsum(steps[:-1]).min():
+        # Room left of 0 for a label, but a chance is never negative: ticks from 0 up.
+        axis_range["tickvals"] = _ticks_from_zero(axis_range["range"][1])
     if points:
         title = title or Message(
             "plot.waterfall.title_chance", row=row, label=label, value=value
@@ -356,14 +360,18 @@ def waterfall_figure(
         title,
         axis,
         "",
-        xaxis={"range": _waterfall_range(steps, measures), "zeroline": True},
+        xaxis=axis_range,
         yaxis={"autorange": "reversed"},
         height=max(320, 30 * len(labels) + 120),
     )
 
 
 def _waterfall_range(steps: list[float], measures: list[str]) -> list[float]:
-    """An x range holding 0 and both ends of every waterfall bar, with room for labels."""
+    """An x range holding 0 and both ends of every waterfall bar, with room for labels.
+
+    A bar that goes down has its label on its left: where one ends near the axis's low
+    end, the range leaves room there too (else the label lies over the row names).
+    """
     ends = [0.0]
     running = 0.0
     for step, measure in zip(steps, measures, strict=True):
@@ -374,4 +382,16 @@ def _waterfall_range(steps: list[float], measures: list[str]) -> list[float]:
         ends.append(running)
     low, high = min(ends), max(ends)
     pad = 0.15 * (high - low) or 1.0
-    return [low - (pad if low < 0 else 0.0), high + pad]
+    down_near_low = any(
+        measure == "relative" and step < 0 and end - low < pad
+        for step, measure, end in zip(steps, measures, ends[1:], strict=True)
+    )
+    return [low - (pad if low < 0 or down_near_low else 0.0), high + pad]
+
+
+def _ticks_from_zero(high: float) -> list[float]:
+    """Round tick values from 0 to ``high`` (a chance axis shows no negative ones)."""
+    rough = max(high, 1e-9) / 6
+    power = 10 ** np.floor(np.log10(rough))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= rough)
+    return [float(v) for v in np.arange(0.0, high + 1e-9, step)]
