@@ -272,3 +272,20 @@ def test_highlight_escapes_text_and_types_and_keeps_the_first_of_overlapping_spa
     assert shown.startswith('<div style="line-height:2"><small>True:</small> ')
     assert "&lt;b&gt;Bob" in shown and "P&lt;ER&gt;" in shown and "<b>Bob" not in shown
     assert shown.count("<span") == 2 and ">Rio <b" not in shown and ">in <b" not in shown
+
+
+def test_the_rest_api_refuses_an_entity_model_in_one_sentence(ner_run, workspace):
+    from fastapi.testclient import TestClient
+
+    from lepton_core.serving import create_app
+
+    client = TestClient(create_app(workspace, require_key=False), raise_server_exceptions=False)
+    route = f"/models/{ner_run.model_name}/versions/{ner_run.model_version}"
+    assert client.get(route).status_code == 200  # its description is served
+    for path, body in [
+        ("/predict", {"records": [{"text": "Anna went to New York ."}]}),
+        ("/explain", {"records": [{"text": "Anna went to New York ."}]}),
+    ]:
+        response = client.post(route + path, json=body)
+        assert response.status_code == 422, response.text  # never a server error
+        assert "does not serve entity models yet" in response.json()["detail"]

@@ -28,7 +28,7 @@ from lepton_core.serving._state import (
     serving_state,
 )
 
-__all__ = ["check_finite", "predictions", "router"]
+__all__ = ["check_finite", "predictions", "router", "scorable"]
 
 router = APIRouter(tags=["models"], dependencies=[Depends(authorised)])
 
@@ -59,6 +59,23 @@ def predictions(
     for i, p in enumerate(out):
         check_finite(i, p.label, *(p.probabilities or {}).values())
     return out
+
+
+def scorable(bundle: ModelBundle) -> ModelBundle:
+    """``bundle``, when the API can score records with it.
+
+    Raises
+    ------
+    DataError
+        It finds names in text (an entity model), whose answers are spans, not labels.
+    """
+    if bundle.model.reads == "ner":
+        raise DataError(
+            f"Model {bundle.version.name}:{bundle.version.version} finds names in text, and "
+            "the REST API does not serve entity models yet; see its results on the notebook's "
+            "Evaluate page."
+        )
+    return bundle
 
 
 def check_finite(i: int, *values: Any) -> None:
@@ -98,7 +115,7 @@ def predict(
     request: Request,
     state: Annotated[ServingState, Depends(serving_state)],
 ) -> PredictResponse:
-    bundle = state.models.get(name, version)
+    bundle = scorable(state.models.get(name, version))
     with Capture(state, request, bundle, "api") as capture:
         scored = predictions(bundle, body.records, state.models.scorer(bundle))
         logged = logged_records(bundle.model, body.records)  # pictures by fingerprint
@@ -119,7 +136,7 @@ def explain_records(
     body: Annotated[PredictRequest, Depends(explain_limit)],
     state: Annotated[ServingState, Depends(serving_state)],
 ) -> ExplainResponse:
-    bundle = state.models.get(name, version)
+    bundle = scorable(state.models.get(name, version))
     out = []
     space = ""
     with image_records(bundle.model, body.records) as records:
@@ -179,7 +196,7 @@ def batch(
     request: Request,
     state: Annotated[ServingState, Depends(serving_state)],
 ) -> Response:
-    bundle = state.models.get(name, version)
+    bundle = scorable(state.models.get(name, version))
     with Capture(state, request, bundle, "batch") as capture:
         # The upload's name only picks the format; it never becomes a path.
         table = load_table(
