@@ -8,10 +8,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app_pages._common import guard, progress_bar, status_word, workspace
-from app_pages._i18n import say, tr
+from app_pages._common import guard, job_status, status_word, workspace
+from app_pages._i18n import tr
 from app_pages._team import actor
-from lepton_core.jobs import Job, JobStore, cancel_job, start_job
+from lepton_core.jobs import Job, JobStore, start_job
 from lepton_core.runs import FederatedConfig
 from lepton_core.workspace import DatasetInfo
 
@@ -101,27 +101,15 @@ def federated_panel(job_id: str) -> None:
     st.markdown(
         tr("**Federated job {id}** · {status}").format(id=job.id, status=status_word(job.status))
     )
-    if job.status == "queued":
-        st.info(tr("Queued; it starts by itself when a slot frees."))
-    if job.status == "running":
-        rounds = int(job.config.get("rounds") or 0)
-        text = (
-            tr("round {round} of {rounds}").format(round=progress.step, rounds=rounds)
-            if progress.phase == "training" and progress.step
-            else tr("preparing the groups")
-            if progress.phase in ("starting", "loading", "training")
-            else tr("testing and saving the federated model")
-        )
-        progress_bar(progress.fraction(), text)
-    if job.active and st.button(tr("Cancel"), key=f"federated-cancel-{job.id}"):
-        guard(cancel_job, job.id, workspace=workspace())
-        st.rerun(scope="fragment")
-    if not job.active and job.status != "succeeded":
-        st.error(
-            say(job.error)
-            if job.error
-            else tr("The job ended as {status}.").format(status=status_word(job.status))
-        )
+    rounds = int(job.config.get("rounds") or 0)
+    text = (
+        tr("round {round} of {rounds}").format(round=progress.step, rounds=rounds)
+        if progress.phase == "training" and progress.step
+        else tr("preparing the groups")
+        if progress.phase in ("starting", "loading", "training")
+        else tr("testing and saving the federated model")
+    )
+    job_status(job, store, fraction=progress.fraction(), text=text)
     history = [h for h in progress.history if "train_loss" in h]
     if history:
         st.plotly_chart(_curve(history), key=f"federated-curve-{job.id}")
