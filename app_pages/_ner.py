@@ -174,3 +174,33 @@ def ner_evaluate_section(run_id: str) -> bool:
         )
     st.caption(tr("No explanation yet for entity models."))
     return True
+
+
+def ner_demo(bundle: Any, plain: Any) -> None:
+    """The demo page of an entity model: a sentence in, its names highlighted by kind.
+
+    ``plain`` makes the owner's title and description safe to show (the demo page's).
+    """
+    from lepton_core.ner import TEXT_COLUMN
+
+    types = [str(t) for t in bundle.model.classes_]
+    title = tr("Finds names in text: {types}").format(types=", ".join(types))
+    st.title(plain(bundle.demo_title or title))
+    if bundle.demo_description:
+        st.markdown(plain(bundle.demo_description))
+    evaluation = bundle.reports.evaluation
+    if "f1" in evaluation.metrics:
+        st.metric(
+            "F1",
+            f"{evaluation.metrics['f1']:.2f}",
+            help=tr(
+                "How well it found the names in {n:,} test sentences: 1 means every name found, "
+                "with its kind, and nothing else; 0 means none."
+            ).format(n=evaluation.n_rows),
+        )
+    text = st.text_area(tr("Your sentence"), max_chars=2000)
+    if st.button(tr("Predict"), type="primary") and text.strip():
+        found = guard(bundle.model.predict, pd.DataFrame({TEXT_COLUMN: [text]}))[0]
+        st.markdown(highlight(text, list(found), types), unsafe_allow_html=True)
+        if not found:
+            st.info(tr("It found no names in this sentence."))

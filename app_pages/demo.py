@@ -80,6 +80,11 @@ except LeptonError:
     )
     st.stop()
 
+if getattr(bundle.model, "reads", "") == "ner":  # names in a sentence: a page of its own
+    from app_pages._ner import ner_demo
+
+    ner_demo(bundle, _plain)
+    st.stop()
 info = bundle.version
 card = guard(cached_model_card, workspace(), info.name, info.version)
 evaluation = bundle.reports.evaluation

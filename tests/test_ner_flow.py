@@ -274,7 +274,7 @@ def test_highlight_escapes_text_and_types_and_keeps_the_first_of_overlapping_spa
     assert shown.count("<span") == 2 and ">Rio <b" not in shown and ">in <b" not in shown
 
 
-def test_the_rest_api_refuses_an_entity_model_in_one_sentence(ner_run, workspace):
+def test_the_rest_api_answers_an_entity_model_with_spans(ner_run, workspace):
     from fastapi.testclient import TestClient
 
     from lepton_core.serving import create_app
@@ -282,10 +282,37 @@ def test_the_rest_api_refuses_an_entity_model_in_one_sentence(ner_run, workspace
     client = TestClient(create_app(workspace, require_key=False), raise_server_exceptions=False)
     route = f"/models/{ner_run.model_name}/versions/{ner_run.model_version}"
     assert client.get(route).status_code == 200  # its description is served
-    for path, body in [
-        ("/predict", {"records": [{"text": "Anna went to New York ."}]}),
-        ("/explain", {"records": [{"text": "Anna went to New York ."}]}),
-    ]:
-        response = client.post(route + path, json=body)
-        assert response.status_code == 422, response.text  # never a server error
-        assert "does not serve entity models yet" in response.json()["detail"]
+    text = "Carol visited New York ."
+    response = client.post(route + "/predict", json={"records": [{"text": text}, {"text": ""}]})
+    assert response.status_code == 200, response.text
+    first, empty = response.json()["predictions"]
+    found = {(e["text"], e["type"]) for e in first["entities"]}
+    assert found == {("Carol", "PER"), ("New York", "LOC")} and first["label"] is None
+    assert all(text[e["start"] : e["end"]] == e["text"] for e in first["entities"])
+    assert empty["entities"] == []
+    # Explanations and the v2 protocol's label tensors are not made for entity models:
+    # one sentence, never a server error.
+    response = client.post(route + "/explain", json={"records": [{"text": text}]})
+    assert response.status_code == 422, response.text
+    assert "only /predict answers" in response.json()["detail"]
+    tensor = {"name": "text", "shape": [1], "datatype": "BYTES", "data": [text]}
+    response = client.post(f"/v2/models/{ner_run.model_name}/infer", json={"inputs": [tensor]})
+    assert response.status_code == 422, response.text
+
+
+def test_the_demo_page_of_an_entity_model_highlights_the_names_it_finds(ner_run, workspace):
+    from lepton_core.workspace import ShareLinks
+
+    workspace.set_published(ner_run.model_name, ner_run.model_version, True)
+    links = ShareLinks(workspace)
+    token = links.create(ner_run.model_name, ner_run.model_version, expires_in=3600).token
+    at = AppTest.from_file(ROOT / "app.py", default_timeout=120).switch_page("app_pages/demo.py")
+    at.query_params = {"token": token}
+    _ok(at.run())
+    assert not at.error, [e.value for e in at.error]
+    at.text_area[0].input("Carol visited New York .")
+    next(b for b in at.button if b.label == "Predict").click()
+    _ok(at.run())
+    assert not at.error, [e.value for e in at.error]
+    shown = "".join(m.value for m in at.markdown)
+    assert "New York <b" in shown and ">LOC</b>" in shown and "Carol <b" in shown

@@ -28,7 +28,7 @@ from lepton_core.serving._state import (
     serving_state,
 )
 
-__all__ = ["check_finite", "predictions", "router", "scorable"]
+__all__ = ["beyond_spans", "check_finite", "predictions", "router"]
 
 router = APIRouter(tags=["models"], dependencies=[Depends(authorised)])
 
@@ -46,6 +46,8 @@ def predictions(
     """
     with image_records(bundle.model, records) as read:  # an image model: base64 pictures
         labels, proba = scorer.predict_records(read, bundle.input_schema)
+    if bundle.model.reads == "ner":  # each answer is the names found, as character spans
+        return [LoggedPrediction(label=None, entities=list(spans)) for spans in labels]
     classes = [str(c) for c in bundle.model.classes_] if proba is not None else []
     out = [
         LoggedPrediction(
@@ -61,19 +63,19 @@ def predictions(
     return out
 
 
-def scorable(bundle: ModelBundle) -> ModelBundle:
-    """``bundle``, when the API can score records with it.
+def beyond_spans(bundle: ModelBundle) -> ModelBundle:
+    """``bundle``, when its answers are labels (every route but ``/predict`` needs them).
 
     Raises
     ------
     DataError
-        It finds names in text (an entity model), whose answers are spans, not labels.
+        It finds names in text (an entity model): only ``/predict`` answers for it.
     """
     if bundle.model.reads == "ner":
         raise DataError(
-            f"Model {bundle.version.name}:{bundle.version.version} finds names in text, and "
-            "the REST API does not serve entity models yet; see its results on the notebook's "
-            "Evaluate page."
+            f"Model {bundle.version.name}:{bundle.version.version} finds names in text, which "
+            "only /predict answers (with the names found as character spans); send its "
+            "records there."
         )
     return bundle
 
@@ -115,7 +117,7 @@ def predict(
     request: Request,
     state: Annotated[ServingState, Depends(serving_state)],
 ) -> PredictResponse:
-    bundle = scorable(state.models.get(name, version))
+    bundle = state.models.get(name, version)
     with Capture(state, request, bundle, "api") as capture:
         scored = predictions(bundle, body.records, state.models.scorer(bundle))
         logged = logged_records(bundle.model, body.records)  # pictures by fingerprint
@@ -136,7 +138,7 @@ def explain_records(
     body: Annotated[PredictRequest, Depends(explain_limit)],
     state: Annotated[ServingState, Depends(serving_state)],
 ) -> ExplainResponse:
-    bundle = scorable(state.models.get(name, version))
+    bundle = beyond_spans(state.models.get(name, version))
     out = []
     space = ""
     with image_records(bundle.model, body.records) as records:
@@ -196,7 +198,7 @@ def batch(
     request: Request,
     state: Annotated[ServingState, Depends(serving_state)],
 ) -> Response:
-    bundle = scorable(state.models.get(name, version))
+    bundle = beyond_spans(state.models.get(name, version))
     with Capture(state, request, bundle, "batch") as capture:
         # The upload's name only picks the format; it never becomes a path.
         table = load_table(

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from lepton_core.data import MAX_RECORDS
 
 __all__ = [
+    "Entity",
     "ExplainResponse",
     "FeedbackResponse",
     "Label",
@@ -34,9 +35,20 @@ class PredictRequest(BaseModel):
     records: list[Record] = Field(min_length=1, max_length=MAX_RECORDS)
 
 
+class Entity(BaseModel):
+    """A name an entity model found: characters ``start`` to ``end`` of the text, its kind."""
+
+    start: int
+    end: int
+    type: str
+    text: str
+
+
 class RecordPrediction(BaseModel):
     label: Value
     probabilities: dict[str, float] | None = None
+    # An entity model's answer (``label`` is then null): the names found, in text order.
+    entities: list[Entity] | None = None
 
 
 class LoggedPrediction(RecordPrediction):

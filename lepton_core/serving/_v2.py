@@ -16,7 +16,7 @@ from lepton_core.runs import ModelBundle
 from lepton_core.serving._capture import Capture
 from lepton_core.serving._health import is_ready
 from lepton_core.serving._images import logged_records
-from lepton_core.serving._predict import predictions
+from lepton_core.serving._predict import beyond_spans, predictions
 from lepton_core.serving._schemas import RecordPrediction, V2Request
 from lepton_core.serving._state import ServingState, authorised, serving_state
 
@@ -71,7 +71,7 @@ def v2_model_ready(name: str, state: State, version: str = "latest") -> dict[str
 def v2_infer(
     name: str, body: V2Request, request: Request, state: State, version: str = "latest"
 ) -> dict[str, Any]:
-    bundle = state.models.get(name, version)
+    bundle = beyond_spans(state.models.get(name, version))
     with Capture(state, request, bundle, "v2") as capture:
         records = _v2_records(body, bundle)
         scored = predictions(bundle, records, state.models.scorer(bundle))
