@@ -228,7 +228,9 @@ auto = (
 # The job shown belongs to this data set: switching data sets never shows another's job.
 jobs = st.session_state.setdefault(Keys.JOBS, {})
 if st.button(tr("Start training"), type="primary"):
-    job = guard(start_job, auto or config, workspace=workspace(), owner=actor())
+    # A spare worker still importing is waited for (seconds): say that something happens.
+    with st.spinner(tr("Starting the job…")):
+        job = guard(start_job, auto or config, workspace=workspace(), owner=actor())
     jobs[dataset.id] = st.session_state[Keys.JOB_ID] = job.id
 elif dataset.id not in jobs:
     # A reload or a shared URL comes back to its job, else this data set's newest job.
