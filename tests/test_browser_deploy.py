@@ -155,6 +155,14 @@ REMOTE = "lepton-share.test"
 NOTEBOOK = ["/", "/train", "/deploy"]
 
 
+def _idle(page) -> None:
+    """Wait until the app has finished drawing the page (no script running, no spinner)."""
+    from playwright.sync_api import expect
+
+    busy = '[data-testid="stStatusWidgetRunningIcon"], [data-testid="stSpinner"]'
+    expect(page.locator(busy)).to_have_count(0, timeout=90_000)
+
+
 def _only_the_demo(page) -> None:
     """Must not happen: any notebook page, its menu, or one of its actions."""
     from playwright.sync_api import expect
@@ -209,6 +217,8 @@ def test_a_share_link_opens_the_demo_page_and_nothing_else(servers, browser):
     here = app.replace("127.0.0.1", REMOTE)
     try:
         remote.goto(f"{here}/demo?token={token}")
+        expect(remote.get_by_role("heading", name=title)).to_be_visible(timeout=90_000)
+        _idle(remote)  # a click while the first run still draws the page can be lost
         remote.get_by_role("button", name="Predict").click()
         expect(remote.get_by_text(re.compile(r"^(<=50K|>50K)$")).first).to_be_visible(
             timeout=90_000
