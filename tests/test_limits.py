@@ -403,8 +403,9 @@ from lepton_core.workspace import Workspace
 
 
 class AnyModel:  # load_table runs before the model is used: any version will do
-    def get(self, name, version):  # the prediction log reads only its name and number
-        return SimpleNamespace(version=SimpleNamespace(name=name, version=1))
+    def get(self, name, version):  # the log reads its name and number; the route, its kind
+        version = SimpleNamespace(name=name, version=1)
+        return SimpleNamespace(version=version, model=SimpleNamespace(reads="table"))
 
 
 app = create_app(Workspace(sys.argv[1]), require_key=False)
