@@ -10,7 +10,9 @@ import streamlit as st
 
 from app_pages._common import guard, job_status, status_word, workspace
 from app_pages._i18n import tr
+from app_pages._privacy import plain_terms, privacy_row
 from app_pages._team import actor
+from lepton_core.dp import PrivacyOptions, load_privacy
 from lepton_core.jobs import Job, JobStore, start_job
 from lepton_core.runs import FederatedConfig
 from lepton_core.workspace import DatasetInfo
@@ -18,6 +20,8 @@ from lepton_core.workspace import DatasetInfo
 __all__ = ["federated_section"]
 
 RANDOM = ""  # the split choice that is not a column: rows go to clients at random
+#: What each kind of data set may train federated: tables a network, texts the Quick head.
+MODELS = {"table": ["logistic", "mlp"], "text": ["text"]}
 #: The most distinct values a column may have to be offered as the split (hospital, region).
 MAX_GROUPS = 100
 
@@ -35,9 +39,18 @@ def _group_columns(root: str, dataset_id: str, target: str) -> list[str]:
     return [c for c in table.columns if c != target and 2 <= table[c].nunique() <= MAX_GROUPS]
 
 
+def _model_title(model: str) -> str:
+    return {
+        "logistic": tr("logistic regression"),
+        "mlp": tr("neural network"),
+        "text": tr("text model, Quick mode (each group reads only its own texts)"),
+    }[model]
+
+
 def federated_section(dataset: DatasetInfo, reads: str) -> None:
-    """An expander that starts a federated job on ``dataset`` and follows it; tables only."""
-    if reads != "table":
+    """An expander that starts a federated job on ``dataset`` and follows it; tables and
+    text columns."""
+    if reads not in MODELS:
         return
     with st.expander(tr("Train without pooling the data (federated)"), icon=":material/hub:"):
         st.caption(
@@ -70,12 +83,28 @@ def federated_section(dataset: DatasetInfo, reads: str) -> None:
             help=tr("How many times the groups train and their weights are averaged."),
         )
         model = cols[3].selectbox(
-            tr("Model"),
-            ["logistic", "mlp"],
-            format_func=lambda m: (
-                tr("logistic regression") if m == "logistic" else tr("neural network")
+            tr("Model"), MODELS[reads], format_func=_model_title, key=f"federated_model_{reads}"
+        )
+        private = st.toggle(
+            tr("Differential privacy in every group"),
+            key="federated_private",
+            help=tr(
+                "Each group adds privacy noise while it trains, to this budget; every row is in "
+                "one group, so the model's budget is the largest any group spent."
             ),
-            key="federated_model",
+        )
+        epsilon = (
+            st.number_input(
+                tr("Privacy budget ε (lower is more private)"),
+                0.1,
+                50.0,
+                3.0,
+                step=0.5,
+                key="federated_epsilon",
+                help=plain_terms()["epsilon"],
+            )
+            if private
+            else None
         )
         jobs = st.session_state.setdefault(State.JOBS, {})
         if st.button(tr("Start federated training"), icon=":material/hub:"):
@@ -85,6 +114,7 @@ def federated_section(dataset: DatasetInfo, reads: str) -> None:
                 clients=int(clients),
                 split_by=split_by or None,
                 rounds=int(rounds),
+                privacy=PrivacyOptions(epsilon=float(epsilon)) if epsilon is not None else None,
             )
             job = guard(start_job, config, workspace=workspace(), owner=actor())
             jobs[dataset.id] = job.id
@@ -152,6 +182,8 @@ def _results(job: Job) -> None:
             seconds=(job.ended or time.time()) - (job.started or job.created),
         )
     )
+    if (privacy := load_privacy(workspace(), job.run_id)) is not None:  # type: ignore[arg-type]
+        privacy_row(privacy)
     metric = "accuracy" if "accuracy" in result["federated"] else "r2"
     label = tr("accuracy") if metric == "accuracy" else "R²"
 

@@ -102,7 +102,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rounds", type=int, default=10, help="rounds of averaging (default: %(default)s)"
     )
-    p.add_argument("--model", choices=["logistic", "mlp"], default="logistic")
+    p.add_argument(
+        "--model",
+        choices=["logistic", "mlp", "text"],
+        default="logistic",
+        help="text: the text model's Quick head on frozen MiniLM embeddings",
+    )
+    p.add_argument("--text-column", help="the text column of a text model (default: suggested)")
     p.add_argument("--strategy", choices=["fedavg", "fedprox"], default="fedavg")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--name", dest="model_name", help="registered model name")
@@ -295,6 +301,7 @@ def _federated(args: argparse.Namespace) -> dict[str, Any]:
             target=args.target,
             sensitive=args.sensitive,
             model=args.model,
+            text_column=args.text_column,
             clients=args.clients,
             split_by=args.split_by,
             rounds=args.rounds,
@@ -554,6 +561,12 @@ def _summary(command: str, result: dict[str, Any]) -> str:
             lines.append(
                 f"  {str(client['name'])[:20]:<20} {client['n_train']:>12,} "
                 f"{client['n_test']:>10,} {'-' if accuracy is None else f'{accuracy:.4f}':>9}"
+            )
+        if privacy := result.get("privacy"):
+            each = ", ".join(f"{c['name']} {c['epsilon']:.2f}" for c in privacy["clients"])
+            lines.append(
+                f"  DP-SGD in every client: ε {privacy['epsilon']:.2f} (the largest; {each}), "
+                f"δ {privacy['delta']:.0e}, {privacy['accountant'].upper()} accountant"
             )
         return "\n".join(lines)
     if command == "fuse":

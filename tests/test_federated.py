@@ -91,3 +91,77 @@ def test_clients_by_column_keep_the_commonest_values_apart():
     assert labels.tolist() == [0] * 5 + [1] * 4 + [2] * 3
     labels, names = assign_clients(None, 10, 3, seed=0)
     assert sorted(np.bincount(labels).tolist()) == [3, 3, 4]
+
+
+@pytest.fixture(scope="module")
+def small(adult_small, tmp_path_factory):
+    path = tmp_path_factory.mktemp("fed_small") / "adult.csv"
+    adult_small.head(400).to_csv(path, index=False)
+    return str(path)
+
+
+def test_a_private_federated_version_carries_its_privacy_report(small, workspace):
+    from lepton_core.dp import PrivacyOptions, load_privacy
+    from lepton_core.runs import model_card
+
+    target = 2.0
+    result = run_federated(
+        FederatedConfig(
+            data=small, target="Y", clients=2, rounds=2, min_client_rows=10,
+            privacy=PrivacyOptions(epsilon=target), register=True, model_name="fed-dp",
+            explain_rows=10,
+        ),
+        workspace=workspace,
+    )  # fmt: skip
+    stored = load_privacy(workspace, result.run_id)
+    assert stored is not None and stored == result.privacy
+    spent = [c["epsilon"] for c in result.clients]
+    assert all(0 < e <= target + 1e-6 for e in spent)
+    # Every row is in one client: the model's ε is the largest a client spent.
+    assert stored.epsilon == pytest.approx(max(spent))
+    assert [c["epsilon"] for c in stored.clients] == pytest.approx(spent)
+    assert [c["name"] for c in stored.clients] == ["client 1", "client 2"]
+    assert {c["delta"] for c in stored.clients} == {stored.delta} == {1e-3}  # one δ: 1/320 rows
+    assert stored.accountant == "prv" and set(stored.epsilon_by_accountant) == {"prv", "rdp"}
+    assert max(stored.epsilon_by_accountant.values()) == pytest.approx(stored.epsilon)
+    assert [n.id for n in stored.notes] == ["dp.note.federated", "dp.note.federated_validation"]
+    run = workspace.get_run(result.run_id)
+    assert run.metrics["privacy_epsilon"] == pytest.approx(stored.epsilon)
+    assert run.metrics["privacy_delta"] == stored.delta
+    card = model_card(workspace, "fed-dp", result.model_version, n_resamples=10)
+    assert any("differential privacy" in str(fact) for fact in card.privacy)
+
+
+def test_a_client_error_reaches_the_server_as_its_one_sentence(monkeypatch):
+    import threading
+    from multiprocessing import Pipe
+
+    import pandas as pd
+
+    from lepton_core.core import TrainingError
+    from lepton_core.runs import _fed_client
+    from lepton_core.runs._federated import _Clients
+
+    class Unreachable:  # a client whose DP-SGD cannot reach its ε (slow to reach for real)
+        def __init__(self, rows, setup):
+            pass
+
+        def answer(self, kind, payload):
+            raise TrainingError("No noise level reaches ε = 1e-09; raise ε.")
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(_fed_client, "_ClientState", Unreachable)
+    server_end, client_end = Pipe()
+    client = threading.Thread(
+        target=_fed_client.client_main, args=(client_end, pd.DataFrame(), {}), daemon=True
+    )
+    client.start()
+    clients = _Clients([], {})
+    clients.pipes, clients.processes = [server_end], [client]
+    with pytest.raises(TrainingError, match=r"^No noise level reaches ε = 1e-09; raise ε\.$"):
+        clients.ask_all("fit", (b"", {}))
+    clients.__exit__(None, None, None)  # the server stops its clients, the failed one too
+    client.join(5)
+    assert not client.is_alive()

@@ -7,10 +7,11 @@ import time
 import pytest
 
 from lepton_core.cli import main
+from lepton_core.dp import PrivacyOptions, load_privacy
 from lepton_core.jobs import JobStore, start_job
 from lepton_core.runs import FederatedConfig, TrainConfig, resolve_dataset
 
-ROWS, CLIENTS, ROUNDS = 400, 2, 2
+ROWS, CLIENTS, ROUNDS, EPSILON = 400, 2, 2, 3.0
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +52,9 @@ def _wait(store: JobStore, job_id: str, timeout: float = 300):
 
 @pytest.fixture(scope="module")
 def fed_job(dataset, fed_ws):
-    """One federated job run to its end by a detached worker."""
-    job = start_job(_config(dataset), workspace=fed_ws, max_jobs=1)
+    """One federated job, DP-SGD in every client, run to its end by a detached worker."""
+    config = _config(dataset, privacy=PrivacyOptions(epsilon=EPSILON))
+    job = start_job(config, workspace=fed_ws, max_jobs=1)
     assert job.kind == "federated" and job.command[3] == "federated"
     return _wait(JobStore(fed_ws), job.id)
 
@@ -69,6 +71,26 @@ def test_a_federated_job_succeeds_with_one_curve_point_per_round(fed_job, fed_ws
     assert "rows" not in report["clients"][0]  # row ids stay out of the stored report
     run = fed_ws.get_run(fed_job.run_id)
     assert run.metrics["test_accuracy"] == pytest.approx(report["federated"]["accuracy"])
+    # Its privacy report is stored as a DP run's: the largest ε a client spent, each client's.
+    privacy = load_privacy(fed_ws, fed_job.run_id)
+    assert privacy is not None and 0 < privacy.epsilon <= EPSILON + 1e-6
+    assert [c["name"] for c in privacy.clients] == ["Male", "Female"]
+    assert privacy.epsilon == pytest.approx(max(c["epsilon"] for c in report["clients"]))
+    assert run.metrics["privacy_epsilon"] == pytest.approx(privacy.epsilon)
+
+
+def test_job_lists_say_a_job_is_federated_and_which_model():
+    from lepton_core.jobs import Job
+
+    def job(kind, model):
+        return Job(
+            id="j", status="queued", owner="", config={"model": model}, command=[], created=0.0,
+            kind=kind,
+        )  # fmt: skip
+
+    assert job("federated", "logistic").family == "federated · logistic"
+    assert job("federated", "mlp").family == "federated · mlp"
+    assert job("train", "mlp").family == "mlp"  # a plain training keeps its family's name
 
 
 def test_a_bad_split_column_fails_in_one_sentence_and_keeps_earlier_work(
@@ -104,6 +126,7 @@ def test_the_cli_prints_centralised_next_to_federated_per_client(
     done = FederatedResult.from_dict(fed_ws.load_report(fed_job.run_id, "federated"))
     done.run_id, done.model_name = fed_job.run_id, fed_job.model_name
     done.model_version = fed_job.model_version
+    done.privacy = load_privacy(fed_ws, fed_job.run_id)
 
     def fake_run(config, **_):
         asked.append(config)
@@ -127,6 +150,8 @@ def test_the_cli_prints_centralised_next_to_federated_per_client(
     lines = out.splitlines()
     assert any(line.strip().startswith("Male") for line in lines)
     assert any(line.strip().startswith("Female") for line in lines)
+    each = ", ".join(f"{c['name']} {c['epsilon']:.2f}" for c in done.privacy.clients)
+    assert f"DP-SGD in every client: ε {done.privacy.epsilon:.2f} (the largest; {each})" in out
 
 
 def test_the_train_page_section_starts_a_job_and_shows_its_results(
@@ -158,19 +183,26 @@ def test_the_train_page_section_starts_a_job_and_shows_its_results(
         assert any(e.label == "Train without pooling the data (federated)" for e in at.expander)
         at.selectbox(key="federated_split").set_value("sex")
         at.number_input(key="federated_rounds").set_value(ROUNDS)
-        at.selectbox(key="federated_model").set_value("mlp")
+        at.selectbox(key="federated_model_table").set_value("mlp")
+        at.toggle(key="federated_private").set_value(True).run()
+        at.number_input(key="federated_epsilon").set_value(2.5)
         next(b for b in at.button if b.label == "Start federated training").click().run()
         assert not at.exception, [e.value for e in at.exception]
         assert started and started[0].split_by == "sex" and started[0].model == "mlp"
+        assert started[0].privacy.epsilon == 2.5
         assert started[0].rounds == ROUNDS and started[0].data == f"dataset:{dataset.id}"
         text = "\n".join(str(m.value) for m in at.markdown)
         assert f"Federated job {fed_job.id}" in text
         assert "data exchanged:" in text and "rounds (the best, round" in text
         assert any(s.value.startswith("Federated model") for s in at.success)
+        assert any(m.label == "Privacy budget spent (ε)" for m in at.metric)  # the job's DP
         tables = [d.value for d in at.dataframe]
         versus = next(t for t in tables if "model" in t.columns and len(t) == 2)
         assert versus.iloc[0, 0].startswith("centralised")
         clients = next(t for t in tables if "group" in t.columns)
         assert list(clients["group"]) == ["Male", "Female"]
+        recent = next(t for t in tables if "job" in t.columns)  # Recent jobs on the data set
+        listed = dict(zip(recent["job"], recent["model"], strict=True))
+        assert listed[fed_job.id] == "federated · logistic"
     finally:
         _common._workspace.clear()

@@ -106,6 +106,10 @@ class PrivacyReport(JsonMixin):
         Poisson sampling probability of each row per step (expected batch / rows).
     steps : int
         Optimiser steps taken (fewer than planned when early stopping fired).
+    clients : list of dict
+        A federated training's clients, each with its own ``name``, ``epsilon``,
+        ``delta``, ``noise_multiplier``, ``sample_rate``, ``steps`` and ``n_train``; the
+        figures above are then those of the client that spent the most. Empty otherwise.
     """
 
     epsilon: float
@@ -123,6 +127,7 @@ class PrivacyReport(JsonMixin):
     n_train: int
     poisson_sampling: bool = True
     notes: list[Message | str] = field(default_factory=list)
+    clients: list[dict[str, Any]] = field(default_factory=list)
 
 
 def default_delta(n: int) -> float:

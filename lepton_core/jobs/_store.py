@@ -61,8 +61,8 @@ def max_jobs(value: int | None = None) -> int:
 class Job(JsonMixin):
     """One training job as stored in the jobs table.
 
-    ``kind`` is ``"train"`` (one model), ``"auto"`` (a search, then the winner) or
-    ``"mitigate"`` (a fairer version of a trained model);
+    ``kind`` is ``"train"`` (one model), ``"auto"`` (a search, then the winner),
+    ``"mitigate"`` (a fairer version of a trained model) or ``"federated"``;
     ``max_jobs`` is the concurrency limit the job was queued under; ``executor`` is
     ``local`` or ``ray:ADDRESS`` and ``handle`` its id for the job (a pid, a Ray id).
     ``progress`` is a :class:`JobProgress`, an :class:`AutoProgress` for an Auto job.
@@ -95,13 +95,17 @@ class Job(JsonMixin):
 
     @property
     def family(self) -> str:
-        """The model family, ``"auto"`` for a search, ``"mitigated"`` for a mitigation."""
+        """The model family, ``"auto"`` for a search, ``"mitigated"`` for a mitigation,
+        ``"federated · logistic"`` (its model) for a federated training."""
         if self.kind in _KIND_FAMILY:
             return _KIND_FAMILY[self.kind]
-        return str(self.config.get("model", ""))
+        model = str(self.config.get("model", ""))
+        return f"{self.kind} · {model}" if self.kind in _KIND_PREFIXED else model
 
 
 _KIND_FAMILY = {"auto": "auto", "mitigate": "mitigated"}
+#: Kinds whose model is a family trained another way: the list says both.
+_KIND_PREFIXED = ("federated",)
 
 
 class JobStore:

@@ -18,11 +18,20 @@ receives its rows once and never sends them anywhere. The server:
    centrally on the pooled rows (the comparison the simulation exists for).
 
 Optional DP-SGD per client (Opacus): each client calibrates its own noise to its ε
-over all its local epochs and reports what it spent.
+over all its local epochs (with one δ for all, by default :func:`default_delta` of the
+training rows) and reports what it spent. Every row is in one client, and averaging
+the clients' updates is post-processing, so the federated model's ε is the largest a
+client spent (see :func:`_privacy`); a registered version carries that privacy report
+as a DP run's does.
 
 With ``register`` the kept global weights become a model version of the ``mlp`` family
 (the logistic model is the network without hidden layers), evaluated, explained and
 served like any trained model (see :func:`_register`).
+
+A text column trains the ``text`` family's Quick head (``model="text"``): each client
+embeds its own texts with the frozen built-in MiniLM in its own process, and those
+embeddings are its numeric columns from then on; the kept head becomes a Quick
+``text`` version (encoder and head) that reads the texts themselves.
 
 The server speaks to clients through one small message protocol (see
 :mod:`._fed_client`), so a Flower ``ClientApp``/``ServerApp`` pair can wrap the same
@@ -32,6 +41,7 @@ two halves.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import multiprocessing
 import time
 from dataclasses import dataclass, field
@@ -49,10 +59,18 @@ from lepton_core.core import (
     TrainingError,
     is_classification,
 )
-from lepton_core.dp import PrivacyOptions
+from lepton_core.dp import PrivacyOptions, PrivacyReport, default_delta
 from lepton_core.evaluation import fairness_reports
-from lepton_core.runs._fed_client import client_main, encode, from_bytes, to_bytes
+from lepton_core.runs._fed_client import (
+    Failure,
+    client_main,
+    embed_texts,
+    encode,
+    from_bytes,
+    to_bytes,
+)
 from lepton_core.runs._training import TrainConfig, prepare_data, record_run
+from lepton_core.text import DEFAULT_BASE, DP_TEXT_MAX_LENGTH
 from lepton_core.workspace import Workspace
 
 __all__ = [
@@ -63,8 +81,11 @@ __all__ = [
     "run_federated",
 ]
 
-#: model → hidden layer sizes of the network every client trains.
-FEDERATED_MODELS = {"logistic": (), "mlp": (64, 32)}
+#: model → hidden layer sizes of the network every client trains (``text``: the text
+#: family's Quick head, a linear layer on frozen sentence embeddings).
+FEDERATED_MODELS = {"logistic": (), "mlp": (64, 32), "text": ()}
+#: Tokens a text is cut at before it is embedded: a fixed setting, read from no one's texts.
+TEXT_MAX_LENGTH = DP_TEXT_MAX_LENGTH
 STRATEGIES = ("fedavg", "fedprox")
 _MAX_CATEGORIES = 50
 _OTHER = "other values"
@@ -79,7 +100,11 @@ class FederatedConfig(JsonMixin):
     data, target, sensitive, seed, test_size
         As for :class:`~lepton_core.runs.TrainConfig`.
     model : str
-        ``logistic`` or ``mlp``.
+        ``logistic`` or ``mlp`` for a table; ``text`` for a text column: each client
+        embeds its own texts with the built-in MiniLM (frozen) and the federation trains
+        the text family's Quick head on the embeddings.
+    text_column : str, optional
+        The text column of a ``text`` model (default: the data set's).
     clients : int
         How many clients; with ``split_by``, the largest values each get a client and
         the rest share the last one.
@@ -96,12 +121,16 @@ class FederatedConfig(JsonMixin):
     register : bool
         Register the federated model as a model version (named ``model_name``, default
         the data set's name), as :func:`~lepton_core.runs.train` does.
+    explain_rows : int, optional
+        Test rows the registered version's SHAP values are computed for (as for
+        :class:`~lepton_core.runs.TrainConfig`).
     """
 
     data: str
     target: str | None = None
     sensitive: list[str] | None = None
     model: str = "logistic"
+    text_column: str | None = None
     clients: int = 5
     split_by: str | None = None
     rounds: int = 10
@@ -116,6 +145,7 @@ class FederatedConfig(JsonMixin):
     test_size: float = 0.2
     register: bool = False
     model_name: str | None = None
+    explain_rows: int | None = None
 
 
 @dataclass
@@ -131,6 +161,8 @@ class FederatedResult(JsonMixin):
     ``valid_loss`` and ``bytes`` exchanged in it. ``bytes_exchanged`` counts weights and
     statistics both ways. ``run_id``, ``model_name`` and ``model_version`` name the
     registered federated model (None unless the config asked to register it).
+    ``privacy``: with DP-SGD, the federated model's privacy report (the largest ε a
+    client spent; each client's in its ``clients``).
     """
 
     config: FederatedConfig
@@ -147,6 +179,7 @@ class FederatedResult(JsonMixin):
     run_id: str | None = None
     model_name: str | None = None
     model_version: int | None = None
+    privacy: PrivacyReport | None = None
 
 
 def assign_clients(
@@ -197,15 +230,19 @@ def run_federated(
         )
     if config.strategy not in STRATEGIES:
         raise TrainingError(Message("federated.strategy", strategy=config.strategy))
+    if config.privacy is not None:
+        config.privacy.check()
     cb = CallbackList(callbacks)
     cb.phase("loading")
     cb.train_begin()
     workspace = workspace or Workspace()
+    text = config.model == "text"
     train_config = TrainConfig(
         data=config.data,
         target=config.target,
         sensitive=config.sensitive,
-        model="mlp",
+        model="text" if text else "mlp",
+        text_column=config.text_column,
         seed=config.seed,
         test_size=config.test_size,
         valid_size=0.0,  # each client keeps its own validation rows
@@ -213,6 +250,8 @@ def run_federated(
     data = prepare_data(train_config, workspace)
     info, split = data.info, data.split
     task, target = info.task, info.target
+    if text and not is_classification(task):
+        raise TrainingError(Message("federated.text_task"))
     train_rows = data.x_train.assign(**{target: split.train[target].to_numpy()})
     if config.split_by and config.split_by not in split.train.columns:
         raise DataError(Message("federated.no_column", column=config.split_by))
@@ -239,9 +278,16 @@ def run_federated(
             c for c in data.x_train.columns if pd.api.types.is_numeric_dtype(data.x_train[c])
         ],
         "seed": config.seed,
-        "privacy": config.privacy.to_dict() if config.privacy is not None else None,
+        "privacy": _client_privacy(config.privacy, len(train_rows)),
     }
     setup["categorical"] = [c for c in data.x_train.columns if c not in setup["numeric"]]
+    if text:  # each client's columns are its own texts' embeddings
+        setup["numeric"], setup["categorical"] = [], []
+        setup["text"] = {
+            "column": info.text_column,
+            "base": DEFAULT_BASE,
+            "max_length": TEXT_MAX_LENGTH,
+        }
     settings = {
         "n_outputs": len(classes) if task == "multiclass" else 1,
         "hidden_sizes": FEDERATED_MODELS[config.model],
@@ -254,7 +300,7 @@ def run_federated(
     cb.phase("training")
     with _Clients([train_rows.iloc[labels == i] for i in range(len(names))], setup) as clients:
         received = clients.ask_all("rows")
-        spec = _encoding(clients.ask_all("stats"), setup)
+        spec = _encoding(clients.ask_all("stats"))
         shapes = clients.ask_all("encoder", spec)
         weights = _initial_weights(spec, settings, config.seed, task, train_rows[target], classes)
         history, best = [], (np.inf, 0, weights)
@@ -277,14 +323,15 @@ def run_federated(
                 best = (valid_loss, round_, weights)
             if cb.step(round_, config.rounds, {"train_loss": train_loss, "valid_loss": valid_loss}):
                 raise TrainingError(Message("federated.cancelled"))
-        epsilons = clients.ask_all("privacy")
+        spent = clients.ask_all("privacy")
         setup_bytes = clients.take_bytes()
+    privacy = _privacy(spent, names) if config.privacy is not None else None
     cb.phase("evaluating")
     network = _network(spec, settings, from_bytes(best[2]))
-    X_test = encode(data.x_test, spec)
+    X_test = encode(_inputs(data.x_test, setup), spec)
     y_test = split.test[target].to_numpy()
     federated = _score(network, X_test, y_test, task, classes)
-    pooled = encode(data.x_train, spec)
+    pooled = encode(_inputs(data.x_train, setup), spec)
     central = _centralised(
         config, settings, spec, pooled, train_rows[target].to_numpy(), task, classes
     )
@@ -300,7 +347,7 @@ def run_federated(
                 "n_test": int(mask.sum()),
                 "accuracy": _accuracy(y_test[mask], predictions[mask], task),
                 "fairness": _gap(split.test[mask], y_test[mask], predictions[mask], info, classes),
-                "epsilon": epsilons[i],
+                "epsilon": spent[i]["epsilon"] if spent[i] is not None else None,
                 "rows": received[i],
             }
         )
@@ -315,6 +362,7 @@ def run_federated(
         best_round=best[1],
         bytes_exchanged=int(sum(h["bytes"] for h in history) + setup_bytes),
         seconds=round(time.perf_counter() - start, 2),  # the stored report's: no registering
+        privacy=privacy,
     )
     if config.register:
         recorded = _register(config, data, spec, settings, best[2], result, workspace, cb)
@@ -336,7 +384,8 @@ def _register(
     workspace: Workspace,
     cb: CallbackList,
 ) -> Any:
-    """Register the kept global weights as an ``mlp`` model version.
+    """Register the kept global weights as an ``mlp`` model version (a ``text`` Quick
+    version for a text model: see :func:`_text_model`).
 
     An ``MLPModel`` is fitted for one epoch on the pooled rows only to learn the column
     schema, the classes and its encoder's layout (the simulation has the rows; a real
@@ -348,38 +397,49 @@ def _register(
     from lepton_core.models import make_model
 
     info = data.info
-    params = {
-        "hidden_sizes": settings["hidden_sizes"],
-        "dropout": 0.0,
-        "max_categories": None,  # every category its own input, as the federation's encoding
-        "learning_rate": config.learning_rate,
-        "batch_size": config.batch_size,
-        "max_epochs": 1,
-        "patience": 1,
-    }
-    model = make_model("mlp", info.task, seed=config.seed, **params)
-    model.fit(data.x_train, data.split.train[info.target].to_numpy())
-    model.final_estimator_ = _adopt(model.preprocessor_, spec, settings, from_bytes(weights))
+    text = config.model == "text"
+    if text:
+        params: dict[str, Any] = {"mode": "quick", "base": DEFAULT_BASE}
+        model = _text_model(config, data, spec, from_bytes(weights))
+    else:
+        params = {
+            "hidden_sizes": settings["hidden_sizes"],
+            "dropout": 0.0,
+            "max_categories": None,  # every category its own input, as the federation's
+            "learning_rate": config.learning_rate,
+            "batch_size": config.batch_size,
+            "max_epochs": 1,
+            "patience": 1,
+        }
+        model = make_model("mlp", info.task, seed=config.seed, **params)
+        model.fit(data.x_train, data.split.train[info.target].to_numpy())
+        model.final_estimator_ = _adopt(model.preprocessor_, spec, settings, from_bytes(weights))
     model.history_ = [
         {"step": h["round"], "train_loss": h["train_loss"], "valid_loss": h["valid_loss"]}
         for h in result.history
     ]
     model.best_iteration_ = result.best_round
+    if result.privacy is not None:
+        model.privacy_ = result.privacy  # saved with the model, as a DP MLP's is
     train_config = TrainConfig(
         data=config.data,
         target=info.target,
         sensitive=list(info.sensitive),
-        model="mlp",
+        model="text" if text else "mlp",
         params=params,
+        text_column=info.text_column if text else None,
         seed=config.seed,
         test_size=config.test_size,
         valid_size=0.0,
         model_name=config.model_name,
+        explain_rows=config.explain_rows,
     )
-    own = ("clients", "config", "run_id", "model_name", "model_version")  # the run says those
+    # The run says those; the privacy report is stored as a DP run's is.
+    own = ("clients", "config", "run_id", "model_name", "model_version", "privacy")
     summary = {k: v for k, v in result.to_dict().items() if k not in own}
     summary["clients"] = [{k: v for k, v in c.items() if k != "rows"} for c in result.clients]
     summary["config"] = config.to_dict()
+    privacy = result.privacy
     return record_run(
         workspace,
         data,
@@ -394,9 +454,103 @@ def _register(
             "federated.split_by": config.split_by or "random",
         },
         tags={"federated": config.strategy},
-        reports={"federated": summary},
+        reports={
+            "federated": summary,
+            "privacy": privacy.to_dict() if privacy is not None else None,
+        },
+        metrics=(
+            {"privacy_epsilon": privacy.epsilon, "privacy_delta": privacy.delta}
+            if privacy is not None
+            else {}
+        ),
         callbacks=cb,
     )
+
+
+def _client_privacy(options: PrivacyOptions | None, n_train: int) -> dict[str, Any] | None:
+    """The options every client trains to: one δ for the federation (the user's, else
+    :func:`default_delta` of all the training rows, below one over any client's rows)."""
+    if options is None:
+        return None
+    delta = options.delta if options.delta is not None else default_delta(n_train)
+    return dataclasses.replace(options, delta=delta).to_dict()
+
+
+def _privacy(spent: list[dict[str, Any] | None], names: list[str]) -> PrivacyReport:
+    """The federated model's guarantee from the clients' DP-SGD reports.
+
+    A row lives in one client, whose DP-SGD released every update made from it (its
+    accountant covers all its rounds); the server only averages updates, which is
+    post-processing. So each row has its client's ε, and the model the largest of them:
+    that client's report, with every client's figures in ``clients``.
+    """
+    reports = [PrivacyReport.from_dict(r) for r in spent if r is not None]
+    if len(reports) != len(names):  # cannot happen: every client trained with DP-SGD
+        raise TrainingError(Message("federated.client_failed"))
+    worst = max(range(len(reports)), key=lambda i: reports[i].epsilon)
+    by_accountant = {
+        name: max(r.epsilon_by_accountant[name] for r in reports)
+        for name in reports[worst].epsilon_by_accountant
+    }
+    each = ", ".join(f"{n} {r.epsilon:.2f}" for n, r in zip(names, reports, strict=True))
+    return dataclasses.replace(
+        reports[worst],
+        epsilon_by_accountant=by_accountant,
+        notes=[
+            Message("dp.note.federated", count=len(names), client=str(names[worst]), each=each),
+            Message("dp.note.federated_validation"),
+        ],
+        clients=[
+            {
+                "name": str(name),
+                "epsilon": r.epsilon,
+                "delta": r.delta,
+                "noise_multiplier": r.noise_multiplier,
+                "sample_rate": r.sample_rate,
+                "steps": r.steps,
+                "n_train": r.n_train,
+            }
+            for name, r in zip(names, reports, strict=True)
+        ],
+    )
+
+
+def _text_model(
+    config: FederatedConfig, data: Any, spec: dict[str, Any], state: dict[str, Any]
+) -> Any:
+    """A Quick ``text`` model whose head is the federated one.
+
+    The model is fitted with its deadline already past only to learn its column, classes
+    and tokenizer: it embeds nothing and leaves its head untrained. The head then takes
+    the federated weights with the federation's standardisation folded in, as the Quick
+    probe folds its own; a binary head's one logit becomes the second class's.
+    """
+    import torch
+
+    from lepton_core.models import make_model
+
+    info = data.info
+    model = make_model("text", info.task, seed=config.seed, mode="quick", base=DEFAULT_BASE)
+    model.fit_deadline = 0.0
+    try:
+        model.fit(data.x_train, data.split.train[info.target].to_numpy())
+    finally:
+        del model.fit_deadline  # the class's again: no deadline
+    # The federation's classes are the sorted training values, as the model's.
+    assert list(model.classes_) == np.unique(data.split.train[info.target]).tolist()
+    means = torch.tensor([m for m, _ in spec["numeric"].values()], dtype=torch.float32)
+    stds = torch.tensor([s for _, s in spec["numeric"].values()], dtype=torch.float32)
+    weight = state["0.weight"] / stds
+    bias = state["0.bias"] - weight @ means
+    if info.task == "binary":  # softmax over (0, logit) is the sigmoid of the logit
+        weight = torch.cat([torch.zeros_like(weight), weight])
+        bias = torch.cat([torch.zeros_like(bias), bias])
+    head = model.final_estimator_.classifier
+    with torch.no_grad():
+        head.weight.copy_(weight)
+        head.bias.copy_(bias)
+    model.cancelled_ = False
+    return model
 
 
 def _adopt(
@@ -474,10 +628,13 @@ class _Clients:
                     raise TrainingError(Message("federated.client_failed"))
             try:
                 answer = pipe.recv()
-            except EOFError:
+            except (EOFError, OSError):  # the pipe closed or was reset under it
                 raise TrainingError(Message("federated.client_failed")) from None
             self.bytes += _size(answer)
             answers.append(answer)
+        failed = next((a for a in answers if isinstance(a, Failure)), None)
+        if failed is not None:  # e.g. DP-SGD that cannot reach its ε in that many steps
+            raise TrainingError(failed.message)
         return answers
 
     def take_bytes(self) -> int:
@@ -519,18 +676,27 @@ def _test_clients(
     return text.astype(str).map(index).fillna(len(names) - 1).astype(int).to_numpy()
 
 
-def _encoding(stats: list[dict[str, Any]], setup: dict[str, Any]) -> dict[str, Any]:
+def _inputs(frame: pd.DataFrame, setup: dict[str, Any]) -> pd.DataFrame:
+    """The columns the network reads: the rows as they are, or their texts' embeddings."""
+    text = setup.get("text")
+    if text is None:
+        return frame
+    return embed_texts(frame[text["column"]], text["base"], text["max_length"])
+
+
+def _encoding(stats: list[dict[str, Any]]) -> dict[str, Any]:
     """The shared encoding from the clients' statistics (pooled means and deviations, the
-    commonest categories over all clients)."""
+    commonest categories over all clients); its columns are those the clients counted (a
+    text client's embeddings)."""
     spec: dict[str, Any] = {"numeric": {}, "categories": {}}
-    for column in setup["numeric"]:
+    for column in stats[0]["numeric"]:
         n = sum(s["numeric"][column][0] for s in stats)
         total = sum(s["numeric"][column][1] for s in stats)
         squares = sum(s["numeric"][column][2] for s in stats)
         mean = total / n if n else 0.0
         std = float(np.sqrt(max(squares / n - mean**2, 0.0))) if n else 1.0
         spec["numeric"][column] = (mean, std or 1.0)
-    for column in setup["categorical"]:
+    for column in stats[0]["categories"]:
         counts: dict[str, int] = {}
         for s in stats:
             for value, count in s["categories"][column].items():
