@@ -1,6 +1,7 @@
 """Named-entity recognition on the pages: the Data page's preview of labelled sentences
-(entities highlighted, counts per type) and their confirmation, the Train page's note,
-and the Evaluate page's per-type scores and worst sentences."""
+(entities highlighted, counts per kind) and their confirmation, the Train page's entity
+families and note, the Evaluate page's per-kind scores (and the ready-made kinds used)
+and worst sentences, and the Explain page's words behind one name."""
 
 from __future__ import annotations
 
@@ -10,15 +11,20 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app_pages._common import choose_dataset, guard, workspace
+from app_pages._common import choose_dataset, guard, python_cell, workspace
 from app_pages._i18n import say, tr
 from app_pages._images import reads as _table_reads
+from lepton_core.core import Message, cache_entries
+from lepton_core.explain import Explanation
+from lepton_core.models import family_class
 from lepton_core.ner import NER_EXTENSIONS, NerData, looks_like_ner, ner_from_jsonl, read_conll
-from lepton_core.workspace import DatasetInfo
+from lepton_core.workspace import DatasetInfo, RunSummary
 
 #: Upload types the Data page accepts for labelled sentences, besides its table types.
 NER_UPLOAD_TYPES = [e.lstrip(".") for e in NER_EXTENSIONS]
 _SHOWN = 8  # sentences in the preview
+_PICKABLE = 200  # test sentences offered on the Explain page
+_SEARCHED = 500  # test sentences searched for names to offer (a second or so for MiniLM)
 # Light backgrounds that keep dark text readable; a type keeps its colour on every page.
 _COLOURS = ["#fde68a", "#bfdbfe", "#bbf7d0", "#fecaca", "#ddd6fe", "#fbcfe8", "#fed7aa", "#a5f3fc"]
 
@@ -76,7 +82,7 @@ def highlight(text: str, entities: list[Any], types: list[str], label: str = "")
 
 def _counts_table(data: NerData) -> pd.DataFrame:
     return pd.DataFrame(
-        {tr("Entity type"): list(data.counts), tr("Entities"): list(data.counts.values())}
+        {tr("Kind of name"): list(data.counts), tr("Entities"): list(data.counts.values())}
     )
 
 
@@ -87,24 +93,32 @@ def ner_data_section(upload: Any, test_upload: Any = None) -> None:
     test = None
     if test_upload is not None and is_ner_upload(test_upload):
         test = guard(_read, test_upload.getvalue(), test_upload.name)
+    elif test_upload is not None:
+        st.warning(
+            tr(
+                "The test file {name} is a table, not labelled sentences, so it is not used; "
+                "upload test sentences in the same form as the training file (CoNLL/BIO or "
+                "JSON lines with spans), or remove it to test on part of these sentences."
+            ).format(name=test_upload.name)
+        )
     for note in data.notes + (test.notes if test is not None else []):
         st.info(say(note))
     entities = sum(data.counts.values())
     st.caption(
         tr(
             "Labelled sentences for entity recognition: {sentences:,} sentences, {entities:,} "
-            "entities of {types} types."
+            "names of {types} kinds."
         ).format(sentences=len(data), entities=entities, types=len(data.types))
     )
     types = data.types
     st.subheader(tr("First sentences"))
     for sentence in data.sentences[:_SHOWN]:
         st.markdown(highlight(sentence.text, sentence.entities, types), unsafe_allow_html=True)
-    st.subheader(tr("Entities per type"))
+    st.subheader(tr("Names of each kind"))
     left, right = st.columns([1, 2])
     counts = _counts_table(data)
     left.dataframe(counts, hide_index=True)
-    right.bar_chart(counts, x=tr("Entity type"), y=tr("Entities"), horizontal=True)
+    right.bar_chart(counts, x=tr("Kind of name"), y=tr("Entities"), horizontal=True)
     name = st.text_input(tr("Name"), upload.name.rsplit(".", 1)[0])
     if st.button(tr("Use this data"), type="primary"):
         from lepton_core.runs import confirm_ner_dataset
@@ -123,8 +137,29 @@ def ner_data_section(upload: Any, test_upload: Any = None) -> None:
         )
 
 
-def ner_train_note(dataset: DatasetInfo) -> None:
-    """The Train page's line about what an entity model learns."""
+def ner_families(dataset: DatasetInfo, choices: list[str]) -> list[str]:
+    """The entity families that read the data set's language (spaCy's ready-made English
+    names are left out for Chinese sentences, say)."""
+    from app_pages._text import text_language
+
+    texts = text_language(dataset)
+    return [
+        f for f in choices if not getattr(family_class(f), "language_note", lambda _: "")(texts)
+    ]
+
+
+def ner_train_note(dataset: DatasetInfo, family: str = "") -> None:
+    """The Train page's line about what an entity model learns (or, for a ready-made one
+    such as spaCy's, only matches)."""
+    if family and not getattr(family_class(family), "learns_kinds", True):
+        st.markdown(
+            tr(
+                "spaCy's ready-made English model finds people, organisations, places, "
+                "products and more with no training; the sentences of **{name}** only show "
+                "which of its kinds match yours, and it is scored on sentences kept apart."
+            ).format(name=dataset.name)
+        )
+        return
     st.markdown(
         tr(
             "The model learns to find entities (people, places, …) in the sentences of "
@@ -145,14 +180,17 @@ def ner_evaluate_section(run_id: str) -> bool:
             "and its type both match."
         ).format(n=report["sentences"])
     )
+    kinds = workspace().find_report(run_id, "ner_kinds")
+    if kinds is not None:  # ready-made kinds (spaCy's): which stand for the data set's
+        st.info(say(Message.from_dict(kinds["note"])))
     a, b, c = st.columns(3)
     a.metric(tr("Precision"), f"{report['precision']:.3f}")
     b.metric(tr("Recall"), f"{report['recall']:.3f}")
     c.metric(tr("F1"), f"{report['f1']:.3f}")
-    st.subheader(tr("Scores per entity type"))
+    st.subheader(tr("Scores for each kind of name"))
     rows = [
         {
-            tr("Entity type"): kind,
+            tr("Kind of name"): kind,
             tr("Precision"): v["precision"],
             tr("Recall"): v["recall"],
             tr("F1"): v["f1"],
@@ -172,8 +210,112 @@ def ner_evaluate_section(run_id: str) -> bool:
             + highlight(item["text"], item["predicted"], types, tr("Predicted:")),
             unsafe_allow_html=True,
         )
-    st.caption(tr("No explanation yet for entity models."))
+    st.caption(tr("The **Explain** page shows which words made the model find a name."))
     return True
+
+
+@st.cache_data(show_spinner=False, max_entries=cache_entries(8), ttl=3600)
+def _test_texts(root: str, run_id: str, name: str, version: int) -> list[str]:
+    """Test sentences in which the model finds at least one name: the ones worth explaining."""
+    from lepton_core.runs import ner_test_sentences
+
+    texts = [s.text for s in ner_test_sentences(workspace(), run_id)[:_SEARCHED]]
+    found = workspace().load_model(name, version).predict(texts) if texts else []
+    return [t for t, names in zip(texts, found, strict=True) if len(names)][:_PICKABLE]
+
+
+@st.cache_resource(show_spinner=False, max_entries=cache_entries(32), ttl=3600)
+def _explain(name: str, version: int, text: str, start: int, end: int, kind: str) -> Explanation:
+    from lepton_core.ner import Entity, explain_entity
+
+    model = workspace().load_model(name, version)
+    return explain_entity(model, text, Entity(start, end, kind))
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 90 else text[:89] + "…"
+
+
+def ner_explain_section(run: RunSummary) -> None:
+    """The Explain page for an entity run: a test sentence (or one typed), one of the names
+    the model found in it, and its words coloured by how much they pushed that name."""
+    from app_pages._text import token_highlights
+    from lepton_core.explain import reason_sentences
+
+    st.subheader(tr("Why the model found a name"))
+    st.write(
+        tr(
+            "Pick a sentence and one of the names the model found in it: each word is "
+            "coloured by how much it raised (red) or lowered (blue) the model's chance that "
+            "these words are a name of that kind."
+        )
+    )
+    with st.spinner(tr("Finding names in the test sentences…")):
+        texts = guard(
+            _test_texts, str(workspace().root), run.run_id, run.model_name, run.model_version
+        )
+    picked = ""
+    if texts:
+        picked = st.selectbox(
+            tr("Test sentence with names found (one of {n:,})").format(n=len(texts)),
+            texts,
+            format_func=_short,
+        )
+    own = st.text_area(
+        tr("Or type a sentence"), max_chars=2000, placeholder=tr("Type or paste a sentence…")
+    )
+    text = own.strip() or picked
+    if not text:
+        st.info(tr("Type a sentence to see which names the model finds in it and why."))
+        return
+    model = guard(workspace().load_model, run.model_name, run.model_version)
+    types = [str(t) for t in model.classes_]
+    found = list(guard(model.predict, [text])[0])
+    st.markdown(highlight(text, found, types), unsafe_allow_html=True)
+    if not found:
+        st.info(tr("The model found no names in this sentence; pick or type another one."))
+        return
+    chosen = found[
+        st.selectbox(
+            tr("Name to explain"),
+            range(len(found)),
+            format_func=lambda i: f"{found[i]['text']} ({found[i]['type']})",
+        )
+    ]
+    with st.spinner(tr("Working out which words mattered…")):
+        expl = guard(
+            _explain,
+            run.model_name,
+            run.model_version,
+            text,
+            int(chosen["start"]),
+            int(chosen["end"]),
+            str(chosen["type"]),
+        )
+    token_highlights(expl, 0, 0)
+    reasons = reason_sentences(expl, 0, 0)
+    if reasons:
+        st.markdown(
+            tr("**Top reasons:** {reasons}.").format(reasons="; ".join(say(r) for r in reasons))
+        )
+    with st.expander(tr("Expert details"), icon=":material/science:"):
+        st.caption(
+            tr(
+                "{explainer}; the additivity check (starting point + word contributions = the "
+                "model's chance) holds to within {error:.1e}. {note}"
+            ).format(explainer=expl.explainer, error=expl.additivity_error(), note=say(expl.note))
+        )
+    python_cell(
+        f"""
+from lepton_core.explain import reason_sentences
+from lepton_core.ner import explain_entity
+from lepton_core.workspace import Workspace
+model = Workspace().load_model({run.model_name!r}, {run.model_version!r})
+text = {text!r}
+name = model.predict([text])[0][{found.index(chosen)}]
+print(reason_sentences(explain_entity(model, text, name), 0))
+"""
+    )
 
 
 def ner_demo(bundle: Any, plain: Any) -> None:
@@ -204,3 +346,21 @@ def ner_demo(bundle: Any, plain: Any) -> None:
         st.markdown(highlight(text, list(found), types), unsafe_allow_html=True)
         if not found:
             st.info(tr("It found no names in this sentence."))
+
+
+def api_answer(bundle: Any, record: dict[str, Any]) -> None:
+    """The Deploy page's example answer of an entity model: the names it finds in the
+    example ``record``'s text, as the REST API gives them."""
+    import json
+
+    from lepton_core.ner import TEXT_COLUMN
+
+    found = guard(bundle.model.predict, [str(record.get(TEXT_COLUMN, ""))])[0]
+    answer = {"predictions": [{"label": None, "entities": list(found)}]}
+    st.caption(
+        tr(
+            "It answers each text with the names found in it, in text order: where each "
+            "starts and ends (in characters), its kind and its words. For the text above:"
+        )
+    )
+    st.code(json.dumps(answer, indent=2, ensure_ascii=False), language="json")

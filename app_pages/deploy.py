@@ -249,6 +249,10 @@ curl_tab.code(examples["curl"], language="bash")
 python_tab.code(examples["python"], language="python")
 if reads_images:
     api_note()
+elif getattr(bundle.model, "reads", "") == "ner":  # the answer: names as character spans
+    from app_pages._ner import api_answer
+
+    api_answer(bundle, record)
 if st.button(tr("Try it"), icon=":material/play_arrow:", help=tr("Calls the API in this process.")):
     tried = try_record(bundle) if reads_images else record
     result = try_predict(ws, version.name, version.version, [tried])

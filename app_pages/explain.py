@@ -29,6 +29,7 @@ header(
 # Imported after the heading is on screen: the first visit imports the plotting stack.
 from app_pages._energy import notebook_button  # noqa: E402
 from app_pages._images import explain_section, is_image_family  # noqa: E402
+from app_pages._ner import ner_explain_section  # noqa: E402
 from app_pages._recourse import whatif_section  # noqa: E402
 from app_pages._text import token_highlights  # noqa: E402
 from lepton_core.explain import (  # noqa: E402
@@ -53,13 +54,8 @@ from lepton_core.plots import (  # noqa: E402
 PLOT_ROWS = 500
 
 run = pick_run()
-if run.task == "ner":
-    st.info(
-        tr(
-            "Models that find names in text are not explained yet; the **Evaluate** page "
-            "shows how well this one finds each kind of name, and the sentences it got wrong."
-        )
-    )
+if run.task == "ner":  # names in text: one name at a time, no stored explanation
+    ner_explain_section(run)
     st.stop()
 with st.spinner(tr("Loading the explanation…")):
     raw = run_explanation(run.run_id, probability=False)

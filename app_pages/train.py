@@ -57,7 +57,7 @@ header(
 # Imported after the heading is on screen: a first visit imports the engine's heavy parts.
 from app_pages._energy import energy_line, notebook_button  # noqa: E402
 from app_pages._federated import federated_section  # noqa: E402
-from app_pages._ner import model_task, ner_train_note  # noqa: E402
+from app_pages._ner import model_task, ner_families, ner_train_note  # noqa: E402
 from app_pages._ner import reads as dataset_reads  # noqa: E402
 from app_pages._privacy import dp_options, privacy_row  # noqa: E402
 from app_pages._settings import expert_details, family_settings  # noqa: E402
@@ -101,6 +101,8 @@ store.warm()
 # Each family's few settings (its class lists them); everything else keeps its defaults.
 reads = dataset_reads(dataset)  # "ner", "image", "text" or "table"
 choices = family_names(reads=reads)
+if reads == "ner":
+    choices = ner_families(dataset, choices)  # spaCy's ready-made names: English only
 if family_names(reads=reads, searchable=True):
     choices.append(AUTO)
 family = (
@@ -126,7 +128,7 @@ if reads == "text":
         ).format(column=dataset.text_column)
     )
 elif reads == "ner":
-    ner_train_note(dataset)
+    ner_train_note(dataset, family)
 elif reads == "image":
     st.markdown(
         tr(

@@ -6,7 +6,9 @@ families against a plain ``transformers.Trainer`` token classifier, in one proce
   (``DataCollatorForTokenClassification``), labels on each word's first sub-word,
   everything else transformers' default;
 - **Lepton MiniLM**: ``NerMiniLMModel()`` with the same number of epochs;
-- **Lepton CRF**: ``NerCrfModel()`` with its defaults (on the whole training set).
+- **Lepton CRF**: ``NerCrfModel()`` with its defaults (on the whole training set);
+- **Lepton spaCy** (English only): ``NerSpacyModel()``, spaCy's ready-made pipeline with
+  its kinds matched to the data set's on the whole training set (no training).
 
 Every side is scored on the test file by the same code (seqeval, strict spans, tags
 read on each word's first sub-word). Wall time covers tokenising and training, not
@@ -186,6 +188,12 @@ def main() -> None:
                 for v in args.variant
             ),
             ("Lepton CRF (defaults, all training sentences)", "ner_crf", full, {}),
+            # spaCy's ready-made English names: kinds matched on all training sentences.
+            *(
+                [("Lepton spaCy (ready-made, kinds matched)", "ner_spacy", full, {})]
+                if name.endswith("_en")
+                else []
+            ),
         ]
         for title, family, data, params in runs:
             report, seconds, cpu = lepton(family, data, test, seed=args.seed, **params)

@@ -231,7 +231,8 @@ def test_make_model_rejects_unknown_family_task_and_params():
         make_model("tree", "binary", depth=3)
     assert make_model("tree", "binary", max_depth=3).max_depth == 3
     # text models: lepton_core.text; image models: lepton_core.images; entities: lepton_core.ner
-    assert family_names() == [*FAMILIES, "text", "ngram", "image", "ner_crf", "ner_minilm"]
+    ner = ["ner_crf", "ner_minilm", "ner_spacy"]
+    assert family_names() == [*FAMILIES, "text", "ngram", "image", *ner]
     assert all(family_title(f) != f for f in family_names())  # every family has a title
 
 

@@ -1,4 +1,4 @@
-"""Named-entity recognition: readers, the CRF and MiniLM families, entity-level scores."""
+"""Named-entity recognition: readers, the CRF, MiniLM and spaCy families, entity-level scores."""
 
 from __future__ import annotations
 
@@ -222,7 +222,7 @@ def test_train_ner_from_tables_and_refusals():
     table = _toy().table()
     result = train_ner(table, "ner_crf", test=table, max_iterations=20)
     assert result.report is not None and result.report.f1 > 0.9
-    assert set(family_names(reads="ner")) == {"ner_crf", "ner_minilm"}
+    assert set(family_names(reads="ner")) == {"ner_crf", "ner_minilm", "ner_spacy"}
     with pytest.raises(TrainingError, match="'lightgbm' is not an entity model"):
         train_ner(table, "lightgbm")
     empty = [Sentence("no entities here", ["no", "entities", "here"], [0, 3, 12], ["O"] * 3)]
@@ -234,6 +234,40 @@ def test_train_ner_from_tables_and_refusals():
         .predict(pd.Series(["", "Bob"]))[0]
         == []
     )  # an empty text has no entities
+
+
+def test_token_shap_of_one_entity_adds_up_and_credits_the_words_before_it():
+    from lepton_core.core import ExplainError
+    from lepton_core.explain import reason_sentences
+    from lepton_core.ner import explain_entity
+
+    model = NerCrfModel(max_iterations=30).fit(_toy())
+    text = "Carol visited friends in Rome"
+    rome = next(e for e in model.predict([text])[0] if e["text"] == "Rome")
+    expl = explain_entity(model, text, rome)
+    assert expl.tokens == [["Carol ", "visited ", "friends ", "in ", "Rome"]]
+    assert expl.outputs == ["Rome (LOC)"] and expl.output_space == "probability"
+    assert expl.additivity_error() < 1e-9
+    chances = model.tag_probabilities([text.split()])[0]
+    assert expl.model_output[0][0] == pytest.approx(chances[4, model.labels_.index("B-LOC")])
+    assert np.allclose(chances.sum(axis=1), 1.0)
+    # "in" is what marks a place in these sentences: it pushes the chance up the most.
+    values = expl.token_values(0)[:, 0]
+    assert int(np.argmax(values)) == 3 and values[3] > 0.05
+    assert "“in” pushed the chance of Rome (LOC) up" in str(reason_sentences(expl, 0)[0])
+    # Hidden words are read as unknown words, and the model evaluations stay bounded.
+    hidden = model.tag_probabilities([[None] * 5])[0]
+    assert np.allclose(hidden.sum(axis=1), 1.0)
+    scored = []
+    counting = model.tag_probabilities
+    model.tag_probabilities = lambda s: scored.append(len(s)) or counting(s)
+    long = "Carol visited friends in Rome and then Oslo and Paris with Bob and Dan"
+    small = explain_entity(model, long, rome, max_evals=12)
+    assert sum(scored) <= 12 and small.additivity_error() < 1e-9
+    one = explain_entity(model, "Rome", {"start": 0, "end": 4, "type": "LOC"})
+    assert one.additivity_error() < 1e-12 and one.tokens == [["Rome"]]
+    with pytest.raises(ExplainError, match="pick one of the names it found"):
+        explain_entity(model, text, {"start": 0, "end": 5, "type": "ORG"})
 
 
 # -- MiniLM ----------------------------------------------------------------------
@@ -262,3 +296,101 @@ def test_minilm_head_trains_a_step_and_round_trips(tmp_path):
         "tagger.safetensors",
     ]
     assert load_model(tmp_path / "m").predict_tags(data) == tags
+    # Token SHAP of a labelled name: the softmax chances add up, masked words included.
+    from lepton_core.ner import explain_entity
+
+    sentence = data.sentences[0]
+    chances = model.tag_probabilities([sentence.tokens, [None, *sentence.tokens[1:]]])
+    assert all(np.allclose(c.sum(axis=1), 1.0, atol=1e-5) for c in chances)
+    expl = explain_entity(model, sentence, sentence.entities[0], max_evals=30)
+    assert expl.additivity_error() < 1e-6 and len(expl.tokens[0]) == len(sentence.tokens)
+
+
+# -- spaCy's ready-made English names ---------------------------------------------------
+
+
+def _english(start: int, n: int, extra: bool = False) -> NerData:
+    """People travelling to places, with a date spaCy finds and no data set kind covers;
+    ``extra`` also labels "friends" as a THING, a kind spaCy has no match for."""
+    people = ["Alice Smith", "Barack Obama", "Angela Merkel", "John Brown", "Mary Jones"]
+    places = ["Paris", "London", "Germany", "Texas", "China"]
+    lines = []
+    for i in range(start, start + n):
+        person = people[i % 5].split()
+        lines += [f"{w}\t{'B' if k == 0 else 'I'}-PER" for k, w in enumerate(person)]
+        lines += ["flew\tO", "to\tO", f"{places[i % 5]}\tB-LOC", "with\tO"]
+        lines += ["friends\tB-THING" if extra else "friends\tO", "on\tO", "Monday\tO", ".\tO", ""]
+    return read_conll("\n".join(lines).encode())
+
+
+def test_spacy_matches_its_own_kinds_on_the_training_sentences_only(tmp_path):
+    from lepton_core.ner import NerSpacyModel
+
+    train, test = _english(0, 10, extra=True), _english(10, 5, extra=True)
+    steps = []
+    model = NerSpacyModel().fit(train, progress=lambda s, n, logs: steps.append((s, n)))
+    assert steps == [(10, 10)]
+    assert model.mapping_ == {"PERSON": "PER", "GPE": "LOC"}
+    # spaCy's dates overlap no labelled name: dropped, and counted as such.
+    assert model.spacy_kinds_["DATE"]["kept"] is False
+    assert model.spacy_kinds_["PERSON"] == {
+        "names": 10,
+        "kind": "PER",
+        "overlap": 10,
+        "right": 10,
+        "kept": True,
+    }
+    note = str(model.kinds_note())
+    assert "PERSON → PER" in note and "GPE → LOC" in note and "never found: THING" in note
+    assert list(model.classes_) == ["LOC", "PER", "THING"]
+    report = model.evaluate(test)
+    assert report.by_type["PER"]["f1"] == 1.0 and report.by_type["LOC"]["f1"] == 1.0
+    assert report.by_type["THING"]["recall"] == 0.0  # honest: never found, still scored
+    text = "Angela Merkel flew to Paris on Monday ."
+    assert [(e["text"], e["type"]) for e in model.predict([text])[0]] == [
+        ("Angela Merkel", "PER"),
+        ("Paris", "LOC"),
+    ]
+    assert model.save(tmp_path / "m") == ["model.json"]  # only the mapping; no weights
+    again = load_model(tmp_path / "m")
+    assert isinstance(again, NerSpacyModel) and again.mapping_ == model.mapping_
+    assert again.predict_tags(test) == model.predict_tags(test)
+    assert str(again.kinds_note()) == note
+    # No chances from spaCy: its decisions count as certain, hidden words included.
+    chances = again.tag_probabilities([text.split(), [None, *text.split()[1:]]])
+    assert all(np.array_equal(c.sum(axis=1), np.ones(len(c))) for c in chances)
+
+
+def test_spacy_refuses_sentences_that_are_not_english_in_one_sentence():
+    from lepton_core.ner import NerSpacyModel
+
+    with pytest.raises(DataError) as caught:
+        NerSpacyModel().fit(read_conll(CHINESE * 3))
+    text = str(caught.value)
+    assert "read English only" in text and "look Chinese" in text and "\n" not in text
+    german = read_conll(
+        "\n\n".join(
+            "Der\tO\nMann\tO\nist\tO\nnicht\tO\nin\tO\nBerlin\tB-LOC\nund\tO\nauch\tO\nnoch\tO"
+            for _ in range(4)
+        ).encode()
+    )
+    with pytest.raises(DataError, match="look German"):
+        NerSpacyModel().fit(german)
+    things = read_conll(b"The\tO\nfriends\tB-THING\nof\tO\nthe\tO\ncat\tB-THING\n")
+    with pytest.raises(DataError, match=r"None of spaCy's kinds of names matches .*THING"):
+        NerSpacyModel().fit(things)
+
+
+def test_spacy_keeps_a_kind_only_while_it_raises_the_training_f1():
+    from lepton_core.ner import NerSpacyModel
+
+    kinds = {
+        "PERSON": {"names": 10, "kind": "PER", "overlap": 10, "right": 9, "kept": False},
+        "GPE": {"names": 20, "kind": "LOC", "overlap": 15, "right": 10, "kept": False},
+        "ORG": {"names": 100, "kind": "LOC", "overlap": 30, "right": 5, "kept": False},
+        "LAW": {"names": 2, "kind": "PER", "overlap": 2, "right": 2, "kept": False},
+    }
+    # PERSON (0.9 right) and GPE (0.5) raise F1 on 30 labelled names; ORG (0.05) would
+    # lower it, and LAW has too few right names to tell.
+    assert NerSpacyModel()._choose(kinds, 30) == {"PERSON": "PER", "GPE": "LOC"}
+    assert [k for k, v in kinds.items() if v["kept"]] == ["PERSON", "GPE"]

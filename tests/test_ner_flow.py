@@ -1,7 +1,9 @@
 """Entity recognition in the notebook's flow: ``train()`` on CoNLL files (English and
 Chinese) registers a version with a seqeval report; bad files get one sentence; the Data
 page previews labelled sentences and confirms them; Train offers the entity families;
-Evaluate shows the per-type scores and the worst sentences."""
+Evaluate shows the per-kind scores and the worst sentences; Explain shows the words behind
+one name; Deploy shows the entity answer; spaCy's ready-made English names train nothing,
+say which of their kinds stand for the data set's, and are refused for Chinese."""
 
 from __future__ import annotations
 
@@ -62,7 +64,7 @@ def test_train_on_a_conll_file_registers_a_version_with_per_type_f1(ner_run, wor
     assert ner_run.evaluation.metrics["f1_PER"] == report["by_type"]["PER"]["f1"]
     assert workspace.load_report(ner_run.run_id, "fairness") == []
     tags = workspace.client.get_run(ner_run.run_id).data.tags
-    assert any("No explanation yet for entity models" in v for v in tags.values())
+    assert any("explained one name at a time" in v for v in tags.values())
     versions = workspace.model_versions(ner_run.model_name)
     assert ner_run.model_version in {v.version for v in versions}
     model = workspace.load_model(ner_run.model_name, ner_run.model_version)
@@ -174,7 +176,7 @@ def test_data_page_highlights_entities_counts_types_and_confirms(workspace):
     assert "&lt;Eve&gt;" in shown and "<Eve>" not in shown
     counts = at.dataframe[0].value
     assert dict(zip(counts.iloc[:, 0], counts.iloc[:, 1], strict=True)) == {"PER": 12, "LOC": 12}
-    assert "12 sentences, 24 entities of 2 types" in at.caption[0].value
+    assert "12 sentences, 24 names of 2 kinds" in at.caption[0].value
     next(b for b in at.button if b.label == "Use this data").click()
     _ok(at.run())
     info = workspace.get_dataset(at.session_state[Keys.DATASET_ID])
@@ -188,7 +190,12 @@ def test_data_page_highlights_entities_counts_types_and_confirms(workspace):
     assert family.options == [
         "Entities: CRF (fast, any language)",
         "Entities: MiniLM fine-tune (English)",
+        "Entities: ready-made English names (no training)",
     ]
+    family.set_value("Entities: ready-made English names (no training)")
+    _ok(train_page.run())
+    shown = "".join(m.value for m in train_page.markdown)
+    assert "ready-made English model finds people" in shown
 
 
 def test_data_page_reads_a_chinese_txt_file_and_notes_repaired_tags():
@@ -199,6 +206,42 @@ def test_data_page_reads_a_chinese_txt_file_and_notes_repaired_tags():
     shown = "".join(m.value for m in at.markdown)
     assert ">张三 <b" in shown and ">北京 <b" in shown
     assert "continued no entity of their type" in at.info[0].value
+
+
+def test_data_page_says_a_table_as_test_file_is_not_used():
+    at = _upload(english_conll(6), "people.conll")
+    at.file_uploader[1].upload("test.csv", b"name,age\nAlice,31\n", "text/csv")
+    _ok(at.run())
+    said = [w.value for w in at.warning]
+    assert len(said) == 1 and "The test file test.csv is a table, not labelled sentences" in said[0]
+    assert said[0].endswith(".") and "\n" not in said[0]
+    assert at.button and not at.error  # the sentences can still be used
+
+
+def test_explain_page_shows_the_words_behind_a_name_found(ner_run):
+    at = _page("explain")
+    at.session_state[Keys.RUN_ID] = ner_run.run_id
+    _ok(at.run())
+    assert not at.error, [e.value for e in at.error]
+    assert "Why the model found a name" in [h.value for h in at.subheader]
+    sentence = next(s for s in at.selectbox if s.label.startswith("Test sentence"))
+    # The test sentences in which the model finds a name (all 8 of them here).
+    assert sentence.label == "Test sentence with names found (one of 8)"
+    name = next(s for s in at.selectbox if s.label == "Name to explain")
+    assert name.options and all(o.endswith(("(PER)", "(LOC)")) for o in name.options)
+    coloured = "".join(h.proto.body for h in at.get("html"))
+    assert "lepton-token" in coloured and "rgba(" in coloured
+    reasons = next(m.value for m in at.markdown if m.value.startswith("**Top reasons:**"))
+    assert "pushed the chance of" in reasons and reasons.endswith(".")
+    # A typed sentence: its names are found and one is explained.
+    at.text_area[0].input("Eve loves Oslo .")
+    _ok(at.run())
+    name = next(s for s in at.selectbox if s.label == "Name to explain")
+    assert "Oslo (LOC)" in name.options
+    name.set_value(name.options.index("Oslo (LOC)"))
+    _ok(at.run())
+    reasons = next(m.value for m in at.markdown if m.value.startswith("**Top reasons:**"))
+    assert "Oslo (LOC)" in reasons
 
 
 def test_data_page_names_a_bad_line_in_one_sentence():
@@ -216,8 +259,8 @@ def test_evaluate_page_shows_per_type_scores_and_worst_sentences(ner_run):
     assert picked.value == ner_run.run_id
     assert " · F1 " in next(o for o in picked.options if o.startswith(label))  # its own figure
     table = at.dataframe[0].value
-    assert set(table["Entity type"]) == {"PER", "LOC"}
-    assert any("No explanation yet" in c.value for c in at.caption)
+    assert set(table["Kind of name"]) == {"PER", "LOC"}
+    assert any("**Explain** page shows which words" in c.value for c in at.caption)
     # The worst sentences show true and predicted entities, highlighted, or say none is wrong.
     shown = "".join(m.value for m in at.markdown)
     assert ("True:" in shown and "Predicted:" in shown) or at.success
@@ -256,8 +299,9 @@ def test_other_pages_open_on_an_entity_run(ner_run, page):
     at.session_state[Keys.RUN_ID] = ner_run.run_id
     _ok(at.run())
     assert not at.error, [e.value for e in at.error]
-    if page == "explain":  # said plainly, not "train the model again"
-        assert "not explained yet" in at.info[0].value
+    if page == "deploy":  # the entity form of the answer, with the example text's names
+        answer = next(c.value for c in at.code if '"entities"' in c.value)
+        assert '"start"' in answer and '"type"' in answer and '"label": null' in answer
 
 
 def test_highlight_escapes_text_and_types_and_keeps_the_first_of_overlapping_spans():
@@ -316,3 +360,84 @@ def test_the_demo_page_of_an_entity_model_highlights_the_names_it_finds(ner_run,
     assert not at.error, [e.value for e in at.error]
     shown = "".join(m.value for m in at.markdown)
     assert "New York <b" in shown and ">LOC</b>" in shown and "Carol <b" in shown
+
+
+# ------------------------------------------------------------ spaCy's ready-made names
+@pytest.fixture(scope="module")
+def spacy_run(tmp_path_factory, workspace):
+    path = tmp_path_factory.mktemp("ner") / "travels.conll"
+    path.write_text(english_conll(), encoding="utf-8")
+    return train(TrainConfig(data=str(path), model="ner_spacy"), workspace=workspace)
+
+
+def test_spacy_names_train_nothing_and_say_which_kinds_stand_for_which(spacy_run, workspace):
+    from lepton_core.runs import model_card
+
+    assert spacy_run.family == "ner_spacy"
+    report = workspace.load_report(spacy_run.run_id, "ner")
+    # spaCy misses some one-word first names (Eve); places it finds all.
+    assert report["by_type"]["PER"]["f1"] > 0.5 and report["by_type"]["LOC"]["f1"] > 0.9
+    note = workspace.load_report(spacy_run.run_id, "ner_kinds")["note"]["text"]
+    assert "PERSON → PER" in note and "GPE → LOC" in note
+    model = workspace.load_model(spacy_run.model_name, spacy_run.model_version)
+    found = model.predict(["Bob visited New York ."])[0]
+    assert [(e["text"], e["type"]) for e in found] == [("Bob", "PER"), ("New York", "LOC")]
+    card = model_card(workspace, spacy_run.model_name, spacy_run.model_version)
+    assert "PERSON → PER" in card.to_markdown()
+    at = _page("evaluate")
+    at.session_state[Keys.RUN_ID] = spacy_run.run_id
+    _ok(at.run())
+    assert any("Ready-made kinds used: spaCy's" in i.value for i in at.info)
+    for page in ("explain", "deploy"):  # through NerModel's interface, like the others
+        at = _page(page)
+        at.session_state[Keys.RUN_ID] = spacy_run.run_id
+        _ok(at.run())
+        assert not at.error, [e.value for e in at.error]
+
+
+def test_spacy_names_are_refused_for_chinese_and_not_offered(tmp_path, workspace):
+    from lepton_core.ner import read_conll
+    from lepton_core.runs import confirm_ner_dataset
+
+    path = tmp_path / "renming.bio"
+    path.write_text(chinese_conll(10), encoding="utf-8")
+    with pytest.raises(DataError) as caught:
+        train(TrainConfig(data=str(path), model="ner_spacy"), workspace=workspace)
+    assert "read English only, and these sentences look Chinese" in str(caught.value)
+    info = confirm_ner_dataset(
+        workspace, read_conll(chinese_conll(10).encode(), "zh.bio"), name="ner-zh"
+    )
+    at = _page("train")
+    at.session_state[Keys.DATASET_ID] = info.id
+    _ok(at.run())
+    family = next(s for s in at.selectbox if s.label == "Model family")
+    assert not any("ready-made" in o for o in family.options)
+
+
+def test_train_page_runs_spacy_names_as_a_background_job(workspace):
+    import time
+
+    from lepton_core.jobs import JobStore
+    from lepton_core.ner import read_conll
+    from lepton_core.runs import confirm_ner_dataset
+
+    data = read_conll(english_conll(20).encode(), "spacy-jobs.conll")
+    info = confirm_ner_dataset(workspace, data, name="ner-spacy-jobs")
+    at = _page("train")
+    at.session_state[Keys.DATASET_ID] = info.id
+    _ok(at.run())
+    family = next(s for s in at.selectbox if s.label == "Model family")
+    family.set_value("Entities: ready-made English names (no training)")
+    _ok(at.run())
+    next(b for b in at.button if b.label == "Start training").click()
+    _ok(at.run())
+    job_id = at.session_state[Keys.JOB_ID]
+    store = JobStore(workspace)
+    deadline = time.time() + TIMEOUT
+    while store.get(job_id).active and time.time() < deadline:
+        time.sleep(0.5)
+    job = store.get(job_id)
+    assert job.status == "succeeded", job.error
+    _ok(at.run())
+    assert "trained in" in at.success[0].value
+    assert "F1" in {m.label for m in at.metric}

@@ -60,6 +60,7 @@ from lepton_core.data._pii_detect import (
     ScanReport,
     scan_table,
 )
+from lepton_core.data._pii_nlp import spacy_entity_pipeline
 from lepton_core.data._profile import (
     MANY_CATEGORIES,
     MOSTLY_MISSING,
@@ -144,6 +145,7 @@ __all__ = [
     "read_table",
     "scan_table",
     "set_type",
+    "spacy_entity_pipeline",
     "split_table",
     "suggest_cleanups",
     "suggest_sensitive",

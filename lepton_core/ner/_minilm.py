@@ -20,6 +20,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lepton_core.core import Message, Task
 from lepton_core.models import ProgressFn, Setting
 from lepton_core.ner._model import NerModel
@@ -198,6 +200,29 @@ class NerMiniLMModel(NerModel):
                     out[i] = [
                         self.labels_[best[row][p]] if p >= 0 else "O" for p in data[i]["first"]
                     ]
+        return out
+
+    def _probabilities(self, sentences: list[list[str | None]]) -> list[np.ndarray]:
+        import torch
+
+        from lepton_core.ner._network import encode_words, length_batches, pad
+
+        network, tokenizer = self.final_estimator_, self.tokenizer_
+        hidden = tokenizer.mask_token or tokenizer.unk_token  # what a hidden word reads as
+        words = [[hidden if w is None else w for w in s] for s in sentences]
+        limit = min(512, int(getattr(tokenizer, "model_max_length", 512) or 512))
+        data = encode_words(tokenizer, words, limit)
+        outside = np.eye(len(self.labels_))[0]  # a word cut at the length limit is tagged O
+        out: list[np.ndarray] = [np.empty(0) for _ in sentences]
+        with torch.inference_mode():
+            for batch in length_batches([len(d["ids"]) for d in data], _PREDICT_BATCH):
+                items = [data[i] for i in batch]
+                chances = network(pad(items, "ids", tokenizer.pad_token_id or 0), _mask(items))
+                chances = torch.softmax(chances.float(), dim=-1).numpy()
+                for row, i in enumerate(batch):
+                    out[i] = np.array(
+                        [chances[row, p] if p >= 0 else outside for p in data[i]["first"]]
+                    ).reshape(len(words[i]), len(self.labels_))
         return out
 
     # -- persistence -----------------------------------------------------------

@@ -7,14 +7,15 @@ column with its entities (``y``: JSON lists of ``[start, end, type]``); ``predic
 each text's entities as dicts with character offsets (the REST API's answer) and
 :meth:`NerModel.evaluate` scores labelled sentences. The ``classes_`` are the entity
 types. There are no class probabilities or SHAP margins, so ``predict_proba``,
-``raw_output`` and ``transform`` say so.
+``raw_output`` and ``transform`` say so; :meth:`NerModel.tag_probabilities` gives each
+token's chance of each tag instead, which token SHAP of one entity explains.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -66,6 +67,9 @@ class NerModel(LeptonModel):
 
     reads = "ner"
     mitigable = False
+    #: Whether fitting learns to find the data set's kinds; False for a ready-made model
+    #: whose own kinds are only matched to them (the Train page says which).
+    learns_kinds: ClassVar[bool] = True
 
     def __init__(self, task: Task = "multiclass", seed: int = 0) -> None:
         self.task = task
@@ -144,6 +148,20 @@ class NerModel(LeptonModel):
         sentences = [s for s in as_sentences(X, y) if s.tokens]
         return evaluate_ner(sentences, self.predict_tags(sentences))
 
+    def tag_probabilities(self, sentences: list[list[str | None]]) -> list[np.ndarray]:
+        """Each token's chance of each tag (columns in :attr:`labels_` order), one array
+        ``(n_tokens, n_labels)`` per sentence; a ``None`` token is a hidden word, which the
+        family reads as a word it never saw (what token SHAP masks with)."""
+        self._check_fitted()
+        worded = [list(s) for s in sentences if len(s)]
+        found = iter(self._probabilities(worded) if worded else [])
+        return [next(found) if len(s) else np.zeros((0, len(self.labels_))) for s in sentences]
+
+    def kinds_note(self) -> Message | None:
+        """How the model's kinds stand for the data set's when they were matched rather
+        than learnt (``ner_spacy``: "spaCy's PERSON → person, …"); None when learnt."""
+        return None
+
     def predict_proba(self, X: Any) -> np.ndarray:
         raise ModelError(Message("ner.no_scores"))
 
@@ -176,6 +194,11 @@ class NerModel(LeptonModel):
     @abstractmethod
     def _tag(self, sentences: list[Sentence]) -> list[list[str]]:
         """Tags for sentences with at least one token each."""
+
+    def _probabilities(self, sentences: list[list[str | None]]) -> list[np.ndarray]:
+        """Tag chances for sentences with at least one token each (see
+        :meth:`tag_probabilities`)."""
+        raise ModelError(Message("ner.no_scores"))
 
     @abstractmethod
     def _save_estimator(self, folder: Path) -> list[str]: ...

@@ -68,6 +68,7 @@ from lepton_core.runs._ner import (
     confirm_ner_dataset,
     is_ner_dataset,
     load_ner_dataset,
+    ner_test_sentences,
 )
 from lepton_core.runs._notebook import (
     notebook_bytes,
@@ -157,6 +158,7 @@ __all__ = [
     "mitigate_run",
     "model_board",
     "model_card",
+    "ner_test_sentences",
     "notebook_bytes",
     "one_row",
     "onnx_scorer",

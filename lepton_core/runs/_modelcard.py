@@ -314,6 +314,12 @@ def _ensemble_fact(workspace: Workspace, run_id: str) -> Message | None:
     return Message("card.ensemble", count=len(members), members=", ".join(members))
 
 
+def _ner_kinds_fact(workspace: Workspace, run_id: str) -> list[Message]:
+    # An entity model with ready-made kinds (ner_spacy): which stand for the data set's.
+    report = workspace.find_report(run_id, "ner_kinds")
+    return [Message.from_dict(report["note"])] if report else []
+
+
 def _mitigation_fact(workspace: Workspace, run_id: str) -> Message | None:
     report = workspace.find_report(run_id, "mitigation")
     if report is None:
@@ -440,6 +446,7 @@ def model_card(
         energy=energy_facts(workspace, run_id),
         recourse=stored_recourse(workspace, run_id),
         limitations=[
+            *_ner_kinds_fact(workspace, run_id),
             *_compression_facts(workspace, run_id),
             *_limitations(dataset, reports, schema),
         ],

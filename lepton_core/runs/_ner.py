@@ -7,8 +7,11 @@ is how the pages and :func:`~lepton_core.runs.train` tell it from a table. The r
 the usual reports (``config``, ``evaluation`` with the entity-level micro figures and one
 row per type, an empty ``fairness``, ``history``, ``input_schema``) plus ``ner``: the
 whole :class:`~lepton_core.ner.NerReport` (per-type scores, confusion of types, worst
-sentences). There is no SHAP explanation for entity models yet; the run's tag
-``explanation`` says so.
+sentences), and for a family whose kinds are matched rather than learnt (``ner_spacy``)
+``ner_kinds``: ``{"note"}``, which of its kinds stand for which of the data set's. No
+SHAP explanation is stored for entity models: one entity at a time is explained on
+request (:func:`~lepton_core.ner.explain_entity`, on sentences such as
+:func:`ner_test_sentences` gives); the run's tag ``explanation`` says so.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ __all__ = [
     "is_ner_dataset",
     "load_ner_dataset",
     "ner_dataset",
+    "ner_test_sentences",
     "run_ner",
     "split_sentences",
 ]
@@ -170,6 +174,23 @@ def split_sentences(
     return order[n_test + n_valid :], order[n_test : n_test + n_valid], held_test
 
 
+def ner_test_sentences(workspace: Workspace, run_id: str) -> list[Sentence]:
+    """The sentences an entity run was tested on, split again as the run split them
+    (empty when its data set is gone)."""
+    config = workspace.load_report(run_id, "config")
+    try:
+        data, test = load_ner_dataset(workspace, workspace.get_run(run_id).dataset_id)
+    except DataError:
+        return []
+    return split_sentences(
+        data.sentences,
+        test.sentences if test is not None else None,
+        test_size=float(config.get("test_size", 0.2)),
+        valid_size=float(config.get("valid_size", 0.1)),
+        seed=int(config.get("seed", 0)),
+    )[2]
+
+
 @dataclass
 class NerRun:
     """What :func:`run_ner` recorded."""
@@ -247,6 +268,9 @@ def run_ner(
 
     cb.phase("saving")
     model_name = config.model_name or info.name
+    # A family that matches ready-made kinds to the data set's says which stand for which.
+    kinds = model.kinds_note()
+    extra = {"ner_kinds": {"note": kinds.to_dict()}} if kinds is not None else {}
     run_id, version = workspace.log_run(
         run_name=f"{model_name}-{family}",
         params={
@@ -275,7 +299,9 @@ def run_ner(
             "evaluation": evaluation.to_dict(),
             "fairness": [],
             "ner": report.to_dict(),
-            # No SHAP for entity models yet: an empty summary keeps the model card's shape.
+            **extra,
+            # No stored SHAP for entity models (the Explain page explains one name at a
+            # time): an empty summary keeps the model card's shape.
             "shap_summary": _NO_SHAP,
             # Example inputs for the Deploy page, in the table runs' form.
             "background": json.loads(
@@ -284,9 +310,16 @@ def run_ner(
                 )
             ),
             "history": model.history_,
-            # One free-text input (a sentence), whatever the column's values look like.
+            # One free-text input (a sentence), whatever the column's values look like; its
+            # example (the demo's and the Deploy page's) is a sentence with names in it.
             "input_schema": InputSchema(
-                [InputField(name=TEXT_COLUMN, kind="text", default=train[0].text)]
+                [
+                    InputField(
+                        name=TEXT_COLUMN,
+                        kind="text",
+                        default=next((s.text for s in train if s.entities), train[0].text),
+                    )
+                ]
             ).to_dict(),
         },
         model=model,
