@@ -178,6 +178,7 @@ def test_waterfall_in_probability_reads_in_percent_and_points(adult_expl):
     assert trace.text[0].endswith("%") and trace.text[1].endswith(" pts")
     chance = 100 * chances.model_output[4][0]
     assert fig.layout.title.text == f"Row 4: chance of >50K = {chance:.0f}%"
+    assert 0.5 <= chance < 99.5  # rounding shows no false certainty here
     assert fig.layout.xaxis.title.text == "chance of >50K (%)"
     assert "log-odds" not in fig.to_json()
     own = waterfall_figure(chances, 4, title="Why")
@@ -217,3 +218,10 @@ def test_a_chance_axis_with_room_left_of_zero_shows_no_negative_ticks(adult_expl
             assert min(fig.layout.xaxis.tickvals) == 0
             return
     pytest.skip("no row of the sample ends a falling bar near 0")
+
+
+def test_a_near_certain_chance_is_not_titled_0_or_100_percent():
+    from lepton_core.plots._explain import _chance_text
+
+    assert _chance_text(0.3) == "< 1%" and _chance_text(99.7) == "> 99%"
+    assert _chance_text(0.0) == "= 0%" and _chance_text(42.4) == "= 42%"

@@ -151,9 +151,10 @@ def importance_figure(
 
 
 def beeswarm_figure(
-    expl: Explanation, output: int | str = 0, top: int = 12, *, seed: int = 0, language: str = "en"
+    expl: Explanation, output: int | str = 0, top: int = 10, *, seed: int = 0, language: str = "en"
 ) -> go.Figure:
-    """One row of points per feature: x is the SHAP value, colour the feature's value.
+    """One row of points per feature (the ``top`` most important, as shap's own beeswarm):
+    x is the SHAP value, colour the feature's value.
 
     Numbers are coloured low (blue) to high (red) per feature, categories by their
     sorted code, missing values grey; hovering shows the value.
@@ -343,7 +344,7 @@ def waterfall_figure(
         axis_range["tickvals"] = _ticks_from_zero(axis_range["range"][1])
     if points:
         title = title or Message(
-            "plot.waterfall.title_chance", row=row, label=label, value=value
+            "plot.waterfall.title_chance", row=row, label=label, value=_chance_text(value)
         ).render(language)
         axis = Message("plot.waterfall.chance_axis", label=label).render(language)
     else:
@@ -387,6 +388,15 @@ def _waterfall_range(steps: list[float], measures: list[str]) -> list[float]:
         for step, measure, end in zip(steps, measures, ends[1:], strict=True)
     )
     return [low - (pad if low < 0 or down_near_low else 0.0), high + pad]
+
+
+def _chance_text(points: float) -> str:
+    """"= 12%", or "< 1%" / "> 99%" where rounding would print a certainty the model lacks."""
+    if 0 < points < 0.5:
+        return "< 1%"
+    if 99.5 <= points < 100:
+        return "> 99%"
+    return f"= {points:.0f}%"
 
 
 def _ticks_from_zero(high: float) -> list[float]:
