@@ -106,6 +106,8 @@ def test_regression_and_multiclass_samples(workspace):
         (dict(model="xgboost"), TrainingError, "no model family 'xgboost'"),
         (dict(target="nope"), DataError, "nope"),
         (dict(target="Y", sensitive=["nope"]), DataError, "nope"),
+        (dict(params={"seed": 3}), TrainingError, "'seed' is a setting of the whole run"),
+        (dict(params={"depth": 3}), TrainingError, "Unknown parameter 'depth' for lightgbm"),
     ],
 )
 def test_bad_configs_say_what_to_do(adult_csv, workspace, config, error, message):

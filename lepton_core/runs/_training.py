@@ -368,13 +368,22 @@ def _train(
             n_valid=ner.n_valid,
             n_test=ner.n_test,
         )
+    for name in ("task", "seed"):
+        if name in config.params:  # would reach the model twice
+            raise TrainingError(
+                f"'{name}' is a setting of the whole run, not a model parameter; set the "
+                f"run's {name} instead."
+            )
     data = prepare_data(config, workspace)
     info, split = data.info, data.split
     task, target = info.task, info.target
     lap("load")
 
     cb.phase("training")
-    model = make_model(config.model, task, seed=config.seed, **config.params)  # type: ignore[arg-type]
+    try:
+        model = make_model(config.model, task, seed=config.seed, **config.params)  # type: ignore[arg-type]
+    except ValueError as exc:  # a setting the family does not have (the API's and CLI's users)
+        raise TrainingError(str(exc)) from None
     if config.privacy is not None:
         model = model.private(config.privacy)
     has_valid = len(split.valid) > 0  # none with valid_size=0 (e.g. Auto's final refit)
