@@ -99,6 +99,25 @@ def test_big_inputs_are_sampled_and_bad_ones_refused(halves):
         data_drift(reference, current.iloc[:0])
 
 
+def test_free_text_is_compared_by_its_length_not_as_categories():
+    # Training texts repeat (short reviews); new ones are never seen before, yet alike.
+    rng = np.random.default_rng(0)
+    words = ["good", "bad", "slow", "fast", "送餐很快", "味道不错", "fine", "cold"]
+
+    def texts(n: int, longest: int) -> pd.DataFrame:
+        sizes = rng.integers(1, longest, n)
+        return pd.DataFrame({"review": [" ".join(rng.choice(words, k)) for k in sizes]})
+
+    reference, alike, longer = texts(3000, 4), texts(800, 4), texts(800, 12)
+    alike["review"] = alike["review"].str.upper()  # written otherwise, as long as before
+    as_categories = data_drift(reference, alike).feature("review")
+    assert as_categories.kind == "category" and as_categories.level == "major"  # a false alarm
+    same = data_drift(reference, alike, texts=["review"]).feature("review")
+    assert same.kind == "text" and same.level != "major"
+    moved = data_drift(reference, longer, texts=["review"]).feature("review")
+    assert moved.level == "major" and moved.psi > same.psi
+
+
 @pytest.fixture(scope="module")
 def log(adult_test):
     """A week of logged predictions with labels for the first five days; day 4 on, the

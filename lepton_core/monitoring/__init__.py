@@ -21,7 +21,11 @@ from lepton_core.monitoring._live import (
     traffic_windows,
     workspace_limits,
 )
-from lepton_core.monitoring._reference import compare_with_training, training_reference
+from lepton_core.monitoring._reference import (
+    compare_with_training,
+    text_columns,
+    training_reference,
+)
 from lepton_core.monitoring._trend import (
     CONFIDENCE,
     LABEL,
@@ -65,6 +69,7 @@ __all__ = [
     "psi",
     "save_check",
     "send_alerts",
+    "text_columns",
     "traffic_windows",
     "training_reference",
     "workspace_limits",

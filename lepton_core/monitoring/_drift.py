@@ -45,7 +45,8 @@ class FeatureDrift(JsonMixin):
     ----------
     column : str
     kind : str
-        ``"number"`` (binned at the reference's deciles) or ``"category"``.
+        ``"number"`` (binned at the reference's deciles), ``"category"``, or ``"text"``
+        (free text, binned by its length in characters).
     psi : float
         Population stability index; 0 means the same distribution.
     level : str
@@ -170,6 +171,18 @@ def _number_drift(column: str, ref: pd.Series, cur: pd.Series) -> FeatureDrift:
     return _feature(column, "number", [*labels, MISSING], r, c, "ks", statistic, p_value)
 
 
+def _text_drift(column: str, ref: pd.Series, cur: pd.Series) -> FeatureDrift:
+    """Free text by its length in characters (any language): new texts are nearly all
+    unseen, so compared as categories they would drift whenever training texts repeat."""
+
+    def length(values: pd.Series) -> pd.Series:
+        return values.astype("string").str.len().astype(float)  # missing stays missing
+
+    drift = _number_drift(column, length(ref), length(cur))
+    drift.kind = "text"
+    return drift
+
+
 def _category_drift(column: str, ref: pd.Series, cur: pd.Series) -> FeatureDrift:
     from scipy.stats import chi2_contingency
 
@@ -219,6 +232,7 @@ def data_drift(
     current: pd.DataFrame,
     *,
     columns: Sequence[str] | None = None,
+    texts: Sequence[str] = (),
     max_rows: int = MAX_ROWS,
     seed: int = 0,
 ) -> DriftReport:
@@ -232,6 +246,8 @@ def data_drift(
         The new records: logged predictions' inputs, or a file to check.
     columns : sequence of str, optional
         The columns to compare; by default every column the two have in common.
+    texts : sequence of str
+        Those of free text (a text model's input): compared by their length.
     max_rows : int
         Each side is sampled (seeded) down to this many rows, so time stays bounded.
     """
@@ -254,7 +270,9 @@ def data_drift(
         ref, cur = reference[column], current[column]
         if ref.isna().all():
             continue  # nothing to compare against
-        if _is_number(ref):
+        if column in texts:
+            features.append(_text_drift(str(column), ref, cur))
+        elif _is_number(ref):
             features.append(_number_drift(str(column), ref, cur))
         else:
             features.append(_category_drift(str(column), ref, cur))

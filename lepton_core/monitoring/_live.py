@@ -13,6 +13,7 @@ tested, and reused by the CLI, without a server.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +25,7 @@ from lepton_core.core import JsonMixin, Message
 from lepton_core.evaluation import FairnessReport
 from lepton_core.monitoring._alerts import Alert, Limits, check_alerts
 from lepton_core.monitoring._drift import DriftReport, FeatureDrift, data_drift
-from lepton_core.monitoring._reference import training_reference
+from lepton_core.monitoring._reference import text_columns, training_reference
 from lepton_core.monitoring._trend import (
     PREDICTION,
     TIME,
@@ -166,6 +167,7 @@ def analyse_log(
     model: str,
     task: str,
     reference: pd.DataFrame,
+    texts: Sequence[str] = (),
     test_answers: list[Any] | None = None,
     sensitive: list[str] | None = None,
     positive_label: Any = None,
@@ -178,7 +180,8 @@ def analyse_log(
 ) -> LiveReport:
     """Every live view of one model version from its log (a table of predictions).
 
-    ``reference`` is the training data's input columns; ``test_answers`` the answers the
+    ``reference`` is the training data's input columns (``texts`` those of free text);
+    ``test_answers`` the answers the
     model gave on its test part (for prediction drift); ``baseline_*`` the training-time
     figures each window is read against; ``traffic`` overrides the windows counted from
     ``log`` (the caller may count them over more rows than it read).
@@ -200,12 +203,12 @@ def analyse_log(
         return report
     fields = [c for c in reference.columns if c in served.columns and c not in LOG_COLUMNS]
     if fields:
-        report.drift = data_drift(reference, served, columns=fields)
+        report.drift = data_drift(reference, served, columns=fields, texts=texts)
         # Alerts follow the latest window, not everything since going live, so that a
         # change shows at once; a window too small to judge falls back to the whole log.
         start, latest = _windows(served, every)[-1]
         if len(latest) >= MIN_WINDOW_ROWS:
-            report.latest_drift = data_drift(reference, latest, columns=fields)
+            report.latest_drift = data_drift(reference, latest, columns=fields, texts=texts)
             report.latest_window = start.isoformat()
     if test_answers:
         answers = data_drift(
@@ -269,6 +272,7 @@ def live_report(
         model=f"{info.name}:{info.version}",
         task=task,
         reference=training_reference(workspace, f"{info.name}:{info.version}"),
+        texts=text_columns(workspace, f"{info.name}:{info.version}"),
         test_answers=answers.get("y_pred"),
         sensitive=list(fairness),
         positive_label=evaluation.get("positive_class"),

@@ -80,6 +80,10 @@ def drift_column_figure(feature: FeatureDrift, *, language: str = "en") -> go.Fi
         yaxis_title=Message("plot.drift.share").render(language),
         yaxis_tickformat=".0%",
         xaxis_type="category",
+        # Free text is compared by its length: say so under the bins.
+        xaxis_title=(
+            Message("plot.drift.text_length").render(language) if feature.kind == "text" else None
+        ),
         margin={"l": 10, "r": 10, "t": 60, "b": 10},
         legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
     )
