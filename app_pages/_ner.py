@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._common import choose_dataset, guard, python_cell, workspace
-from app_pages._i18n import say, tr
+from app_pages._i18n import language, say, tr
 from app_pages._images import reads as _table_reads
 from lepton_core.core import Message, cache_entries
 from lepton_core.explain import Explanation
@@ -199,6 +199,21 @@ def ner_evaluate_section(run_id: str) -> bool:
         for kind, v in report["by_type"].items()
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
+    if report["confusion"]:
+        from lepton_core.ner import NONE_TYPE
+        from lepton_core.plots import kinds_confusion_figure
+
+        st.plotly_chart(
+            kinds_confusion_figure(report["confusion"], none=NONE_TYPE, language=language())
+        )
+        st.caption(
+            tr(
+                "Each true name of the test sentences against the name the model found over "
+                "the most of its words: off the diagonal, a kind taken for another; in the "
+                "last column, names it missed; in the last row, names it found where there "
+                "were none."
+            )
+        )
     st.subheader(tr("Sentences with the most errors"))
     types = sorted(report["by_type"])
     if not report["worst"]:

@@ -67,7 +67,9 @@ def test_entity_flow_train_explain_and_share(app_url, browser, tmp_path):  # noq
         step = "evaluate"
         page.get_by_role("link", name="3 · Evaluate").click()
         expect(page.get_by_text("Scores for each kind of name")).to_be_visible()
+        expect(page.get_by_text("Which kinds of name it mixes up")).to_be_visible()
         _no_errors(page)
+        _screen(page, "ner-browser-3-evaluate")
 
         step = "explain"
         page.get_by_role("link", name="4 · Explain").click()

@@ -7,6 +7,7 @@ say which of their kinds stand for the data set's, and are refused for Chinese."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -249,7 +250,7 @@ def test_data_page_names_a_bad_line_in_one_sentence():
     assert at.error and "Line 2 of broken.conll has a token but no tag" in at.error[0].value
 
 
-def test_evaluate_page_shows_per_type_scores_and_worst_sentences(ner_run):
+def test_evaluate_page_shows_per_type_scores_and_worst_sentences(ner_run, workspace):
     at = _page("evaluate")
     at.session_state[Keys.RUN_ID] = ner_run.run_id
     _ok(at.run())
@@ -261,6 +262,12 @@ def test_evaluate_page_shows_per_type_scores_and_worst_sentences(ner_run):
     table = at.dataframe[0].value
     assert set(table["Kind of name"]) == {"PER", "LOC"}
     assert any("**Explain** page shows which words" in c.value for c in at.caption)
+    # Which kinds it mixes up: every true kind, and "no name" last on both sides.
+    [chart] = [c for c in at.get("plotly_chart") if "mixes up" in c.proto.spec]
+    heatmap = json.loads(chart.proto.spec)["data"][0]
+    assert heatmap["y"] == ["LOC", "PER", "no name"] and heatmap["x"] == heatmap["y"]
+    by_type = workspace.find_report(ner_run.run_id, "ner")["by_type"]
+    assert sum(map(sum, heatmap["z"][:2])) == sum(v["support"] for v in by_type.values())
     # The worst sentences show true and predicted entities, highlighted, or say none is wrong.
     shown = "".join(m.value for m in at.markdown)
     assert ("True:" in shown and "Predicted:" in shown) or at.success

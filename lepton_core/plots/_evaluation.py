@@ -10,6 +10,7 @@ raises ``ValueError``. Titles, axes and legends are written in ``language`` (``"
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import plotly.graph_objects as go
 
@@ -71,27 +72,55 @@ def _require(value, what: str, how: str):
 def confusion_matrix_figure(report: EvalReport, *, language: str = "en") -> go.Figure:
     """Heatmap of counts, true classes down the side and predicted classes across."""
     confusion = _require(report.confusion, "confusion matrix", "evaluate a classification task")
-    classes = report.classes or []
+    words = [
+        Message("plot.confusion.hover"),
+        Message("plot.metric.count"),
+        Message("plot.confusion.title"),
+        Message("plot.confusion.x"),
+        Message("plot.confusion.y"),
+    ]
+    return _counts_heatmap(confusion, report.classes or [], words, language)
+
+
+def kinds_confusion_figure(
+    confusion: dict[str, dict[str, int]], *, none: str, language: str = "en"
+) -> go.Figure:
+    """Which kinds of name an entity model mixes up: true kinds down the side, the kind
+    each was found as across; ``none`` (no name on that side) comes last, as "no name"."""
+    kinds = sorted(({*confusion} | {k for row in confusion.values() for k in row}) - {none})
+    order = [*kinds, none]
+    counts = [[confusion.get(t, {}).get(f, 0) for f in order] for t in order]
+    labels = [*kinds, Message("plot.kinds_confusion.none").render(language)]
+    words = [
+        Message("plot.kinds_confusion.hover"),
+        Message("plot.kinds_confusion.count"),
+        Message("plot.kinds_confusion.title"),
+        Message("plot.kinds_confusion.x"),
+        Message("plot.kinds_confusion.y"),
+    ]
+    return _counts_heatmap(counts, labels, words, language)
+
+
+def _counts_heatmap(
+    counts: Any, labels: list[Any], words: list[Message], language: str
+) -> go.Figure:
+    """A heatmap of counts; ``words``: its hover text, colour bar, title and axes."""
+    hover, unit, title, x, y = (w.render(language) for w in words)
     fig = go.Figure(
         go.Heatmap(
-            z=confusion,
-            x=classes,
-            y=classes,
+            z=counts,
+            x=labels,
+            y=labels,
             colorscale="Blues",
             texttemplate="%{z}",
-            hovertemplate=Message("plot.confusion.hover").render(language),
-            colorbar={"title": {"text": Message("plot.metric.count").render(language)}},
+            hovertemplate=hover,
+            colorbar={"title": {"text": unit}},
         )
     )
     fig.update_xaxes(type="category")
     # Reading order: the first class at the top, like a table.
     fig.update_yaxes(type="category", autorange="reversed")
-    return _layout(
-        fig,
-        Message("plot.confusion.title").render(language),
-        Message("plot.confusion.x").render(language),
-        Message("plot.confusion.y").render(language),
-    )
+    return _layout(fig, title, x, y)
 
 
 def roc_figure(report: EvalReport, *, language: str = "en") -> go.Figure:
