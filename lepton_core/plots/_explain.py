@@ -391,7 +391,8 @@ def _waterfall_range(steps: list[float], measures: list[str]) -> list[float]:
 
 
 def _chance_text(points: float) -> str:
-    """"= 12%", or "< 1%" / "> 99%" where rounding would print a certainty the model lacks."""
+    """The title's chance, "= 12%"; "< 1%" or "> 99%" where rounding would print a
+    certainty the model lacks."""
     if 0 < points < 0.5:
         return "< 1%"
     if 99.5 <= points < 100:
