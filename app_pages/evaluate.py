@@ -291,6 +291,7 @@ def mitigation_panel(job_id: str) -> None:
         )
         rows = guard(workspace().load_report, job.run_id, "mitigation")["rows"]
         st.dataframe(mitigation_table(rows), hide_index=True)
+        energy_line(job.run_id)  # what the mitigation used, as for a trained run
         if st.button(tr("Show the new version"), key=f"show-{job.id}"):
             st.session_state[Keys.RUN_ID] = job.run_id
             st.session_state.pop(Keys.MITIGATION_JOB, None)

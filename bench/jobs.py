@@ -119,6 +119,17 @@ def auto(
     )
     print(f"test ROC AUC: Auto {won:.4f} vs LightGBM defaults {defaults:.4f} (goal ≥ 0.929)")
     print(f"  ratio {won / defaults:.4f}")
+    energy = result.winner.energy
+    if energy is not None:
+        print(f"  {energy.sentence()}")
+        search = energy.search
+        if energy.measured and search is not None and search.measured:
+            final_wh = (energy.energy_kwh - search.energy_kwh) * 1000
+            final_s = energy.duration_s - search.duration_s
+            print(
+                f"  energy: search {search.energy_kwh * 1000:.3f} Wh in {search.duration_s:.1f} s, "
+                f"final model {final_wh:.3f} Wh in {final_s:.1f} s"
+            )
     return defaults
 
 

@@ -538,6 +538,10 @@ def _summary(command: str, result: dict[str, Any]) -> str:
             f"  {_words(row['metric']):<28} {row['before']} → {row['after']}"
             for row in result["rows"]
         ]
+        if result.get("energy"):
+            from lepton_core.runs import EnergyReport
+
+            lines.append(f"  {EnergyReport.from_dict(result['energy']).sentence()}")
         return "\n".join(lines)
     if command == "federated":
         config = result["config"]

@@ -107,6 +107,7 @@ def test_evaluate_page_mitigates_and_shows_the_tradeoff(workspace, adult_csv):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("Registered **pg:2**" in s.value for s in at.success)
+    assert any("Energy used" in m.value for m in at.markdown)  # what the mitigation used
     next(b for b in at.button if b.label == "Show the new version").click()
     at.run()
     mitigated = at.session_state[Keys.RUN_ID]

@@ -180,6 +180,9 @@ def test_auto_runs_its_trials_in_parallel_on_ray_tune(adult_csv, on_ray, monkeyp
     winner = result.winner
     assert winner.family == board[0]["model"]
     assert on_ray.get_run(winner.run_id).model_version == winner.model_version
+    # This process started Ray, so its workers are its descendants: their energy counts.
+    search = winner.energy.search
+    assert search.measured and search.trials == result.n_trials, search
     # Trials were scored in Ray's workers, on data holding the training and validation
     # parts only: the test part is the winner's alone.
     assert scored_here == []
@@ -206,6 +209,9 @@ def test_an_auto_job_on_ray_runs_its_trials_on_that_cluster(adult_csv, on_ray):
     # The job did not need LEPTON_RAY_ADDRESS on the cluster: it searched with Tune there.
     tags = on_ray.client.get_run(done.run_id).data.tags
     assert tags["lepton.auto_backend"] == "ray" and tags["lepton.auto_trials"] == "3"
+    # The job's own process did not start the workers: it says their energy is not counted.
+    search = on_ray.find_report(done.run_id, "energy")["search"]
+    assert not search["measured"] and search["reason"]["id"] == "energy.trials_elsewhere"
 
 
 def test_cancelling_an_auto_search_on_ray_stops_its_trials(adult_csv, on_ray):

@@ -15,6 +15,13 @@ models that meet it first. A weighted ensemble of the best trials (greedy ensemb
 selection on their validation outputs, :mod:`._fusion`) is registered instead of the
 best trial when it scores better on validation and meets the fairness limit.
 
+**Energy.** The search (reading the data, every trial, choosing an ensemble) is
+measured apart from the winner's training, and the winner's run stores both
+(:func:`lepton_core.runs._energy.with_search`): its figure is what the model cost, and
+says how much of that the search used. Trials in this process or on a Ray instance it
+started are measured; trials on Ray workers it did not start (another machine, a
+cluster started apart) are not, and the report says so rather than show a part.
+
 **Text.** A data set with a text column (or a search over text families) gets
 Text Auto: the same search over the text families that suit the texts'
 language (:func:`lepton_core.text.detect_language`): the ``ngram`` family
@@ -29,13 +36,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
 
 from lepton_core.core import CallbackList, LeptonError, Message, TrainerCallback, TrainingError
 from lepton_core.models import family_class, family_title
+from lepton_core.runs._energy import EnergyMeter, EnergyReport, record_energy, with_search
 from lepton_core.runs._fusion import auto_ensemble, refit_members, train_ensemble
 from lepton_core.runs._search import (
     DIRECTIONS,
@@ -75,7 +83,8 @@ def run_auto(
     workspace: Workspace | None = None,
     on_leaderboard: Callable[..., bool] | None = None,
 ) -> AutoResult:
-    """Search within ``config.budget_s`` seconds, then train and register the winner.
+    """Search within ``config.budget_s`` seconds, then train and register the winner,
+    with the energy the search and the winner's training used.
 
     Parameters
     ----------
@@ -90,6 +99,82 @@ def run_auto(
         the Ray cluster cannot be reached.
     """
     workspace = workspace or Workspace()
+    meter = EnergyMeter().start()
+    try:
+        found = _search(config, callbacks, workspace, on_leaderboard)
+    finally:  # stopped on failure too: CodeCarbon's timer thread would outlive the search
+        search_energy = meter.stop()
+    config, board, metric = found.config, found.board, found.metric
+    best = board.ranked[0]
+    refitted = False
+    ensemble = found.ensemble
+    if ensemble is not None:
+        winner, refitted = _train_ensemble(
+            config, found.winner, ensemble, found.data, callbacks, workspace
+        )
+    else:
+        winner_config = found.winner
+        if config.refit:
+            refit_config = _refit_config(winner_config, best["rounds"], found.data, workspace)
+            refitted = refit_config is not None
+            winner_config = refit_config or winner_config
+        winner = train(winner_config, callbacks=callbacks, workspace=workspace)
+    if winner.energy is not None:  # train() stored the winner's own; add the search's
+        winner.energy = with_search(winner.energy, _search_part(search_energy, board))
+        record_energy(workspace, winner.run_id, winner.energy)
+    backend = "ray" if found.address else "optuna"
+    workspace.set_run_tags(
+        winner.run_id,
+        {
+            "auto_metric": metric,
+            "auto_trials": str(len(board.rows)),
+            "auto_seconds": str(found.seconds),
+            "auto_backend": backend,
+            "auto_refit": str(refitted).lower(),
+            **({"auto_ensemble": str(len(ensemble["members"]))} if ensemble else {}),
+            **({"auto_language": str(found.language.name)} if found.language else {}),
+            **({"auto_notes": " ".join(found.notes)[:2000]} if found.notes else {}),
+        },
+    )
+    return AutoResult(
+        config=config,
+        metric=metric,
+        leaderboard=board.ranked,
+        n_trials=len(board.rows),
+        search_seconds=found.seconds,
+        constraint_met=None if config.fairness_limit is None else bool(best["meets_limit"]),
+        winner=winner,
+        backend=backend,
+        refitted=refitted,
+        language=found.language,
+        notes=found.notes,
+        ensemble=ensemble,
+    )
+
+
+@dataclass
+class _Found:
+    """What the search found: its settings and leaderboard, and the winner to train."""
+
+    config: AutoConfig
+    metric: str
+    board: Board
+    data: PreparedData
+    winner: TrainConfig  # the best trial's family and parameters, before any refit
+    ensemble: dict[str, Any] | None
+    address: str | None
+    seconds: float
+    language: TextLanguage | None
+    notes: list[str]
+
+
+def _search(
+    config: AutoConfig,
+    callbacks: list[TrainerCallback] | None,
+    workspace: Workspace,
+    on_leaderboard: Callable[..., bool] | None,
+) -> _Found:
+    """Read the data, run the trials and choose the winner (an ensemble when it helps)."""
     base = TrainConfig.from_dict(config.base.to_dict())  # resolve_dataset fills it in
     base.model = base.model or "lightgbm"  # Auto picks families itself (below)
     reads = _reads(config, workspace)
@@ -125,7 +210,7 @@ def run_auto(
         notes += _baseline_notes(config, board, metric)
     for note in notes:
         _log.info("Text Auto: %s", note)
-    winner_config = replace(
+    winner = replace(
         base,
         data=f"dataset:{info.id}",
         target=info.target,
@@ -133,45 +218,22 @@ def run_auto(
         model=best["model"],
         params=board.tried[best["trial"]]["params"],
     )
-    refitted = False
     ensemble = auto_ensemble(config, trial_data, board, metric) if config.ensemble else None
-    if ensemble is not None:
-        winner, refitted = _train_ensemble(
-            config, winner_config, ensemble, data, callbacks, workspace
+    return _Found(
+        config, metric, board, data, winner, ensemble, address, search_seconds, language, notes
+    )
+
+
+def _search_part(measured: EnergyReport, board: Board) -> EnergyReport:
+    """The search's energy report, or why it is not measured when some trials ran where
+    the meter cannot see (a part would pass for the whole)."""
+    trials = len(board.rows)
+    if board.uncounted:
+        reason = Message("energy.trials_elsewhere", count=board.uncounted)
+        return EnergyReport(
+            measured=False, duration_s=measured.duration_s, reason=reason, trials=trials
         )
-    else:
-        if config.refit:
-            refit_config = _refit_config(winner_config, best["rounds"], data, workspace)
-            refitted = refit_config is not None
-            winner_config = refit_config or winner_config
-        winner = train(winner_config, callbacks=callbacks, workspace=workspace)
-    workspace.set_run_tags(
-        winner.run_id,
-        {
-            "auto_metric": metric,
-            "auto_trials": str(len(board.rows)),
-            "auto_seconds": str(search_seconds),
-            "auto_backend": "ray" if address else "optuna",
-            "auto_refit": str(refitted).lower(),
-            **({"auto_ensemble": str(len(ensemble["members"]))} if ensemble else {}),
-            **({"auto_language": str(language.name)} if language is not None else {}),
-            **({"auto_notes": " ".join(notes)[:2000]} if notes else {}),
-        },
-    )
-    return AutoResult(
-        config=config,
-        metric=metric,
-        leaderboard=board.ranked,
-        n_trials=len(board.rows),
-        search_seconds=search_seconds,
-        constraint_met=None if config.fairness_limit is None else bool(best["meets_limit"]),
-        winner=winner,
-        backend="ray" if address else "optuna",
-        refitted=refitted,
-        language=language,
-        notes=notes,
-        ensemble=ensemble,
-    )
+    return replace(measured, trials=trials)
 
 
 def _train_ensemble(

@@ -8,7 +8,9 @@ is quiet. Where the processor's energy counters (RAPL) cannot be read, CodeCarbo
 *estimates* the processor's power from its rated power (TDP) and how busy the run kept
 it, and the memory's from its size; :class:`EnergyReport` records which method gave the
 figures so that the pages can say so. A failure to measure never fails a run: the
-report says "not measured" and why. CodeCarbon is imported inside :meth:`EnergyMeter.start`
+report says "not measured" and why. An Auto run's report adds the search that chose the
+model (:func:`with_search`), so that its figure is what the model cost, not only its
+final training. CodeCarbon is imported inside :meth:`EnergyMeter.start`
 (it imports pandas and its tables), so importing this module stays fast.
 """
 
@@ -18,7 +20,7 @@ import logging
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lepton_core.core import JsonMixin, Message, Translated
@@ -34,6 +36,7 @@ __all__ = [
     "energy_per_1000",
     "load_energy",
     "record_energy",
+    "with_search",
 ]
 
 ENV_COUNTRY = "LEPTON_COUNTRY"
@@ -78,6 +81,12 @@ class EnergyReport(JsonMixin):
         Whether a GPU was measured (through NVIDIA's driver).
     reason : Message or str
         Why nothing was measured (empty when ``measured``).
+    trials : int
+        For a search's own report: the trials it ran.
+    search : EnergyReport, optional
+        For an Auto run: the search that chose the model (its trials and the choice of an
+        ensemble), measured apart. When both were measured the figures above are the
+        search and the final training added up; else they are the final training's.
     """
 
     measured: bool
@@ -95,6 +104,8 @@ class EnergyReport(JsonMixin):
     ram_power_w: float = 0.0
     gpu: bool = False
     reason: Message | str = ""
+    trials: int = 0
+    search: EnergyReport | None = None
 
     @property
     def estimated(self) -> bool:
@@ -102,25 +113,58 @@ class EnergyReport(JsonMixin):
         return self.cpu_method not in _MEASURED_CPU
 
     def metrics(self) -> dict[str, float]:
-        """The figures stored as MLflow metrics (none when not measured)."""
+        """The figures stored as MLflow metrics (none when not measured); an Auto run's
+        also its search's share, ``search_energy_kwh`` and ``search_co2_g``."""
         if not self.measured:
             return {}
-        return dict(zip(METRICS, (self.energy_kwh, self.co2_g, self.duration_s), strict=True))
+        metrics = dict(zip(METRICS, (self.energy_kwh, self.co2_g, self.duration_s), strict=True))
+        if self.search is not None and self.search.measured:  # the search's share of them
+            metrics["search_energy_kwh"] = self.search.energy_kwh
+            metrics["search_co2_g"] = self.search.co2_g
+        return metrics
 
     def sentence(self) -> Message:
-        """One line for the pages: "Energy used: 0.4 Wh (about 0.2 g CO₂, …)"."""
+        """One line for the pages: "Energy used: 0.4 Wh (about 0.2 g CO₂, …)", and for an
+        Auto run "…, of which the search of 12 trials used 0.3 Wh (…)"."""
+        search = self.search
         if not self.measured:
+            if search is not None and search.measured:  # the final training alone failed
+                return Message(
+                    "energy.search_only",
+                    **search._figures(),
+                    trials=_trials(search.trials),
+                    reason=self.reason,
+                )
             return Message("energy.not_measured", reason=self.reason)
+        if search is None:
+            return Message("energy.used", **self._figures())
+        if not search.measured:
+            return Message(
+                "energy.search_not_measured",
+                **self._figures(),
+                trials=_trials(search.trials),
+                reason=search.reason,
+            )
         return Message(
-            "energy.used",
-            energy=_amount(self.energy_kwh * 1000, ("mWh", "Wh", "kWh")),
-            co2=_amount(self.co2_g, ("mg", "g", "kg")),
-            country=country_name(self.country, self.country_name),
+            "energy.used_search",
+            **self._figures(),
+            trials=_trials(search.trials),
+            search_energy=_amount(search.energy_kwh * 1000, ("mWh", "Wh", "kWh")),
+            search_co2=_amount(search.co2_g, ("mg", "g", "kg")),
         )
+
+    def _figures(self) -> dict[str, Any]:
+        return {
+            "energy": _amount(self.energy_kwh * 1000, ("mWh", "Wh", "kWh")),
+            "co2": _amount(self.co2_g, ("mg", "g", "kg")),
+            "country": country_name(self.country, self.country_name),
+        }
 
     def method(self) -> Message:
         """How the figures were found, in plain words (the help icon's text)."""
         if not self.measured:
+            if self.search is not None and self.search.measured:
+                return self.search.method()
             return Message("energy.not_measured", reason=self.reason)
         if self.cpu_method in _MEASURED_CPU:
             cpu = Message("energy.cpu_counters")
@@ -155,6 +199,10 @@ def country_name(code: str, english: str = "") -> Translated | str:
     except Exception:  # a name is a nicety: never fail a page for it
         return english or code
     return Translated({"en": english or name, "zh": translation.gettext(name)})
+
+
+def _trials(count: int) -> Message:
+    return Message("energy.one_trial") if count == 1 else Message("energy.trials", count=count)
 
 
 def _amount(value: float, units: tuple[str, str, str]) -> str:
@@ -270,6 +318,24 @@ def _report(tracker: Any, data: Any, duration: float, country: str) -> EnergyRep
     )
 
 
+def with_search(final: EnergyReport, search: EnergyReport) -> EnergyReport:
+    """An Auto run's report: ``final`` (the chosen model's training) with ``search`` (what
+    chose it) kept in ``search`` and, when both were measured, added into the figures."""
+    if not (final.measured and search.measured):
+        return replace(final, search=search)
+    return replace(
+        final,
+        energy_kwh=final.energy_kwh + search.energy_kwh,
+        co2_g=final.co2_g + search.co2_g,
+        duration_s=final.duration_s + search.duration_s,
+        cpu_kwh=final.cpu_kwh + search.cpu_kwh,
+        ram_kwh=final.ram_kwh + search.ram_kwh,
+        gpu_kwh=final.gpu_kwh + search.gpu_kwh,
+        gpu=final.gpu or search.gpu,
+        search=search,
+    )
+
+
 def energy_per_1000(report: EnergyReport, predictions: int) -> float | None:
     """Watt-hours per 1,000 predictions, or None when nothing was measured."""
     if not report.measured or predictions <= 0:
@@ -278,7 +344,11 @@ def energy_per_1000(report: EnergyReport, predictions: int) -> float | None:
 
 
 def record_energy(workspace: Any, run_id: str, report: EnergyReport) -> None:
-    """Store ``report`` with a run: its figures as metrics, the whole report as ``energy``."""
+    """Store ``report`` with a run: its figures as metrics, the whole report as ``energy``.
+
+    Called again with the same run (an Auto run adds its search), the later report
+    replaces the earlier one.
+    """
     for key, value in report.metrics().items():
         workspace.client.log_metric(run_id, key, value)
     workspace.log_report(run_id, "energy", report.to_dict())

@@ -10,7 +10,8 @@ Two families of fairlearn methods:
 
 Either way the result is a ``MitigatedModel`` (:mod:`lepton_core.models`), registered
 as a new version of the run's model and evaluated on the same test rows, so it
-deploys, scores and explains like any other.
+deploys, scores and explains like any other. The energy the mitigation used is measured
+and stored with the new run, as training's is with a trained one.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from lepton_core.models import (
     MitigatedModel,
     family_class,
 )
+from lepton_core.runs._energy import EnergyMeter, EnergyReport, record_energy
 from lepton_core.runs._reports import load_run_reports
 from lepton_core.runs._training import TrainConfig, prepare_data, record_run
 
@@ -77,6 +79,9 @@ class MitigationResult(JsonMixin):
     rows : list of dict
         The before/after table: ``{"metric", "before", "after", "change"}`` for accuracy,
         ROC AUC, DPD, EOD and the worst group's accuracy, all on the same test rows.
+    energy : EnergyReport, optional
+        What the mitigation used (fitting, evaluating and registering the new version),
+        also stored with its run.
     """
 
     run_id: str
@@ -89,6 +94,7 @@ class MitigationResult(JsonMixin):
     fairness: list[FairnessReport]
     rows: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    energy: EnergyReport | None = None
 
 
 def comparison_rows(
@@ -142,6 +148,35 @@ def mitigate_run(
         The run's task is not binary, the attribute is unusable, or the method does not
         apply to this model family.
     """
+    meter = EnergyMeter().start()
+    try:
+        result = _mitigate_run(
+            workspace,
+            run_id,
+            sensitive=sensitive,
+            method=method,
+            max_iter=max_iter,
+            eps=eps,
+            callbacks=callbacks,
+        )
+    finally:  # stopped on failure too, as train() does
+        energy = meter.stop()
+    result.energy = energy
+    record_energy(workspace, result.run_id, energy)
+    return result
+
+
+def _mitigate_run(
+    workspace: Any,
+    run_id: str,
+    *,
+    sensitive: str,
+    method: str,
+    max_iter: int,
+    eps: float,
+    callbacks: list[Any] | None,
+) -> MitigationResult:
+    """:func:`mitigate_run` without the energy meter."""
     if method not in MITIGATION_METHODS:
         raise ValueError(f"Unknown method {method!r}; use one of {', '.join(MITIGATION_METHODS)}.")
     start = time.perf_counter()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -370,6 +371,9 @@ class Board:
         self.ranked: list[dict[str, Any]] = []
         self.tried: dict[int, dict[str, Any]] = {}  # full-precision parameters by trial
         self.outputs: dict[int, np.ndarray] = {}  # validation outputs by trial, for ensembles
+        # Trials run in processes the energy meter cannot see (Ray workers on another
+        # machine or of a cluster started apart): their energy is not in the search's.
+        self.uncounted = 0
         self.cancelled = False
 
     def add(
@@ -379,6 +383,7 @@ class Board:
         limit = self.config.fairness_limit
         gap = outcome["gap"]
         self.tried[number] = spec
+        self.uncounted += not _measurable(outcome.get("pid"))
         if outcome.get("output") is not None:
             self.outputs[number] = np.asarray(outcome["output"], dtype=float)
         self.rows.append(
@@ -415,6 +420,21 @@ class Board:
             )
         self.cancelled = self.cancelled or self.cb.control.should_stop
         return self.cancelled
+
+
+def _measurable(pid: int | None) -> bool:
+    """Whether a trial's process (Ray Tune reports its ``pid``; none in process) is this
+    one or one it started, the processes an :class:`~lepton_core.runs.EnergyMeter` measures."""
+    if pid is None or pid == os.getpid():
+        return True
+    try:
+        import psutil  # CodeCarbon's dependency: without it nothing is measured anyway
+    except ImportError:
+        return True
+    try:
+        return any(parent.pid == os.getpid() for parent in psutil.Process(pid).parents())
+    except psutil.Error:  # gone, or on another machine
+        return False
 
 
 def search_in_process(config: AutoConfig, data: TrialData, board: Board, deadline: float) -> None:
