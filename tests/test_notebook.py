@@ -88,3 +88,29 @@ def test_a_derived_run_points_to_its_parent(small_run, workspace):
     client.set_terminated(derived, "FAILED")  # kept out of the lists of finished runs
     with pytest.raises(WorkspaceError, match=f"download the notebook of run {small_run.run_id}"):
         run_notebook(workspace, derived)
+
+
+def test_a_federated_runs_notebook_trains_it_federated_again(adult_small, workspace, tmp_path):
+    from jupyter_client import KernelManager
+    from nbclient import NotebookClient
+
+    from lepton_core.runs import FederatedConfig, run_federated
+
+    path = tmp_path / "adult_fed.csv"
+    adult_small.head(300).to_csv(path, index=False)
+    config = FederatedConfig(
+        data=str(path), target="Y", clients=2, rounds=2, min_client_rows=10,
+        register=True, model_name="fed-notebook", explain_rows=10,
+    )  # fmt: skip
+    result = run_federated(config, workspace=workspace)
+    notebook = run_notebook(workspace, result.run_id)
+    nbformat.validate(notebook)
+    assert "trained federated" in notebook.cells[0].source
+    manager = KernelManager(kernel_name="python3", transport="ipc")
+    NotebookClient(notebook, km=manager, timeout=240).execute()
+    again = _results(notebook)["metrics"]
+    for side in ("federated", "centralised"):
+        expected = getattr(result, side)
+        assert set(again[side]) == set(expected)
+        for name, value in expected.items():
+            assert again[side][name] == pytest.approx(value, abs=1e-9), (side, name)

@@ -33,7 +33,7 @@ def run_notebook(workspace: Workspace, run_id: str, *, language: str = "en") -> 
     WorkspaceError
         The run does not exist, stored no training configuration, was derived from
         another run (mitigation, compression) or combines several (an ensemble): fitting
-        one model cannot redo those.
+        one model cannot redo those. A federated run's notebook trains it federated again.
     """
     import nbformat.v4 as nbf
 
@@ -56,6 +56,39 @@ def run_notebook(workspace: Workspace, run_id: str, *, language: str = "en") -> 
 
     def code(source: str, tag: str = "") -> Any:
         return nbf.new_code_cell(source.strip(), metadata={"tags": [tag]} if tag else {})
+
+    federated = workspace.find_report(run_id, "federated")
+    if federated is not None:  # its model came from averaged weights: train it that way
+        settings = {**federated["config"], "data": config["data"], "register": False}
+        return _notebook(
+            nbf,
+            [
+                say(
+                    Message(
+                        "notebook.federated",
+                        run=run_id,
+                        model=f"{run.model_name}:{run.model_version}",
+                        dataset=run.dataset_name,
+                        clients=len(federated["clients"]),
+                        rounds=settings["rounds"],
+                    )
+                ),
+                code(
+                    f"""
+from lepton_core.runs import FederatedConfig, run_federated
+from lepton_core.workspace import Workspace
+
+workspace = Workspace({str(workspace.root)!r})
+config = FederatedConfig.from_dict(
+{_indent(pprint.pformat(settings, sort_dicts=False, width=88))}
+)
+result = run_federated(config, workspace=workspace)
+{{"federated": result.federated, "centralised": result.centralised}}
+""",
+                    "metrics",
+                ),
+            ],
+        )
 
     cells = [
         say(
@@ -152,6 +185,10 @@ importance[first][:10]
             "shap",
         ),
     ]
+    return _notebook(nbf, cells)
+
+
+def _notebook(nbf: Any, cells: list[Any]) -> Any:
     notebook = nbf.new_notebook(cells=cells)
     notebook.metadata["kernelspec"] = {
         "name": "python3",
