@@ -39,7 +39,7 @@ def _slice(folder: Path) -> Path:
     return path
 
 
-def test_entity_flow_train_explain_and_share(app_url, browser, tmp_path):  # noqa: F811
+def test_entity_flow_train_explain_and_share(app_url, browser, tmp_path):
     from playwright.sync_api import expect
 
     data = _slice(tmp_path)
