@@ -441,7 +441,7 @@ if not methods:
     st.caption(
         tr(
             "This kind of model has no int8 compression; it is already small and fast. "
-            "Compression is offered for neural networks and text models."
+            "Compression is offered for neural networks, text and image models."
         )
     )
     method = None
@@ -534,6 +534,7 @@ link = ShareLinks(ws).create({version.name!r}, {version.version}, expires_in=7 *
 bundle = load_bundle(ws, {version.name!r}, {version.version})
 scored = score_table(bundle, load_table("my_file.csv"))
 # MLP and text models: compress(ws, {version.name!r}, {version.version}, method="torch-int8")
+# image models: the same with method="onnx-int8"
 # REST API: python -m lepton_core serve   (a key: ApiKeyStore(ws).create(expires_in=90 * 86400))
 """
 )

@@ -10,6 +10,8 @@ by region.
   (:data:`WEIGHTS_SHA256`) before they are loaded. Modes Quick and Fine-tune.
 - Explanations: SHAP on image regions (:class:`ImageExplanation`, with a heat map per row),
   which :func:`lepton_core.explain.explain` uses for image models.
+- ONNX: the whole network as one graph (:func:`image_to_onnx`), which the Deploy page's
+  export uses; :func:`image_onnx_scorer` scores with it in onnxruntime.
 
 Importing the package does not import torch; the network (:mod:`._backbone`) and the
 explainer load on first use.
@@ -28,6 +30,7 @@ from lepton_core.images._load import (
     load_images,
 )
 from lepton_core.images._model import ImageModel, default_cache_dir
+from lepton_core.images._onnx import image_onnx_scorer, image_to_onnx
 from lepton_core.images._read import (
     IMAGE_EXTENSIONS,
     image_name,
@@ -54,6 +57,8 @@ __all__ = [
     "auto_image_size",
     "default_cache_dir",
     "image_name",
+    "image_onnx_scorer",
+    "image_to_onnx",
     "load_images",
     "open_image",
     "read_pixels",

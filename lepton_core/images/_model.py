@@ -13,6 +13,8 @@ The input is a table with one column of image references (:mod:`._read`); images
 decoded, squared and scaled to ``image_size_`` a batch at a time. Saved files: quick
 models store the linear layer (``head.safetensors``), fine-tuned ones the trained tail
 (``tail.safetensors``); the frozen weights are the package's, verified again on load.
+``model.json`` also lists the references of 64 training images, which int8 compression
+calibrates on.
 torch is imported inside the methods, so reading the family's title or settings is cheap.
 """
 
@@ -28,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lepton_core.core import DataError, Message, Task, default_workspace_path
+from lepton_core.core import DataError, Message, ModelError, Task, default_workspace_path
 from lepton_core.images._read import SEPARATOR, open_image, pixel_batches
 from lepton_core.images._settings import MODES, SETTINGS, auto_image_size
 from lepton_core.models import LeptonModel
@@ -37,6 +39,9 @@ __all__ = ["ImageModel"]
 
 _PREDICT_BATCH = 64
 _QUICK_STRENGTHS = (0.003, 0.01, 0.03, 0.1)  # inverse L2 strengths the quick head tries
+# Training images kept (as references) to calibrate int8 activations; with 64, int8 kept
+# 97 % of PneumoniaMNIST's test labels (bench/README.md). More were not tried.
+_CALIBRATION_IMAGES = 64
 
 
 def default_cache_dir() -> Path:
@@ -85,6 +90,9 @@ class ImageModel(LeptonModel):
         The epoch (or strength's index) whose weights were kept.
     cancelled_ : bool
         Whether ``progress`` stopped training early.
+    calibration_refs_ : list of str
+        References of a seeded sample of training images, which int8 compression
+        calibrates on (the references only; the images stay where they are).
     """
 
     family = "image"
@@ -97,6 +105,7 @@ class ImageModel(LeptonModel):
         "pillow",
         "shap",
     )
+    int8_methods = ("onnx-int8",)
     mitigable = False
     explain_rows = 4  # region SHAP costs a few hundred forward passes per image
     margin = "logit"
@@ -158,6 +167,37 @@ class ImageModel(LeptonModel):
 
         return read_pixels(self._refs(self._prepare(X)), self.image_size_)
 
+    # -- what the family adds: ONNX, int8 ----------------------------------------
+
+    def to_onnx(self) -> tuple[bytes, str]:
+        """The whole network as one graph (:func:`image_to_onnx`), reading the preprocessed
+        image tensor (:meth:`transform`); its output is the logits."""
+        from lepton_core.images._onnx import image_to_onnx
+
+        return image_to_onnx(self), "raw"
+
+    def onnx_scorer(self, graph: bytes, output: str) -> ImageModel:
+        """A copy of this model that runs ``graph`` in onnxruntime (:func:`image_onnx_scorer`)."""
+        from lepton_core.images._onnx import image_onnx_scorer
+
+        return image_onnx_scorer(self, graph)
+
+    def _quantise_graph(self, graph: bytes) -> bytes:
+        # Static, calibrated on training images: dynamic int8 convolutions were slower than
+        # float ones here (see lepton_core.images._onnx).
+        from lepton_core.images._backbone import to_input
+        from lepton_core.images._onnx import quantize_image_onnx
+        from lepton_core.images._read import read_pixels
+
+        refs = getattr(self, "calibration_refs_", [])
+        if not refs:
+            raise ModelError(Message("images.no_calibration"))
+        try:
+            pixels = read_pixels(refs, self.image_size_)
+        except (OSError, DataError):
+            raise ModelError(Message("images.calibration_missing")) from None
+        return quantize_image_onnx(graph, to_input(pixels).numpy())
+
     # -- schema ----------------------------------------------------------------
 
     def _learn_schema(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -189,6 +229,8 @@ class ImageModel(LeptonModel):
             X, y, valid = self._holdout(X, y)
         refs, valid_refs = self._refs(X), self._refs(valid[0])
         self.image_size_ = int(self.image_size or auto_image_size(refs, open_image))
+        picked = np.random.default_rng(self.seed).permutation(len(refs))[:_CALIBRATION_IMAGES]
+        self.calibration_refs_ = [refs[i] for i in sorted(picked)]
         quick = self.mode == "quick"
         cut = N_BLOCKS if quick else N_BLOCKS - int(self.tune_blocks)
         self.history_, self.best_iteration_, self.cancelled_ = [], None, False
@@ -375,6 +417,7 @@ class ImageModel(LeptonModel):
             "cut": self.final_estimator_.cut,
             "n_classes": len(self.classes_),
             "cancelled": bool(getattr(self, "cancelled_", False)),
+            "calibration": list(getattr(self, "calibration_refs_", [])),
         }
 
     def _save_estimator(self, folder: Path) -> list[str]:
@@ -397,6 +440,7 @@ class ImageModel(LeptonModel):
         spec = meta["estimator"]
         self.image_size_ = int(spec["image_size"])
         self.cancelled_ = bool(spec.get("cancelled", False))
+        self.calibration_refs_ = list(spec.get("calibration", []))
         network = new_network(int(spec["n_classes"]), self.image_size_, int(spec["cut"]))
         name = "head.safetensors" if spec["mode"] == "quick" else "tail.safetensors"
         state = load_file(str(folder / name))

@@ -1,9 +1,10 @@
 """int8 compression: a model version quantised into a new version, measured like any other.
 
-The families with weight matrices (the MLP and text models) quantise themselves
-(``LeptonModel.quantise``, methods ``torch-int8`` and ``onnx-int8``); the result
-is the same family, so explanations, serving, the demo page and the model card
-treat it as they treat its parent.
+The families with weight matrices (the MLP, text and image models) quantise
+themselves (``LeptonModel.quantise``, methods ``torch-int8`` and ``onnx-int8``; image
+models ``onnx-int8`` only, calibrated on their training images); the result is the
+same family, so explanations, serving, the demo page and the model card treat it as
+they treat its parent.
 
 :func:`compress` registers the result as a new version of the same model —
 scored, fairness-checked and explained on the parent's test rows by

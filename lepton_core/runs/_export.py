@@ -4,11 +4,12 @@
   MLflow-compatible platform).
 - :func:`export_onnx`: the model's estimator as ONNX, converted by its family
   (``LeptonModel.to_onnx``: LightGBM through onnxmltools, the linear model and the
-  decision tree through skl2onnx, the MLP and text models through ``torch.onnx``),
-  run with onnxruntime on the run's test rows and compared with the original
-  (:class:`OnnxExport` reports the agreement). A tabular graph takes
+  decision tree through skl2onnx, the MLP, text and image models through
+  ``torch.onnx``), run with onnxruntime on the run's test rows and compared with the
+  original (:class:`OnnxExport` reports the agreement). A tabular graph takes
   :meth:`LeptonModel.transform`'s matrix (LightGBM: category codes), a text graph
-  token ids, so Lepton's own input checks, encoding and tokenizer stay in front.
+  token ids, an image graph the scaled pixel tensor, so Lepton's own input checks,
+  encoding, tokenizer and image reading stay in front.
 
 int8 compression, which makes a new model version, is :mod:`lepton_core.runs._compress`.
 """
