@@ -20,8 +20,9 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from lepton_core.core import JsonMixin, Message, Translated
 
@@ -35,6 +36,7 @@ __all__ = [
     "energy_facts",
     "energy_per_1000",
     "load_energy",
+    "measured",
     "record_energy",
     "with_search",
 ]
@@ -352,6 +354,22 @@ def record_energy(workspace: Any, run_id: str, report: EnergyReport) -> None:
     for key, value in report.metrics().items():
         workspace.client.log_metric(run_id, key, value)
     workspace.log_report(run_id, "energy", report.to_dict())
+
+
+R = TypeVar("R")
+
+
+def measured(workspace: Any, run: Callable[[], R]) -> R:
+    """Call ``run`` (a training that returns a result with ``run_id`` and ``energy``)
+    under an :class:`EnergyMeter`, and store the energy it used with its run."""
+    meter = EnergyMeter().start()
+    try:
+        result = run()
+    finally:  # stopped on failure too: CodeCarbon's timer thread would outlive the run
+        energy = meter.stop()
+    result.energy = energy  # type: ignore[attr-defined]
+    record_energy(workspace, result.run_id, energy)  # type: ignore[attr-defined]
+    return result
 
 
 def load_energy(workspace: Any, run_id: str) -> EnergyReport | None:

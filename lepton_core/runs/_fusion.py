@@ -30,7 +30,7 @@ from lepton_core.models import (
     make_model,
     member_output,
 )
-from lepton_core.runs._energy import EnergyMeter, record_energy
+from lepton_core.runs._energy import measured
 from lepton_core.runs._search import DIRECTIONS, AutoConfig, Board, TrialData, validation_figures
 from lepton_core.runs._training import TrainConfig, TrainResult, prepare_data, record_run
 from lepton_core.workspace import Workspace
@@ -133,14 +133,10 @@ def train_ensemble(
     :func:`~lepton_core.runs.train`.
     """
     workspace = workspace or Workspace()
-    meter = EnergyMeter().start()
-    try:
-        result = _train_ensemble(config, members, callbacks=callbacks, workspace=workspace)
-    finally:  # stopped on failure too, as train() does
-        energy = meter.stop()
-    result.energy = energy
-    record_energy(workspace, result.run_id, energy)
-    return result
+    return measured(
+        workspace,
+        lambda: _train_ensemble(config, members, callbacks=callbacks, workspace=workspace),
+    )
 
 
 def _train_ensemble(

@@ -32,7 +32,7 @@ from lepton_core.models import (
     MitigatedModel,
     family_class,
 )
-from lepton_core.runs._energy import EnergyMeter, EnergyReport, record_energy
+from lepton_core.runs._energy import EnergyReport, measured
 from lepton_core.runs._reports import load_run_reports
 from lepton_core.runs._training import TrainConfig, prepare_data, record_run
 
@@ -148,9 +148,9 @@ def mitigate_run(
         The run's task is not binary, the attribute is unusable, or the method does not
         apply to this model family.
     """
-    meter = EnergyMeter().start()
-    try:
-        result = _mitigate_run(
+    return measured(
+        workspace,
+        lambda: _mitigate_run(
             workspace,
             run_id,
             sensitive=sensitive,
@@ -158,12 +158,8 @@ def mitigate_run(
             max_iter=max_iter,
             eps=eps,
             callbacks=callbacks,
-        )
-    finally:  # stopped on failure too, as train() does
-        energy = meter.stop()
-    result.energy = energy
-    record_energy(workspace, result.run_id, energy)
-    return result
+        ),
+    )
 
 
 def _mitigate_run(

@@ -47,7 +47,7 @@ from lepton_core.evaluation import (
 )
 from lepton_core.explain import explain, rows_to_explain, summarize
 from lepton_core.models import family_class, family_names, make_model
-from lepton_core.runs._energy import EnergyMeter, EnergyReport, record_energy
+from lepton_core.runs._energy import EnergyReport, measured
 from lepton_core.runs._ner import ner_dataset, run_ner
 from lepton_core.runs._reports import headline_figures
 from lepton_core.text import default_text_family
@@ -311,14 +311,7 @@ def train(
         Training was cancelled or could not produce a model.
     """
     workspace = workspace or Workspace()
-    meter = EnergyMeter().start()
-    try:
-        result = _train(config, callbacks=callbacks, workspace=workspace)
-    finally:  # stopped on failure too: CodeCarbon's timer thread would outlive the run
-        energy = meter.stop()
-    result.energy = energy
-    record_energy(workspace, result.run_id, energy)
-    return result
+    return measured(workspace, lambda: _train(config, callbacks=callbacks, workspace=workspace))
 
 
 def _train(
