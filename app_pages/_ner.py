@@ -82,7 +82,7 @@ def highlight(text: str, entities: list[Any], types: list[str], label: str = "")
 
 def _counts_table(data: NerData) -> pd.DataFrame:
     return pd.DataFrame(
-        {tr("Kind of name"): list(data.counts), tr("Entities"): list(data.counts.values())}
+        {tr("Kind of name"): list(data.counts), tr("Names"): list(data.counts.values())}
     )
 
 
@@ -118,7 +118,7 @@ def ner_data_section(upload: Any, test_upload: Any = None) -> None:
     left, right = st.columns([1, 2])
     counts = _counts_table(data)
     left.dataframe(counts, hide_index=True)
-    right.bar_chart(counts, x=tr("Kind of name"), y=tr("Entities"), horizontal=True)
+    right.bar_chart(counts, x=tr("Kind of name"), y=tr("Names"), horizontal=True)
     name = st.text_input(tr("Name"), upload.name.rsplit(".", 1)[0])
     if st.button(tr("Use this data"), type="primary"):
         from lepton_core.runs import confirm_ner_dataset
@@ -176,8 +176,8 @@ def ner_evaluate_section(run_id: str) -> bool:
         return False
     st.caption(
         tr(
-            "Scored on {n:,} test sentences: an entity counts as right only when its span "
-            "and its type both match."
+            "Scored on {n:,} test sentences: a name counts as right only when its words and "
+            "its kind both match."
         ).format(n=report["sentences"])
     )
     kinds = workspace().find_report(run_id, "ner_kinds")
@@ -194,7 +194,7 @@ def ner_evaluate_section(run_id: str) -> bool:
             tr("Precision"): v["precision"],
             tr("Recall"): v["recall"],
             tr("F1"): v["f1"],
-            tr("Entities"): v["support"],
+            tr("Names"): v["support"],
         }
         for kind, v in report["by_type"].items()
     ]
@@ -217,9 +217,9 @@ def ner_evaluate_section(run_id: str) -> bool:
     st.subheader(tr("Sentences with the most errors"))
     types = sorted(report["by_type"])
     if not report["worst"]:
-        st.success(tr("Every entity of the test sentences was found with its exact span."))
+        st.success(tr("Every name in the test sentences was found, with exactly its words."))
     for item in report["worst"]:
-        st.markdown(tr("**{errors}** wrong or missed entities").format(errors=item["errors"]))
+        st.markdown(tr("**{errors}** names wrong or missed").format(errors=item["errors"]))
         st.markdown(
             highlight(item["text"], item["true"], types, tr("True:"))
             + highlight(item["text"], item["predicted"], types, tr("Predicted:")),
