@@ -110,7 +110,7 @@ def main() -> None:
         )
     )
     start = time.perf_counter()
-    compressed = model.quantise("onnx-int8")
+    compressed = model.quantise("onnx-int8", x_train)
     print(f"static int8 in {time.perf_counter() - start:.1f} s", flush=True)
     static = compressed.compression_.graph
     rows.append(measure("static int8", compressed, x_test, y_test, len(static), reference))

@@ -9,6 +9,7 @@ import zipfile
 
 import numpy as np
 import onnx
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 from test_images_pages import PNEUMONIA, ROOT, xray_zip
@@ -98,14 +99,18 @@ def test_int8_compression_makes_a_smaller_image_version_that_loads_compressed(
     assert exported.size_bytes == report.after.size_bytes and exported.label_agreement == 1.0
 
 
-def test_int8_needs_the_training_images_it_calibrates_on(image_run, workspace):
-    run, _ = image_run
+def test_int8_needs_the_training_images_it_calibrates_on(image_run, workspace, tmp_path):
+    run, table = image_run
     model = workspace.load_model(run.model_name, run.model_version)
     with pytest.raises(ModelError, match="text and image models"):
         model.quantise("torch-int8")
-    model.calibration_refs_ = []
-    with pytest.raises(ModelError, match="keeps no training images"):
+    with pytest.raises(ModelError, match="needs some of its training images"):
         model.quantise("onnx-int8")
-    model.calibration_refs_ = ["/nowhere/gone.png"]
     with pytest.raises(ModelError, match="can no longer be read"):
-        model.quantise("onnx-int8")
+        model.quantise("onnx-int8", pd.DataFrame({"image": ["/nowhere/gone.png"]}))
+    compressed = model.quantise("onnx-int8", table[["image"]])
+    assert compressed.compression_.method == "onnx-int8"
+    # The calibration images are read while compressing, not kept: no file name is saved.
+    saved = [tmp_path / name for name in compressed.save(tmp_path)]
+    written = " ".join(path.read_text() for path in saved if path.suffix == ".json")
+    assert written and not any(ref in written for ref in table["image"])

@@ -4,7 +4,8 @@
   and fits a logistic regression on them, its strength picked on the validation set;
   the regression is folded into the network's last linear layer.
 - **finetune** freezes the first blocks, computes their output once (cached, read from
-  disk a batch at a time) and trains the last ``tune_blocks`` blocks, the head
+  disk a batch at a time) and trains the last ``tune_blocks`` blocks (by default every
+  block for a small fine-tune, the last 5 for a large one: :func:`auto_tune_blocks`), the head
   convolution and a new linear layer with AdamW on a one-cycle schedule. Light
   augmentation acts on the cached maps: a horizontal flip and a shift of up to one cell
   (about 1/7 of the image), the counterparts of flips and small crops.
@@ -13,8 +14,7 @@ The input is a table with one column of image references (:mod:`._read`); images
 decoded, squared and scaled to ``image_size_`` a batch at a time. Saved files: quick
 models store the linear layer (``head.safetensors``), fine-tuned ones the trained tail
 (``tail.safetensors``); the frozen weights are the package's, verified again on load.
-``model.json`` also lists the references of 64 training images, which int8 compression
-calibrates on.
+int8 compression calibrates on 64 of the training images, handed in when compressing.
 torch is imported inside the methods, so reading the family's title or settings is cheap.
 """
 
@@ -32,7 +32,7 @@ import pandas as pd
 
 from lepton_core.core import DataError, Message, ModelError, Task, default_workspace_path
 from lepton_core.images._read import SEPARATOR, open_image, pixel_batches
-from lepton_core.images._settings import MODES, SETTINGS, auto_image_size
+from lepton_core.images._settings import MODES, SETTINGS, auto_image_size, auto_tune_blocks
 from lepton_core.models import LeptonModel
 
 __all__ = ["ImageModel"]
@@ -67,8 +67,10 @@ class ImageModel(LeptonModel):
         Peak learning rate of the fine-tune's one-cycle schedule.
     batch_size : int
         Images per fine-tuning step.
-    tune_blocks : int
-        Blocks at the end of the network that fine-tuning trains (of 16).
+    tune_blocks : int, optional
+        Blocks at the end of the network that fine-tuning trains (of 16). None trains
+        every block when the fine-tune is small enough (:func:`auto_tune_blocks`), the
+        last 5 otherwise.
     weight_decay : float
         AdamW weight decay when fine-tuning.
     augment : bool
@@ -90,9 +92,6 @@ class ImageModel(LeptonModel):
         The epoch (or strength's index) whose weights were kept.
     cancelled_ : bool
         Whether ``progress`` stopped training early.
-    calibration_refs_ : list of str
-        References of a seeded sample of training images, which int8 compression
-        calibrates on (the references only; the images stay where they are).
     """
 
     family = "image"
@@ -119,7 +118,7 @@ class ImageModel(LeptonModel):
         epochs: int = 3,
         learning_rate: float = 1e-3,
         batch_size: int = 64,
-        tune_blocks: int = 5,
+        tune_blocks: int | None = None,
         weight_decay: float = 0.01,
         augment: bool = True,
         cache_dir: str | None = None,
@@ -182,18 +181,20 @@ class ImageModel(LeptonModel):
 
         return image_onnx_scorer(self, graph)
 
-    def _quantise_graph(self, graph: bytes) -> bytes:
-        # Static, calibrated on training images: dynamic int8 convolutions were slower than
-        # float ones here (see lepton_core.images._onnx).
+    def _quantise_graph(self, graph: bytes, calibration: pd.DataFrame | None) -> bytes:
+        # Static, calibrated on a seeded sample of the training images handed in: dynamic
+        # int8 convolutions were slower than float ones here (see lepton_core.images._onnx).
+        # The sample is read now and not kept, so no file name travels with the model.
         from lepton_core.images._backbone import to_input
         from lepton_core.images._onnx import quantize_image_onnx
         from lepton_core.images._read import read_pixels
 
-        refs = getattr(self, "calibration_refs_", [])
-        if not refs:
+        if calibration is None or not len(calibration):
             raise ModelError(Message("images.no_calibration"))
+        refs = self._refs(self._prepare(calibration))
+        picked = np.random.default_rng(self.seed).permutation(len(refs))[:_CALIBRATION_IMAGES]
         try:
-            pixels = read_pixels(refs, self.image_size_)
+            pixels = read_pixels([refs[i] for i in sorted(picked)], self.image_size_)
         except (OSError, DataError):
             raise ModelError(Message("images.calibration_missing")) from None
         return quantize_image_onnx(graph, to_input(pixels).numpy())
@@ -205,7 +206,7 @@ class ImageModel(LeptonModel):
             raise DataError(Message("images.regression"))
         if self.mode not in MODES:
             raise ValueError(f"Unknown mode {self.mode!r}; use one of {', '.join(MODES)}.")
-        if not 1 <= int(self.tune_blocks) <= 16:
+        if self.tune_blocks is not None and not 1 <= int(self.tune_blocks) <= 16:
             raise ValueError(f"tune_blocks must be between 1 and 16, got {self.tune_blocks}.")
         if X.shape[1] != 1:
             raise DataError(Message("images.one_column", n=X.shape[1]))
@@ -229,10 +230,9 @@ class ImageModel(LeptonModel):
             X, y, valid = self._holdout(X, y)
         refs, valid_refs = self._refs(X), self._refs(valid[0])
         self.image_size_ = int(self.image_size or auto_image_size(refs, open_image))
-        picked = np.random.default_rng(self.seed).permutation(len(refs))[:_CALIBRATION_IMAGES]
-        self.calibration_refs_ = [refs[i] for i in sorted(picked)]
         quick = self.mode == "quick"
-        cut = N_BLOCKS if quick else N_BLOCKS - int(self.tune_blocks)
+        blocks = self.tune_blocks or auto_tune_blocks(len(refs), self.epochs, self.image_size_)
+        cut = N_BLOCKS if quick else N_BLOCKS - int(blocks)
         self.history_, self.best_iteration_, self.cancelled_ = [], None, False
         batches = -(-len(refs) // _PREDICT_BATCH) + -(-len(valid_refs) // _PREDICT_BATCH)
         total = batches + (len(_QUICK_STRENGTHS) if quick else int(self.epochs))
@@ -417,7 +417,6 @@ class ImageModel(LeptonModel):
             "cut": self.final_estimator_.cut,
             "n_classes": len(self.classes_),
             "cancelled": bool(getattr(self, "cancelled_", False)),
-            "calibration": list(getattr(self, "calibration_refs_", [])),
         }
 
     def _save_estimator(self, folder: Path) -> list[str]:
@@ -440,7 +439,6 @@ class ImageModel(LeptonModel):
         spec = meta["estimator"]
         self.image_size_ = int(spec["image_size"])
         self.cancelled_ = bool(spec.get("cancelled", False))
-        self.calibration_refs_ = list(spec.get("calibration", []))
         network = new_network(int(spec["n_classes"]), self.image_size_, int(spec["cut"]))
         name = "head.safetensors" if spec["mode"] == "quick" else "tail.safetensors"
         state = load_file(str(folder / name))

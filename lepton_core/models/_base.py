@@ -339,9 +339,11 @@ class LeptonModel(BaseEstimator):
         """What scores like this model with ``graph`` (from :meth:`to_onnx`) in onnxruntime."""
         return OnnxScorer(self, graph, output)
 
-    def quantise(self, method: str) -> LeptonModel:
+    def quantise(self, method: str, calibration: pd.DataFrame | None = None) -> LeptonModel:
         """A copy of this fitted model whose network is int8 (one of :attr:`int8_methods`);
-        this one is unchanged. The copy is the same family, saved with its float weights."""
+        this one is unchanged. The copy is the same family, saved with its float weights.
+        ``calibration``: training rows, for a family whose int8 is calibrated on data
+        (images); it is read while quantising and not kept."""
         if method not in COMPRESSION_METHODS:
             raise ValueError(
                 f"Unknown compression method {method!r}; "
@@ -349,14 +351,15 @@ class LeptonModel(BaseEstimator):
             )
         if method not in self.int8_methods:
             raise ModelError(Message("model.no_int8"))
-        return quantise(self, method)
+        return quantise(self, method, calibration)
 
     def _quantise_network(self, network: Any) -> Any:
         """``network`` with torch's dynamic int8 quantisation of its Linear layers."""
         return quantize_dynamic(network)
 
-    def _quantise_graph(self, graph: bytes) -> bytes:
-        """``graph`` (from :meth:`to_onnx`) with int8 weights, by onnxruntime."""
+    def _quantise_graph(self, graph: bytes, calibration: pd.DataFrame | None) -> bytes:
+        """``graph`` (from :meth:`to_onnx`) with int8 weights, by onnxruntime (weights only:
+        ``calibration`` is not needed)."""
         return quantize_onnx(graph)
 
     # -- what each family provides ---------------------------------------------

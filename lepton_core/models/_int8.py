@@ -51,8 +51,9 @@ class Int8:
         return [_GRAPH_FILE]
 
 
-def quantise(model: Any, method: str) -> Any:
+def quantise(model: Any, method: str, calibration: Any = None) -> Any:
     """A copy of ``model`` whose network is int8 by ``method``; ``model`` is unchanged.
+    ``calibration`` (training rows) is for a family that calibrates its int8 activations.
 
     Raises
     ------
@@ -67,7 +68,8 @@ def quantise(model: Any, method: str) -> Any:
     int8 = Int8(method, compressed.final_estimator_)
     if method == "onnx-int8":
         data, _ = model.to_onnx()
-        int8.graph, int8.float_graph_size = model._quantise_graph(data), len(data)
+        int8.graph = model._quantise_graph(data, calibration)
+        int8.float_graph_size = len(data)
     _swap(compressed, int8)
     return compressed
 
