@@ -33,14 +33,15 @@ def _results(notebook) -> dict:
     return found
 
 
-def test_the_notebook_reproduces_the_run(small_run, workspace):
+def test_the_notebook_reproduces_the_run(small_run, workspace, tmp_path):
     from jupyter_client import KernelManager
     from nbclient import NotebookClient
 
     notebook = run_notebook(workspace, small_run.run_id)
     nbformat.validate(notebook)
-    # A fresh kernel over local sockets (no TCP port), as a user's Jupyter would start one.
-    manager = KernelManager(kernel_name="python3", transport="ipc")
+    # A fresh kernel over local sockets (no TCP port), as a user's Jupyter would start one;
+    # the sockets live in tmp_path, not in the folder the tests run from.
+    manager = KernelManager(kernel_name="python3", transport="ipc", ip=str(tmp_path / "kernel"))
     NotebookClient(notebook, km=manager, timeout=240).execute()
     results = _results(notebook)
     assert set(results["metrics"]) == set(small_run.evaluation.metrics)
@@ -106,7 +107,7 @@ def test_a_federated_runs_notebook_trains_it_federated_again(adult_small, worksp
     notebook = run_notebook(workspace, result.run_id)
     nbformat.validate(notebook)
     assert "trained federated" in notebook.cells[0].source
-    manager = KernelManager(kernel_name="python3", transport="ipc")
+    manager = KernelManager(kernel_name="python3", transport="ipc", ip=str(tmp_path / "kernel"))
     NotebookClient(notebook, km=manager, timeout=240).execute()
     again = _results(notebook)["metrics"]
     for side in ("federated", "centralised"):

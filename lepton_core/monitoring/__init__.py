@@ -22,8 +22,8 @@ from lepton_core.monitoring._live import (
     workspace_limits,
 )
 from lepton_core.monitoring._reference import (
+    TrainingReference,
     compare_with_training,
-    text_columns,
     training_reference,
 )
 from lepton_core.monitoring._trend import (
@@ -57,6 +57,7 @@ __all__ = [
     "PerformanceTrend",
     "PerformanceWindow",
     "TrafficWindow",
+    "TrainingReference",
     "analyse_log",
     "check_alerts",
     "compare_with_training",
@@ -69,7 +70,6 @@ __all__ = [
     "psi",
     "save_check",
     "send_alerts",
-    "text_columns",
     "traffic_windows",
     "training_reference",
     "workspace_limits",

@@ -25,7 +25,7 @@ from lepton_core.core import JsonMixin, Message
 from lepton_core.evaluation import FairnessReport
 from lepton_core.monitoring._alerts import Alert, Limits, check_alerts
 from lepton_core.monitoring._drift import DriftReport, FeatureDrift, data_drift
-from lepton_core.monitoring._reference import text_columns, training_reference
+from lepton_core.monitoring._reference import training_reference
 from lepton_core.monitoring._trend import (
     PREDICTION,
     TIME,
@@ -263,6 +263,7 @@ def live_report(
     evaluation = workspace.load_report(run_id, "evaluation")
     answers = workspace.find_report(run_id, "test_predictions") or {}
     task = evaluation.get("task", "binary")
+    reference = training_reference(workspace, f"{info.name}:{info.version}")
     fairness = {
         report["attribute"]: FairnessReport.from_dict(report)
         for report in workspace.find_report(run_id, "fairness") or []
@@ -271,8 +272,8 @@ def live_report(
         log,
         model=f"{info.name}:{info.version}",
         task=task,
-        reference=training_reference(workspace, f"{info.name}:{info.version}"),
-        texts=text_columns(workspace, f"{info.name}:{info.version}"),
+        reference=reference.table,
+        texts=reference.texts,
         test_answers=answers.get("y_pred"),
         sensitive=list(fairness),
         positive_label=evaluation.get("positive_class"),
