@@ -13,7 +13,6 @@ explained, served and exported like any model:
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -32,7 +31,14 @@ from lepton_core.models import (
 )
 from lepton_core.runs._energy import measured
 from lepton_core.runs._search import DIRECTIONS, AutoConfig, Board, TrialData, validation_figures
-from lepton_core.runs._training import TrainConfig, TrainResult, prepare_data, record_run
+from lepton_core.runs._training import (
+    Laps,
+    TrainConfig,
+    TrainResult,
+    prepare_data,
+    record_run,
+    trained,
+)
 from lepton_core.workspace import Workspace
 
 __all__ = ["FusionResult", "auto_ensemble", "fuse_versions", "train_ensemble"]
@@ -152,15 +158,7 @@ def _train_ensemble(
         params={"members": [{k: m[k] for k in ("family", "params", "weight")} for m in members]},
     )
     cb = CallbackList(callbacks)
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[name] = round(now - clock, 3)
-        clock = now
-
+    lap = Laps()
     cb.phase("loading")
     cb.train_begin()
     data = prepare_data(config, workspace)
@@ -197,23 +195,7 @@ def _train_ensemble(
     )
     lap("save")
     cb.train_end()
-    return TrainResult(
-        run_id=recorded.run_id,
-        model_name=recorded.model_name,
-        model_version=recorded.model_version,
-        dataset_id=info.id,
-        task=info.task,
-        family=EnsembleModel.family,
-        config=config,
-        evaluation=recorded.evaluation,
-        fairness=recorded.fairness,
-        shap_summary=recorded.shap_summary,
-        history=[],
-        timings=timings,
-        n_train=len(split.train),
-        n_valid=len(split.valid),
-        n_test=len(split.test),
-    )
+    return trained(recorded, data, config, EnsembleModel.family, [], lap)
 
 
 @dataclass

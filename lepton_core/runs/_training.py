@@ -328,22 +328,14 @@ def _train(
         )
     workspace = workspace or Workspace()
     cb = CallbackList(callbacks)
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[name] = round(now - clock, 3)
-        clock = now
-
+    lap = Laps()
     cb.phase("loading")
     cb.train_begin()
     ner_info = ner_dataset(config, workspace)
     if ner_info is not None:  # labelled sentences: their own split, seqeval scores, no SHAP
         ner = run_ner(config, ner_info, workspace, callbacks=cb, lap=lap)
         cb.train_end()
-        workspace.set_run_tags(ner.run_id, {"timings": _compact(timings)})
+        workspace.set_run_tags(ner.run_id, {"timings": _compact(lap.timings)})
         return TrainResult(
             run_id=ner.run_id,
             model_name=ner.model_name,
@@ -356,7 +348,7 @@ def _train(
             fairness=[],
             shap_summary={},
             history=ner.history,
-            timings=timings,
+            timings=lap.timings,
             n_train=ner.n_train,
             n_valid=ner.n_valid,
             n_test=ner.n_test,
@@ -410,26 +402,55 @@ def _train(
     )
     lap("save")
     cb.train_end()
-    result = TrainResult(
+    history = [dict(h) for h in model.history_]
+    result = trained(recorded, data, config, config.model, history, lap, privacy=privacy)
+    workspace.set_run_tags(recorded.run_id, {"timings": _compact(lap.timings)})
+    return result
+
+
+class Laps:
+    """A run's stopwatch: ``lap("fit")`` stores the seconds since the previous lap under
+    that name in ``timings`` (the run's tags and the Train page show them)."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._clock = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = round(now - self._clock, 3)
+        self._clock = now
+
+
+def trained(
+    recorded: RecordedRun,
+    data: PreparedData,
+    config: TrainConfig,
+    family: str,
+    history: list[dict[str, float]],
+    lap: Laps,
+    *,
+    privacy: PrivacyReport | None = None,
+) -> TrainResult:
+    """The result of a table run that :func:`record_run` registered."""
+    return TrainResult(
         run_id=recorded.run_id,
         model_name=recorded.model_name,
         model_version=recorded.model_version,
-        dataset_id=info.id,
-        task=task,
-        family=config.model,
+        dataset_id=data.info.id,
+        task=data.info.task,
+        family=family,
         config=config,
         evaluation=recorded.evaluation,
         fairness=recorded.fairness,
         shap_summary=recorded.shap_summary,
-        history=[dict(h) for h in model.history_],
-        timings=timings,
-        n_train=len(split.train),
-        n_valid=len(split.valid),
-        n_test=len(split.test),
+        history=history,
+        timings=lap.timings,
+        n_train=len(data.split.train),
+        n_valid=len(data.split.valid),
+        n_test=len(data.split.test),
         privacy=privacy,
     )
-    workspace.set_run_tags(recorded.run_id, {"timings": _compact(timings)})
-    return result
 
 
 @dataclass
