@@ -452,6 +452,29 @@ def progress_bar(fraction: Any, text: str) -> None:
     st.progress(clamp_fraction(fraction), text=text)
 
 
+#: Seconds between redraws of a job's panel while the job waits or runs.
+JOB_REFRESH_SECONDS = 1.0
+
+
+def live_job_panel(panel: Callable[[str], Job], job_id: str) -> None:
+    """``panel(job_id)``, which draws a job and returns it, as a fragment redrawn every
+    second while the job waits or runs, and drawn once when it has ended.
+
+    When the job ends, the page reruns once: an open tab then stops re-reading a finished
+    job every second, and the page around the panel learns that it ended.
+    """
+    from lepton_core.jobs import JobStore
+
+    active = guard(JobStore(workspace()).get, job_id).active
+
+    @st.fragment(run_every=JOB_REFRESH_SECONDS if active else None)
+    def redraw() -> None:
+        if panel(job_id).active != active:
+            st.rerun(scope="app")
+
+    redraw()
+
+
 def job_status(job: Job, store: JobStore, *, fraction: Any, text: str) -> None:
     """What every job panel shows while a job waits, runs or fails.
 

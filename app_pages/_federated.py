@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app_pages._common import guard, job_status, status_word, workspace
+from app_pages._common import guard, job_status, live_job_panel, status_word, workspace
 from app_pages._i18n import tr
 from app_pages._privacy import plain_terms, privacy_row
 from app_pages._team import actor
@@ -119,11 +119,10 @@ def federated_section(dataset: DatasetInfo, reads: str) -> None:
             job = guard(start_job, config, workspace=workspace(), owner=actor())
             jobs[dataset.id] = job.id
         if jobs.get(dataset.id):
-            federated_panel(jobs[dataset.id])
+            live_job_panel(federated_panel, jobs[dataset.id])
 
 
-@st.fragment(run_every=1.0)
-def federated_panel(job_id: str) -> None:
+def federated_panel(job_id: str) -> Job:
     """The federated job's progress and loss curve per round, then its results."""
     store = JobStore(workspace())
     job = guard(store.get, job_id)
@@ -145,6 +144,7 @@ def federated_panel(job_id: str) -> None:
         st.plotly_chart(_curve(history), key=f"federated-curve-{job.id}")
     if job.status == "succeeded" and job.run_id:
         _results(job)
+    return job
 
 
 def _curve(history: list[dict[str, Any]]) -> Any:

@@ -12,6 +12,7 @@ from app_pages._common import (
     header,
     job_status,
     list_runs,
+    live_job_panel,
     metric_help,
     metric_labels,
     pick_run,
@@ -48,7 +49,7 @@ from lepton_core.evaluation import (  # noqa: E402
     tradeoff,
     tradeoff_figure,
 )
-from lepton_core.jobs import JobStore, start_job  # noqa: E402
+from lepton_core.jobs import Job, JobStore, start_job  # noqa: E402
 from lepton_core.models import METHOD_TITLES, family_class, family_title  # noqa: E402
 from lepton_core.plots import (  # noqa: E402
     calibration_figure,
@@ -269,9 +270,8 @@ def metrics_table(evaluation: EvalReport) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@st.fragment(run_every=1.0)
-def mitigation_panel(job_id: str) -> None:
-    """The mitigation job's state, re-drawn about once a second; it runs in the background."""
+def mitigation_panel(job_id: str) -> Job:
+    """The mitigation job's state (redrawn while it runs: :func:`live_job_panel`)."""
     store = JobStore(workspace())
     job = guard(store.get, job_id)
     phase = job.progress.phase
@@ -296,6 +296,7 @@ def mitigation_panel(job_id: str) -> None:
             st.session_state[Keys.RUN_ID] = job.run_id
             st.session_state.pop(Keys.MITIGATION_JOB, None)
             st.rerun(scope="app")
+    return job
 
 
 def mitigation_table(rows: list[dict]) -> pd.DataFrame:
@@ -438,7 +439,7 @@ else:
         job = guard(start_job, config, workspace=workspace(), owner=actor())
         st.session_state[Keys.MITIGATION_JOB] = job.id
     if st.session_state.get(Keys.MITIGATION_JOB):
-        mitigation_panel(st.session_state[Keys.MITIGATION_JOB])
+        live_job_panel(mitigation_panel, st.session_state[Keys.MITIGATION_JOB])
 
 if attributes and evaluation.task != "regression":
     st.subheader(tr("Trade-off across runs"))

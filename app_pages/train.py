@@ -15,6 +15,7 @@ from app_pages._common import (
     header,
     job_dataset_id,
     job_status,
+    live_job_panel,
     metric_help,
     metric_labels,
     metric_row,
@@ -277,10 +278,8 @@ def _progress_text(job: Job, progress: JobProgress) -> tuple[float, str]:
     return progress.fraction(), f"{prefix}{phase}{eta}"
 
 
-@st.fragment(run_every=1.0)
-def job_panel(job_id: str) -> None:
-    """The data set's job and its progress, re-drawn about once a second without rerunning
-    the page."""
+def job_panel(job_id: str) -> Job:
+    """The data set's job and its progress (redrawn while it runs: :func:`live_job_panel`)."""
     job = guard(store.get, job_id)
     progress = job.progress
     search = progress if isinstance(progress, AutoProgress) else None
@@ -352,10 +351,11 @@ def job_panel(job_id: str) -> None:
     history = progress.history
     if len(history) > 1 and not (search and search.searching):  # one tree: no curve to draw
         st.plotly_chart(training_curves_figure(history, language=language()))
+    return job
 
 
 if jobs.get(dataset.id):
-    job_panel(jobs[dataset.id])
+    live_job_panel(job_panel, jobs[dataset.id])
 federated_section(dataset, reads)
 
 with st.expander(tr("Recent jobs on {name}").format(name=dataset.name)):
