@@ -14,7 +14,8 @@ validation score of the average, again and again (a member may return), and keep
 the best prefix; a member's weight is the share of the picks it got.
 
 It is saved without pickle: each member in its own folder in its own format
-(``member_0/``, ...), the weights in ``model.json``.
+(``member_0/``, ...), the weights in ``model.json``. Its ONNX form is one graph that
+holds every member's (:mod:`lepton_core.models._ensemble_onnx`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import pandas as pd
 from lepton_core.core import Message, ModelError, NotFittedError, TrainingError, is_classification
 from lepton_core.models._base import LeptonModel
 from lepton_core.models._columns import as_frame
+from lepton_core.models._ensemble_onnx import EnsembleOnnxScorer, ensemble_to_onnx
 from lepton_core.models._registry import load_model
 
 __all__ = ["EnsembleModel", "ensemble_scorer", "greedy_weights", "member_output"]
@@ -206,6 +208,19 @@ class EnsembleModel(LeptonModel):
         self._check_fitted()
         pairs = zip(self.members_, self.weights_, strict=True)
         return sorted(pairs, key=lambda pair: -pair[1])
+
+    # -- ONNX -------------------------------------------------------------------
+
+    def to_onnx(self) -> tuple[bytes, str]:
+        """Every member's graph in one, their outputs weighted and summed; member ``i``
+        reads its own ``transform`` matrix as input ``member{i}_input``
+        (:func:`~lepton_core.models._ensemble_onnx.ensemble_to_onnx`)."""
+        self._check_fitted()
+        return ensemble_to_onnx(self)
+
+    def onnx_scorer(self, graph: bytes, output: str) -> Any:
+        """Scores like the ensemble with ``graph`` in onnxruntime, feeding each member's input."""
+        return EnsembleOnnxScorer(self, graph, output)
 
     # -- scoring ----------------------------------------------------------------
 
