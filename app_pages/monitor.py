@@ -46,6 +46,7 @@ from lepton_core.plots import (  # noqa: E402
     performance_trend_figure,
     traffic_figure,
 )
+from lepton_core.runs import NO_NAMES  # noqa: E402
 from lepton_core.workspace import Role  # noqa: E402
 
 LEVELS = {"none": tr("no real change"), "moderate": tr("moderate"), "major": tr("major")}
@@ -180,12 +181,12 @@ def _live_tab(model: str) -> None:
         tr("Typical time, latest"),
         f"{latest.p50_ms:.0f} ms" if latest and latest.p50_ms is not None else "–",
     )
-    labelled = report.labelled
-    c4.metric(
-        tr("True answers received"),
-        f"{labelled:,}",
-        help=tr("Send them back through the API's feedback address or `lepton feedback`."),
-    )
+    if not report.finds_names:  # an entity model's answers are not scored (see below)
+        c4.metric(
+            tr("True answers received"),
+            f"{report.labelled:,}",
+            help=tr("Send them back through the API's feedback address or `lepton feedback`."),
+        )
     if report.sampled:
         st.caption(
             tr(
@@ -193,6 +194,14 @@ def _live_tab(model: str) -> None:
             ).format(rows=report.rows)
         )
     st.plotly_chart(traffic_figure(report.traffic, language=language()), key="live-traffic")
+    if report.finds_names:
+        st.info(
+            tr(
+                "This model finds names in text, so there is no accuracy over time here: one "
+                "true answer sent back per prediction cannot score the names found in a "
+                "sentence. Its F1 on the test sentences is on the Evaluate page."
+            )
+        )
     if report.performance is not None:
         st.plotly_chart(
             performance_trend_figure(report.performance, language=language()), key="live-perf"
@@ -210,7 +219,18 @@ def _live_tab(model: str) -> None:
         )
         trend = next(t for t in report.fairness if t.attribute == column)
         st.plotly_chart(fairness_trend_figure(trend, language=language()), key="live-fairness")
-    if report.answers is not None:
+    if report.answers is not None and report.finds_names:
+        st.caption(
+            tr(
+                "Change in the kinds of name it finds since its test sentences: {level} "
+                "(PSI {psi:.3f}). Each answer counts as the kinds found in it ({none} when it "
+                "found no name)."
+            ).format(level=LEVELS[report.answers.level], psi=report.answers.psi, none=NO_NAMES)
+        )
+        st.plotly_chart(
+            drift_column_figure(report.answers, language=language()), key="live-answers"
+        )
+    elif report.answers is not None:
         st.caption(
             tr("Change in the model's answers since training: {level} (PSI {psi:.3f}).").format(
                 level=LEVELS[report.answers.level], psi=report.answers.psi

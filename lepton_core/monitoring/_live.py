@@ -9,6 +9,11 @@ the model's confidence until labels arrive); the fairness figures per window for
 sensitive column, read against the training-time figures; and the alerts the model's
 limits raise. The pure part (:func:`analyse_log`) takes the log as a table, so it is
 tested, and reused by the CLI, without a server.
+
+An entity model's logged answer is the kinds of name it found (see
+:func:`lepton_core.runs.found_kinds`): its answers are compared with what it found in its
+test sentences, and its input text by length, but it has no accuracy over time, since one
+true answer per prediction cannot score the names found in a text.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from lepton_core.monitoring._trend import (
     performance_trend,
     time_windows,
 )
+from lepton_core.runs import NER_TASK
 from lepton_core.workspace import LOG_COLUMNS, Workspace, parse_model_ref, prediction_log
 
 __all__ = [
@@ -96,6 +102,9 @@ class LiveReport(JsonMixin):
         One per sensitive column of the data set.
     alerts : list of Alert
         What breaks the model's limits in the latest windows.
+    finds_names : bool
+        The model finds names in text (an entity model): ``answers`` compares the kinds
+        of name found, and ``performance`` is None whatever labels came back.
     """
 
     model: str
@@ -111,6 +120,7 @@ class LiveReport(JsonMixin):
     performance: PerformanceTrend | None = None
     fairness: list[FairnessTrend] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    finds_names: bool = False
 
     @property
     def requests(self) -> int:
@@ -182,7 +192,8 @@ def analyse_log(
 
     ``reference`` is the training data's input columns (``texts`` those of free text);
     ``test_answers`` the answers the
-    model gave on its test part (for prediction drift); ``baseline_*`` the training-time
+    model gave on its test part (for prediction drift); ``task`` ``"ner"`` for an entity
+    model (no accuracy; see :class:`LiveReport`); ``baseline_*`` the training-time
     figures each window is read against; ``traffic`` overrides the windows counted from
     ``log`` (the caller may count them over more rows than it read).
     """
@@ -198,6 +209,7 @@ def analyse_log(
         sampled=sampled,
         traffic=traffic if traffic is not None else traffic_windows(log, every),
         limits=limits,
+        finds_names=task == NER_TASK,
     )
     if not len(served):
         return report
@@ -210,18 +222,22 @@ def analyse_log(
         if len(latest) >= MIN_WINDOW_ROWS:
             report.latest_drift = data_drift(reference, latest, columns=fields, texts=texts)
             report.latest_window = start.isoformat()
-    if test_answers:
+    given = served[[PREDICTION]]
+    if report.finds_names:  # answers logged before the kinds found were kept are null
+        given = given[given[PREDICTION].map(lambda v: isinstance(v, str))]
+    if test_answers and len(given):
         answers = data_drift(
             pd.DataFrame({PREDICTION: pd.Series(test_answers).astype(str)}),
-            served[[PREDICTION]].astype(str),
+            given.astype(str),
         )
         report.answers = answers.features[0] if answers.features else None
-    report.performance = performance_trend(
-        served,
-        task=task,
-        every=every,
-        baseline={"accuracy": baseline_accuracy} if baseline_accuracy is not None else None,
-    )
+    if not report.finds_names:
+        report.performance = performance_trend(
+            served,
+            task=task,
+            every=every,
+            baseline={"accuracy": baseline_accuracy} if baseline_accuracy is not None else None,
+        )
     if task == "binary" and positive_label is not None:
         for column in sensitive or []:
             if column in served.columns:
@@ -261,8 +277,10 @@ def live_report(
     info = workspace.model_version(name, version)
     run_id = info.run_id
     evaluation = workspace.load_report(run_id, "evaluation")
-    answers = workspace.find_report(run_id, "test_predictions") or {}
-    task = evaluation.get("task", "binary")
+    finds_names = workspace.get_run(run_id).task == NER_TASK
+    # An entity run keeps the kinds found in its test sentences apart (see run_ner).
+    answers = workspace.find_report(run_id, "ner_answers" if finds_names else "test_predictions")
+    task = NER_TASK if finds_names else evaluation.get("task", "binary")
     reference = training_reference(workspace, f"{info.name}:{info.version}")
     fairness = {
         report["attribute"]: FairnessReport.from_dict(report)
@@ -274,7 +292,7 @@ def live_report(
         task=task,
         reference=reference.table,
         texts=reference.texts,
-        test_answers=answers.get("y_pred"),
+        test_answers=(answers or {}).get("y_pred"),
         sensitive=list(fairness),
         positive_label=evaluation.get("positive_class"),
         baseline_accuracy=evaluation.get("metrics", {}).get("accuracy"),

@@ -65,7 +65,9 @@ from lepton_core.runs._modelcard import (
 )
 from lepton_core.runs._ner import (
     NER_TASK,
+    NO_NAMES,
     confirm_ner_dataset,
+    found_kinds,
     is_ner_dataset,
     load_ner_dataset,
     ner_test_sentences,
@@ -112,6 +114,7 @@ __all__ = [
     "FEDERATED_MODELS",
     "MAX_BATCH_ROWS",
     "NER_TASK",
+    "NO_NAMES",
     "AttributeGap",
     "AutoConfig",
     "AutoResult",
@@ -145,6 +148,7 @@ __all__ = [
     "export_mlflow_zip",
     "export_onnx",
     "filter_board",
+    "found_kinds",
     "fuse_versions",
     "headline_figures",
     "is_ner_dataset",

@@ -7,8 +7,11 @@ is how the pages and :func:`~lepton_core.runs.train` tell it from a table. The r
 the usual reports (``config``, ``evaluation`` with the entity-level micro figures and one
 row per type, an empty ``fairness``, ``history``, ``input_schema``) plus ``ner``: the
 whole :class:`~lepton_core.ner.NerReport` (per-type scores, confusion of types, worst
-sentences), and for a family whose kinds are matched rather than learnt (``ner_spacy``)
-``ner_kinds``: ``{"note"}``, which of its kinds stand for which of the data set's. No
+sentences), ``ner_answers``: what the model found in each test sentence in the form the
+prediction log keeps an entity answer (:func:`found_kinds`; ``y_pred``, with the kinds
+truly there as ``y_true``), which monitoring compares the live answers with, and for a
+family whose kinds are matched rather than learnt (``ner_spacy``) ``ner_kinds``:
+``{"note"}``, which of its kinds stand for which of the data set's. No
 SHAP explanation is stored for entity models: one entity at a time is explained on
 request (:func:`~lepton_core.ner.explain_entity`, on sentences such as
 :func:`ner_test_sentences` gives); the run's tag ``explanation`` says so.
@@ -17,6 +20,7 @@ request (:func:`~lepton_core.ner.explain_entity`, on sentences such as
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +39,7 @@ from lepton_core.ner import (
     NerData,
     NerReport,
     Sentence,
+    evaluate_ner,
     load_ner,
     looks_like_ner,
     ner_from_table,
@@ -43,8 +48,10 @@ from lepton_core.workspace import DatasetInfo, Workspace, slugify
 
 __all__ = [
     "NER_TASK",
+    "NO_NAMES",
     "NerRun",
     "confirm_ner_dataset",
+    "found_kinds",
     "is_ner_dataset",
     "load_ner_dataset",
     "ner_dataset",
@@ -64,6 +71,27 @@ _NO_SHAP = {
 }
 #: Fewest labelled sentences a run accepts: some to learn from and some to test on.
 MIN_SENTENCES = 5
+#: What the prediction log keeps for a text in which an entity model found no name.
+NO_NAMES = "(none)"
+
+
+def found_kinds(kinds: Iterable[str]) -> str:
+    """One entity answer as the prediction log keeps it: the kinds of name found, each once,
+    sorted and joined (``"location, person"``), or :data:`NO_NAMES`.
+
+    A plain value per answer lets monitoring compare the mix of what a model finds over
+    time with what it found in its test sentences, as it does a classifier's labels.
+
+    Parameters
+    ----------
+    kinds : iterable of str
+        The kind of each name found (repeats allowed).
+
+    Returns
+    -------
+    str
+    """
+    return ", ".join(sorted(set(kinds))) or NO_NAMES
 
 
 def is_ner_dataset(info: DatasetInfo) -> bool:
@@ -218,6 +246,17 @@ def _evaluation(report: NerReport) -> EvalReport:
     )
 
 
+def _test_answers(test: list[Sentence], tags: list[list[str]]) -> dict[str, list[str]]:
+    """The kinds found in (``y_pred``) and truly in (``y_true``) each test sentence."""
+    found = [
+        Sentence(s.text, s.tokens, s.starts, t).entities for s, t in zip(test, tags, strict=True)
+    ]
+    return {
+        "y_true": [found_kinds(e.type for e in s.entities) for s in test],
+        "y_pred": [found_kinds(e.type for e in entities) for entities in found],
+    }
+
+
 def run_ner(
     config: Any,
     info: DatasetInfo,
@@ -262,7 +301,11 @@ def run_ner(
     lap("fit")
 
     cb.phase("evaluating")
-    report = model.evaluate(test)
+    # One pass over the test sentences: scored here, and kept as the test answers live
+    # traffic is compared with (see NerModel.evaluate, which scores the worded ones).
+    tags = model.predict_tags(test)
+    worded = [i for i, s in enumerate(test) if s.tokens]
+    report = evaluate_ner([test[i] for i in worded], [tags[i] for i in worded])
     evaluation = _evaluation(report)
     lap("evaluate")
 
@@ -299,6 +342,9 @@ def run_ner(
             "evaluation": evaluation.to_dict(),
             "fairness": [],
             "ner": report.to_dict(),
+            # Not "test_predictions": readers of that one take its answers for a
+            # classifier's, whose accuracy and intervals mean nothing here.
+            "ner_answers": _test_answers(test, tags),
             **extra,
             # No stored SHAP for entity models (the Explain page explains one name at a
             # time): an empty summary keeps the model card's shape.

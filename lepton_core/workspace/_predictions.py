@@ -710,7 +710,11 @@ class PredictionLog:
         frame["time"] = pd.to_datetime(frame["time"], utc=True)
         frame["confidence"] = frame["confidence"].astype(float)
         ok = frame["status"] == "ok"
-        if ok.any() and frame.loc[ok, "confidence"].isna().all():  # regression
+        answers = frame.loc[ok, "prediction"]
+        # Numbers without a confidence are a regression's answers; an entity model's (the
+        # kinds of name found) have no confidence either, and stay text.
+        numbers = pd.to_numeric(answers, errors="coerce").notna().sum() == answers.notna().sum()
+        if ok.any() and frame.loc[ok, "confidence"].isna().all() and numbers:
             for column in ("prediction", "label"):
                 frame[column] = pd.to_numeric(frame[column], errors="coerce")
         inputs = _records(frame.pop("record"))
