@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from lepton_core.core import Message, ModelError, has_sha256
+from lepton_core.images._settings import BUILTIN_BACKBONE
 
 __all__ = [
     "BACKBONE",
@@ -36,7 +37,7 @@ __all__ = [
     "weights_path",
 ]
 
-BACKBONE = "efficientnet-lite0"
+BACKBONE = BUILTIN_BACKBONE
 WEIGHTS_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 #: Width of the pooled features the head reads.
 FEATURES = 1280

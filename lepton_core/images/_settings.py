@@ -9,12 +9,24 @@ from typing import Any
 from lepton_core.core import DataError, Message
 from lepton_core.models import Setting
 
-__all__ = ["MODES", "SETTINGS", "auto_image_size", "auto_tune_blocks"]
+__all__ = ["BUILTIN_BACKBONE", "MODES", "SETTINGS", "auto_image_size", "auto_tune_blocks"]
 
 #: Train the last blocks and a head, or a linear head on frozen features.
 MODES = ("finetune", "quick")
+#: The network that ships with Lepton; a Hub id or a folder can replace it in Quick mode.
+BUILTIN_BACKBONE = "efficientnet-lite0"
 
 SETTINGS = (
+    Setting(
+        name="backbone",
+        label=Message("setting.image.backbone"),
+        default=BUILTIN_BACKBONE,
+        choices={BUILTIN_BACKBONE: Message("setting.image.backbone.builtin")},
+        other=Message("setting.image.backbone.other"),
+        other_label=Message("setting.image.backbone.other_label"),
+        placeholder=Message("setting.image.backbone.placeholder"),
+        help=Message("setting.image.backbone.help"),
+    ),
     Setting(
         name="mode",
         label=Message("setting.image.mode"),
@@ -24,6 +36,7 @@ SETTINGS = (
             "quick": Message("setting.image.mode.quick"),
         },
         help=Message("setting.image.mode.help"),
+        when=("backbone", BUILTIN_BACKBONE),  # another backbone has Quick only
     ),
     Setting(
         name="epochs",

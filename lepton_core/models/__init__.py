@@ -66,6 +66,10 @@ from lepton_core.models._pipeline import (
     PipelineModel,
     _onehot_name,  # noqa: F401
 )
+from lepton_core.models._pretrained import (
+    from_pretrained,
+    pretrained_source,
+)
 from lepton_core.models._registry import (
     family_class,
     family_names,
@@ -103,10 +107,12 @@ __all__ = [
     "family_class",
     "family_names",
     "family_title",
+    "from_pretrained",
     "greedy_weights",
     "load_model",
     "make_model",
     "member_output",
+    "pretrained_source",
     "private_params",
     "probabilities_from_raw",
     "quantize_dynamic",

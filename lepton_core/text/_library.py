@@ -10,13 +10,12 @@ reading the library (the Train page's choices) stays cheap.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lepton_core.core import Message, ModelError, has_sha256
-from lepton_core.data import hub_reachable
+from lepton_core.models import from_pretrained, pretrained_source
 
 __all__ = [
     "DEFAULT_BASE",
@@ -154,68 +153,12 @@ def resolve_base(name: str) -> str:
         return str(verify_weights(_minilm_folder(), MINILM_SHA256))
     if name in _BY_KEY:
         return _BY_KEY[name].source
-    folder = Path(name).expanduser()
-    if folder.is_dir():
-        if not any(folder.glob("*.safetensors")):
-            raise ModelError(
-                f"The folder '{name}' has no .safetensors weights; Lepton only loads safetensors, "
-                "so save the model with safe_serialization=True."
-            )
-        return str(folder)
-    if name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1):
-        raise ModelError(
-            f"There is no model folder '{name}'; check the path or use a Hugging Face model id."
-        )
-    return name
-
-
-_OFFLINE_WORDS = ("offline", "connect", "resolve", "cached", "network", "timed out")
-
-
-def _hub_error(name: str, error: Exception) -> ModelError:
-    text = str(error)
-    if any(
-        word in text
-        for word in (
-            "offline",
-            "connect",
-            "Connection",
-            "resolve",
-            "cached",
-            "Network",
-            "timed out",
-        )
-    ):
-        return ModelError(
-            f"The model '{name}' could not be fetched from the Hugging Face Hub because this "
-            "machine is offline; pick the built-in MiniLM or a model folder on disk."
-        )
-    if "safetensors" in text or "model.safetensors" in text:
-        return ModelError(
-            f"The model '{name}' has no safetensors weights, which Lepton requires; "
-            "pick a model that publishes model.safetensors."
-        )
-    return ModelError(
-        f"The model '{name}' could not be loaded ({text.splitlines()[0][:160]}); "
-        "check the name, or pick the built-in MiniLM."
-    )
+    return pretrained_source(name)  # shared with the image family (lepton_core.models)
 
 
 def _from_pretrained(loader: Any, name: str, **kwargs: Any) -> Any:
-    source = resolve_base(name)
-    kwargs["trust_remote_code"] = False
-    if Path(source).is_dir():
-        return loader.from_pretrained(source, **kwargs)
-    try:  # a hub model downloaded before loads without the network
-        return loader.from_pretrained(source, local_files_only=True, **kwargs)
-    except (OSError, ValueError) as error:
-        if not hub_reachable():
-            raise _hub_error(name, ConnectionError("offline")) from None
-        cached_error = error
-    try:
-        return loader.from_pretrained(source, **kwargs)
-    except (OSError, ValueError) as error:
-        raise _hub_error(name, error) from cached_error
+    builtin = Message("pretrained.minilm")
+    return from_pretrained(loader, name, resolve_base(name), builtin=builtin, **kwargs)
 
 
 def load_tokenizer(name: str) -> Any:
