@@ -579,7 +579,7 @@ def api_note() -> None:
 
 def demo_section(bundle: Any, log: Callable[[dict, Any, float], None]) -> None:
     """The demo page for an image model: a picture in (upload or camera), the prediction
-    with its chances and heat map out. ``log(record, prediction, started)`` records it
+    with its chances and heat map out. ``log(record, label, probabilities, started)`` records it
     (``started``: ``time.perf_counter()`` before predicting)."""
     import time
 
@@ -605,7 +605,8 @@ def demo_section(bundle: Any, log: Callable[[dict, Any, float], None]) -> None:
             prediction = guard(bundle.predict, [{column: str(path)}])[0]
             raw = prediction.explanation
             pixels = guard(read_pixels, [str(path)], raw.image_size)[0]
-    log({column: image_name(picture.name or "picture")}, prediction, started)
+    name = image_name(picture.name or "picture")
+    log({column: name}, prediction.label, prediction.probabilities, started)
     label = str(prediction.label)
     left, right = st.columns([1, 2])
     with left:

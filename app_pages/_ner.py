@@ -6,6 +6,7 @@ and worst sentences, and the Explain page's words behind one name."""
 from __future__ import annotations
 
 import html
+import time
 from typing import Any
 
 import pandas as pd
@@ -333,12 +334,15 @@ print(reason_sentences(explain_entity(model, text, name), 0))
     )
 
 
-def ner_demo(bundle: Any, plain: Any) -> None:
+def ner_demo(bundle: Any, plain: Any, log: Any) -> None:
     """The demo page of an entity model: a sentence in, its names highlighted by kind.
 
-    ``plain`` makes the owner's title and description safe to show (the demo page's).
+    ``plain`` makes the owner's title and description safe to show (the demo page's);
+    ``log(record, label, probabilities, started)`` logs each answer as the kinds of name
+    found, as the REST API does, so the Monitor page follows the demo's traffic too.
     """
     from lepton_core.ner import TEXT_COLUMN
+    from lepton_core.runs import found_kinds
 
     types = [str(t) for t in bundle.model.classes_]
     title = tr("Finds names in text: {types}").format(types=", ".join(types))
@@ -357,7 +361,9 @@ def ner_demo(bundle: Any, plain: Any) -> None:
         )
     text = st.text_area(tr("Your sentence"), max_chars=2000)
     if st.button(tr("Predict"), type="primary") and text.strip():
+        started = time.perf_counter()
         found = guard(bundle.model.predict, pd.DataFrame({TEXT_COLUMN: [text]}))[0]
+        log({TEXT_COLUMN: text}, found_kinds(e["type"] for e in found), None, started)
         st.markdown(highlight(text, list(found), types), unsafe_allow_html=True)
         if not found:
             st.info(tr("It found no names in this sentence."))

@@ -80,10 +80,27 @@ except LeptonError:
     )
     st.stop()
 
+
+def _log(record: dict, label: Any, probabilities: dict | None, started: float) -> None:
+    """The Monitor page sees demo traffic too, by its link: the ``record`` sent and the
+    answer (an entity model's: the kinds of name found, as the API logs it)."""
+    if capture_enabled():
+        prediction_log(workspace()).record(
+            bundle.version.name,
+            bundle.version.version,
+            [record],
+            [label],
+            [predicted_probability(label, probabilities)],
+            source="demo",
+            caller=link.id,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
+
+
 if getattr(bundle.model, "reads", "") == "ner":  # names in a sentence: a page of its own
     from app_pages._ner import ner_demo
 
-    ner_demo(bundle, _plain)
+    ner_demo(bundle, _plain, _log)
     st.stop()
 info = bundle.version
 card = guard(cached_model_card, workspace(), info.name, info.version)
@@ -165,21 +182,6 @@ for col, (label, value, help_text) in zip(st.columns(3), figures, strict=False):
 st.caption(tr("Measured on {n:,} test cases the model did not learn from.").format(n=n))
 
 
-def _log(record: dict, prediction: Any, started: float) -> None:
-    """The Monitor page sees demo traffic too, by its link."""
-    if capture_enabled():
-        prediction_log(workspace()).record(
-            info.name,
-            info.version,
-            [record],
-            [prediction.label],
-            [predicted_probability(prediction.label, prediction.probabilities)],
-            source="demo",
-            caller=link.id,
-            latency_ms=(time.perf_counter() - started) * 1000,
-        )
-
-
 if reads_images:  # a picture in, the prediction and its heat map out
     from app_pages._images import demo_section
 
@@ -244,7 +246,7 @@ with st.form("inputs"):
 if submitted:
     started = time.perf_counter()
     prediction = guard(bundle.predict, [record])[0]
-    _log(record, prediction, started)
+    _log(record, prediction.label, prediction.probabilities, started)
     expl = to_probability(prediction.explanation)
     label = str(prediction.label)
     chosen = expl.outputs.index(label) if len(expl.outputs) > 1 and label in expl.outputs else 0

@@ -367,6 +367,16 @@ def test_the_demo_page_of_an_entity_model_highlights_the_names_it_finds(ner_run,
     assert not at.error, [e.value for e in at.error]
     shown = "".join(m.value for m in at.markdown)
     assert "New York <b" in shown and ">LOC</b>" in shown and "Carol <b" in shown
+    # The visit is logged as the API logs an answer: the kinds of name found, by its link.
+    from lepton_core.workspace import prediction_log
+
+    log = prediction_log(workspace)
+    assert log.flush()
+    logged = log.read_predictions(ner_run.model_name, ner_run.model_version)
+    demo = logged[logged["source"] == "demo"]
+    assert demo["prediction"].tolist()[-1] == "LOC, PER" and demo["text"].tolist()[-1] == (
+        "Carol visited New York ."
+    )
 
 
 # ------------------------------------------------------------ spaCy's ready-made names
