@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
+
+# The family's own test images, and its smaller SHAP budget (an autouse fixture).
+from test_images import _class_folder, _fewer_shap_evaluations  # noqa: F401
 
 from lepton_core.core import ModelError
 from lepton_core.explain import explain
@@ -19,17 +21,6 @@ from lepton_core.images import ImageExplanation, ImageModel, load_images
 from lepton_core.models import load_model
 
 pytest.importorskip("transformers")
-
-
-def _class_folder(root: Path, per_class: int = 12) -> Path:
-    """Bright and dark squares of odd sizes (the backbone reads them at 32 pixels)."""
-    for label, brightness in (("bright", 200), ("dark", 50)):
-        (root / label).mkdir(parents=True)
-        for i in range(per_class):
-            rng = np.random.default_rng(i + brightness)
-            pixels = np.clip(brightness + rng.normal(0, 20, (24 + i, 20 + i, 3)), 0, 255)
-            Image.fromarray(pixels.astype(np.uint8)).save(root / label / f"{i}.png")
-    return root
 
 
 def _tiny_vit(folder: Path) -> Path:
@@ -49,20 +40,9 @@ def _tiny_vit(folder: Path) -> Path:
     return folder
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _fewer_shap_evaluations():
-    # Additivity holds at any budget; fewer network passes keep the file within seconds.
-    from lepton_core.images import _explain
-
-    mp = pytest.MonkeyPatch()
-    mp.setattr(_explain, "MAX_EVALS", 24)
-    yield
-    mp.undo()
-
-
 @pytest.fixture(scope="module")
 def table(tmp_path_factory) -> pd.DataFrame:
-    return load_images(_class_folder(tmp_path_factory.mktemp("images") / "photos")).table
+    return load_images(_class_folder(tmp_path_factory.mktemp("images") / "photos", 12)).table
 
 
 @pytest.fixture(scope="module")
