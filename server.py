@@ -5,13 +5,19 @@ this ASGI wrapper (``st.App``) adds :data:`lepton_core.serving.NOTEBOOK_HEADERS`
 to every response, so no other site can frame the notebook and steer a user's
 clicks. ``streamlit run app.py`` still works, without those headers. In team mode
 (``docs/team.md``) it also tells the page why a sign-in came back without a user.
+It also caps the process's malloc arenas, so its memory stays flat over a long session
+(:func:`lepton_core.core.limit_malloc_arenas`).
 """
 
-import streamlit as st
-from starlette.middleware import Middleware
+from lepton_core.core import limit_malloc_arenas
 
-from app_pages._signin import SignInOutcome
-from lepton_core.serving import NOTEBOOK_HEADERS, SecurityHeaders
+limit_malloc_arenas()  # before the server's threads allocate
+
+import streamlit as st  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
+
+from app_pages._signin import SignInOutcome  # noqa: E402
+from lepton_core.serving import NOTEBOOK_HEADERS, SecurityHeaders  # noqa: E402
 
 app = st.App(
     "app.py",

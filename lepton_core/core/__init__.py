@@ -26,7 +26,7 @@ from lepton_core.core._messages import (
     in_language,
     message_catalogue,
 )
-from lepton_core.core._process import process_alive, process_token
+from lepton_core.core._process import limit_malloc_arenas, process_alive, process_token
 from lepton_core.core._serde import (
     JsonMixin,
 )
@@ -84,6 +84,7 @@ __all__ = [
     "has_sha256",
     "in_language",
     "is_classification",
+    "limit_malloc_arenas",
     "message_catalogue",
     "open_sqlite",
     "process_alive",

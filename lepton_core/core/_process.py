@@ -1,12 +1,36 @@
-"""Which process wrote a record, and whether it still runs (after a crash or ``kill -9``)."""
+"""Which process wrote a record, and whether it still runs (after a crash or ``kill -9``);
+and how a long-running server process keeps its memory from creeping up."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import socket
+import sys
 from pathlib import Path
 
-__all__ = ["process_alive", "process_token"]
+__all__ = ["limit_malloc_arenas", "process_alive", "process_token"]
+
+_M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h), as MALLOC_ARENA_MAX sets it
+
+
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """Let glibc's malloc keep at most ``arenas`` memory arenas in this process, as the
+    environment variable ``MALLOC_ARENA_MAX`` would; True when it was set.
+
+    By default each thread that allocates may get an arena of its own (up to 8 per core),
+    and memory freed across many arenas is seldom given back, so a server that runs each
+    page in a thread grows with every model it trains and loads (``bench/README.md``:
+    the notebook's memory over a 13-minute session). Call it first thing in a server
+    process, before its threads start. Nothing happens outside Linux's glibc, or when
+    ``MALLOC_ARENA_MAX`` is set already (the person's choice stands).
+    """
+    if os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
+        return False
+    try:
+        return bool(ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, int(arenas)))
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return False
 
 
 def _start_time(pid: int) -> str | None:

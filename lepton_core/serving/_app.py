@@ -42,7 +42,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from lepton_core.core import LeptonError, ModelError, WorkspaceError
+from lepton_core.core import LeptonError, ModelError, WorkspaceError, limit_malloc_arenas
 from lepton_core.data import visible_name
 from lepton_core.serving import _feedback, _health, _models, _predict, _recourse, _v2
 from lepton_core.serving._state import (
@@ -280,10 +280,13 @@ def serve(
 ) -> None:
     """Run the API under uvicorn until interrupted (the access log never shows keys).
 
-    The ``server`` header is off: a response does not name the server software.
+    The ``server`` header is off: a response does not name the server software. The
+    process's malloc arenas are capped, as the notebook's are (:func:`limit_malloc_arenas`).
     """
     # uvicorn is needed only to serve for real; the app and its tests run without it.
     import uvicorn
+
+    limit_malloc_arenas()
 
     uvicorn.run(
         create_app(workspace, runtime=runtime),
