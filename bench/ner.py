@@ -20,7 +20,8 @@ Goal: at least the baseline's F1 in at most 0.6 of its time; on Weibo the CRF is
 reported next to the published BERT-based systems (F1 about 0.68–0.70).
 
 Run: ``nice -n 10 python bench/ner.py [--train-rows N] [--test-rows N] [--epochs 3]
-[--threads 1] [--data wnut17_en,weibo_ner_zh] [--variant name:key=value,...]``
+[--threads 1] [--data wnut17_en,weibo_ner_zh] [--variant name:key=value,...]
+[--minilm-only]``
 """
 
 from __future__ import annotations
@@ -148,6 +149,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--threads", type=int, help="torch threads for both sides")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--minilm-only", action="store_true", help="skip the CRF and spaCy (MiniLM timings)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--variant", action="append", default=[], help="name:key=value,... another MiniLM run"
@@ -187,11 +191,15 @@ def main() -> None:
                 (f"Lepton MiniLM ({v.partition(':')[0]})", "ner_minilm", train, _params(v, args))
                 for v in args.variant
             ),
-            ("Lepton CRF (defaults, all training sentences)", "ner_crf", full, {}),
+            *(
+                []
+                if args.minilm_only
+                else [("Lepton CRF (defaults, all training sentences)", "ner_crf", full, {})]
+            ),
             # spaCy's ready-made English names: kinds matched on all training sentences.
             *(
                 [("Lepton spaCy (ready-made, kinds matched)", "ner_spacy", full, {})]
-                if name.endswith("_en")
+                if name.endswith("_en") and not args.minilm_only
                 else []
             ),
         ]
