@@ -149,10 +149,10 @@ def ner_families(dataset: DatasetInfo, choices: list[str]) -> list[str]:
     ]
 
 
-def ner_train_note(dataset: DatasetInfo, family: str = "") -> None:
+def ner_train_note(dataset: DatasetInfo, family: str) -> None:
     """The Train page's line about what an entity model learns (or, for a ready-made one
     such as spaCy's, only matches)."""
-    if family and not getattr(family_class(family), "learns_kinds", True):
+    if not getattr(family_class(family), "learns_kinds", True):
         st.markdown(
             tr(
                 "spaCy's ready-made English model finds people, organisations, places, "
@@ -163,9 +163,9 @@ def ner_train_note(dataset: DatasetInfo, family: str = "") -> None:
         return
     st.markdown(
         tr(
-            "The model learns to find entities (people, places, …) in the sentences of "
-            "**{name}**, and is scored entity by entity on sentences it never saw."
-        ).format(name=dataset.name)
+            "**{family}** learns to find names (people, places, …) in the sentences of "
+            "**{name}**, and is scored name by name on sentences it never saw."
+        ).format(family=say(family_class(family).title), name=dataset.name)
     )
 
 

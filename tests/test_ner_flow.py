@@ -412,7 +412,7 @@ def test_spacy_names_train_nothing_and_say_which_kinds_stand_for_which(spacy_run
         assert not at.error, [e.value for e in at.error]
 
 
-def test_spacy_names_are_refused_for_chinese_and_not_offered(tmp_path, workspace):
+def test_english_only_models_are_refused_for_chinese_and_not_offered(tmp_path, workspace):
     from lepton_core.ner import read_conll
     from lepton_core.runs import confirm_ner_dataset
 
@@ -421,14 +421,19 @@ def test_spacy_names_are_refused_for_chinese_and_not_offered(tmp_path, workspace
     with pytest.raises(DataError) as caught:
         train(TrainConfig(data=str(path), model="ner_spacy"), workspace=workspace)
     assert "read English only, and these sentences look Chinese" in str(caught.value)
+    # The built-in MiniLM found no name in Weibo's posts (F1 0.000): refused before training.
+    with pytest.raises(DataError) as caught:
+        train(TrainConfig(data=str(path), model="ner_minilm"), workspace=workspace)
+    assert "MiniLM reads English only, and these sentences look Chinese" in str(caught.value)
     info = confirm_ner_dataset(
         workspace, read_conll(chinese_conll(10).encode(), "zh.bio"), name="ner-zh"
     )
     at = _page("train")
     at.session_state[Keys.DATASET_ID] = info.id
     _ok(at.run())
-    family = next(s for s in at.selectbox if s.label == "Model family")
-    assert not any("ready-made" in o for o in family.options)
+    # The CRF alone is left: no choice to make, and the page names it.
+    assert not any(s.label == "Model family" for s in at.selectbox)
+    assert any("CRF" in m.value and "learns to find names" in m.value for m in at.markdown)
 
 
 def test_train_page_runs_spacy_names_as_a_background_job(workspace):

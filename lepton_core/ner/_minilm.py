@@ -25,11 +25,18 @@ from typing import Any
 
 import numpy as np
 
-from lepton_core.core import Message, Task
+from lepton_core.core import DataError, Message, Task
 from lepton_core.models import ProgressFn, Setting
 from lepton_core.ner._model import NerModel
 from lepton_core.ner._tags import Sentence
-from lepton_core.text import DEFAULT_BASE, load_encoder, load_tokenizer
+from lepton_core.text import (
+    DEFAULT_BASE,
+    base_language,
+    detect_language,
+    language_title,
+    load_encoder,
+    load_tokenizer,
+)
 
 __all__ = ["NerMiniLMModel"]
 
@@ -116,11 +123,32 @@ class NerMiniLMModel(NerModel):
         self.frozen_layers = frozen_layers
         self.bf16 = bf16
 
+    @classmethod
+    def language_note(cls, language: Any, params: dict[str, Any] | None = None) -> Message | str:
+        """Why the encoder cannot read sentences in ``language`` (a
+        :class:`~lepton_core.text.TextLanguage`) — the built-in MiniLM reads English only —
+        in one sentence, or ``""``. A hub id or folder named as ``base`` is taken as the
+        person's choice; Latin-script text of no listed language is let through (short
+        labelled sentences often hold too few common words to be named English)."""
+        reads = base_language(str((params or {}).get("base", DEFAULT_BASE)))
+        if not reads or language.language == reads:
+            return ""
+        if not language.language and language.script in ("", "Latin"):
+            return ""
+        return Message(
+            "ner.minilm_wrong_language", reads=language_title(reads), language=language.name
+        )
+
     # -- training --------------------------------------------------------------
 
     def _fit_tags(self, train, valid, progress: ProgressFn | None) -> None:
         import torch
         import torch.nn.functional as F
+
+        # Refused before any training: on Weibo's Chinese posts it found no name (F1 0.000).
+        note = self.language_note(detect_language(s.text for s in train), {"base": self.base})
+        if note:
+            raise DataError(note)
 
         from lepton_core.ner._network import IGNORE, TokenTagger, encode_words, length_batches, pad
 
