@@ -193,7 +193,10 @@ def _live_tab(model: str) -> None:
                 "Figures other than traffic are read from a random sample of {rows:,} predictions."
             ).format(rows=report.rows)
         )
-    st.plotly_chart(traffic_figure(report.traffic, language=language()), key="live-traffic")
+    st.plotly_chart(
+        traffic_figure(report.traffic, every=report.every, language=language()),
+        key="live-traffic",
+    )
     if report.finds_names:
         st.info(
             tr(
@@ -228,7 +231,8 @@ def _live_tab(model: str) -> None:
             ).format(level=LEVELS[report.answers.level], psi=report.answers.psi, none=NO_NAMES)
         )
         st.plotly_chart(
-            drift_column_figure(report.answers, language=language()), key="live-answers"
+            drift_column_figure(report.answers, answers=True, language=language()),
+            key="live-answers",
         )
     elif report.answers is not None:
         st.caption(

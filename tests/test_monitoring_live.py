@@ -22,6 +22,7 @@ from lepton_core.monitoring import (
     Alert,
     Limits,
     LiveReport,
+    TrafficWindow,
     last_check,
     live_report,
     save_check,
@@ -30,6 +31,7 @@ from lepton_core.monitoring import (
     workspace_limits,
 )
 from lepton_core.plots import (
+    drift_column_figure,
     fairness_trend_figure,
     live_report_html,
     performance_trend_figure,
@@ -296,3 +298,29 @@ def test_the_cli_reports_the_live_model_and_fails_a_check_on_a_broken_limit(
     assert "'age' has drifted from training" in capsys.readouterr().out
     assert main(["monitor", *root, "--model", "nobody", "--live"]) == 2  # a user error
     assert "There is no model named 'nobody'" in capsys.readouterr().err
+
+
+def test_one_window_of_traffic_spans_its_whole_window():
+    # Right after going live all requests fall in one window; its bar covers that window
+    # (plotly alone would stretch one point over a millisecond's axis).
+    window = TrafficWindow("2026-12-06T00:00:00+00:00", requests=5, errors=0, p50_ms=3.0)
+    fig = traffic_figure([window], every="1D")
+    low, high = (pd.Timestamp(x) for x in fig.layout.xaxis.range)
+    assert pd.Timedelta(days=1) < high - low < pd.Timedelta(days=2)
+    start = pd.Timestamp(window.start)
+    assert low < start and start + pd.Timedelta(days=1) < high
+    bars = [t for t in fig.data if t.type == "bar"]
+    assert bars[0].xperiod == pd.Timedelta(days=1).total_seconds() * 1000
+
+
+def test_the_answers_chart_says_what_it_compares():
+    from lepton_core.monitoring import FeatureDrift
+
+    answers = FeatureDrift(
+        column="prediction", kind="category", psi=0.5, level="major", test="chi2",
+        statistic=9.0, p_value=0.003, bins=["PER", "(none)"], reference_share=[0.5, 0.5],
+        current_share=[0.9, 0.1],
+    )  # fmt: skip
+    fig = drift_column_figure(answers, answers=True)
+    assert [t.name for t in fig.data] == ["On its test part", "Since it went live"]
+    assert "training" not in fig.layout.title.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.graph_objects as go
 
 from lepton_core.core import Message
@@ -59,12 +60,20 @@ def drift_overview_figure(report: DriftReport, *, language: str = "en") -> go.Fi
     return fig
 
 
-def drift_column_figure(feature: FeatureDrift, *, language: str = "en") -> go.Figure:
-    """One column's share of rows per bin, in the training data and in the new records."""
+def drift_column_figure(
+    feature: FeatureDrift, *, answers: bool = False, language: str = "en"
+) -> go.Figure:
+    """One column's share of rows per bin, in the training data and in the new records;
+    with ``answers``, the model's answers on its test part and since it went live."""
     fig = go.Figure()
+    reference, new = (
+        (Message("plot.drift.test_answers"), Message("plot.drift.live_answers"))
+        if answers
+        else (Message("plot.drift.training"), Message("plot.drift.new"))
+    )
     for label, shares, color in (
-        (Message("plot.drift.training"), feature.reference_share, _TRAINING_COLOR),
-        (Message("plot.drift.new"), feature.current_share, _NEW_COLOR),
+        (reference, feature.reference_share, _TRAINING_COLOR),
+        (new, feature.current_share, _NEW_COLOR),
     ):
         fig.add_bar(
             x=feature.bins,
@@ -76,7 +85,11 @@ def drift_column_figure(feature: FeatureDrift, *, language: str = "en") -> go.Fi
     fig.update_layout(
         template=TEMPLATE,
         barmode="group",
-        title=Message("plot.drift.column", column=feature.column).render(language),
+        title=(
+            Message("plot.drift.answers_title")
+            if answers
+            else Message("plot.drift.column", column=feature.column)
+        ).render(language),
         yaxis_title=Message("plot.drift.share").render(language),
         yaxis_tickformat=".0%",
         xaxis_type="category",
@@ -102,8 +115,14 @@ def _over_time(fig: go.Figure, title: Message, axis: Message, language: str) -> 
     return fig
 
 
-def traffic_figure(windows: list[TrafficWindow], *, language: str = "en") -> go.Figure:
-    """Requests per window as bars (failed ones stacked in red), latency as lines."""
+def traffic_figure(
+    windows: list[TrafficWindow], *, every: str | None = None, language: str = "en"
+) -> go.Figure:
+    """Requests per window as bars (failed ones stacked in red), latency as lines.
+
+    ``every`` (the windows' length, a pandas frequency such as ``"1D"``) sizes the bars
+    and the time axis: with one window only, plotly would otherwise span a millisecond.
+    """
     starts = [w.start for w in windows]
     fig = go.Figure()
     fig.add_bar(
@@ -130,6 +149,13 @@ def traffic_figure(windows: list[TrafficWindow], *, language: str = "en") -> go.
             mode="lines+markers",
             line={"color": "#54A24B", "dash": dash},
         )
+    if every and starts:
+        first, last = pd.Timestamp(min(starts)), pd.Timestamp(max(starts))
+        span = (first + pd.tseries.frequencies.to_offset(every)) - first
+        period = span.total_seconds() * 1000  # each point stands for its whole window
+        fig.update_traces(xperiod=period, xperiodalignment="middle")
+        fig.update_traces(width=period * 0.8, selector={"type": "bar"})
+        fig.update_xaxes(range=[first - span * 0.1, last + span * 1.1])
     fig.update_layout(
         barmode="stack",
         yaxis2={
@@ -226,7 +252,7 @@ def live_report_html(report: LiveReport, *, language: str = "en") -> str:
     """The live report as one self-contained HTML page (plotly.js inlined once), to share."""
     import html
 
-    figures = [traffic_figure(report.traffic, language=language)]
+    figures = [traffic_figure(report.traffic, every=report.every, language=language)]
     if report.performance is not None:
         figures.append(performance_trend_figure(report.performance, language=language))
     figures += [fairness_trend_figure(t, language=language) for t in report.fairness]
