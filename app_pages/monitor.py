@@ -222,23 +222,20 @@ def _live_tab(model: str) -> None:
         )
         trend = next(t for t in report.fairness if t.attribute == column)
         st.plotly_chart(fairness_trend_figure(trend, language=language()), key="live-fairness")
-    if report.answers is not None and report.finds_names:
-        st.caption(
-            tr(
+    if report.answers is not None:
+        if report.finds_names:
+            said = tr(
                 "Change in the kinds of name it finds since its test sentences: {level} "
                 "(PSI {psi:.3f}). Each answer counts as the kinds found in it ({none} when it "
                 "found no name)."
-            ).format(level=LEVELS[report.answers.level], psi=report.answers.psi, none=NO_NAMES)
-        )
+            )
+        else:
+            said = tr("Change in the model's answers since training: {level} (PSI {psi:.3f}).")
+        level, psi = LEVELS[report.answers.level], report.answers.psi
+        st.caption(said.format(level=level, psi=psi, none=NO_NAMES))
         st.plotly_chart(
             drift_column_figure(report.answers, answers=True, language=language()),
             key="live-answers",
-        )
-    elif report.answers is not None:
-        st.caption(
-            tr("Change in the model's answers since training: {level} (PSI {psi:.3f}).").format(
-                level=LEVELS[report.answers.level], psi=report.answers.psi
-            )
         )
     if report.drift is not None:
         st.subheader(tr("Did the records it was sent change?"))
