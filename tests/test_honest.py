@@ -343,3 +343,18 @@ def test_evaluate_page_says_the_verdict_and_fills_both_halves(noise_run):
     table = at.dataframe[0].value
     assert "likely between" in table.columns
     assert any(str(c).startswith("guessing always '") for c in table.columns)
+
+
+def test_a_perfect_score_on_few_test_rows_keeps_a_wide_interval():
+    # Every one of 8 test rows right: the bootstrap's percentiles would say "between 100%
+    # and 100%"; Wilson's score interval says how little 8 rows prove.
+    from lepton_core.evaluation import bootstrap_intervals
+
+    labels = ["normal", "pneumonia"] * 4
+    low, high = bootstrap_intervals(labels, labels, task="binary")["accuracy"]
+    assert 0.6 < low < 0.7 and high == 1.0
+    # On many rows it agrees with the bootstrap's spread: 80 right of 100 → about ±8 points.
+    wrong = labels * 10 + ["normal"] * 20
+    truth = labels * 10 + ["pneumonia"] * 20
+    low, high = bootstrap_intervals(truth, wrong, task="binary")["accuracy"]
+    assert low == pytest.approx(0.71, abs=0.01) and high == pytest.approx(0.87, abs=0.01)

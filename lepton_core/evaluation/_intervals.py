@@ -8,6 +8,10 @@ sum over the rows and no metric function is called per resample: 200 resamples o
 :func:`~lepton_core.evaluation.evaluate`; the metrics are defined as there (scikit-learn's
 definitions, ``zero_division=0``).
 
+Accuracy, a share of rows, gets Wilson's score interval instead (:func:`wilson_interval`):
+the percentiles collapse to a point when every test row (or none) is right, so 8 right of
+8 would read "between 100% and 100%"; Wilson's gives 68%–100%.
+
 The evaluation report, the verdict against a trivial baseline and the model card all
 draw their intervals from here.
 """
@@ -19,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DEFAULT_RESAMPLES", "bootstrap", "bootstrap_intervals"]
+__all__ = ["DEFAULT_RESAMPLES", "bootstrap", "bootstrap_intervals", "wilson_interval"]
 
 #: Resamples drawn for an evaluation's intervals.
 DEFAULT_RESAMPLES = 200
@@ -32,6 +36,17 @@ def _label_strings(values: Any) -> np.ndarray:
     if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
         arr = arr.astype(np.int64)
     return np.array([str(v) for v in arr], dtype=object)
+
+
+def wilson_interval(right: float, n: int, *, confidence: float = CONFIDENCE) -> list[float]:
+    """Wilson's score interval ``[low, high]`` of a share: ``right`` of ``n`` rows."""
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.5 + confidence / 2))
+    share, spread = right / n, z * z / n
+    centre = (share + spread / 2) / (1 + spread)
+    half = z * np.sqrt(share * (1 - share) / n + spread / (4 * n)) / (1 + spread)
+    return [max(0.0, float(centre - half)), min(1.0, float(centre + half))]
 
 
 def _weights(n: int, n_resamples: int, seed: int) -> Iterator[np.ndarray]:
@@ -190,6 +205,8 @@ def bootstrap_intervals(
 ) -> dict[str, list[float]]:
     """Bootstrap percentile intervals ``metric -> [low, high]`` of one set of predictions.
 
+    ``accuracy``'s interval is Wilson's score interval (:func:`wilson_interval`).
+
     Parameters
     ----------
     y_true, y_pred : array-like of shape (n,)
@@ -226,4 +243,8 @@ def bootstrap_intervals(
         wanted = set(metrics)
         stats = {k: v for k, v in stats.items() if k in wanted}
     n = len(np.asarray(y_true).ravel())
-    return bootstrap(stats, n, n_resamples=n_resamples, confidence=confidence, seed=seed)
+    out = bootstrap(stats, n, n_resamples=n_resamples, confidence=confidence, seed=seed)
+    if "accuracy" in stats and n and n_resamples >= 1:
+        right = float(np.sum(true_s == pred_s))
+        out["accuracy"] = wilson_interval(right, n, confidence=confidence)
+    return out
