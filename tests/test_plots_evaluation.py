@@ -182,3 +182,22 @@ def test_share_figures_keep_their_axis_within_zero_and_one(fairness):
     assert tuple(fairness_group_figure(fairness).layout.yaxis.range) == (0, 1.0)
     assert tuple(fairness_rates_figure(fairness).layout.yaxis.range) == (0, 1.0)
     assert "not in the gaps" in fairness_group_figure(fairness).layout.title.text
+
+
+def test_training_curves_draw_accuracy_on_its_own_axis():
+    # A quick image model logs its validation accuracy beside the losses: a share drawn on
+    # the loss axis read as a loss (0.75 "loss" at the top of the chart).
+    from lepton_core.plots import training_curves_figure
+
+    history = [
+        {"step": 1.0, "train_loss": 0.6, "valid_loss": 0.5, "valid_accuracy": 0.7},
+        {"step": 2.0, "train_loss": 0.3, "valid_loss": 0.4, "valid_accuracy": 0.8},
+    ]
+    fig = training_curves_figure(history)
+    axes = {trace.name: trace.yaxis for trace in fig.data}
+    assert axes == {"training loss": "y", "validation loss": "y", "validation accuracy": "y2"}
+    assert fig.layout.yaxis2.tickformat == ".0%" and fig.layout.yaxis.title.text == "loss"
+    only_losses = training_curves_figure(
+        [{k: v for k, v in h.items() if "accuracy" not in k} for h in history]
+    )
+    assert "yaxis2" not in only_losses.layout.to_plotly_json()

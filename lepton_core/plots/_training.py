@@ -9,7 +9,14 @@ from lepton_core.core import Message
 _LABELS = {
     "train_loss": Message("plot.training.train_loss"),
     "valid_loss": Message("plot.training.valid_loss"),
+    "valid_accuracy": Message("plot.training.valid_accuracy"),
 }
+
+
+def _is_share(key: str) -> bool:
+    """Whether a logged figure is a share between 0 and 1 (accuracy, F1, AUC), drawn
+    against its own axis on the right rather than on the loss axis."""
+    return any(word in key for word in ("accuracy", "f1", "auc"))
 
 
 def training_curves_figure(
@@ -30,7 +37,20 @@ def training_curves_figure(
                 y=[p[1] for p in points],
                 mode="lines",
                 name=(_LABELS[key].render(language) if key in _LABELS else key.replace("_", " ")),
+                yaxis="y2" if _is_share(key) else "y",
+                line={"dash": "dot"} if _is_share(key) else None,
             )
+        )
+    if any(_is_share(k) for k in keys):
+        fig.update_layout(
+            yaxis2={
+                "title": Message("plot.training.share").render(language),
+                "overlaying": "y",
+                "side": "right",
+                "range": [0, 1.02],
+                "tickformat": ".0%",
+                "showgrid": False,
+            }
         )
     fig.update_layout(
         template="plotly_white",
