@@ -233,7 +233,8 @@ def headline_row(evaluation: EvalReport, fairness: FairnessReport | None) -> Non
                 "Under each figure, the range the true figure is likely in: a "
                 "{confidence:.0%} confidence interval, from {resamples} random resamples of "
                 "the {rows:,} test rows. A wide range means the test rows are too few to pin "
-                "the figure down."
+                "the figure down; no range, that every resample scored the same, which tells "
+                "nothing about it."
             ).format(
                 confidence=evaluation.confidence,
                 resamples=evaluation.n_resamples,

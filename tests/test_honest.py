@@ -351,8 +351,11 @@ def test_a_perfect_score_on_few_test_rows_keeps_a_wide_interval():
     from lepton_core.evaluation import bootstrap_intervals
 
     labels = ["normal", "pneumonia"] * 4
-    low, high = bootstrap_intervals(labels, labels, task="binary")["accuracy"]
+    intervals = bootstrap_intervals(labels, labels, task="binary")
+    low, high = intervals["accuracy"]
     assert 0.6 < low < 0.7 and high == 1.0
+    # Precision, recall, F1: every resample scores 1.000, which says nothing: no interval.
+    assert {"precision", "recall", "f1"}.isdisjoint(intervals)
     # On many rows it agrees with the bootstrap's spread: 80 right of 100 → about ±8 points.
     wrong = labels * 10 + ["normal"] * 20
     truth = labels * 10 + ["pneumonia"] * 20

@@ -10,7 +10,8 @@ definitions, ``zero_division=0``).
 
 Accuracy, a share of rows, gets Wilson's score interval instead (:func:`wilson_interval`):
 the percentiles collapse to a point when every test row (or none) is right, so 8 right of
-8 would read "between 100% and 100%"; Wilson's gives 68%–100%.
+8 would read "between 100% and 100%"; Wilson's gives 68%–100%. Another metric whose
+resamples all score the same gets no interval.
 
 The evaluation report, the verdict against a trivial baseline and the model card all
 draw their intervals from here.
@@ -244,6 +245,9 @@ def bootstrap_intervals(
         stats = {k: v for k, v in stats.items() if k in wanted}
     n = len(np.asarray(y_true).ravel())
     out = bootstrap(stats, n, n_resamples=n_resamples, confidence=confidence, seed=seed)
+    # Every resample scoring the same (a perfect score on few rows) proves nothing about
+    # the range: such a figure gets no interval rather than "between 1.000 and 1.000".
+    out = {name: pair for name, pair in out.items() if pair[1] > pair[0]}
     if "accuracy" in stats and n and n_resamples >= 1:
         right = float(np.sum(true_s == pred_s))
         out["accuracy"] = wilson_interval(right, n, confidence=confidence)

@@ -48,6 +48,9 @@ def training_curves_figure(
                 "overlaying": "y",
                 "side": "right",
                 "range": [0, 1.02],
+                "tickmode": "linear",  # its own ticks, not the loss axis's
+                "tick0": 0,
+                "dtick": 0.25,
                 "tickformat": ".0%",
                 "showgrid": False,
             }
