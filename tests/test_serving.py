@@ -663,3 +663,41 @@ def test_no_5xx_from_the_openapi_spec_with_the_models_own_fields(api, record):
         check()
     assert not failures, failures[:5]
     assert len(statuses) >= 50 and 200 in statuses and 422 in statuses, statuses
+
+
+def test_the_model_cache_keeps_the_most_recently_used_versions_only(
+    adult_run, workspace, monkeypatch
+):
+    """A long-lived server (or the notebook's Deploy page) loads version after version;
+    only the last few used stay in memory, and an evicted one loads again when asked."""
+    from types import SimpleNamespace
+
+    from lepton_core.serving import _state
+
+    loads: list[tuple[str, int]] = []
+
+    def load(ws, name, version):
+        loads.append((name, version))
+        return SimpleNamespace(name=name, version=version)
+
+    monkeypatch.setattr(_state, "load_bundle", load)
+    cache = _state.ModelCache(workspace, "native", size=2)
+    monkeypatch.setattr(cache, "info", lambda n, v: SimpleNamespace(name=n, version=int(v)))
+    a = cache.get("a", "1")
+    cache.get("b", "1")
+    assert cache.get("a", "1") is a  # a hit: not loaded again, and now the most recent
+    cache.get("c", "1")  # evicts b, the least recently used
+    cache.get("a", "1")
+    cache.get("b", "1")
+    assert loads == [("a", 1), ("b", 1), ("c", 1), ("b", 1)]
+    assert len(cache._loaded) == 2
+
+
+def test_the_model_cache_loads_a_real_version_once(adult_run, workspace):
+    from lepton_core.serving._state import ModelCache
+
+    cache = ModelCache(workspace, "native")
+    version = str(adult_run.model_version)
+    first = cache.get(adult_run.model_name, version)
+    assert cache.get(adult_run.model_name, version) is first
+    assert cache.scorer(first) is first.model  # the native runtime scores with the model

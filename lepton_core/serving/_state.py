@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from lepton_core.core import ModelError
+from lepton_core.core import ModelError, cache_entries
 from lepton_core.runs import ModelBundle, load_bundle, onnx_scorer, to_onnx
 from lepton_core.workspace import ApiKeyStore, ModelVersionInfo, PredictionLog, Workspace
 
@@ -38,21 +39,25 @@ _LATEST_TTL = 2.0  # seconds a resolved "latest" is reused; a new version shows 
 # Seconds a version's published state is reused for predict-only keys: a withdrawn version
 # stops answering them within this, without a registry query on every request.
 _PUBLISHED_TTL = 5.0
+# Loaded versions kept at once: a long-lived server (or the notebook, whose Deploy page tries
+# every new version) would otherwise keep every version it ever loaded in memory.
+_LOADED_VERSIONS = cache_entries(16)
 
 # Module level: FastAPI resolves the (string) annotations that name it from module globals.
 _BEARER = HTTPBearer(auto_error=False, description="An API key from the Deploy page.")
 
 
 class ModelCache:
-    """Loaded model versions, kept in memory; "latest" re-resolved every few seconds."""
+    """Loaded model versions, the most recently used kept in memory; "latest" re-resolved
+    every few seconds."""
 
-    def __init__(self, workspace: Workspace, runtime: str):
-        self.workspace, self.runtime = workspace, runtime
-        self._bundles: dict[tuple[str, int], ModelBundle] = {}
-        self._scorers: dict[tuple[str, int], Any] = {}
+    def __init__(self, workspace: Workspace, runtime: str, size: int = _LOADED_VERSIONS):
+        self.workspace, self.runtime, self.size = workspace, runtime, size
+        # (name, version) → bundle, and its ONNX scorer once asked for; least recent first.
+        self._loaded: OrderedDict[tuple[str, int], list[Any]] = OrderedDict()
         self._latest: dict[str, tuple[float, ModelVersionInfo]] = {}
         self._published: dict[tuple[str, str], tuple[float, ModelVersionInfo]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered: get() looks again once it holds it
 
     def published_info(self, name: str, version: str) -> ModelVersionInfo:
         """:meth:`info`, reused for a few seconds: what a predict-only key's check reads."""
@@ -71,6 +76,8 @@ class ModelCache:
             if hit and time.monotonic() - hit[0] < _LATEST_TTL:
                 return hit[1]
             info = self.workspace.model_version(name, None)
+            if len(self._latest) > 1000:
+                self._latest.clear()
             self._latest[name] = (time.monotonic(), info)
             return info
         if not _VERSION_RE.fullmatch(version):
@@ -79,15 +86,16 @@ class ModelCache:
 
     def get(self, name: str, version: str) -> ModelBundle:
         if _VERSION_RE.fullmatch(version):
-            hit = self._bundles.get((name, int(version)))
+            hit = self._hit((name, int(version)))
             if hit is not None:
-                return hit
+                return hit[0]
         info = self.info(name, version)
         key = (info.name, info.version)
         with self._lock:
-            if key not in self._bundles:
-                self._bundles[key] = load_bundle(self.workspace, info.name, info.version)
-            return self._bundles[key]
+            hit = self._hit(key)
+            if hit is None:
+                hit = self._keep(key, [load_bundle(self.workspace, info.name, info.version)])
+            return hit[0]
 
     def scorer(self, bundle: ModelBundle) -> Any:
         """What predicts for ``bundle``: the model itself, or its ONNX graph in onnxruntime."""
@@ -97,9 +105,25 @@ class ModelCache:
             return model
         key = (bundle.version.name, bundle.version.version)
         with self._lock:
-            if key not in self._scorers:
-                self._scorers[key] = onnx_scorer(model, *to_onnx(model))
-            return self._scorers[key]
+            hit = self._hit(key)
+            if hit is None or hit[0] is not bundle:  # evicted meanwhile: keep it again
+                hit = self._keep(key, [bundle])
+            if len(hit) == 1:
+                hit.append(onnx_scorer(model, *to_onnx(model)))
+            return hit[1]
+
+    def _hit(self, key: tuple[str, int]) -> list[Any] | None:
+        with self._lock:
+            hit = self._loaded.get(key)
+            if hit is not None:
+                self._loaded.move_to_end(key)
+            return hit
+
+    def _keep(self, key: tuple[str, int], entry: list[Any]) -> list[Any]:
+        self._loaded[key] = entry
+        while len(self._loaded) > self.size:
+            self._loaded.popitem(last=False)
+        return entry
 
 
 @dataclass
