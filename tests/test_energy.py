@@ -264,3 +264,39 @@ def _evaluate_page(run_id: str, language: str = "en") -> str:
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return "\n".join(str(m.value) for m in at.markdown)
+
+
+def test_a_child_started_between_samples_counts_from_its_start():
+    """CodeCarbon takes a new child's CPU time at the first sample that sees it as zero
+    work; a child that the previous sample did not list (a Ray worker, a federated
+    client started since) must count from its start, and the others from that sample."""
+    from lepton_core.runs._energy import _count_children_from_birth
+
+    cpu = SimpleNamespace(
+        _last_measurement_time=100.0,
+        _last_cpu_times={1: 1.0, 2: 3.0},
+        _get_process_cpu_times=lambda: {1: 2.0, 2: 3.5, 3: 0.7},
+    )
+    _count_children_from_birth(SimpleNamespace(_hardware=[cpu, SimpleNamespace()]))
+    assert cpu._get_process_cpu_times() == {1: 2.0, 2: 3.5, 3: 0.7}
+    # CodeCarbon reads each pid's starting point with .get(pid, now).
+    assert cpu._last_cpu_times == {1: 1.0, 2: 3.0, 3: 0.0}
+    first = SimpleNamespace(
+        _last_measurement_time=None, _last_cpu_times={}, _get_process_cpu_times=lambda: {1: 2.0}
+    )
+    _count_children_from_birth(SimpleNamespace(_hardware=[first]))
+    first._get_process_cpu_times()
+    assert first._last_cpu_times == {}  # no sample before: nothing to count from
+
+
+def test_the_meter_hooks_codecarbon_s_process_tracking():
+    """If a CodeCarbon upgrade renames what the hook wraps, this says so."""
+    from lepton_core.runs._energy import EnergyMeter
+
+    meter = EnergyMeter("FRA", every_s=1).start()
+    try:
+        cpus = [h for h in meter._tracker._hardware if type(h).__name__ == "CPU"]
+        assert cpus and all(c._get_process_cpu_times.__name__ == "read_from_birth" for c in cpus)
+    finally:
+        report = meter.stop()
+    assert report.duration_s > 0

@@ -227,8 +227,9 @@ class EnergyMeter:
     :class:`EnergyReport` with ``measured=False`` and the reason.
     """
 
-    def __init__(self, country: str | None = None):
+    def __init__(self, country: str | None = None, every_s: float = 5.0):
         self.country = energy_country(country)
+        self.every_s = every_s
         self._tracker: Any = None
         self._began = 0.0
         self._reason: Message | str = ""
@@ -261,11 +262,12 @@ class EnergyMeter:
                 save_to_logfire=False,
                 log_level="error",
                 tracking_mode="process",  # this run's process and its children, not the machine
-                measure_power_secs=5,
+                measure_power_secs=self.every_s,
                 # Jobs run side by side; CodeCarbon's lock would leave all but one unmeasured.
                 allow_multiple_runs=True,
             )
             self._tracker.start()
+            _count_children_from_birth(self._tracker)
         except Exception as exc:  # measuring must never fail a run
             self._reason = Message("energy.failed", error=f"{type(exc).__name__}: {exc}")
             self._tracker = None
@@ -291,6 +293,31 @@ class EnergyMeter:
             if self._folder is not None:
                 self._folder.cleanup()
                 self._folder = None
+
+
+def _count_children_from_birth(tracker: Any) -> None:
+    """Count a child process's CPU time from its start, not from the first sample that sees it.
+
+    CodeCarbon's process tracking takes a child's CPU time at the first sample that finds
+    it as its starting point, so the work a child does before then (up to a sampling
+    interval: a Ray worker's or a federated client's first seconds) is never counted.
+    Every sample lists all the process's descendants, so one that the previous sample did
+    not list started since: its starting point is zero. Where CodeCarbon does not track
+    processes this way, nothing changes.
+    """
+    for hardware in tracker._hardware:
+        read = getattr(hardware, "_get_process_cpu_times", None)
+        if read is None or not isinstance(getattr(hardware, "_last_cpu_times", None), dict):
+            continue
+
+        def read_from_birth(hardware: Any = hardware, read: Callable[[], dict] = read) -> dict:
+            times = read()
+            if hardware._last_measurement_time is not None:  # not the first sample
+                for pid in times.keys() - hardware._last_cpu_times.keys():
+                    hardware._last_cpu_times[pid] = 0.0
+            return times
+
+        hardware._get_process_cpu_times = read_from_birth
 
 
 def _report(tracker: Any, data: Any, duration: float, country: str) -> EnergyReport:
