@@ -201,3 +201,13 @@ def test_training_curves_draw_accuracy_on_its_own_axis():
         [{k: v for k, v in h.items() if "accuracy" not in k} for h in history]
     )
     assert "yaxis2" not in only_losses.layout.to_plotly_json()
+
+
+def test_training_curves_of_a_few_whole_steps_have_whole_ticks():
+    # Four steps of a quick image model were labelled 3, 3.5, 4, ... on the step axis.
+    from lepton_core.plots import training_curves_figure
+
+    few = [{"step": float(s), "train_loss": 1 / s} for s in range(3, 7)]
+    assert training_curves_figure(few).layout.xaxis.dtick == 1
+    many = [{"step": float(s), "train_loss": 1 / s} for s in range(1, 200)]
+    assert training_curves_figure(many).layout.xaxis.dtick is None  # Plotly picks

@@ -55,6 +55,9 @@ def training_curves_figure(
                 "showgrid": False,
             }
         )
+    steps = [float(e["step"]) for e in history if "step" in e]
+    if steps and all(s.is_integer() for s in steps) and max(steps) - min(steps) <= 12:
+        fig.update_xaxes(dtick=1)  # a few whole steps: no "3.5" between epochs
     fig.update_layout(
         template="plotly_white",
         title=Message("plot.training.title").render(language),
