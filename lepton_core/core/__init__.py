@@ -45,6 +45,7 @@ from lepton_core.core._sqlite import (
 )
 from lepton_core.core._tasks import (
     FEATURE_KINDS,
+    NER_TASK,
     TASKS,
     ColumnKind,
     Task,
@@ -58,6 +59,7 @@ __all__ = [
     "ENV_WORKSPACE",
     "FEATURE_KINDS",
     "LANGUAGES",
+    "NER_TASK",
     "TASKS",
     "CallbackList",
     "ColumnKind",

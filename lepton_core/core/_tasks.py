@@ -6,6 +6,8 @@ from typing import Literal
 
 Task = Literal["binary", "multiclass", "regression"]
 TASKS: tuple[Task, ...] = ("binary", "multiclass", "regression")
+#: The task of a run that finds names in sentences (entity models): not a model ``Task``.
+NER_TASK = "ner"
 
 ColumnKind = Literal["numeric", "categorical", "boolean", "datetime", "text", "identifier"]
 

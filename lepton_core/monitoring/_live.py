@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lepton_core.core import JsonMixin, Message
+from lepton_core.core import NER_TASK, JsonMixin, Message
 from lepton_core.evaluation import FairnessReport
 from lepton_core.monitoring._alerts import Alert, Limits, check_alerts
 from lepton_core.monitoring._drift import DriftReport, FeatureDrift, data_drift
@@ -41,7 +41,6 @@ from lepton_core.monitoring._trend import (
     performance_trend,
     time_windows,
 )
-from lepton_core.runs import NER_TASK
 from lepton_core.workspace import LOG_COLUMNS, Workspace, parse_model_ref, prediction_log
 
 __all__ = [

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lepton_core.core import CallbackList, DataError, Message, TrainingError
+from lepton_core.core import NER_TASK, CallbackList, DataError, Message, TrainingError
 from lepton_core.data import InputField, InputSchema, fingerprint, load_table
 from lepton_core.evaluation import EvalReport
 from lepton_core.models import family_class, family_names, make_model
@@ -60,8 +60,6 @@ __all__ = [
     "split_sentences",
 ]
 
-#: The task of a data set of labelled sentences.
-NER_TASK = "ner"
 _NO_SHAP = {
     "explainer": "none",
     "output_space": "",
