@@ -402,8 +402,17 @@ if mitigation:
         )
     )
     st.dataframe(mitigation_table(mitigation["rows"]), hide_index=True)
-elif evaluation.task != "binary" or not attributes:
-    st.write(tr("Mitigation needs a yes/no target and a sensitive column."))
+elif evaluation.task != "binary":
+    st.write(
+        tr(
+            "Mitigation needs a yes/no target; this model predicts more than two answers or a "
+            "number."
+        )
+    )
+elif not attributes:
+    st.write(
+        tr("Mitigation needs a sensitive column; choose one on the Data page and train again.")
+    )
 elif not family_class(run.family).mitigable:
     st.write(
         tr(

@@ -343,6 +343,8 @@ def test_evaluate_page_says_the_verdict_and_fills_both_halves(noise_run):
     table = at.dataframe[0].value
     assert "likely between" in table.columns
     assert any(str(c).startswith("guessing always '") for c in table.columns)
+    # A yes/no model without a sensitive column: mitigation says what is missing.
+    assert any("needs a sensitive column" in m.value for m in at.markdown)
 
 
 def test_a_perfect_score_on_few_test_rows_keeps_a_wide_interval():
