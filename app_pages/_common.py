@@ -8,6 +8,7 @@ import gc
 import ipaddress
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -50,6 +51,27 @@ class Keys:
     COMPARE_RUN_ID = "compare_run_id"
     ROUTED = "routed"  # set by app.py: this session's pages run through the router
     VISITOR = "visitor"  # set by app.py: this session came in through a share link
+
+
+@st.cache_resource(show_spinner=False)
+def _compiling_shap() -> threading.Thread:
+    from lepton_core.explain import compile_shap
+
+    thread = threading.Thread(target=compile_shap, name="lepton-compile-shap", daemon=True)
+    thread.start()
+    return thread
+
+
+def warm_explainer(model: Any) -> None:
+    """Compile shap's numba code in the background, once per app process, when ``model``'s
+    explanations need it (text and model-agnostic SHAP): a page shows this model's form,
+    and the first prediction then does not wait for the compiler (5–10 s; longer on a
+    busy machine)."""
+    from lepton_core.explain import compiles_on_first_use
+
+    with contextlib.suppress(LeptonError, ValueError):  # a model it cannot explain: no need
+        if compiles_on_first_use(model):
+            _compiling_shap()
 
 
 @st.cache_resource(show_spinner=False)

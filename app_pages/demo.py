@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from app_pages._common import guard, require_router, workspace
+from app_pages._common import guard, require_router, warm_explainer, workspace
 from app_pages._i18n import language, say, tr
 from app_pages._text import token_highlights
 from lepton_core.core import LeptonError
@@ -79,6 +79,7 @@ except LeptonError:
         )
     )
     st.stop()
+warm_explainer(bundle.model)  # while the visitor fills in the form
 
 
 def _log(record: dict, label: Any, probabilities: dict | None, started: float) -> None:

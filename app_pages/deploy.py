@@ -19,6 +19,7 @@ from app_pages._common import (
     python_cell,
     run_reports,
     store_written,
+    warm_explainer,
     when,
     workspace,
 )
@@ -229,6 +230,7 @@ if all_links:
 # ---------------------------------------------------------------------- REST API
 st.subheader("REST API")
 bundle = guard(load_bundle, ws, version.name, version.version)
+warm_explainer(bundle.model)  # before "Try it"
 record = bundle.input_schema.defaults()
 reads_images = getattr(bundle.model, "reads", "") == "image"
 if reads_images:  # the picture itself travels, as base64 text

@@ -470,3 +470,33 @@ def test_words_for_names_titles_ranges_and_key_fields():
     assert key_features(ranked) == ["a", "b", "c"]  # 90% of the total
     assert key_features(ranked, at_least=1, share=0.6) == ["a", "b"]
     assert key_features([(n, 1.0) for n in "abcdefgh"]) == list("abcdef")
+
+
+@pytest.mark.parametrize("family", family_names(reads="table"))
+def test_a_page_knows_which_models_wait_for_shap_s_compiler(fitted, family):
+    # The demo and Deploy pages compile shap's numba code ahead only for these.
+    from lepton_core.explain import compiles_on_first_use
+
+    model = fitted(family, "binary")
+    assert compiles_on_first_use(model) == (EXPLAINERS[family] == "shap.PermutationExplainer")
+
+
+def test_the_app_compiles_shap_once_in_the_background(fitted, monkeypatch):
+    import threading
+
+    import lepton_core.explain as explain
+    from app_pages import _common
+
+    started = threading.Event()
+    monkeypatch.setattr(explain, "compile_shap", started.set)
+    _common._compiling_shap.clear()
+    try:
+        _common.warm_explainer(fitted("lightgbm", "binary"))  # TreeSHAP: nothing to compile
+        assert not started.wait(0.2)
+        _common.warm_explainer(fitted("mlp", "binary"))
+        assert started.wait(5)
+        thread = _common._compiling_shap()
+        _common.warm_explainer(fitted("mlp", "binary"))
+        assert _common._compiling_shap() is thread  # once per process
+    finally:
+        _common._compiling_shap.clear()

@@ -51,6 +51,7 @@ __all__ = [
     "Explanation",
     "RowOutcome",
     "compile_shap",
+    "compiles_on_first_use",
     "explain",
     "friendly_name",
     "key_features",
@@ -83,6 +84,12 @@ def _strategy(model: Any) -> Any:
 def supported_explainer(model: Any) -> str:
     """Name of the SHAP algorithm :func:`explain` would use for ``model``."""
     return _strategy(model).NAME
+
+
+def compiles_on_first_use(model: Any) -> bool:
+    """Whether explaining ``model`` runs shap's numba code, which each process compiles the
+    first time it is used (seconds; :func:`compile_shap` does it ahead)."""
+    return _strategy(model) in (_text, _agnostic)
 
 
 def rows_to_explain(model: Any, n_rows: int, max_rows: int | None = None) -> int:
