@@ -130,6 +130,8 @@ def test_a_private_federated_version_carries_its_privacy_report(small, workspace
     assert run.metrics["privacy_delta"] == stored.delta
     card = model_card(workspace, "fed-dp", result.model_version, n_resamples=10)
     assert any("differential privacy" in str(fact) for fact in card.privacy)
+    model = workspace.load_model("fed-dp", result.model_version)  # the report saved with it
+    assert model.family == "federated" and model.privacy_.epsilon == stored.epsilon
 
 
 def test_a_client_error_reaches_the_server_as_its_one_sentence(monkeypatch):
@@ -165,3 +167,105 @@ def test_a_client_error_reaches_the_server_as_its_one_sentence(monkeypatch):
     clients.__exit__(None, None, None)  # the server stops its clients, the failed one too
     client.join(5)
     assert not client.is_alive()
+
+
+# -- the registered version: the ``federated`` family -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def registered(small, workspace):
+    """A federated MLP registered as a version, and what the server held when it made it
+    (the shared encoding, the kept weights, the data); fitting any model fails it."""
+    from lepton_core.models import LeptonModel, MLPModel
+    from lepton_core.runs import _federated
+
+    held = {}
+    register = _federated._register
+
+    def spy(config, data, spec, settings, classes, weights, *rest):
+        held.update(data=data, spec=spec, settings=settings, weights=weights)
+        return register(config, data, spec, settings, classes, weights, *rest)
+
+    def pooled_fit(*args, **kwargs):
+        raise AssertionError("a model was fitted on the pooled rows")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_federated, "_register", spy)
+        patch.setattr(LeptonModel, "fit", pooled_fit)
+        patch.setattr(MLPModel, "_fit", pooled_fit)
+        result = run_federated(
+            FederatedConfig(
+                data=small, target="Y", sensitive=["sex"], model="mlp", clients=2, rounds=2,
+                min_client_rows=10, register=True, model_name="fed-mlp", explain_rows=10,
+            ),
+            workspace=workspace,
+        )  # fmt: skip
+    return result, held, workspace.load_model("fed-mlp", result.model_version)
+
+
+def test_a_federated_version_is_its_own_family_made_without_fitting(registered, workspace):
+    from lepton_core.core import TrainingError
+    from lepton_core.models import FederatedModel, family_names, family_title
+
+    result, held, model = registered
+    assert type(model) is FederatedModel and model.family == "federated"
+    assert workspace.get_run(result.run_id).family == "federated"
+    assert workspace.load_report(result.run_id, "config")["model"] == "federated"
+    assert family_title("federated") == "Neural network (trained federated)"
+    assert "federated" not in family_names()  # made by a federation, never trained directly
+    assert model.spec_["categories"] == held["spec"]["categories"]
+    assert model.hidden_sizes == (64, 32) and len(model.history_) == 2
+    assert model.best_iteration_ == result.best_round
+    with pytest.raises(TrainingError, match="run federated training again"):
+        model.fit(held["data"].x_train, held["data"].split.train["Y"].to_numpy())
+
+
+def test_a_federated_version_predicts_as_the_kept_weights_on_the_shared_encoding(
+    registered, workspace
+):
+    from lepton_core.runs._fed_client import encode
+
+    result, held, model = registered
+    X = held["data"].x_test
+    inputs = encode(X, held["spec"])
+    network = net.build_network(inputs.shape[1], 1, held["settings"]["hidden_sizes"], 0.0)
+    network.load_state_dict(from_bytes(held["weights"]))
+    expected = net.predict_raw(network.eval(), inputs)[:, 0]
+    np.testing.assert_array_equal(model.transform(X), inputs)
+    np.testing.assert_allclose(model.raw_output(X), expected, rtol=1e-6, atol=1e-6)
+    run = workspace.get_run(result.run_id)
+    assert run.metrics["test_accuracy"] == pytest.approx(result.federated["accuracy"])
+
+
+def test_a_federated_version_saves_without_pickle_and_exports_to_onnx(
+    registered, workspace, tmp_path
+):
+    from lepton_core.models import load_model
+    from lepton_core.runs import export_onnx
+
+    result, held, model = registered
+    X = held["data"].x_test
+    assert sorted(model.save(tmp_path / "m")) == ["model.json", "weights.safetensors"]
+    again = load_model(tmp_path / "m")
+    np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))
+    assert again.spec_ == model.spec_ and again.feature_groups_ == model.feature_groups_
+    exported = export_onnx(workspace, "fed-mlp", result.model_version, tmp_path / "onnx")
+    assert exported.label_agreement == 1.0 and exported.max_abs_diff < 1e-4
+
+
+def test_a_federated_versions_shap_values_are_by_original_column(registered, workspace):
+    result, held, model = registered
+    explanation = workspace.load_report(result.run_id, "explanation")
+    assert explanation["feature_names"] == model.feature_names_in_ == list(held["data"].features)
+    # Each text column's one-hot inputs are one group: SHAP adds them up into the column.
+    assert model.categorical_features_
+    for column in model.categorical_features_:
+        names = [model.feature_names_out_[i] for i in model.feature_groups_[column]]
+        assert names == [f"{column} = {v}" for v in held["spec"]["categories"][column]]
+    flat = sorted(i for group in model.feature_groups_.values() for i in group)
+    assert flat == list(range(len(model.feature_names_out_)))
+    values = np.asarray(explanation["values"])
+    assert values.shape[:2] == (10, len(model.feature_names_in_))
+    total = np.asarray(explanation["base_values"]) + values.sum(axis=1)
+    np.testing.assert_allclose(total, np.asarray(explanation["model_output"]).reshape(total.shape))

@@ -56,7 +56,9 @@ def test_the_registry_lists_families_by_what_they_read_and_whether_auto_searches
         make_model("mitigated", "binary")
 
 
-@pytest.mark.parametrize("name", ["lightgbm", "logistic", "tree", "mlp", "text", "mitigated"])
+@pytest.mark.parametrize(
+    "name", ["lightgbm", "logistic", "tree", "mlp", "text", "mitigated", "federated"]
+)
 def test_every_family_declares_what_it_is(name):
     cls = family_class(name)
     assert cls.family == name and cls.title and cls.reads in ("table", "text")
@@ -95,7 +97,7 @@ def test_refit_parameters_are_the_familys_call():
 
 def test_no_code_outside_a_family_switches_on_a_family_name():
     """The registry names families; everything else asks the family's class."""
-    names = "|".join(re.escape(n) for n in [*family_names(), "mitigated"])
+    names = "|".join(re.escape(n) for n in [*family_names(), "mitigated", "federated"])
     switch = re.compile(rf"""family\w*\s*(==|!=|in|not in)\s*[(\[]?\s*["']({names})["']""")
     allowed = {ROOT / "lepton_core/models/_registry.py"}
     hits = [

@@ -9,6 +9,7 @@ tree        ``DecisionTree*``                  ``pipeline.skops``
 mlp         ``torch.nn.Sequential``            ``pipeline.skops``, ``weights.safetensors``
 mitigated   thresholds or an ensemble          ``base/`` (the model it was made from)
 ensemble    the members' weights               ``member_0/``, ... (each member's own files)
+federated   ``torch.nn.Sequential``            ``weights.safetensors`` (encoding in ``model.json``)
 text        a transformer network              its weights or head, the tokenizer
 ngram       TF-IDF n-grams + a linear model    ``pipeline.skops``, ``tokens.json``
 ==========  =================================  =======================================
@@ -31,6 +32,9 @@ from lepton_core.models._ensemble import (
     ensemble_scorer,
     greedy_weights,
     member_output,
+)
+from lepton_core.models._federated import (
+    FederatedModel,
 )
 from lepton_core.models._int8 import (
     COMPRESSION_METHODS,
@@ -91,6 +95,7 @@ __all__ = [
     "OPSET",
     "DPMLPModel",
     "EnsembleModel",
+    "FederatedModel",
     "Int8",
     "LeptonModel",
     "LightGBMModel",

@@ -42,6 +42,7 @@ _FAMILIES = {
     "ner_spacy": "lepton_core.ner:NerSpacyModel",
     "mitigated": "lepton_core.models._mitigated:MitigatedModel",
     "ensemble": "lepton_core.models._ensemble:EnsembleModel",
+    "federated": "lepton_core.models._federated:FederatedModel",
 }
 
 

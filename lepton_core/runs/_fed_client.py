@@ -6,7 +6,8 @@ answers a ``ServerApp``: every message is ``(kind, payload)`` and gets one answe
 
 - ``rows``: the row ids this process holds (the simulation's check that rows stay put);
 - ``stats``: per-column counts, sums and category counts;
-- ``encoder`` (the shared encoding, :func:`encode`): its training and validation row counts;
+- ``encoder`` (the shared encoding, :func:`~lepton_core.models._federated.encode`): its
+  training and validation row counts;
 - ``fit`` (global weights as safetensors bytes, settings): local weights, rows, mean loss;
 - ``evaluate`` (global weights, settings): the validation loss summed, and its rows;
 - ``privacy``: this client's DP-SGD privacy report (a dict), or None;
@@ -32,6 +33,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+# The shared encoding is the federated model's own input (the ``federated`` family).
+from lepton_core.models._federated import encode
 
 __all__ = ["Failure", "client_main", "embed_texts", "encode", "from_bytes", "to_bytes"]
 
@@ -60,19 +64,6 @@ def from_bytes(blob: bytes) -> dict[str, Any]:
     from safetensors.numpy import load
 
     return {k: torch.from_numpy(v.copy()) for k, v in load(blob).items()}
-
-
-def encode(frame: pd.DataFrame, spec: dict[str, Any]) -> np.ndarray:
-    """The network's input: numbers standardised with the federation's means and standard
-    deviations (missing: the mean), categories one-hot over the federation's categories."""
-    parts = []
-    for column, (mean, std) in spec["numeric"].items():
-        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-        parts.append(np.nan_to_num((values - mean) / std)[:, None])
-    for column, categories in spec["categories"].items():
-        values = frame[column].astype(object).where(frame[column].notna(), None).astype(str)
-        parts.append((values.to_numpy()[:, None] == np.asarray(categories)[None, :]).astype(float))
-    return np.hstack(parts) if parts else np.empty((len(frame), 0))
 
 
 def embed_texts(texts: pd.Series, base: str, max_length: int) -> pd.DataFrame:

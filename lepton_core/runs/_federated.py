@@ -24,9 +24,11 @@ the clients' updates is post-processing, so the federated model's ε is the larg
 client spent (see :func:`_privacy`); a registered version carries that privacy report
 as a DP run's does.
 
-With ``register`` the kept global weights become a model version of the ``mlp`` family
-(the logistic model is the network without hidden layers), evaluated, explained and
-served like any trained model (see :func:`_register`).
+With ``register`` the kept global weights become a model version of the ``federated``
+family (:class:`~lepton_core.models.FederatedModel`): the network with the federation's
+encoding in front, made from the encoding, the classes and the weights alone, with no fit
+on pooled rows (the logistic model is the network without hidden layers). It is evaluated,
+explained and served like any trained model (see :func:`_register`).
 
 A text column trains the ``text`` family's Quick head (``model="text"``): each client
 embeds its own texts with the frozen built-in MiniLM in its own process, and those
@@ -365,7 +367,7 @@ def run_federated(
         privacy=privacy,
     )
     if config.register:
-        recorded = _register(config, data, spec, settings, best[2], result, workspace, cb)
+        recorded = _register(config, data, spec, settings, classes, best[2], result, workspace, cb)
         result.run_id = recorded.run_id
         result.model_name = recorded.model_name
         result.model_version = recorded.model_version
@@ -379,41 +381,43 @@ def _register(
     data: Any,
     spec: dict[str, Any],
     settings: dict[str, Any],
+    classes: list | None,
     weights: bytes,
     result: FederatedResult,
     workspace: Workspace,
     cb: CallbackList,
 ) -> Any:
-    """Register the kept global weights as an ``mlp`` model version (a ``text`` Quick
+    """Register the kept global weights as a ``federated`` model version (a ``text`` Quick
     version for a text model: see :func:`_text_model`).
 
-    An ``MLPModel`` is fitted for one epoch on the pooled rows only to learn the column
-    schema, the classes and its encoder's layout (the simulation has the rows; a real
-    server would get the same from the clients' statistics); its encoder then takes the
-    federation's means and deviations and its network the federated weights, with the
-    input columns reordered to the encoder's (a category the federation did not keep
-    gets weight 0, as in :func:`encode`).
+    The table model is made from what the server holds: the shared encoding ``spec``, the
+    classes, the columns' names and the averaged weights. Nothing is fitted on the pooled
+    rows, so it reads its input exactly as the clients encoded theirs (:func:`encode`).
     """
-    from lepton_core.models import make_model
+    from lepton_core.models import FederatedModel
 
     info = data.info
     text = config.model == "text"
     if text:
         params: dict[str, Any] = {"mode": "quick", "base": DEFAULT_BASE}
         model = _text_model(config, data, spec, from_bytes(weights))
+        family = "text"
     else:
         params = {
-            "hidden_sizes": settings["hidden_sizes"],
-            "dropout": 0.0,
-            "max_categories": None,  # every category its own input, as the federation's
+            "hidden_sizes": list(settings["hidden_sizes"]),
             "learning_rate": config.learning_rate,
             "batch_size": config.batch_size,
-            "max_epochs": 1,
-            "patience": 1,
         }
-        model = make_model("mlp", info.task, seed=config.seed, **params)
-        model.fit(data.x_train, data.split.train[info.target].to_numpy())
-        model.final_estimator_ = _adopt(model.preprocessor_, spec, settings, from_bytes(weights))
+        model = FederatedModel.from_federation(
+            spec,
+            from_bytes(weights),
+            task=info.task,
+            classes=classes,
+            columns=list(data.x_train.columns),  # the schema's order, as every client's
+            seed=config.seed,
+            **params,
+        )
+        family = FederatedModel.family
     model.history_ = [
         {"step": h["round"], "train_loss": h["train_loss"], "valid_loss": h["valid_loss"]}
         for h in result.history
@@ -421,11 +425,12 @@ def _register(
     model.best_iteration_ = result.best_round
     if result.privacy is not None:
         model.privacy_ = result.privacy  # saved with the model, as a DP MLP's is
+    # A federated run is trained again (its notebook) from its "federated" report.
     train_config = TrainConfig(
         data=config.data,
         target=info.target,
         sensitive=list(info.sensitive),
-        model="text" if text else "mlp",
+        model=family,
         params=params,
         text_column=info.text_column if text else None,
         seed=config.seed,
@@ -551,48 +556,6 @@ def _text_model(
         head.bias.copy_(bias)
     model.cancelled_ = False
     return model
-
-
-def _adopt(
-    preprocessor: Any, spec: dict[str, Any], settings: dict[str, Any], state: dict[str, Any]
-) -> Any:
-    """The federated network on ``preprocessor``'s columns; its encoder set to ``spec``."""
-    import torch
-
-    from lepton_core.models import _mlp_net as net
-
-    numeric = list(spec["numeric"])
-    offsets, at = {}, len(numeric)
-    for column, categories in spec["categories"].items():
-        offsets[column] = at
-        at += len(categories)
-    source: list[int | None] = []  # each encoder output: the federated input it is, if any
-    for name, step, columns in preprocessor.transformers_:
-        if name == "remainder":
-            continue
-        if "scale" in step.named_steps:  # the numbers
-            means = np.array([spec["numeric"][c][0] for c in columns], dtype=float)
-            stds = np.array([spec["numeric"][c][1] for c in columns], dtype=float)
-            step.named_steps["impute"].statistics_ = means
-            step.named_steps["scale"].mean_ = means
-            step.named_steps["scale"].scale_ = stds
-            step.named_steps["scale"].var_ = stds**2
-            source += [numeric.index(c) for c in columns]
-        else:
-            kept = [str(v) for v in spec["categories"][columns[0]]]
-            for value in step.named_steps["onehot"].categories_[0]:
-                found = str(value) in kept
-                source.append(offsets[columns[0]] + kept.index(str(value)) if found else None)
-    state = dict(state)
-    first = state["0.weight"]
-    wide = torch.zeros((first.shape[0], len(source)), dtype=first.dtype)
-    for j, i in enumerate(source):
-        if i is not None:
-            wide[:, j] = first[:, i]
-    state["0.weight"] = wide
-    network = net.build_network(len(source), settings["n_outputs"], settings["hidden_sizes"], 0.0)
-    network.load_state_dict(state)
-    return network.eval()
 
 
 class _Clients:
