@@ -54,24 +54,26 @@ class Keys:
 
 
 @st.cache_resource(show_spinner=False)
-def _compiling_shap() -> threading.Thread:
+def _compiling_shap(explainer: str) -> threading.Thread:
     from lepton_core.explain import compile_shap
 
-    thread = threading.Thread(target=compile_shap, name="lepton-compile-shap", daemon=True)
+    thread = threading.Thread(
+        target=compile_shap, kwargs={"only": explainer}, name="lepton-compile-shap", daemon=True
+    )
     thread.start()
     return thread
 
 
 def warm_explainer(model: Any) -> None:
-    """Compile shap's numba code in the background, once per app process, when ``model``'s
-    explanations need it (text and model-agnostic SHAP): a page shows this model's form,
-    and the first prediction then does not wait for the compiler (5–10 s; longer on a
-    busy machine)."""
-    from lepton_core.explain import compiles_on_first_use
+    """Compile the shap code ``model``'s explanations need (text and model-agnostic SHAP) in
+    the background, once per app process: a page shows this model's form, and the first
+    prediction then does not wait for the compiler (5–10 s; longer on a busy machine)."""
+    from lepton_core.explain import shap_to_compile
 
     with contextlib.suppress(LeptonError, ValueError):  # a model it cannot explain: no need
-        if compiles_on_first_use(model):
-            _compiling_shap()
+        explainer = shap_to_compile(model)
+        if explainer is not None:
+            _compiling_shap(explainer)
 
 
 @st.cache_resource(show_spinner=False)
@@ -374,13 +376,27 @@ def pick_run(
         st.stop()
     ids = [r.run_id for r in runs]
     current = st.session_state.get(key)
-    index = ids.index(current) if current in ids else 0
     by_id = {r.run_id: r for r in runs}
+    # A fixed widget key: an unkeyed picker's id changes with its options, so with every
+    # new run, and Streamlit keeps the metadata of every id a session ever drew (with this
+    # closure and all the runs it holds) until the session ends. The widget's value follows
+    # ``key``, which other steps set too; a pick in the widget is copied there first.
+    widget = f"{key}:picker"
+    st.session_state[widget] = current if current in ids else ids[0]
     chosen = st.selectbox(
-        label or tr("Run"), ids, index=index, format_func=lambda i: run_label(by_id[i])
+        label or tr("Run"),
+        ids,
+        key=widget,
+        format_func=lambda i: run_label(by_id[i]),
+        on_change=_copy_state,
+        args=(widget, key),
     )
     st.session_state[key] = chosen
     return by_id[chosen]
+
+
+def _copy_state(source: str, target: str) -> None:
+    st.session_state[target] = st.session_state[source]
 
 
 def metric_labels() -> dict[str, str]:

@@ -475,28 +475,34 @@ def test_words_for_names_titles_ranges_and_key_fields():
 @pytest.mark.parametrize("family", family_names(reads="table"))
 def test_a_page_knows_which_models_wait_for_shap_s_compiler(fitted, family):
     # The demo and Deploy pages compile shap's numba code ahead only for these.
-    from lepton_core.explain import compiles_on_first_use
+    from lepton_core.explain import shap_to_compile
 
-    model = fitted(family, "binary")
-    assert compiles_on_first_use(model) == (EXPLAINERS[family] == "shap.PermutationExplainer")
+    needs = "permutation" if EXPLAINERS[family] == "shap.PermutationExplainer" else None
+    assert shap_to_compile(fitted(family, "binary")) == needs
 
 
-def test_the_app_compiles_shap_once_in_the_background(fitted, monkeypatch):
+def test_the_app_compiles_what_a_model_needs_once_in_the_background(fitted, monkeypatch):
     import threading
 
     import lepton_core.explain as explain
     from app_pages import _common
 
-    started = threading.Event()
-    monkeypatch.setattr(explain, "compile_shap", started.set)
+    asked: list[str | None] = []
+    done = threading.Event()
+
+    def compile_shap(only=None):
+        asked.append(only)
+        done.set()
+
+    monkeypatch.setattr(explain, "compile_shap", compile_shap)
     _common._compiling_shap.clear()
     try:
         _common.warm_explainer(fitted("lightgbm", "binary"))  # TreeSHAP: nothing to compile
-        assert not started.wait(0.2)
+        assert not done.wait(0.2)
         _common.warm_explainer(fitted("mlp", "binary"))
-        assert started.wait(5)
-        thread = _common._compiling_shap()
+        assert done.wait(5) and asked == ["permutation"]
+        _common._compiling_shap("permutation").join(5)
         _common.warm_explainer(fitted("mlp", "binary"))
-        assert _common._compiling_shap() is thread  # once per process
+        assert asked == ["permutation"]  # once per process
     finally:
         _common._compiling_shap.clear()

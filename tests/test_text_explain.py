@@ -329,7 +329,8 @@ def test_bf16_twin_only_where_bfloat16_is_native_and_allowed(binary, monkeypatch
 
 
 def test_compile_shap_leaves_token_shap_nothing_to_compile() -> None:
-    # A fresh process: in this one, earlier tests have compiled shap's code already.
+    # A fresh process: in this one, earlier tests have compiled shap's code already. The
+    # Partition explainer's code alone is what the demo page compiles for a text model.
     import subprocess
     import sys
 
@@ -344,7 +345,7 @@ from tests.test_text_explain import StandIn
 model = StandIn(load_encoder("minilm").eval(), load_tokenizer("minilm"), ["neg", "pos"])
 np.random.seed(7)
 state = np.random.get_state()[1].copy()
-compile_shap()
+compile_shap(only="partition")
 assert (np.random.get_state()[1] == state).all(), "numpy's random state changed"
 with events.install_recorder("numba:compile") as compiled:
     explain(model, pd.DataFrame({"review": ["a great film"]}))

@@ -51,7 +51,6 @@ __all__ = [
     "Explanation",
     "RowOutcome",
     "compile_shap",
-    "compiles_on_first_use",
     "explain",
     "friendly_name",
     "key_features",
@@ -59,6 +58,7 @@ __all__ = [
     "reason_sentences",
     "row_outcome",
     "rows_to_explain",
+    "shap_to_compile",
     "summarize",
     "supported_explainer",
     "to_probability",
@@ -86,10 +86,13 @@ def supported_explainer(model: Any) -> str:
     return _strategy(model).NAME
 
 
-def compiles_on_first_use(model: Any) -> bool:
-    """Whether explaining ``model`` runs shap's numba code, which each process compiles the
-    first time it is used (seconds; :func:`compile_shap` does it ahead)."""
-    return _strategy(model) in (_text, _agnostic)
+def shap_to_compile(model: Any) -> str | None:
+    """Which of shap's explainers with numba code explaining ``model`` runs (``"partition"``
+    for text models, ``"permutation"`` for model-agnostic SHAP), or None: each process
+    compiles that code the first time it is used (seconds; :func:`compile_shap` does it
+    ahead)."""
+    strategy = _strategy(model)
+    return {_text: "partition", _agnostic: "permutation"}.get(strategy)
 
 
 def rows_to_explain(model: Any, n_rows: int, max_rows: int | None = None) -> int:

@@ -261,15 +261,16 @@ def import_shap() -> Any:
     return shap
 
 
-def compile_shap(stop: Callable[[], bool] | None = None) -> None:
+def compile_shap(stop: Callable[[], bool] | None = None, only: str | None = None) -> None:
     """Compile shap's numba code now instead of in the first explanation that needs it.
 
     The Partition and Permutation explainers (token SHAP, and SHAP for models
     without an explainer of their own) compile their inner loops on first use,
     about 5 s per process; a spare worker calls this while it waits for a job.
-    Both output shapes are compiled: one output per row, and several. numpy's
+    Both output shapes are compiled: one output per row, and several. ``only``
+    (``"partition"`` or ``"permutation"``) compiles that explainer's code alone. numpy's
     global random state, which shap reseeds, is left as it was. ``stop`` is asked
-    before each of the four compilations: True leaves the rest for later (a job came).
+    before each compilation: True leaves the rest for later (a job came).
     """
     shap = import_shap()
     data = np.random.default_rng(0).normal(size=(8, 4))
@@ -280,17 +281,26 @@ def compile_shap(stop: Callable[[], bool] | None = None) -> None:
     def several(x: np.ndarray) -> np.ndarray:
         return np.stack([x.sum(axis=1), -x.sum(axis=1)], axis=1)
 
+    explainers = {
+        "partition": lambda f: shap.PartitionExplainer(f, shap.maskers.Partition(data)),
+        "permutation": lambda f: shap.PermutationExplainer(f, shap.maskers.Independent(data)),
+    }
+    # The most used first: token SHAP scores a table of outputs even for yes/no models;
+    # model-agnostic SHAP of a yes/no or regression model one output per row.
+    plan = [
+        ("partition", several),
+        ("permutation", one),
+        ("partition", one),
+        ("permutation", several),
+    ]
     state = np.random.get_state()
     try:
-        for outputs in (one, several):
+        for explainer, outputs in plan:
+            if only is not None and explainer != only:
+                continue
             if stop is not None and stop():
                 return
-            shap.PartitionExplainer(outputs, shap.maskers.Partition(data))(data[:1], silent=True)
-            if stop is not None and stop():
-                return
-            shap.PermutationExplainer(outputs, shap.maskers.Independent(data))(
-                data[:1], silent=True
-            )
+            explainers[explainer](outputs)(data[:1], silent=True)
     finally:
         np.random.set_state(state)
 
