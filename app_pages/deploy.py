@@ -36,6 +36,8 @@ class _State:
     ZIP = "deploy_zip"
     ONNX = "deploy_onnx"
     COMPRESSED = "deploy_compressed"
+    VERSION = "deploy_version"  # the version picker
+    PICKED = "deploy_picked"  # (the session's run then, the version picked in the picker)
 
 
 header(
@@ -83,13 +85,22 @@ refs = [v.ref for v in versions]
 by_ref = {v.ref: v for v in versions}
 run_id = st.session_state.get(Keys.RUN_ID)
 default = next((i for i, v in enumerate(versions) if v.run_id == run_id), 0)
+# The version picked here, while the session's run stays the one it was picked under.
+picked = st.session_state.get(_State.PICKED)
+keep = picked is not None and picked[0] == run_id and picked[1] in refs
+# A fixed key: an unkeyed picker's id changes with its options (every new version), and
+# Streamlit keeps every id's metadata, with this page's whole namespace, for the session.
+st.session_state[_State.VERSION] = picked[1] if keep else refs[default]
 ref = st.selectbox(
     tr("Model version"),
     refs,
-    index=default,
+    key=_State.VERSION,
     format_func=lambda r: (
         tr("{ref} · published · {created}") if by_ref[r].published else "{ref} · {created}"
     ).format(ref=r, created=when(by_ref[r].created)),
+    on_change=lambda: st.session_state.update(
+        {_State.PICKED: (run_id, st.session_state[_State.VERSION])}
+    ),
 )
 version = by_ref[ref]
 reports = run_reports(version.run_id)
@@ -278,7 +289,7 @@ KEY_ROLE_LABELS = {
     "full": tr("Every version, published or not"),
 }
 with st.form("new-key", clear_on_submit=True, border=False):
-    left, role_col, middle, right = st.columns([3, 2, 2, 1], vertical_alignment="bottom")
+    left, role_col, middle = st.columns([3, 2, 2], vertical_alignment="bottom")
     key_name = left.text_input(tr("Key name"), placeholder=tr("e.g. billing-service"))
     key_role = role_col.selectbox(
         tr("Key may call"),
@@ -296,7 +307,8 @@ with st.form("new-key", clear_on_submit=True, border=False):
         format_func=_expiry_label,
         help=tr("An expired key gets 401; create a new one before it runs out."),
     )
-    if right.form_submit_button(tr("Create key"), icon=":material/key:"):
+    # On a line of its own: beside three fields it had room for "Crea…" only.
+    if st.form_submit_button(tr("Create key"), icon=":material/key:"):
         _, token = store.create(
             key_name,
             expires_in=KEY_EXPIRY_CHOICES[key_expiry],
