@@ -189,7 +189,7 @@ def test_other_figures_in_probability_speak_of_the_chance(adult_expl):
     chances = to_probability(adult_expl)
     fig = importance_figure(chances, top=3)
     assert fig.layout.xaxis.title.text == (
-        "average effect on the chance of >50K (percentage points)"
+        "average effect on the chance of >50K<br>(percentage points)"
     )
     ranked = chances.global_importance(0)[:3]
     np.testing.assert_allclose(fig.data[0].x, [100 * s for _, s in ranked][::-1])
