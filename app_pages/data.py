@@ -362,7 +362,14 @@ st.dataframe(
 )
 left, right = st.columns(2)
 with left:
-    shown = st.selectbox(tr("Distribution of"), [c.name for c in profile.columns])
+    # An ID or a free text has one value per row: start with a column whose values repeat.
+    telling = [i for i, c in enumerate(profile.columns) if c.kind not in ("identifier", "text")]
+    shown = st.selectbox(
+        tr("Distribution of"),
+        [c.name for c in profile.columns],
+        index=telling[0] if telling else 0,
+        key=f"distribution_{key}",
+    )
     column = next(c for c in profile.columns if c.name == shown)
     st.plotly_chart(column_distribution_figure(column, language=language()))
 

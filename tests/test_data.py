@@ -1048,6 +1048,41 @@ def test_data_page_warns_about_a_column_name_with_hidden_characters():
     assert any("'\\u200bage'" in w and "looks like column 'age'" in w for w in shown), shown
 
 
+def test_data_page_first_shows_the_distribution_of_a_column_whose_values_repeat():
+    # An ID or a free text has one value per row: 20 bars of count 1 tell nothing.
+    from streamlit.testing.v1 import AppTest
+
+    from app_pages._common import Keys
+
+    root = Path(__file__).resolve().parents[1]
+    at = AppTest.from_file(root / "app.py", default_timeout=120).switch_page("app_pages/data.py")
+    n = 60
+    words = ["good", "bad", "fine", "dull", "great", "odd"]
+    df = pd.DataFrame(
+        {
+            "review_id": [f"R{i:04d}" for i in range(n)],
+            "review": [
+                f"a {words[i % 6]} film, number {i} of the lot, seen twice" for i in range(n)
+            ],
+            "store": ["north", "south", "east"] * (n // 3),
+            "y": ["pos", "neg"] * (n // 2),
+        }
+    )
+    at.session_state[Keys.DRAFT] = {
+        "name": "reviews",
+        "df": df,
+        "test": None,
+        "source": "reviews.csv",
+        "target": "y",
+        "sensitive": [],
+        "about": "Reviews.",
+    }
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = next(s for s in at.selectbox if s.label == "Distribution of")
+    assert shown.value == "store"
+
+
 def test_json_with_an_escaped_lone_surrogate_is_refused_in_a_sentence():
     data = b'{"a": "\\ud800", "b": 1}\n{"a": "x", "b": 2}\n'
     with pytest.raises(DataError, match="not valid Unicode"):
