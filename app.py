@@ -84,16 +84,17 @@ if not visitor:
         if member is not None:
             member_box(member)
         language_switch()
-        dataset = current_dataset()
         st.caption(tr("Workspace: `{path}`").format(path=workspace().root))
-        if dataset is not None:
-            st.caption(
-                tr("Data set: **{name}** · target `{target}` ({task})").format(
-                    name=dataset.name, target=dataset.target, task=task_word(dataset.task)
-                )
-            )
+        # Filled once the page has run: the Data page may have just chosen another data set.
+        dataset_line = st.empty()
 st.session_state[Keys.ROUTED] = True
 try:
     page.run()
 finally:  # a page that stops early (st.stop, st.rerun) counts too
+    if not visitor and (dataset := current_dataset()) is not None:
+        dataset_line.caption(
+            tr("Data set: **{name}** · target `{target}` ({task})").format(
+                name=dataset.name, target=dataset.target, task=task_word(dataset.task)
+            )
+        )
     collect_garbage()

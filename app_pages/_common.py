@@ -53,7 +53,7 @@ class Keys:
     VISITOR = "visitor"  # set by app.py: this session came in through a share link
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=2)  # one per explainer
 def _compiling_shap(explainer: str) -> threading.Thread:
     from lepton_core.explain import compile_shap
 

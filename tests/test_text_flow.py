@@ -194,6 +194,8 @@ def test_data_page_offers_text_classification_for_the_sst2_sample(workspace):
     _ok(at.run())
     info = workspace.get_dataset(at.session_state[Keys.DATASET_ID])
     assert info.text_column == "sentence" and info.task == "binary"
+    # The sidebar names the data set just chosen, not the one chosen before.
+    assert any("Data set: **sst2**" in c.value for c in at.sidebar.caption)
 
 
 def test_train_page_shows_text_model_choices(reviews_csv, workspace):
