@@ -348,44 +348,40 @@ if fairness is None:
 elif fairness.note and not fairness.comparable:
     st.warning(say(fairness.note), icon=":material/groups:")
 
-left, right = st.columns(2)
-with left:
-    if fairness is not None:
+curves = [roc_figure, pr_figure] + ([calibration_figure] if evaluation.calibration else [])
+if fairness is not None:
+    left, right = st.columns(2)
+    with left:
         st.subheader(tr("By {column}").format(column=fairness.attribute))
         fairness_tables(fairness)
         if fairness.note and fairness.comparable:
             st.caption(say(fairness.note))
         metric = "selection_rate" if fairness.task == "binary" else next(iter(fairness.overall))
         st.plotly_chart(fairness_group_figure(fairness, metric, language=language()))
-    elif evaluation.task == "regression":
-        st.plotly_chart(residual_figure(evaluation, language=language()))
-    else:
-        st.plotly_chart(confusion_matrix_figure(evaluation, language=language()))
-with right:
-    if fairness is None:
-        # No fairness column (a text model, say): the figures fill this half.
-        st.subheader(tr("Every figure"))
-        st.dataframe(metrics_table(evaluation), hide_index=True)
-    elif evaluation.task == "regression":
-        st.plotly_chart(residual_figure(evaluation, language=language()))
-    else:
-        st.plotly_chart(confusion_matrix_figure(evaluation, language=language()))
-        if fairness.task == "binary":
-            st.plotly_chart(fairness_rates_figure(fairness, language=language()))
-
-if fairness is not None and evaluation.task != "regression":
-    recourse_section(run, chosen)
+    with right:
+        if evaluation.task == "regression":
+            st.plotly_chart(residual_figure(evaluation, language=language()))
+        else:
+            st.plotly_chart(confusion_matrix_figure(evaluation, language=language()))
+            if fairness.task == "binary":
+                st.plotly_chart(fairness_rates_figure(fairness, language=language()))
+    if evaluation.task != "regression":
+        recourse_section(run, chosen)
+elif evaluation.task == "regression":
+    st.plotly_chart(residual_figure(evaluation, language=language()))
+else:
+    # No fairness figures (a text model, say): the last curve sits beside the confusion matrix.
+    left, right = st.columns(2)
+    left.plotly_chart(confusion_matrix_figure(evaluation, language=language()))
+    right.plotly_chart(curves.pop()(evaluation, language=language()))
 
 if evaluation.task != "regression":
     st.subheader(tr("Curves"))
-    c1, c2, c3 = st.columns(3)
-    c1.plotly_chart(roc_figure(evaluation, language=language()))
-    c2.plotly_chart(pr_figure(evaluation, language=language()))
-    if evaluation.calibration:
-        c3.plotly_chart(calibration_figure(evaluation, language=language()))
-if fairness is not None:
-    st.subheader(tr("Every figure"))
-    st.dataframe(metrics_table(evaluation), hide_index=True)
+    for column, figure in zip(st.columns(len(curves)), curves, strict=True):
+        column.plotly_chart(figure(evaluation, language=language()))
+# Full width: the last column names the most common answer and needs the room.
+st.subheader(tr("Every figure"))
+st.dataframe(metrics_table(evaluation), hide_index=True)
 
 st.subheader(tr("Mitigate"))
 mitigation = guard(workspace().find_report, run.run_id, "mitigation")

@@ -338,8 +338,11 @@ def test_evaluate_page_says_the_verdict_and_fills_both_halves(noise_run):
     assert any("too few to judge" in w for w in warnings)
     assert any(re.search(r"300 columns but there are only \d+ rows", w) for w in warnings)
     assert any("likely" in str(m.delta) for m in at.metric if m.label == "Accuracy")
-    # No sensitive column: the confusion matrix on the left, every figure on the right.
+    # No sensitive column: a curve beside the confusion matrix, every figure at full width.
     assert "Every figure" in [s.value for s in at.subheader]
+    charts = [e.proto.spec for e in at.get("plotly_chart")]
+    assert sum("Calibration" in spec for spec in charts) == 1 and len(charts) == 4
+    assert not any(column.dataframe for column in at.columns)
     table = at.dataframe[0].value
     assert "likely between" in table.columns
     assert any(str(c).startswith("guessing always '") for c in table.columns)
