@@ -47,14 +47,22 @@ _LOADED_VERSIONS = cache_entries(16)
 _BEARER = HTTPBearer(auto_error=False, description="An API key from the Deploy page.")
 
 
+@dataclass
+class _Loaded:
+    """A loaded version, and its ONNX scorer once asked for."""
+
+    bundle: ModelBundle
+    scorer: Any = None
+
+
 class ModelCache:
     """Loaded model versions, the most recently used kept in memory; "latest" re-resolved
     every few seconds."""
 
     def __init__(self, workspace: Workspace, runtime: str, size: int = _LOADED_VERSIONS):
         self.workspace, self.runtime, self.size = workspace, runtime, size
-        # (name, version) → bundle, and its ONNX scorer once asked for; least recent first.
-        self._loaded: OrderedDict[tuple[str, int], list[Any]] = OrderedDict()
+        # (name, version) → what was loaded for it; least recently used first.
+        self._loaded: OrderedDict[tuple[str, int], _Loaded] = OrderedDict()
         self._latest: dict[str, tuple[float, ModelVersionInfo]] = {}
         self._published: dict[tuple[str, str], tuple[float, ModelVersionInfo]] = {}
         self._lock = threading.RLock()  # re-entered: get() looks again once it holds it
@@ -88,14 +96,14 @@ class ModelCache:
         if _VERSION_RE.fullmatch(version):
             hit = self._hit((name, int(version)))
             if hit is not None:
-                return hit[0]
+                return hit.bundle
         info = self.info(name, version)
         key = (info.name, info.version)
         with self._lock:
             hit = self._hit(key)
             if hit is None:
-                hit = self._keep(key, [load_bundle(self.workspace, info.name, info.version)])
-            return hit[0]
+                hit = self._keep(key, _Loaded(load_bundle(self.workspace, info.name, info.version)))
+            return hit.bundle
 
     def scorer(self, bundle: ModelBundle) -> Any:
         """What predicts for ``bundle``: the model itself, or its ONNX graph in onnxruntime."""
@@ -106,20 +114,20 @@ class ModelCache:
         key = (bundle.version.name, bundle.version.version)
         with self._lock:
             hit = self._hit(key)
-            if hit is None or hit[0] is not bundle:  # evicted meanwhile: keep it again
-                hit = self._keep(key, [bundle])
-            if len(hit) == 1:
-                hit.append(onnx_scorer(model, *to_onnx(model)))
-            return hit[1]
+            if hit is None or hit.bundle is not bundle:  # evicted meanwhile: keep it again
+                hit = self._keep(key, _Loaded(bundle))
+            if hit.scorer is None:
+                hit.scorer = onnx_scorer(model, *to_onnx(model))
+            return hit.scorer
 
-    def _hit(self, key: tuple[str, int]) -> list[Any] | None:
+    def _hit(self, key: tuple[str, int]) -> _Loaded | None:
         with self._lock:
             hit = self._loaded.get(key)
             if hit is not None:
                 self._loaded.move_to_end(key)
             return hit
 
-    def _keep(self, key: tuple[str, int], entry: list[Any]) -> list[Any]:
+    def _keep(self, key: tuple[str, int], entry: _Loaded) -> _Loaded:
         self._loaded[key] = entry
         while len(self._loaded) > self.size:
             self._loaded.popitem(last=False)
