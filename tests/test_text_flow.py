@@ -227,6 +227,8 @@ def test_evaluate_explain_deploy_and_demo_pages_for_a_text_model(text_run, works
     _ok(at.run())
     assert any("film" in h.proto.body for h in at.get("html"))
     assert "masked texts per row" in at.caption[0].value  # how the values were approximated
+    # The text branch ends with st.stop(): the sidebar still names the data set.
+    assert any(c.value.startswith("Data set: **") for c in at.sidebar.caption)
     at.text_area[0].set_value("a delightful film").run()
     next(b for b in at.button if b.label == "Explain this text").click()
     _ok(at.run())
