@@ -237,6 +237,8 @@ def test_token_importance_figure() -> None:
     assert "pos" in fig.layout.title.text
     summed = token_importance_figure(expl)
     assert list(summed.data[0].y) == ["film", "good", "bad"]
+    marks = _hand_made([["Good", " ,", "。"]], [[1.0, -0.5, 0.2]])
+    assert list(token_importance_figure(marks).data[0].y) == ["“。”", "“,”", "good"]
 
 
 def test_token_views_reject_tabular_explanations() -> None:

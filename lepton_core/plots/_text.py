@@ -136,6 +136,8 @@ def token_importance_figure(
     ranked = expl.global_importance(output)[:top][::-1]
     names = [name for name, _ in ranked]
     scale = 100.0 if expl.output_space == "probability" else 1.0  # chances in points
+    # A punctuation mark ("," or "。") is a speck as an axis label: it is shown in quotes.
+    labels = [name if any(c.isalnum() for c in name) else f"“{name}”" for name in names]
     scores = [scale * score for _, score in ranked]
     if output is None:
         colours = ["#1f77b4"] * len(names)
@@ -158,7 +160,7 @@ def token_importance_figure(
     fig = go.Figure(
         go.Bar(
             x=scores,
-            y=names,
+            y=labels,
             orientation="h",
             marker_color=colours,
             customdata=customdata,
