@@ -15,6 +15,7 @@ from app_pages._common import (
     header,
     metric_labels,
     python_cell,
+    task_word,
     workspace,
 )
 from app_pages._i18n import language, say, tr
@@ -266,7 +267,7 @@ def _record(row: BoardRow) -> dict:
         "Data set": row.dataset,
         "Owner": row.owner or None,
         "Family": say(row.family_title),
-        "Task": row.task,
+        "Task": task_word(row.task),
         "Accuracy": row.accuracy,
         "ROC AUC": row.roc_auc,
         "RMSE": row.rmse,
@@ -299,6 +300,12 @@ table = pd.DataFrame([_record(r) for r in shown], columns=list(_record(rows[0]))
 # private", which is worth seeing.
 OPTIONAL = ("Accuracy", "ROC AUC", "RMSE", "MAE", "R²", "Owner", "Latency", "Demo")
 table = table.drop(columns=[c for c in OPTIONAL if table[c].isna().all()])
+# A figure column with no figure at all would hold Python's None, shown as "None": as
+# floats, a missing figure is a blank cell.
+NOT_FIGURES = ("Model", "Data set", "Owner", "Family", "Task", "Published", "Live links", "Demo",
+               "Last trained")  # fmt: skip
+figures = [name for name in table.columns if name not in NOT_FIGURES]
+table[figures] = table[figures].astype(float)
 share = {"min_value": 0.0, "max_value": 1.0, "format": "%.3f"}
 config = {
     "Model": st.column_config.TextColumn(help=HELP["Model"], pinned=True),

@@ -204,6 +204,9 @@ def test_the_page_shows_the_table_and_filters_it(board_ws, monkeypatch):
         assert at.title[0].value == "Team dashboard"
         table = at.dataframe[0].value
         assert len(table) == 4 and {"Accuracy", "Parity gap · sex", "ε"} <= set(table.columns)
+        # No version is private: ε is a column of blanks (floats), not of "None"s.
+        assert table["ε"].dtype == float and table["ε"].isna().all()
+        assert set(table["Task"]) <= {"binary", "regression"}
         at.selectbox(key="board_dataset").set_value("adult").run()
         assert not at.exception, [e.value for e in at.exception]
         assert list(at.dataframe[0].value["Model"]) == [
