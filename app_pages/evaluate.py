@@ -349,31 +349,29 @@ elif fairness.note and not fairness.comparable:
     st.warning(say(fairness.note), icon=":material/groups:")
 
 curves = [roc_figure, pr_figure] + ([calibration_figure] if evaluation.calibration else [])
+# Figures two to a row; the group table above them at full width, where its columns fit.
+grid = []
 if fairness is not None:
-    left, right = st.columns(2)
-    with left:
-        st.subheader(tr("By {column}").format(column=fairness.attribute))
-        fairness_tables(fairness)
-        if fairness.note and fairness.comparable:
-            st.caption(say(fairness.note))
-        metric = "selection_rate" if fairness.task == "binary" else next(iter(fairness.overall))
-        st.plotly_chart(fairness_group_figure(fairness, metric, language=language()))
-    with right:
-        if evaluation.task == "regression":
-            st.plotly_chart(residual_figure(evaluation, language=language()))
-        else:
-            st.plotly_chart(confusion_matrix_figure(evaluation, language=language()))
-            if fairness.task == "binary":
-                st.plotly_chart(fairness_rates_figure(fairness, language=language()))
-    if evaluation.task != "regression":
-        recourse_section(run, chosen)
-elif evaluation.task == "regression":
-    st.plotly_chart(residual_figure(evaluation, language=language()))
+    st.subheader(tr("By {column}").format(column=fairness.attribute))
+    fairness_tables(fairness)
+    if fairness.note and fairness.comparable:
+        st.caption(say(fairness.note))
+    metric = "selection_rate" if fairness.task == "binary" else next(iter(fairness.overall))
+    grid.append(fairness_group_figure(fairness, metric, language=language()))
+    if fairness.task == "binary":
+        grid.append(fairness_rates_figure(fairness, language=language()))
+if evaluation.task == "regression":
+    grid.append(residual_figure(evaluation, language=language()))
 else:
-    # No fairness figures (a text model, say): the last curve sits beside the confusion matrix.
-    left, right = st.columns(2)
-    left.plotly_chart(confusion_matrix_figure(evaluation, language=language()))
-    right.plotly_chart(curves.pop()(evaluation, language=language()))
+    grid.append(confusion_matrix_figure(evaluation, language=language()))
+    if len(grid) % 2:  # the last curve fills the row
+        grid.append(curves.pop()(evaluation, language=language()))
+for first in range(0, len(grid), 2):
+    row = grid[first : first + 2]
+    for column, figure in zip(st.columns(len(row)), row, strict=True):
+        column.plotly_chart(figure)
+if fairness is not None and evaluation.task != "regression":
+    recourse_section(run, chosen)
 
 if evaluation.task != "regression":
     st.subheader(tr("Curves"))

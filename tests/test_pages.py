@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import time
 from pathlib import Path
 
@@ -192,6 +193,12 @@ def test_evaluate_page_shows_accuracy_and_fairness_side_by_side(adult_run):
     next(s for s in at.selectbox if s.label == "Fairness by").set_value("age")
     _ok(at.run())
     assert at.dataframe[0].value.index.name == "age"
+    # The group table at full width; its charts, the confusion matrix and a curve two to a row.
+    assert not any(column.dataframe for column in at.columns)
+    layouts = [json.loads(c.proto.spec)["layout"] for c in at.get("plotly_chart")]
+    titles = [layout.get("title", {}).get("text") for layout in layouts]
+    assert titles[:2] == ["Selection rate by age", "Error rates by age"], titles
+    assert titles[2:4] == ["Confusion matrix", "Calibration"], titles
 
 
 def test_explain_page_renders_every_view(adult_run):
