@@ -216,8 +216,8 @@ def headline_row(evaluation: EvalReport, fairness: FairnessReport | None) -> Non
             right.metric(
                 label,
                 str(worst["group"]),
-                delta=tr("{metric} {value}, {gap} below overall").format(
-                    metric=metric,
+                # The label names the metric: the line under the group stays short enough to show.
+                delta=tr("{value}, {gap} below overall").format(
                     value=fmt(worst["value"]),
                     gap=fmt(worst.get("gap")),
                 ),
