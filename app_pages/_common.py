@@ -19,6 +19,7 @@ import streamlit as st
 from app_pages._i18n import say, tr
 from app_pages._team import team_mode
 from lepton_core.core import LeptonError, cache_entries
+from lepton_core.data import TABLE_EXTENSIONS
 from lepton_core.workspace import DatasetInfo, ModelVersionInfo, RunSummary, Workspace
 
 if TYPE_CHECKING:
@@ -32,9 +33,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-#: The file types the upload boxes take: every table format lepton_core.data reads.
-UPLOAD_TYPES = ["csv", "tsv", "txt", "data", "parquet", "jsonl", "json"]
-UPLOAD_TYPES += ["xlsx", "xlsm", "xls", "ods", "zip", "gz"]
+#: The file types the upload boxes take: every table format lepton_core.data reads, or a
+#: zip or gzip file holding one.
+UPLOAD_TYPES = [*(e.lstrip(".") for e in TABLE_EXTENSIONS), "zip", "gz"]
 
 
 class Keys:

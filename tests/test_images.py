@@ -159,6 +159,10 @@ def test_a_table_of_paths_keeps_its_metadata_columns(folder, tmp_path):
     assert data.format == "table" and list(data.table.columns) == ["image", "label", "sex"]
     assert len(data.table) == len(rows) - 1 and [s.name for s in data.skipped] == ["missing.png"]
     (folder / "labels.csv").unlink()
+    # Any table format the Data page reads: JSON lines under their other name, say.
+    pd.DataFrame(rows).to_json(folder / "labels.ndjson", orient="records", lines=True)
+    assert len(load_images(folder / "labels.ndjson").table) == len(rows) - 1
+    (folder / "labels.ndjson").unlink()
 
 
 def test_npz_arrays_load_with_their_splits(tmp_path):

@@ -22,6 +22,7 @@ from lepton_core.data._clean import (
     set_type,
     suggest_cleanups,
 )
+from lepton_core.data._excel import TABLE_EXTENSIONS
 from lepton_core.data._hub import (
     hub_reachable,
     load_hub_dataset,
@@ -99,6 +100,7 @@ __all__ = [
     "MAX_RECORDS",
     "MIN_LABELLED_ROWS",
     "MOSTLY_MISSING",
+    "TABLE_EXTENSIONS",
     "TYPE_CHOICES",
     "Action",
     "AnonymisationStep",

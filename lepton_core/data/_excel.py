@@ -30,6 +30,8 @@ from lepton_core.data._limits import InputLimits
 __all__: list[str] = []
 
 EXCEL_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods")
+#: Every table file :func:`load_table <lepton_core.data.load_table>` reads (zip and gzip
+#: archives holding one aside).
 TABLE_EXTENSIONS = (
     ".csv",
     ".tsv",

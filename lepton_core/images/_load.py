@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from lepton_core.core import DataError, JsonMixin, Message
-from lepton_core.data import InputLimits, load_table
+from lepton_core.data import TABLE_EXTENSIONS, InputLimits, load_table
 from lepton_core.images._read import IMAGE_EXTENSIONS, SEPARATOR, decode, image_name
 
 __all__ = ["IMAGE_COLUMN", "LABEL_COLUMN", "ImageData", "SkippedImage", "load_images"]
@@ -30,7 +30,6 @@ IMAGE_COLUMN = "image"
 LABEL_COLUMN = "label"
 #: Files an image archive may hold; beyond it the directory alone is a burden.
 MAX_FILES = 200_000
-_TABLE_EXTENSIONS = (".csv", ".tsv", ".txt", ".parquet", ".xlsx", ".xls", ".json", ".jsonl")
 _LABEL_NAMES = ("label", "labels", "class", "category", "target", "y", "diagnosis")
 _SHOWN_SKIPPED = 5
 
@@ -159,7 +158,7 @@ def load_images(
         data = _from_zip(path, limits)
     elif suffix == ".npz":
         data = _from_npz(path, limits)
-    elif suffix in _TABLE_EXTENSIONS:
+    elif suffix in TABLE_EXTENSIONS:
         data = _from_table(path, label, image_column, limits)
     else:
         raise DataError(Message("images.unknown_source", name=path.name))
