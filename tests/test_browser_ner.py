@@ -91,7 +91,8 @@ def test_entity_flow_train_explain_and_share(app_url, browser, tmp_path):
         expect(link).to_be_visible()
         share = re.search(r"https?://\S+", link.inner_text()).group(0)
         page.get_by_role("button", name="Try it").click()
-        expect(page.get_by_text("HTTP 200")).to_be_visible()
+        # The first call loads the model into the page's REST app: seconds on a loaded machine.
+        expect(page.get_by_text("HTTP 200")).to_be_visible(timeout=60_000)
         expect(page.get_by_text('"entities"').first).to_be_visible()
         _no_errors(page)
 
