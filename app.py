@@ -20,7 +20,7 @@ from app_pages._common import (
 )
 from app_pages._i18n import language_switch, tr
 from app_pages._team import beyond_role, member_box, signed_in_member, team_mode
-from lepton_core.workspace import DatasetInfo, Role
+from lepton_core.workspace import Role
 
 st.set_page_config(page_title="Lepton", page_icon=":material/scatter_plot:", layout="wide")
 
@@ -88,25 +88,25 @@ if not visitor:
         dataset_line = st.empty()
 
 
-def show_dataset() -> DatasetInfo | None:
-    """Name the session's data set in the sidebar; returns it, to see whether it changed."""
-    dataset = current_dataset()
-    if dataset is not None:
+def show_dataset() -> None:
+    """Name the session's data set in the sidebar."""
+    if (dataset := current_dataset()) is not None:
         dataset_line.caption(
             tr("Data set: **{name}** · target `{target}` ({task})").format(
                 name=dataset.name, target=dataset.target, task=task_word(dataset.task)
             )
         )
-    return dataset
 
 
 # Named before the page runs: a page that calls st.stop() can draw nothing after it.
-shown = None if visitor else show_dataset()
+if not visitor:
+    show_dataset()
+dataset_before_page = st.session_state.get(Keys.DATASET_ID)
 st.session_state[Keys.ROUTED] = True
 try:
     page.run()
 finally:  # a page that stops early (st.stop, st.rerun) counts too
     collect_garbage()
     # The Data page may have just chosen another data set (after a stop, this stops too).
-    if not visitor and current_dataset() != shown:
+    if not visitor and st.session_state.get(Keys.DATASET_ID) != dataset_before_page:
         show_dataset()

@@ -33,9 +33,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-#: The file types the upload boxes take: every table format lepton_core.data reads, or a
-#: zip or gzip file holding one.
-UPLOAD_TYPES = [*(e.lstrip(".") for e in TABLE_EXTENSIONS), "zip", "gz"]
+#: Every table format lepton_core.data reads.
+TABLE_TYPES = [e.lstrip(".") for e in TABLE_EXTENSIONS]
+#: The file types the upload boxes take: a table, or a zip or gzip file holding one.
+UPLOAD_TYPES = [*TABLE_TYPES, "zip", "gz"]
 
 
 class Keys:

@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages._common import choose_dataset, fmt, guard, python_cell, workspace
+from app_pages._common import TABLE_TYPES, choose_dataset, fmt, guard, python_cell, workspace
 from app_pages._i18n import language, say, tr
 from lepton_core.core import DataError, LeptonError, Message
-from lepton_core.data import TABLE_EXTENSIONS, InputLimits, profile_table
+from lepton_core.data import InputLimits, profile_table
 from lepton_core.images import (
     IMAGE_EXTENSIONS,
     ImageData,
@@ -46,7 +46,6 @@ SOURCE = "images:"
 _DRAFT = "image_draft"  # the loaded ImageData, not yet confirmed
 _PER_CLASS = 8
 _SHOWN_CLASSES = 12
-_TABLE_TYPES = [e.lstrip(".") for e in TABLE_EXTENSIONS]  # a zip here holds the images
 _IMAGE_TYPES = [e.lstrip(".") for e in IMAGE_EXTENSIONS]
 #: One demo picture's size (a phone photo is 2–6 MB).
 MAX_PICTURE_BYTES = 10 * 1024 * 1024
@@ -276,7 +275,7 @@ def _choose_upload() -> tuple[str, list[Any]] | None:
     c1, c2 = st.columns(2)
     table = c1.file_uploader(
         tr("Table with an image-path column, a label column and any other columns"),
-        _TABLE_TYPES,
+        TABLE_TYPES,  # not zip: a zip here holds the images
     )
     images = c2.file_uploader(tr("Zip of the images (paths in the table are inside it)"), ["zip"])
     st.caption(

@@ -300,12 +300,9 @@ table = pd.DataFrame([_record(r) for r in shown], columns=list(_record(rows[0]))
 # private", which is worth seeing.
 OPTIONAL = ("Accuracy", "ROC AUC", "RMSE", "MAE", "R²", "Owner", "Latency", "Demo")
 table = table.drop(columns=[c for c in OPTIONAL if table[c].isna().all()])
-# A figure column with no figure at all would hold Python's None, shown as "None": as
-# floats, a missing figure is a blank cell.
-NOT_FIGURES = ("Model", "Data set", "Owner", "Family", "Task", "Published", "Live links", "Demo",
-               "Last trained")  # fmt: skip
-figures = [name for name in table.columns if name not in NOT_FIGURES]
-table[figures] = table[figures].astype(float)
+# A figure no shown version has (ε when none is private) is None in every row, shown as
+# "None"; the text columns that can be empty are gone above. As floats, the cells are blank.
+table = table.astype({name: float for name in table.columns if table[name].isna().all()})
 share = {"min_value": 0.0, "max_value": 1.0, "format": "%.3f"}
 config = {
     "Model": st.column_config.TextColumn(help=HELP["Model"], pinned=True),
